@@ -1,0 +1,44 @@
+# Every target sets itself up from nothing: a virtualenv in .venv with the package
+# installed editable with its test and local-backend extras.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test lint typecheck unit docs demo serve bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check synapse tests examples benchmarks
+	$(BIN)/ruff format --check synapse tests examples benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict synapse $(wildcard examples/*.py)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+demo: $(STAMP)
+	$(BIN)/synapse-local run --seed demo -- $(BIN)/python examples/quickstart.py
+
+serve: $(STAMP)
+	$(BIN)/synapse-local serve --seed demo
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/local_backend.py
+
+clean:
+	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis

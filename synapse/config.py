@@ -1,0 +1,247 @@
+"""Client settings, from arguments first and the environment second.
+
+The environment is read when a client is built, never at import, so a notebook can set
+``os.environ`` and then build a client. Tokens are held as :class:`Secret` so that they
+never show in a ``repr``, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from synapse.errors import InvalidInputError
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Config",
+    "Secret",
+    "Timeout",
+    "TimeoutLike",
+    "mask",
+]
+
+ENV_BASE_URL = ("SYNAPSE_BASE_URL", "SYNAPSE_HOST")
+ENV_ACCESS_TOKEN = "SYNAPSE_ACCESS_TOKEN"  # noqa: S105 - a variable name
+ENV_TENANT = "SYNAPSE_TENANT"
+ENV_AGENT_TOKEN = "SYNAPSE_AGENT_TOKEN"  # noqa: S105 - a variable name
+
+
+def mask(value: str) -> str:
+    """A masked form that identifies a token without revealing it: ``****abcd``."""
+    return f"****{value[-4:]}" if len(value) >= 16 else "****"
+
+
+class Secret:
+    """A credential. Its ``repr`` and ``str`` are masked; :meth:`reveal` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value, for the one place that sends it: the request headers."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({mask(self._value)!r})"
+
+    def __str__(self) -> str:
+        return mask(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __getstate__(self) -> str:
+        return self._value
+
+    def __setstate__(self, state: str) -> None:
+        self._value = state
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """Seconds to wait to connect and to read an answer; ``None`` waits forever."""
+
+    connect: float | None = 5.0
+    read: float | None = 15.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise InvalidInputError(f"timeout {name} must be a positive number, got {value!r}")
+
+    @classmethod
+    def coerce(cls, value: TimeoutLike | None) -> Timeout:
+        """Accept a Timeout, ``{'connect': 5, 'read': 15}``, ``(5, 15)``, a number or None."""
+        if value is None:
+            return DEFAULT_TIMEOUT
+        if isinstance(value, Timeout):
+            return value
+        if isinstance(value, Mapping):
+            unknown = set(value) - {"connect", "read"}
+            if unknown:
+                raise InvalidInputError(f"timeout accepts 'connect' and 'read', not {unknown}")
+            return cls(
+                connect=value.get("connect", DEFAULT_TIMEOUT.connect),
+                read=value.get("read", DEFAULT_TIMEOUT.read),
+            )
+        if isinstance(value, tuple) and len(value) == 2:
+            return cls(connect=value[0], read=value[1])
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return cls(connect=value, read=value)
+        raise InvalidInputError(
+            "timeout must be a number, a (connect, read) tuple, "
+            f"a {{'connect': .., 'read': ..}} dict or a Timeout, got {value!r}"
+        )
+
+    def as_tuple(self) -> tuple[float | None, float | None]:
+        """The form the HTTP library takes."""
+        return (self.connect, self.read)
+
+
+DEFAULT_TIMEOUT = Timeout(connect=5.0, read=15.0)
+
+TimeoutLike = Timeout | Mapping[str, Any] | tuple[Any, Any] | float | int
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(url: str) -> str:
+    """The base URL without a trailing slash, or a clear error; warns on remote plain http."""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidInputError(
+            "no base URL: pass base_url= or set SYNAPSE_BASE_URL "
+            "(for example https://api.synapse.sh)"
+        )
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise InvalidInputError(f"base URL must start with http:// or https://, got {url!r}")
+    if not parts.hostname:
+        raise InvalidInputError(f"base URL has no host: {url!r}")
+    if parts.query or parts.fragment:
+        raise InvalidInputError(f"base URL may not carry a query or fragment: {url!r}")
+    if parts.username or parts.password:
+        raise InvalidInputError("base URL may not carry credentials; use access_token=")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise InvalidInputError(f"base URL has an invalid port: {url!r}") from None
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        warnings.warn(
+            f"base URL {url!r} uses plain http to a remote host: tokens travel unencrypted",
+            UserWarning,
+            stacklevel=4,
+        )
+    return url.rstrip("/")
+
+
+def _secret(value: str | Secret | None) -> Secret | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, Secret):
+        return value
+    if not isinstance(value, str):
+        raise InvalidInputError(f"a token must be a string, got {type(value).__name__}")
+    return Secret(value)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a client needs to talk to one backend. Build it with :meth:`resolve`."""
+
+    base_url: str
+    access_token: Secret | None = None
+    authorization_token: Secret | None = None
+    tenant: str | None = None
+    agent_token: Secret | None = None
+    timeout: Timeout = DEFAULT_TIMEOUT
+    max_retries: int = 3
+    page_size: int = 100
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def resolve(
+        cls,
+        base_url: str | None = None,
+        access_token: str | Secret | None = None,
+        *,
+        authorization_token: str | Secret | None = None,
+        tenant: str | None = None,
+        agent_token: str | Secret | None = None,
+        timeout: TimeoutLike | None = None,
+        max_retries: int | None = None,
+        page_size: int | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Config:
+        """Merge explicit arguments over the ``SYNAPSE_*`` environment variables."""
+        env = os.environ if environ is None else environ
+        if base_url is None:
+            base_url = next((env[name] for name in ENV_BASE_URL if env.get(name)), None)
+        if access_token is None:
+            access_token = env.get(ENV_ACCESS_TOKEN)
+        if tenant is None:
+            tenant = env.get(ENV_TENANT)
+        if agent_token is None:
+            agent_token = env.get(ENV_AGENT_TOKEN)
+        if authorization_token is not None:
+            warnings.warn(
+                "authorization_token is deprecated: use access_token",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+        retries = 3 if max_retries is None else max_retries
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        size = 100 if page_size is None else page_size
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
+            raise InvalidInputError(f"page_size must be an int from 1 to 1000, got {page_size!r}")
+        return cls(
+            base_url=validate_base_url(base_url or ""),
+            access_token=_secret(access_token),
+            authorization_token=_secret(authorization_token),
+            tenant=tenant or None,
+            agent_token=_secret(agent_token),
+            timeout=Timeout.coerce(timeout),
+            max_retries=retries,
+            page_size=size,
+        )
+
+    def secrets(self) -> list[str]:
+        """The raw credential values, for masking them out of any text."""
+        return [
+            s.reveal()
+            for s in (self.access_token, self.authorization_token, self.agent_token)
+            if s is not None
+        ]
+
+    def redact(self, text: str) -> str:
+        """``text`` with every credential of this config replaced by its masked form."""
+        for value in self.secrets():
+            if value:
+                text = text.replace(value, mask(value))
+        return text

@@ -1,0 +1,109 @@
+"""Enumerations of the backend's wire values.
+
+Members are strings: ``StorageProvider.AMAZON_S3 == "amazon_s3"`` holds, and they
+serialize as their wire strings. Values the server sends that a member does not name
+yet are kept as plain strings where responses are parsed (see :func:`parse_enum`).
+Values a caller sends are checked strictly (see :func:`require_enum`).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TypeVar
+
+from synapse.errors import InvalidInputError
+
+__all__ = [
+    "AnnotateAction",
+    "JobStatus",
+    "StorageCategory",
+    "StorageProvider",
+    "TagAction",
+    "WireEnum",
+    "parse_enum",
+    "require_enum",
+]
+
+
+class WireEnum(str, Enum):
+    """A string enum whose members are their wire strings."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class StorageCategory(WireEnum):
+    """Where a storage lives: managed by Synapse or brought by the tenant."""
+
+    INTERNAL = "internal"
+    EXTERNAL = "external"
+
+
+class StorageProvider(WireEnum):
+    """Storage back ends known to the SDK; the server may know more."""
+
+    AMAZON_S3 = "amazon_s3"
+    AZURE = "azure"
+    DIGITAL_OCEAN = "digital_ocean"
+    FILE_SYSTEM = "file_system"
+    FTP = "ftp"
+    SFTP = "sftp"
+    MINIO = "minio"
+    GCP = "gcp"
+    SYNOLOGY = "synology"
+    SMB = "smb"
+
+
+class JobStatus(WireEnum):
+    """Life cycle of a plugin job (uppercase on the wire)."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the job will not change status any more."""
+        return self in (JobStatus.STOPPED, JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class AnnotateAction(WireEnum):
+    """What ``annotate_task_data`` does with the data."""
+
+    SAVE = "save"
+    SUBMIT = "submit"
+
+
+class TagAction(WireEnum):
+    """Whether set-tags adds or removes the tags."""
+
+    ADD = "add"
+    REMOVE = "remove"
+
+
+E = TypeVar("E", bound=WireEnum)
+
+
+def parse_enum(enum: type[E], value: object) -> E | str:
+    """A member for a known wire value, the plain string for one the SDK does not know."""
+    if isinstance(value, enum):
+        return value
+    try:
+        return enum(value)
+    except ValueError:
+        return str(value)
+
+
+def require_enum(enum: type[E], value: object, *, field: str = "value") -> E:
+    """The member for ``value`` (a member or its wire string), or a clear error."""
+    if isinstance(value, enum):
+        return value
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in enum)
+        raise InvalidInputError(
+            f"{field} must be one of {allowed} (or {enum.__name__}.<NAME>), got {value!r}"
+        ) from None

@@ -1,0 +1,252 @@
+"""Errors raised by the SDK.
+
+Every error the SDK raises on purpose is a :class:`ClientError`::
+
+    ClientError
+    ├── ClientConnectionError            the server could not be reached
+    │   └── ClientResponseIncompleteError  the request was sent, the answer was lost:
+    │                                      a write may have been applied
+    ├── ClientTimeoutError               connecting or reading took too long (status 408)
+    ├── HTTPError                        the server answered with a status >= 400
+    │   ├── AuthenticationError          401
+    │   ├── AuthorizationError           403
+    │   ├── NotFoundError                404
+    │   ├── ValidationError              400, 422 (``field_errors`` holds the per-field messages)
+    │   ├── RateLimitError               429 (``retry_after`` in seconds, if the server said)
+    │   └── ServerError                  5xx
+    └── InvalidInputError (also ValueError)  bad input found before any request was sent
+
+``str(error)`` is always one readable line and never contains a credential.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "AuthorizationError",
+    "ClientConnectionError",
+    "ClientError",
+    "ClientResponseIncompleteError",
+    "ClientTimeoutError",
+    "HTTPError",
+    "InvalidInputError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "ValidationError",
+    "error_for_status",
+    "summarize_detail",
+]
+
+_MAX_MESSAGE = 300
+
+
+class ClientError(Exception):
+    """Root of every error the SDK raises on purpose.
+
+    Attributes:
+        status_code: the HTTP status, or ``None`` when no answer was received.
+        response: the parsed error body as the server sent it (dict, list or text).
+        detail: the most specific message found in the body.
+        method: the HTTP method of the failed request.
+        url: the URL of the failed request, with credentials masked.
+        request_id: the server's request id, when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        response: Any = None,
+        detail: Any = None,
+        method: str | None = None,
+        url: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.response = response
+        self.detail = detail if detail is not None else message
+        self.method = method
+        self.url = url
+        self.request_id = request_id
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.status_code is not None:
+            parts.append(str(self.status_code))
+        if self.method and self.url:
+            parts.append(f"{self.method} {self.url}")
+        head = " ".join(parts)
+        text = f"{head}: {self.message}" if head else self.message
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors do not pickle by default; errors cross process pools.
+        return (_rebuild_error, (type(self), self.message, self.__dict__))
+
+
+def _rebuild_error(cls: type[ClientError], message: str, state: dict[str, Any]) -> ClientError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class ClientConnectionError(ClientError):
+    """The server could not be reached, or the connection broke."""
+
+
+class ClientResponseIncompleteError(ClientConnectionError):
+    """The request was sent but no complete answer came back: it may have been applied."""
+
+
+class ClientTimeoutError(ClientError):
+    """Connecting or reading took longer than the configured timeout."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("status_code", 408)
+        super().__init__(message, **kwargs)
+
+
+class HTTPError(ClientError):
+    """The server answered with an error status."""
+
+
+class AuthenticationError(HTTPError):
+    """401: the credentials are missing or wrong."""
+
+
+class AuthorizationError(HTTPError):
+    """403: the credentials are valid but not allowed to do this."""
+
+
+class NotFoundError(HTTPError):
+    """404: the object or path does not exist."""
+
+
+class ValidationError(HTTPError):
+    """400 or 422: the server rejected the request's content.
+
+    ``field_errors`` maps each field the server named to its messages.
+    """
+
+    @property
+    def field_errors(self) -> dict[str, list[str]]:
+        body = self.response
+        if not isinstance(body, dict):
+            return {}
+        return {
+            str(key): [str(v) for v in value] if isinstance(value, list) else [str(value)]
+            for key, value in body.items()
+            if key not in ("detail", "non_field_errors")
+        }
+
+
+class RateLimitError(HTTPError):
+    """429: too many requests. ``retry_after`` is the server's wait in seconds, if given."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class ServerError(HTTPError):
+    """5xx: the server failed to handle the request."""
+
+
+class InvalidInputError(ClientError, ValueError):
+    """Bad input found before any request was sent (bad id, URL, filter, file...)."""
+
+
+_STATUS_CLASSES: dict[int, type[HTTPError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: AuthorizationError,
+    404: NotFoundError,
+    422: ValidationError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(
+    status_code: int,
+    body: Any,
+    *,
+    reason: str = "",
+    method: str | None = None,
+    url: str | None = None,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> HTTPError:
+    """Build the typed error for an error answer of the server."""
+    detail = _detail_of(body)
+    message = summarize_detail(detail) or reason or "error"
+    kwargs: dict[str, Any] = {
+        "status_code": status_code,
+        "response": body,
+        "detail": detail,
+        "method": method,
+        "url": url,
+        "request_id": request_id,
+    }
+    if status_code == 429:
+        return RateLimitError(message, retry_after=retry_after, **kwargs)
+    cls = _STATUS_CLASSES.get(status_code)
+    if cls is None:
+        cls = ServerError if status_code >= 500 else HTTPError
+    return cls(message, **kwargs)
+
+
+def _detail_of(body: Any) -> Any:
+    if isinstance(body, dict) and "detail" in body and len(body) == 1:
+        return body["detail"]
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"].get("message", body["error"])
+    return body
+
+
+_TAG = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.DOTALL | re.IGNORECASE)
+
+
+def summarize_detail(detail: Any) -> str:
+    """One readable line for any error body: text, HTML, field errors, lists, nested dicts."""
+    try:
+        text = _summarize(detail)
+    except Exception:  # a message must never crash; fall back to the plain repr
+        text = repr(detail)
+    text = " ".join(text.split())
+    if len(text) > _MAX_MESSAGE:
+        text = text[: _MAX_MESSAGE - 1] + "…"
+    return text
+
+
+def _summarize(detail: Any) -> str:
+    if detail is None:
+        return ""
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    if isinstance(detail, str):
+        if "<" in detail and ">" in detail:
+            return html.unescape(_TAG.sub(" ", detail))
+        return detail
+    if isinstance(detail, dict):
+        if "msg" in detail:  # FastAPI-style record {loc, msg, type}
+            loc = ".".join(str(p) for p in detail.get("loc", []) if p != "body")
+            return f"{loc}: {detail['msg']}" if loc else str(detail["msg"])
+        pieces = []
+        for key, value in detail.items():
+            inner = _summarize(value)
+            pieces.append(inner if key in ("detail", "non_field_errors") else f"{key}: {inner}")
+        return "; ".join(p for p in pieces if p)
+    if isinstance(detail, (list, tuple)):
+        return "; ".join(s for s in (_summarize(item) for item in detail) if s)
+    return str(detail)

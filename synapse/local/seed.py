@@ -1,0 +1,187 @@
+"""Seed data for the local backend: a small realistic world, and big projects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from synapse.local.kinds import KINDS
+from synapse.local.store import now_iso
+
+if TYPE_CHECKING:
+    from synapse.local.app import Backend
+
+__all__ = ["DEMO_AGENT_TOKEN", "seed_demo", "seed_tasks"]
+
+DEMO_AGENT_TOKEN = "5f2b9c0d1e3a4b6c8d7e9f0a1b2c3d4e5f6a7b8c"  # noqa: S105 - demo data
+CLASSES = ["car", "pedestrian", "bicycle", "traffic_light"]
+
+
+def _media(backend: Backend, name: str, data: bytes) -> tuple[str, str]:
+    key = f"{uuid.uuid4().hex}/{name}"
+    path = backend.files_dir / "media" / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return key, hashlib.md5(data).hexdigest()  # noqa: S324 - the protocol's checksum
+
+
+def seed_demo(backend: Backend) -> dict[str, Any]:
+    """A data collection with files, a project with tasks and assignments, plugins with
+    releases and jobs' plugins, storages, a model and ground truth. Returns the main ids."""
+    b = backend
+    collection = b.new(
+        "data_collections",
+        {
+            "name": "Street scenes",
+            "category": "image",
+            "description": "Dash-cam frames from three cities",
+            "file_specifications": [
+                {"id": 1, "name": "image_1", "is_required": True, "is_primary": True,
+                 "file_type": "image", "extensions": [".png", ".jpg"], "index": 1},
+                {"id": 2, "name": "meta", "is_required": False, "is_primary": False,
+                 "file_type": "data", "extensions": [".json"], "index": 2},
+            ],
+        },
+    )  # fmt: skip
+    project = b.new(
+        "projects",
+        {
+            "title": "Street scene labeling",
+            "description": "Boxes around road users",
+            "category": "image",
+            "data_collection": collection["id"],
+            "configuration": {"classes": [{"code": c, "tool": "bounding_box"} for c in CLASSES]},
+        },
+    )
+    urgent = b.new("task_tags", {"project": project["id"], "name": "urgent", "color": "#e5484d"})
+    review = b.new("task_tags", {"project": project["id"], "name": "review", "color": "#3e63dd"})
+    tasks = []
+    for n in range(1, 13):
+        image_key, image_md5 = _media(b, f"frame_{n:03d}.png", f"PNG frame {n}".encode() * 8)
+        meta = json.dumps({"city": ["Seoul", "Busan", "Daegu"][n % 3], "frame": n}).encode()
+        meta_key, meta_md5 = _media(b, f"frame_{n:03d}.json", meta)
+        for key, md5, size in ((image_key, image_md5, 8 * len(f"PNG frame {n}")),
+                               (meta_key, meta_md5, len(meta))):  # fmt: skip
+            b.store.insert(
+                KINDS["data_files"],
+                {"checksum": md5, "file_key": key, "size": size, "created_at": now_iso(),
+                 "updated_at": now_iso()},
+            )  # fmt: skip
+        unit = b.new(
+            "data_units",
+            {
+                "data_collection": collection["id"],
+                "meta": {"frame": n},
+                "files": {
+                    "image_1": {"checksum": image_md5, "path": f"frames/frame_{n:03d}.png"},
+                    "meta": {"checksum": meta_md5, "path": f"frames/frame_{n:03d}.json"},
+                },
+            },
+        )
+        task = b.new(
+            "tasks",
+            {
+                "project": project["id"],
+                "data_unit": unit["id"],
+                "tags": [urgent["id"]] if n % 4 == 0 else [],
+                "data": {},
+            },
+        )
+        tasks.append(task)
+    for n, task in enumerate(tasks[:6], start=1):
+        b.new(
+            "assignments",
+            {
+                "project": project["id"],
+                "task": task["id"],
+                "user": 1 + n % 2,
+                "status_label": "completed" if n <= 3 else "in_progress",
+                "tags": [review["id"]] if n % 2 else [],
+                "data": {"boxes": [{"class": CLASSES[n % 4], "xywh": [10, 20, 30, 40]}]},
+            },
+        )
+    b.store.insert(
+        KINDS["agents"],
+        {"name": "gpu-node-1", "url": "http://10.0.0.5:8000", "status": "connected",
+         "token": DEMO_AGENT_TOKEN, "created": now_iso()},
+    )  # fmt: skip
+    plugins = {}
+    for code, name, category, plugin_meta in (
+        ("yolo-trainer", "YOLO trainer", "neural_net", {}),
+        ("coco-export", "COCO export", "export", {}),
+        ("broken-plugin", "Always fails", "custom", {"fail": True}),
+    ):
+        plugins[code] = b.new(
+            "plugins", {"code": code, "name": name, "category": category, "meta": plugin_meta}
+        )
+        b.new(
+            "plugin_releases",
+            {"plugin": plugins[code]["id"], "version": "1.0.0",
+             "config": {"code": code, "actions": {"train": {}, "export": {}}}},
+        )  # fmt: skip
+    b.new(
+        "plugin_releases",
+        {"plugin": plugins["yolo-trainer"]["id"], "version": "1.1.0",
+         "config": {"code": "yolo-trainer", "actions": {"train": {}, "inference": {}}}},
+    )  # fmt: skip
+    b.new(
+        "storages",
+        {"name": "Synapse storage", "category": "internal", "provider": "file_system",
+         "configuration": {"location": "/data/synapse"}, "is_default": True},
+    )  # fmt: skip
+    b.new(
+        "storages",
+        {"name": "Team bucket", "category": "external", "provider": "amazon_s3",
+         "configuration": {"bucket_name": "team-data", "region_name": "ap-northeast-2"}},
+    )  # fmt: skip
+    model_key, _ = _media(b, "yolo-base.zip", b"PK\x03\x04 demo model weights")
+    b.new(
+        "models",
+        {"name": "yolo-base", "plugin": "yolo-trainer", "version": "1.0.0",
+         "configuration": {"hyperparameter": {"epochs": 50}}, "file_key": model_key,
+         "description": "Base detector"},
+    )  # fmt: skip
+    dataset = b.new("ground_truth_datasets", {"project": project["id"], "name": "Gold set"})
+    version = b.new(
+        "ground_truth_dataset_versions",
+        {"ground_truth_dataset": dataset["id"], "version": "v1", "description": "first cut"},
+    )
+    for n, task in enumerate(tasks[:4]):
+        category = ("train", "train", "validation", "test")[n]
+        truth = b.new(
+            "ground_truths",
+            {"ground_truth_dataset": dataset["id"], "data_unit": task["data_unit"],
+             "ground_truth_dataset_versions": [version["id"]], "category": category,
+             "data": {"boxes": []}},
+        )  # fmt: skip
+        stored = b.store.get(KINDS["data_units"], task["data_unit"])
+        b.new(
+            "ground_truth_events",
+            {"ground_truth": truth["id"], "category": category, "task": task["id"],
+             "ground_truth_dataset_versions": [version["id"]], "data_unit": task["data_unit"],
+             "data": {"boxes": []}, "files": stored["files"] if stored else {},
+             "data_collection": collection["id"]},
+        )  # fmt: skip
+    return {
+        "project": project["id"],
+        "data_collection": collection["id"],
+        "plugins": {code: p["id"] for code, p in plugins.items()},
+        "ground_truth_version": version["id"],
+    }
+
+
+def seed_tasks(backend: Backend, count: int, *, title: str = "Big project") -> int:
+    """A project holding ``count`` tasks (100,000 in a few seconds); returns its id."""
+    project = backend.new("projects", {"title": title, "category": "image"})
+    created = now_iso()
+    backend.store.insert_many(
+        KINDS["tasks"],
+        (
+            {"project": project["id"], "data_unit": None, "data": {"n": n}, "meta": {},
+             "tags": [], "is_discarded": False, "created": created}
+            for n in range(count)
+        ),
+    )  # fmt: skip
+    return int(project["id"])

@@ -1,0 +1,194 @@
+"""Running the local backend: in this process on a thread, or as a foreground server."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from synapse.local.app import Backend, build_app, control_routes
+from synapse.local.faults import FaultLayer, RequestRecord
+from synapse.local.seed import seed_demo, seed_tasks
+from synapse.local.store import Store
+
+__all__ = ["LocalBackend", "create_app"]
+
+DB_NAME = "synapse-local.sqlite3"
+
+
+def create_app(
+    *,
+    data_dir: Path | None = None,
+    token: str,
+    job_seconds: float = 0.5,
+    files_dir: Path | None = None,
+) -> tuple[FaultLayer, Backend]:
+    """The ASGI app (fault layer outermost) and its backend state.
+
+    With ``data_dir`` the database and uploaded files persist there; without it the
+    database is in memory and files go to ``files_dir``.
+    """
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(data_dir / DB_NAME)
+        files = data_dir / "files"
+    else:
+        if files_dir is None:
+            raise ValueError("an in-memory backend needs files_dir for uploaded bytes")
+        store = Store(None)
+        files = files_dir
+    backend = Backend(store, files, token, job_seconds)
+    layer = FaultLayer(None)
+
+    def reset() -> None:
+        store.reset()
+        layer.clear()
+
+    layer.app = build_app(backend, control_routes(layer, backend, reset))
+    backend.faults = layer
+    return layer, backend
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalBackend:
+    """A local Synapse backend served over real HTTP from a thread of this process.
+
+    Use it as a context manager::
+
+        with LocalBackend(seed="demo") as backend:
+            client = Client(backend.url, backend.token)
+
+    Args:
+        host: address to bind; loopback unless told otherwise.
+        port: port to bind; 0 picks a free one.
+        token: the access token the server accepts; random when not given.
+        data_dir: folder for the SQLite database and uploaded files (kept across runs);
+            in memory when not given.
+        seed: ``"demo"`` for a small realistic world, or None.
+        tasks: also seed a project with this many tasks.
+        job_seconds: how long each step of a plugin run's job takes.
+        faults: initial fault knobs (see :class:`synapse.local.faults.Faults`).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        data_dir: str | Path | None = None,
+        seed: str | None = None,
+        tasks: int = 0,
+        job_seconds: float = 0.05,
+        faults: dict[str, Any] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.token = token or secrets.token_hex(20)
+        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="synapse-local-")
+        self.layer, self.backend = create_app(
+            data_dir=Path(data_dir) if data_dir else None,
+            token=self.token,
+            job_seconds=job_seconds,
+            files_dir=Path(self._tmp.name) if self._tmp else None,
+        )
+        if seed == "demo":
+            seed_demo(self.backend)
+        elif seed:
+            raise ValueError(f"unknown seed {seed!r}; known: 'demo'")
+        if tasks:
+            self.big_project = seed_tasks(self.backend, tasks)
+        if faults:
+            self.layer.configure(**faults)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL to give a client."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def _uvicorn(self) -> uvicorn.Server:
+        config = uvicorn.Config(
+            self.layer,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=75,
+            lifespan="off",
+        )
+        return uvicorn.Server(config)
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted (Ctrl-C), then clean up."""
+        try:
+            self._uvicorn().run()
+        finally:
+            self.stop()
+
+    def start(self) -> LocalBackend:
+        """Start serving on a background thread; returns once the port accepts requests."""
+        self._server = self._uvicorn()
+        self._thread = threading.Thread(target=self._server.run, name="synapse-local", daemon=True)
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"the local backend could not start on {self.url}")
+            self._thread.join(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the database and temporary files."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(10)
+            self._server = None
+        self.backend.store.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> LocalBackend:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- for tests
+
+    def reset(self) -> None:
+        """Empty the database, the request log and every fault."""
+        self.backend.store.reset()
+        self.layer.clear()
+
+    def set_faults(self, **knobs: Any) -> None:
+        """Change fault knobs, e.g. ``set_faults(drop_chunk=2, drop_when="before")``."""
+        self.layer.configure(**knobs)
+
+    def fail_next(self, path: str, status: int) -> None:
+        """The next request to ``path`` (e.g. ``/projects/``) answers ``status``."""
+        once = dict(self.layer.faults.once)
+        once[path] = status
+        self.layer.configure(once=once)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The request log: method, path, query, status (None when dropped)."""
+        return list(self.layer.log)
+
+    def clear_requests(self) -> None:
+        self.layer.log.clear()
+
+    def __repr__(self) -> str:
+        return f"<LocalBackend {self.url}>"

@@ -1,0 +1,177 @@
+"""State of the local backend: JSON documents in SQLite, uploaded bytes as files.
+
+Every kind of object lives in a table of its own, ``(id INTEGER PRIMARY KEY, body TEXT)``,
+with the object's fields as a JSON document. Filters read fields with ``json_extract``;
+the fields that big listings filter on get an expression index.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from synapse.local.kinds import KINDS, Kind
+
+__all__ = ["Query", "Store", "now_iso"]
+
+
+def now_iso() -> str:
+    """The current UTC time as the backend writes it: ISO 8601 with ``Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class Query:
+    """A WHERE clause with its parameters, built up by the filter parser."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+        self.order: list[str] = []
+
+    def where(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def sql(self) -> str:
+        return " AND ".join(self.clauses) if self.clauses else "1"
+
+
+class Store:
+    """The database: one connection, guarded by a lock, used from the server's threads."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        target = str(path) if path else ":memory:"
+        self.db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self.lock = threading.RLock()
+        if path:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        self._create()
+
+    def _create(self) -> None:
+        with self.lock:
+            for kind in KINDS.values():
+                self.db.execute(
+                    f"CREATE TABLE IF NOT EXISTS {kind.table} "
+                    "(id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)"
+                )
+                for field in kind.indexed:
+                    self.db.execute(
+                        f"CREATE INDEX IF NOT EXISTS {kind.table}_{field} "
+                        f"ON {kind.table}(json_extract(body, '$.{field}'), id)"
+                    )
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS chunked_uploads (id TEXT PRIMARY KEY, body TEXT)"
+            )
+
+    def reset(self) -> None:
+        """Drop every object (the request log and files are the server's business)."""
+        with self.lock:
+            for kind in KINDS.values():
+                self.db.execute(f"DELETE FROM {kind.table}")
+            self.db.execute("DELETE FROM chunked_uploads")
+            self.db.execute("DELETE FROM sqlite_sequence")
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+    # -- documents
+
+    def insert(self, kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in body.items() if k != "id"}
+        with self.lock:
+            cursor = self.db.execute(
+                f"INSERT INTO {kind.table} (body) VALUES (?)", (json.dumps(body),)
+            )
+        return {"id": cursor.lastrowid, **body}
+
+    def insert_many(self, kind: Kind, bodies: Iterable[dict[str, Any]]) -> None:
+        with self.lock:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                f"INSERT INTO {kind.table} (body) VALUES (?)",
+                ((json.dumps(b),) for b in bodies),
+            )
+            self.db.execute("COMMIT")
+
+    def get(self, kind: Kind, pk: int) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.db.execute(
+                f"SELECT id, body FROM {kind.table} WHERE id = ?", (pk,)
+            ).fetchone()
+        return _doc(row) if row else None
+
+    def get_many(self, kind: Kind, pks: Sequence[int]) -> dict[int, dict[str, Any]]:
+        if not pks:
+            return {}
+        marks = ",".join("?" * len(pks))
+        with self.lock:
+            rows = self.db.execute(
+                f"SELECT id, body FROM {kind.table} WHERE id IN ({marks})", list(pks)
+            ).fetchall()
+        return {row[0]: _doc(row) for row in rows}
+
+    def find(self, kind: Kind, field: str, value: Any) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.db.execute(
+                f"SELECT id, body FROM {kind.table} WHERE json_extract(body, ?) = ? LIMIT 1",
+                (f"$.{field}", value),
+            ).fetchone()
+        return _doc(row) if row else None
+
+    def save(self, kind: Kind, doc: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in doc.items() if k != "id"}
+        with self.lock:
+            self.db.execute(
+                f"UPDATE {kind.table} SET body = ? WHERE id = ?", (json.dumps(body), doc["id"])
+            )
+        return doc
+
+    def delete(self, kind: Kind, pk: int) -> bool:
+        with self.lock:
+            cursor = self.db.execute(f"DELETE FROM {kind.table} WHERE id = ?", (pk,))
+        return cursor.rowcount > 0
+
+    def count(self, kind: Kind, query: Query) -> int:
+        with self.lock:
+            row = self.db.execute(
+                f"SELECT count(*) FROM {kind.table} WHERE {query.sql()}", query.params
+            ).fetchone()
+        return int(row[0])
+
+    def select(self, kind: Kind, query: Query, *, limit: int, offset: int) -> list[dict[str, Any]]:
+        order = ", ".join([*query.order, "id"]) if query.order else "id"
+        with self.lock:
+            rows = self.db.execute(
+                f"SELECT id, body FROM {kind.table} WHERE {query.sql()} "
+                f"ORDER BY {order} LIMIT ? OFFSET ?",
+                [*query.params, limit, offset],
+            ).fetchall()
+        return [_doc(row) for row in rows]
+
+    # -- chunked uploads (string ids)
+
+    def get_upload(self, upload_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT body FROM chunked_uploads WHERE id = ?", (upload_id,)
+            ).fetchone()
+        return dict(json.loads(row[0])) if row else None
+
+    def put_upload(self, upload: dict[str, Any]) -> None:
+        with self.lock:
+            self.db.execute(
+                "INSERT OR REPLACE INTO chunked_uploads (id, body) VALUES (?, ?)",
+                (upload["id"], json.dumps(upload)),
+            )
+
+
+def _doc(row: tuple[int, str]) -> dict[str, Any]:
+    return {"id": row[0], **json.loads(row[1])}

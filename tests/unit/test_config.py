@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import logging
+import pickle
+import warnings
+
+import pytest
+
+from synapse import Client, InvalidInputError, Timeout
+from synapse.config import Config, Secret, mask
+from tests.conftest import TOKEN
+
+
+def test_env_is_read_when_the_client_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNAPSE_BASE_URL", "https://env.example.com/")
+    monkeypatch.setenv("SYNAPSE_ACCESS_TOKEN", "env-token-1234567890")
+    monkeypatch.setenv("SYNAPSE_TENANT", "tenant-env")
+    monkeypatch.setenv("SYNAPSE_AGENT_TOKEN", "agent-env-1234567890")
+    cfg = Client().config
+    assert cfg.base_url == "https://env.example.com"
+    assert cfg.access_token == Secret("env-token-1234567890")
+    assert cfg.tenant == "tenant-env"
+    assert cfg.agent_token == Secret("agent-env-1234567890")
+
+
+def test_synapse_host_is_a_fallback_and_arguments_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNAPSE_HOST", "https://host.example.com")
+    monkeypatch.setenv("SYNAPSE_ACCESS_TOKEN", "env-token-1234567890")
+    assert Client().base_url == "https://host.example.com"
+    explicit = Client("https://arg.example.com", "arg-token-1234567890")
+    assert explicit.base_url == "https://arg.example.com"
+    assert explicit.config.access_token == Secret("arg-token-1234567890")
+
+
+def test_missing_base_url_is_a_clear_error() -> None:
+    with pytest.raises(InvalidInputError, match="SYNAPSE_BASE_URL"):
+        Client()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://x.example.com", "http:// or https://"),
+        ("api.synapse.sh", "http:// or https://"),
+        ("https://", "no host"),
+        ("https://x.example.com?a=1", "query"),
+        ("https://user:pw@x.example.com", "credentials"),
+        ("https://x.example.com:99999", "port"),
+    ],
+)
+def test_bad_base_urls_raise(url: str, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        Client(url)
+
+
+def test_plain_http_warns_for_remote_hosts_only() -> None:
+    with pytest.warns(UserWarning, match="plain http"):
+        Client("http://api.example.com")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Client("http://127.0.0.1:8000")
+        Client("http://localhost:8000")
+        Client("http://[::1]:8000")
+
+
+def test_authorization_token_is_deprecated() -> None:
+    with pytest.warns(DeprecationWarning, match="authorization_token"):
+        Client("https://x.example.com", authorization_token="user-token-1234567890")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, Timeout(5, 15)),
+        ({"connect": 5, "read": 15}, Timeout(5, 15)),
+        ({"read": 60}, Timeout(5, 60)),
+        ((2, 30), Timeout(2, 30)),
+        (7, Timeout(7, 7)),
+        (2.5, Timeout(2.5, 2.5)),
+        (Timeout(1, None), Timeout(1, None)),
+    ],
+)
+def test_timeout_forms(value: object, expected: Timeout) -> None:
+    assert Timeout.coerce(value) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["5", {"connect": 1, "write": 2}, (1, 2, 3), -1, 0, True])
+def test_bad_timeouts_raise(value: object) -> None:
+    with pytest.raises(InvalidInputError):
+        Timeout.coerce(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("field", "value"), [("max_retries", -1), ("page_size", 0)])
+def test_bad_numbers_raise(field: str, value: int) -> None:
+    with pytest.raises(InvalidInputError, match=field):
+        Config.resolve("https://x.example.com", **{field: value})  # type: ignore[arg-type]
+
+
+def test_tokens_never_show_in_repr_str_or_pickle_repr(caplog: pytest.LogCaptureFixture) -> None:
+    client = Client("https://x.example.com", TOKEN, agent_token="agent-secret-9876543210")
+    texts = [repr(client), str(client), repr(client.config), str(client.config)]
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("synapse").info("%s", client.config)
+    texts.extend(r.getMessage() for r in caplog.records)
+    for text in texts:
+        assert TOKEN not in text
+        assert "agent-secret-9876543210" not in text
+    assert mask(TOKEN) in repr(client)
+    copy = pickle.loads(pickle.dumps(client.config))
+    assert copy.access_token == Secret(TOKEN)
+
+
+def test_redact_replaces_every_secret() -> None:
+    cfg = Config.resolve("https://x.example.com", TOKEN, agent_token="agent-secret-9876543210")
+    text = cfg.redact(f"a {TOKEN} b agents/agent-secret-9876543210/connect/")
+    assert TOKEN not in text
+    assert "agent-secret-9876543210" not in text
+    assert "****" in text
