@@ -49,10 +49,14 @@ class Store:
         target = str(path) if path else ":memory:"
         self.db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self.lock = threading.RLock()
+        self._counts: dict[tuple[str, str, tuple[Any, ...]], int] = {}  # cleared on writes
         if path:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
         self._create()
+
+    def _changed(self) -> None:
+        self._counts.clear()
 
     def _create(self) -> None:
         with self.lock:
@@ -77,6 +81,7 @@ class Store:
                 self.db.execute(f"DELETE FROM {kind.table}")
             self.db.execute("DELETE FROM chunked_uploads")
             self.db.execute("DELETE FROM sqlite_sequence")
+            self._changed()
 
     def close(self) -> None:
         with self.lock:
@@ -90,6 +95,7 @@ class Store:
             cursor = self.db.execute(
                 f"INSERT INTO {kind.table} (body) VALUES (?)", (json.dumps(body),)
             )
+            self._changed()
         return {"id": cursor.lastrowid, **body}
 
     def insert_many(self, kind: Kind, bodies: Iterable[dict[str, Any]]) -> None:
@@ -100,6 +106,7 @@ class Store:
                 ((json.dumps(b),) for b in bodies),
             )
             self.db.execute("COMMIT")
+            self._changed()
 
     def get(self, kind: Kind, pk: int) -> dict[str, Any] | None:
         with self.lock:
@@ -132,19 +139,25 @@ class Store:
             self.db.execute(
                 f"UPDATE {kind.table} SET body = ? WHERE id = ?", (json.dumps(body), doc["id"])
             )
+            self._changed()
         return doc
 
     def delete(self, kind: Kind, pk: int) -> bool:
         with self.lock:
             cursor = self.db.execute(f"DELETE FROM {kind.table} WHERE id = ?", (pk,))
+            self._changed()
         return cursor.rowcount > 0
 
     def count(self, kind: Kind, query: Query) -> int:
+        """Matching rows; cached until the next write, since every page asks again."""
+        key = (kind.table, query.sql(), tuple(query.params))
         with self.lock:
-            row = self.db.execute(
-                f"SELECT count(*) FROM {kind.table} WHERE {query.sql()}", query.params
-            ).fetchone()
-        return int(row[0])
+            if key not in self._counts:
+                row = self.db.execute(
+                    f"SELECT count(*) FROM {kind.table} WHERE {query.sql()}", query.params
+                ).fetchone()
+                self._counts[key] = int(row[0])
+            return self._counts[key]
 
     def select(self, kind: Kind, query: Query, *, limit: int, offset: int) -> list[dict[str, Any]]:
         order = ", ".join([*query.order, "id"]) if query.order else "id"

@@ -1,0 +1,54 @@
+"""Pages per second the local backend serves: 100-task pages of a 100,000-task project.
+
+Lists with plain ``requests`` (no SDK code) so the figure is the server's own. Target:
+at least 150 pages/s on a 2-core machine, so that the server does not limit the SDK's
+benchmarks.
+
+    python benchmarks/local_backend.py [--tasks 100000] [--pages 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import requests
+
+from synapse.local import LocalBackend
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--pages", type=int, default=300, help="pages to fetch (spread evenly)")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    with LocalBackend(tasks=args.tasks) as backend:
+        seeded = time.perf_counter() - started
+        print(f"seeded {args.tasks:,} tasks in {seeded:.1f}s")
+        session = requests.Session()
+        session.headers["Synapse-Access-Token"] = f"Token {backend.token}"
+        total_pages = -(-args.tasks // 100)
+        wanted = min(args.pages, total_pages)
+        step = max(1, total_pages // wanted)
+        numbers = [1 + i * step for i in range(wanted)]
+        url = f"{backend.url}/sdk/tasks/"
+        session.get(
+            url, params={"project": backend.big_project, "page_size": 100}
+        ).raise_for_status()
+        started = time.perf_counter()
+        items = 0
+        for number in numbers:
+            response = session.get(
+                url, params={"project": backend.big_project, "page_size": 100, "page": number}
+            )
+            response.raise_for_status()
+            items += len(response.json()["results"])
+        elapsed = time.perf_counter() - started
+        print(f"{len(numbers)} pages ({items:,} tasks, pages 1..{numbers[-1]}) in {elapsed:.2f}s")
+        print(f"pages/s: {len(numbers) / elapsed:.0f}  (target >= 150)")
+
+
+if __name__ == "__main__":
+    main()
