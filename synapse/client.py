@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
+from cachetools import LRUCache
+
 from synapse.config import Config, Secret, TimeoutLike
-from synapse.transport import FileValue, Transport
+from synapse.managers import GetMixin, Manager
+from synapse.query import PageFetcher, ReadAheadFetcher
+from synapse.resources.annotation import (
+    AssignmentManager,
+    ProjectManager,
+    TaskManager,
+    TaskTagManager,
+)
+from synapse.resources.base import Resource
+from synapse.resources.data import DataCollectionManager, DataFileManager, DataUnitManager
+from synapse.resources.integration import (
+    AgentManager,
+    JobManager,
+    PluginManager,
+    PluginReleaseManager,
+    StorageManager,
+)
+from synapse.resources.ml import (
+    GroundTruthEventManager,
+    GroundTruthManager,
+    GroundTruthVersionManager,
+    ModelManager,
+)
+from synapse.transport import FileValue, Params, Transport
 
 __all__ = ["Client"]
 
@@ -56,6 +82,25 @@ class Client:
             page_size=page_size,
         )
         self.transport = Transport(self.config)
+        self.page_fetcher: PageFetcher = ReadAheadFetcher()
+        self._cache: LRUCache[tuple[str, Any], Resource] = LRUCache(maxsize=4096)
+        self._cache_lock = threading.Lock()
+        self.projects = ProjectManager(self)
+        self.tasks = TaskManager(self)
+        self.task_tags = TaskTagManager(self)
+        self.assignments = AssignmentManager(self)
+        self.agents = AgentManager(self)
+        self.plugins = PluginManager(self)
+        self.plugin_releases = PluginReleaseManager(self)
+        self.jobs = JobManager(self)
+        self.storages = StorageManager(self)
+        self.models = ModelManager(self)
+        self.data_collections = DataCollectionManager(self)
+        self.data_files = DataFileManager(self)
+        self.data_units = DataUnitManager(self)
+        self.ground_truth_events = GroundTruthEventManager(self)
+        self.ground_truths = GroundTruthManager(self)
+        self.ground_truth_versions = GroundTruthVersionManager(self)
 
     @property
     def base_url(self) -> str:
@@ -67,7 +112,7 @@ class Client:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Params | None = None,
         data: Any = None,
         files: Mapping[str, FileValue] | None = None,
         timeout: TimeoutLike | None = None,
@@ -83,6 +128,44 @@ class Client:
             timeout=timeout,
             max_retries=max_retries,
         )
+
+    # -- relations: one cache per client, keyed by (kind, id)
+
+    def _manager(self, name: str) -> Any:
+        manager = getattr(self, name, None)
+        if not isinstance(manager, Manager):
+            raise AttributeError(f"no manager {name!r}")
+        return manager
+
+    def _related(self, name: str, pk: Any) -> Any:
+        """The object of kind ``name`` with this id, loaded once and then cached."""
+        key = (name, pk)
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        manager = self._manager(name)
+        if not isinstance(manager, GetMixin):
+            raise AttributeError(f"{name} cannot be loaded by id")
+        loaded = manager.get(pk)
+        with self._cache_lock:
+            self._cache[key] = loaded
+        return loaded
+
+    def _forget(self, name: str, pk: Any) -> None:
+        """Drop a cached object after it was saved or deleted through this client."""
+        with self._cache_lock:
+            self._cache.pop((name, pk), None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_cache"] = LRUCache(maxsize=4096)
+        del state["_cache_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._cache_lock = threading.Lock()
 
     def close(self) -> None:
         """Release pooled connections (the client stays usable)."""

@@ -14,7 +14,8 @@ Every error the SDK raises on purpose is a :class:`ClientError`::
     │   ├── ValidationError              400, 422 (``field_errors`` holds the per-field messages)
     │   ├── RateLimitError               429 (``retry_after`` in seconds, if the server said)
     │   └── ServerError                  5xx
-    └── InvalidInputError (also ValueError)  bad input found before any request was sent
+    ├── InvalidInputError (also ValueError)  bad input found before any request was sent
+    └── MultipleObjectsReturned          ``get(**filters)`` matched more than one object
 
 ``str(error)`` is always one readable line and never contains a credential.
 """
@@ -34,6 +35,7 @@ __all__ = [
     "ClientTimeoutError",
     "HTTPError",
     "InvalidInputError",
+    "MultipleObjectsReturned",
     "NotFoundError",
     "RateLimitError",
     "ServerError",
@@ -165,6 +167,10 @@ class ServerError(HTTPError):
 
 class InvalidInputError(ClientError, ValueError):
     """Bad input found before any request was sent (bad id, URL, filter, file...)."""
+
+
+class MultipleObjectsReturned(ClientError):
+    """``get(**filters)`` matched more than one object."""
 
 
 _STATUS_CLASSES: dict[int, type[HTTPError]] = {

@@ -24,7 +24,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import IO, Any
@@ -127,10 +127,14 @@ def _wire_value(value: Any) -> str:
     return str(value)
 
 
-def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
+
+
+def encode_params(params: Params | None) -> list[tuple[str, str]]:
     """Query pairs: lists become repeated keys, ``None`` is dropped, bools are true/false."""
     pairs: list[tuple[str, str]] = []
-    for key, value in (params or {}).items():
+    items = params.items() if isinstance(params, Mapping) else (params or [])
+    for key, value in items:
         if value is None:
             continue
         if isinstance(value, (list, tuple, set, frozenset)):
@@ -389,7 +393,7 @@ class Transport:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Params | None = None,
         data: Any = None,
         files: Mapping[str, FileValue] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -414,7 +418,7 @@ class Transport:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Params | None = None,
         data: Any = None,
         files: Mapping[str, FileValue] | None = None,
         body: bytes | Callable[[], Iterable[bytes]] | None = None,

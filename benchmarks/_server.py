@@ -1,0 +1,48 @@
+"""Start ``synapse-local serve`` in a subprocess for benchmarks (so it does not share the
+measuring process's interpreter, GIL or memory)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import requests
+
+TOKEN = "benchmark-token"  # noqa: S105 - a local test server
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    big_project: int | None
+
+
+@contextmanager
+def local_server(*args: str) -> Iterator[Server]:
+    cmd = [sys.executable, "-m", "synapse.local.cli", "serve", "--token", TOKEN, *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        url = lines[1].strip().split("=", 1)[1]
+        big = None
+        if "--tasks" in args:
+            big = int(proc.stdout.readline().rsplit(":", 1)[1])
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/_local/counter", timeout=2)
+                break
+            except requests.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield Server(url, TOKEN, big)
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,0 +1,30 @@
+"""What ``mypy --strict`` knows about the object API (checked by ``make test``).
+
+Nothing here runs at import; ``check_types`` shows the types a user's editor sees.
+"""
+
+from __future__ import annotations
+
+from typing_extensions import assert_type
+
+from synapse import Client, DataUnit, Job, Project, QuerySet, Task
+
+
+def check_types(client: Client) -> None:
+    tasks = client.tasks.filter(project=1).order_by("-id")
+    assert_type(tasks, QuerySet[Task])
+    assert_type(client.tasks.first(), Task | None)
+    assert_type(client.tasks.get(5), Task)
+    assert_type(tasks[0], Task)
+    assert_type(tasks[:10], QuerySet[Task])
+    assert_type(client.projects.count(), int)
+    task = client.tasks.get(5)
+    assert_type(task.project, Project | None)
+    assert_type(task.data_unit, DataUnit | None)
+    assert_type(client.projects.get(1).tasks, QuerySet[Task])
+    job = client.plugins.get(7).run(action="train", params={"epochs": 3})
+    assert_type(job, Job)
+    assert_type(job.wait(timeout=60), Job)
+    assert_type(job.logs(), list[str])
+    for item in client.tasks.filter(project=1).iterator():
+        assert_type(item, Task)

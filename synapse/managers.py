@@ -1,0 +1,222 @@
+"""Managers: the entry point to each kind of resource on a client (``client.tasks``).
+
+A manager is composed of the capabilities its endpoints support: :class:`GetMixin`
+(``get``), :class:`ListMixin` (``filter``, ``all``, ``count``...), :class:`CreateMixin`
+(``create``, ``bulk_create``, ``get_or_create``). A kind without a list endpoint has no
+``filter()``; calling it is an ``AttributeError`` rather than a request that cannot work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import pydantic
+
+from synapse.errors import ClientError, InvalidInputError, NotFoundError
+from synapse.query import FilterSet, QuerySet
+from synapse.transport import PathParam, build_path
+
+if TYPE_CHECKING:
+    from synapse.client import Client
+    from synapse.resources.base import Resource
+
+__all__ = ["BulkItem", "BulkReport", "CreateMixin", "GetMixin", "ListMixin", "Manager"]
+
+T = TypeVar("T", bound="Resource")
+
+
+class Manager(Generic[T]):
+    """The resource class, paths and filters of one kind, bound to a client."""
+
+    resource: type[T]
+    #: Collection path for create and details, e.g. ``"tasks/"``.
+    path: str = ""
+    #: Path listed by ``filter()``/``all()``, when it differs (``"sdk/tasks/"``).
+    list_path_override: str | None = None
+    filters: FilterSet = FilterSet()
+    #: Relations always expanded when listing or getting (``file_specifications``).
+    default_expand: tuple[str, ...] = ()
+    #: Query parameters always sent when getting one object (``with_configuration``).
+    detail_params: Mapping[str, Any] = {}
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @property
+    def list_path(self) -> str:
+        return self.list_path_override or self.path
+
+    def _build(self, data: Any) -> T:
+        if not isinstance(data, Mapping):
+            raise ClientError(f"expected a {self.resource.__name__} object, got {data!r:.100}")
+        return self.resource.from_api(self.client, data)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self.resource.__name__}>"
+
+
+class GetMixin(Manager[T]):
+    """``get(pk)``: one object by id."""
+
+    def get(self, pk: PathParam | None = None, /, **filters: Any) -> T:
+        """The object with this id, or the one object matching ``filters``.
+
+        Raises ``<Resource>.DoesNotExist`` (a :class:`~synapse.errors.NotFoundError`).
+        """
+        if pk is None:
+            if not filters:
+                raise InvalidInputError("get() needs an id or filters")
+            if not isinstance(self, ListMixin):
+                raise InvalidInputError(f"{self.resource.__name__} cannot be looked up by filters")
+            found: T = self.all().get(**filters)
+            return found
+        if filters:
+            raise InvalidInputError("get() takes an id or filters, not both")
+        params = dict(self.detail_params)
+        if self.default_expand:
+            params["expand"] = list(self.default_expand)
+        try:
+            data = self.client.transport.request(
+                "GET", build_path(f"{self.path}{{}}/", pk), params=params
+            )
+        except NotFoundError as exc:
+            raise self.resource.DoesNotExist(
+                f"{self.resource.__name__} {pk!r} does not exist",
+                status_code=exc.status_code,
+                response=exc.response,
+                method=exc.method,
+                url=exc.url,
+                request_id=exc.request_id,
+            ) from exc
+        return self._build(data)
+
+
+class ListMixin(Manager[T]):
+    """Lazy listing through :class:`~synapse.query.QuerySet`."""
+
+    def all(self) -> QuerySet[T]:
+        """Every object, lazily, page by page."""
+        return QuerySet(self)
+
+    def filter(self, **filters: Any) -> QuerySet[T]:
+        """Objects matching ``filters`` (checked against the backend's filters first)."""
+        return self.all().filter(**filters)
+
+    def order_by(self, *fields: str) -> QuerySet[T]:
+        """All objects in this order (``-field`` for descending)."""
+        return self.all().order_by(*fields)
+
+    def expand(self, *relations: str) -> QuerySet[T]:
+        """All objects, with these relations nested in the answer."""
+        return self.all().expand(*relations)
+
+    def only(self, *fields: str) -> QuerySet[T]:
+        """All objects, with only these fields."""
+        return self.all().only(*fields)
+
+    def first(self) -> T | None:
+        """The first object, or None."""
+        return self.all().first()
+
+    def exists(self) -> bool:
+        """Whether there is any object."""
+        return self.all().exists()
+
+    def count(self) -> int:
+        """How many objects there are (one small request)."""
+        return self.all().count()
+
+    def iterator(self) -> Iterator[T]:
+        """Stream every object without caching."""
+        return self.all().iterator()
+
+
+@dataclass
+class BulkItem(Generic[T]):
+    """What happened to one item of a bulk call."""
+
+    index: int
+    item: Mapping[str, Any]
+    result: T | None = None
+    error: ClientError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class BulkReport(Generic[T]):
+    """Per-item results of a bulk call; a failed item never loses the others."""
+
+    items: list[BulkItem[T]] = field(default_factory=list)
+
+    @property
+    def created(self) -> list[T]:
+        return [i.result for i in self.items if i.result is not None]
+
+    @property
+    def failed(self) -> list[BulkItem[T]]:
+        return [i for i in self.items if i.error is not None]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def __repr__(self) -> str:
+        return f"<BulkReport {len(self.created)} created, {len(self.failed)} failed>"
+
+
+class CreateMixin(Manager[T]):
+    """``create``, ``bulk_create`` and ``get_or_create``."""
+
+    def _body(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Check ``fields`` against the resource model and give the wire body."""
+        try:
+            draft = self.resource.model_validate(dict(fields))
+        except pydantic.ValidationError as exc:
+            raise InvalidInputError(f"invalid {self.resource.__name__}: {exc}") from exc
+        return draft.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+    def create(self, **fields: Any) -> T:
+        """Create one object and return it as the server answered."""
+        body = self._body(fields)
+        return self._build(self.client.transport.request("POST", self.path, data=body))
+
+    def bulk_create(
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 100
+    ) -> BulkReport[T]:
+        """Create many objects; each item's outcome is in the report."""
+        if batch_size < 1:
+            raise InvalidInputError("batch_size must be at least 1")
+        report: BulkReport[T] = BulkReport()
+        for index, item in enumerate(items):
+            entry: BulkItem[T] = BulkItem(index, item)
+            try:
+                entry.result = self.create(**item)
+            except ClientError as exc:
+                entry.error = exc
+            report.items.append(entry)
+        return report
+
+    def get_or_create(
+        self, defaults: Mapping[str, Any] | None = None, **lookup: Any
+    ) -> tuple[T, bool]:
+        """The object matching ``lookup``, or a new one made of ``lookup`` and ``defaults``."""
+        if not isinstance(self, ListMixin):
+            raise InvalidInputError(f"{self.resource.__name__} cannot be looked up by filters")
+        try:
+            found: T = (
+                self.get(**lookup) if isinstance(self, GetMixin) else self.all().get(**lookup)
+            )
+            return found, False
+        except self.resource.DoesNotExist:
+            return self.create(**{**lookup, **(defaults or {})}), True
+
+
+def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

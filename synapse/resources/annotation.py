@@ -1,0 +1,350 @@
+"""Projects, tasks, task tags and assignments (protocol sections 3.1, 3.4, 8.1-8.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, JsonValue
+
+from synapse.enums import AnnotateAction, TagAction, require_enum
+from synapse.errors import ClientError, InvalidInputError
+from synapse.managers import BulkItem, BulkReport, CreateMixin, GetMixin, ListMixin, batched
+from synapse.query import FilterSet, QuerySet, date_ranges, id_filters
+from synapse.resources.base import JsonDict, Relation, Resource
+from synapse.resources.data import DataCollection, DataUnit
+from synapse.transport import build_path
+
+__all__ = [
+    "Assignment",
+    "AssignmentManager",
+    "Project",
+    "ProjectManager",
+    "Task",
+    "TaskManager",
+    "TaskTag",
+    "TaskTagManager",
+]
+
+BASE_READ_ONLY = Resource._read_only
+
+
+def _tag_ids(tags: Iterable[int | Resource] | int | Resource) -> list[int]:
+    if isinstance(tags, (int, Resource)):
+        tags = [tags]
+    ids = []
+    for tag in tags:
+        pk = tag.pk if isinstance(tag, Resource) else tag
+        if isinstance(pk, bool) or not isinstance(pk, int):
+            raise InvalidInputError(f"tags are TaskTag objects or int ids, got {tag!r}")
+        ids.append(pk)
+    return ids
+
+
+class _TagSetter:
+    """``set_tags`` of tasks and assignments: one request for many ids."""
+
+    set_tags_path: str = ""
+    client: Any
+
+    def set_tags(
+        self,
+        ids: Iterable[int | Resource],
+        tags: Iterable[int | Resource] | int | Resource,
+        action: TagAction | str = TagAction.ADD,
+    ) -> Any:
+        """Add or remove tags on the objects with these ids, in one request."""
+        body = {
+            "ids": _tag_ids(ids),
+            "tags": _tag_ids(tags),
+            "action": require_enum(TagAction, action, field="action").value,
+        }
+        return self.client.transport.request("POST", self.set_tags_path, data=body)
+
+
+class Project(Resource):
+    """An annotation project."""
+
+    _path = "projects/"
+    _manager_name = "projects"
+    _repr_fields = ("id", "title")
+    _read_only = BASE_READ_ONLY | {"task_count", "category_display", "tenant_id"}
+
+    title: str | None = None
+    description: str | None = None
+    category: str | None = None
+    data_collection_id: int | None = Field(None, alias="data_collection")
+    configuration: JsonDict | None = None
+    settings: JsonDict | None = None
+    is_archived: bool | None = None
+    task_count: int | None = None
+    created: datetime | None = None
+
+    data_collection = Relation[DataCollection]("data_collection_id", "data_collections")
+
+    @property
+    def tasks(self) -> QuerySet[Task]:
+        """This project's tasks (lazy)."""
+        tasks: TaskManager = self._bound_client().tasks
+        return tasks.filter(project=self)
+
+    @property
+    def assignments(self) -> QuerySet[Assignment]:
+        """This project's assignments (lazy)."""
+        assignments: AssignmentManager = self._bound_client().assignments
+        return assignments.filter(project=self)
+
+
+class Task(Resource):
+    """One item to annotate: a data unit in a project."""
+
+    _path = "tasks/"
+    _manager_name = "tasks"
+    _repr_fields = ("id", "project_id", "data_unit_id")
+    _read_only = BASE_READ_ONLY | {"count_assignments", "has_data", "status"}
+
+    project_id: int | None = Field(None, alias="project")
+    data_unit_id: int | None = Field(None, alias="data_unit")
+    data: JsonValue = None
+    meta: JsonDict | None = None
+    tags: list[int] | None = None
+    is_discarded: bool | None = None
+    schema_name: str | None = Field(None, alias="schema")
+    status: str | None = None
+    workshop: int | None = None
+    assignment: JsonValue = None
+    count_assignments: int | None = None
+    created: datetime | None = None
+
+    project = Relation[Project]("project_id", "projects")
+    data_unit = Relation[DataUnit]("data_unit_id", "data_units")
+
+    def annotate(
+        self,
+        data: Mapping[str, Any],
+        action: AnnotateAction | str = AnnotateAction.SUBMIT,
+        schema: str | None = None,
+    ) -> None:
+        """Save or submit annotation data; the task is reloaded from the answer."""
+        body = {"action": require_enum(AnnotateAction, action, field="action").value, "data": data}
+        params = {"schema": schema} if schema else None
+        answer = self._bound_client().transport.request(
+            "PUT", build_path("tasks/{}/annotate_task_data/", self._require_pk()), params=params,
+            data=body,
+        )  # fmt: skip
+        if isinstance(answer, Mapping):
+            self._load(answer)
+
+    def set_tags(
+        self,
+        tags: Iterable[int | Resource] | int | Resource,
+        action: TagAction | str = TagAction.ADD,
+    ) -> None:
+        """Add (or remove) tags on this task."""
+        manager: TaskManager = self._bound_client().tasks
+        manager.set_tags([self._require_pk()], tags, action)
+        self._bound_client()._forget(self._manager_name, self.pk)
+
+    def _require_pk(self) -> int:
+        if not isinstance(self.id, int):
+            raise InvalidInputError(f"this {type(self).__name__} has no id yet")
+        return self.id
+
+
+class TaskTag(Resource):
+    """A tag that can be put on tasks."""
+
+    _path = "task_tags/"
+    _manager_name = "task_tags"
+    _repr_fields = ("id", "name")
+
+    project_id: int | None = Field(None, alias="project")
+    name: str | None = None
+    color: str | None = None
+
+
+class Assignment(Resource):
+    """One person's work on a task."""
+
+    _path = "assignments/"
+    _manager_name = "assignments"
+    _repr_fields = ("id", "task_id", "status_label")
+
+    project_id: int | None = Field(None, alias="project")
+    task_id: int | None = Field(None, alias="task")
+    user: int | None = None
+    reviewer: int | None = None
+    status_label: str | None = None
+    status_review: str | None = None
+    is_confirmed: bool | None = None
+    is_discarded: bool | None = None
+    tags: list[int] | None = None
+    data: JsonValue = None
+    file: JsonValue = None
+    created: datetime | None = None
+
+    task = Relation[Task]("task_id", "tasks")
+    project = Relation[Project]("project_id", "projects")
+
+    def set_tags(
+        self,
+        tags: Iterable[int | Resource] | int | Resource,
+        action: TagAction | str = TagAction.ADD,
+    ) -> None:
+        """Add (or remove) tags on this assignment."""
+        if not isinstance(self.id, int):
+            raise InvalidInputError("this Assignment has no id yet")
+        manager: AssignmentManager = self._bound_client().assignments
+        manager.set_tags([self.id], tags, action)
+        self._bound_client()._forget(self._manager_name, self.pk)
+
+
+# --------------------------------------------------------------------------- managers
+
+TASK_FILTERS = FilterSet(
+    {
+        "project": "id",
+        **id_filters(),
+        "is_discarded": "bool",
+        "schema": "str",
+        "has_assignment": "bool",
+        "has_reached_max_assignments": "bool",
+        "status_label": "str",
+        "status_review": "str",
+        "assignments": "ids",
+        "assignments__is_discarded": "bool",
+        "labelers": "ids",
+        "reviewers": "ids",
+        "groups": "ids",
+        "stages": "ids",
+        "workshops": "ids",
+        "tags": "ids",
+        "discarded_filter": "str",
+        **date_ranges("created"),
+    },
+    hints={
+        "created_after": "created__gt",
+        "created_before": "created__lt",
+        "workshop": "workshops",
+    },
+)
+
+ASSIGNMENT_FILTERS = FilterSet(
+    {
+        "project": "id",
+        **id_filters(),
+        "workshop": "id",
+        "tasks": "ids",
+        "users": "ids",
+        "reviewers": "ids",
+        "groups": "ids",
+        "stages": "ids",
+        "task_tags": "ids",
+        "tags": "ids",
+        "status_label": "str",
+        "status_review": "str",
+        "is_discarded": "bool",
+        "is_discard_confirmed": "bool",
+        "is_confirmed": "bool",
+        **date_ranges(
+            "created",
+            "label_submitted",
+            "last_labeled",
+            "last_reviewed",
+            "labeler_last_action_at",
+            "reviewer_last_action_at",
+        ),
+    },
+    hints={
+        "task": "tasks",
+        "workshops": "workshop",
+        "user": "users",
+        "created_after": "created__gt",
+        "created_before": "created__lt",
+    },
+)
+
+
+class ProjectManager(GetMixin[Project], ListMixin[Project], CreateMixin[Project]):
+    """``client.projects``."""
+
+    resource = Project
+    path = "projects/"
+
+
+class TaskManager(GetMixin[Task], ListMixin[Task], CreateMixin[Task], _TagSetter):
+    """``client.tasks``: listed through ``sdk/tasks/`` with the backend's task filters."""
+
+    resource = Task
+    path = "tasks/"
+    list_path_override = "sdk/tasks/"
+    filters = TASK_FILTERS
+    set_tags_path = "tasks/set_tags/"
+
+    def create(self, **fields: Any) -> Task:
+        """Create one task: ``create(project=1, data_unit=5)``."""
+        created = self._create_batch(fields.get("project"), [fields])
+        return created[0]
+
+    def _create_batch(self, project: Any, items: Sequence[Mapping[str, Any]]) -> list[Task]:
+        pk = project.pk if isinstance(project, Resource) else project
+        if isinstance(pk, bool) or not isinstance(pk, int):
+            raise InvalidInputError(f"a task needs project=<int id>, got {project!r}")
+        data = []
+        for item in items:
+            extra = {k: v for k, v in item.items() if k != "project"}
+            unit = extra.get("data_unit")
+            unit = unit.pk if isinstance(unit, Resource) else unit
+            if isinstance(unit, bool) or not isinstance(unit, int):
+                raise InvalidInputError(f"a task needs data_unit=<int id>, got {unit!r}")
+            data.append({**extra, "data_unit": unit})
+        answer = self.client.transport.request(
+            "POST", self.path, data={"project": pk, "data": data}
+        )
+        rows = answer if isinstance(answer, list) else answer.get("results", [answer])
+        return [self._build(row) for row in rows]
+
+    def bulk_create(
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 500
+    ) -> BulkReport[Task]:
+        """Create tasks in one request per project and batch (``{project, data: [...]}``)."""
+        if batch_size < 1:
+            raise InvalidInputError("batch_size must be at least 1")
+        indexed = list(enumerate(items))
+        groups: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
+        for index, item in indexed:
+            project = item.get("project")
+            key = project.pk if isinstance(project, Resource) else project
+            groups.setdefault(key, []).append((index, item))
+        results: dict[int, BulkItem[Task]] = {}
+        for project, members in groups.items():
+            for batch in batched(members, batch_size):
+                entries = [BulkItem[Task](index, item) for index, item in batch]
+                try:
+                    created = self._create_batch(project, [item for _, item in batch])
+                    for entry, task in zip(entries, created, strict=False):
+                        entry.result = task
+                except ClientError as exc:
+                    for entry in entries:
+                        entry.error = exc
+                results.update((entry.index, entry) for entry in entries)
+        return BulkReport([results[i] for i in sorted(results)])
+
+
+class TaskTagManager(GetMixin[TaskTag], ListMixin[TaskTag]):
+    """``client.task_tags``."""
+
+    resource = TaskTag
+    path = "task_tags/"
+    filters = FilterSet({"project": "id"})
+
+
+class AssignmentManager(GetMixin[Assignment], ListMixin[Assignment], _TagSetter):
+    """``client.assignments``: listed through ``sdk/assignments/``."""
+
+    resource = Assignment
+    path = "assignments/"
+    list_path_override = "sdk/assignments/"
+    filters = ASSIGNMENT_FILTERS
+    set_tags_path = "assignments/set_tags/"

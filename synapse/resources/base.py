@@ -1,0 +1,428 @@
+"""The behaviour every resource shares: binding, dirty tracking, save/refresh/delete.
+
+A resource is a pydantic model of one object of the backend. It remembers the client that
+loaded it and the answer it was loaded from, so that :meth:`Resource.save` sends only the
+fields that changed. Fields the server sends that the model does not declare are kept
+(``model_extra``) and sent back where a full update needs them.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+from collections.abc import Mapping
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, overload
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from synapse.enums import JobStatus, StorageCategory, StorageProvider
+from synapse.errors import (
+    ClientError,
+    InvalidInputError,
+    MultipleObjectsReturned,
+    NotFoundError,
+)
+from synapse.transport import build_path
+
+if TYPE_CHECKING:
+    from synapse.client import Client
+
+__all__ = [
+    "JsonDict",
+    "ReadOnlyFieldError",
+    "Relation",
+    "Resource",
+    "TolerantJobStatus",
+    "TolerantStorageCategory",
+    "TolerantStorageProvider",
+]
+
+JsonDict = dict[str, JsonValue]
+# Known wire values become enum members; values the SDK does not know stay strings.
+TolerantJobStatus = Annotated[JobStatus | str, Field(union_mode="left_to_right")]
+TolerantStorageCategory = Annotated[StorageCategory | str, Field(union_mode="left_to_right")]
+TolerantStorageProvider = Annotated[StorageProvider | str, Field(union_mode="left_to_right")]
+
+R = TypeVar("R", bound="Resource")
+
+
+class ReadOnlyFieldError(InvalidInputError, AttributeError):
+    """A field the server computes (``id``, timestamps...) was assigned."""
+
+
+class Relation(Generic[R]):
+    """A related object, loaded once on first access from the id held in ``id_field``.
+
+    ``task.project`` reads ``task.project_id`` and asks the client, whose cache is keyed
+    by (kind, id). An answer that was expanded (``.expand("project")``) fills it with no
+    request at all.
+    """
+
+    def __init__(self, id_field: str, manager: str) -> None:
+        self.id_field = id_field
+        self.manager = manager
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Relation[R]: ...
+    @overload
+    def __get__(self, obj: Resource, owner: type) -> R | None: ...
+    def __get__(self, obj: Resource | None, owner: type) -> Relation[R] | R | None:
+        if obj is None:
+            return self
+        pk = getattr(obj, self.id_field)
+        if pk is None:
+            return None
+        expanded = obj._expanded.get(self.name)
+        if expanded is not None and expanded.pk == pk:
+            return expanded  # type: ignore[return-value]
+        client = obj._bound_client()
+        related: R = client._related(self.manager, pk)
+        return related
+
+    def __set__(self, obj: Resource, value: R | int | str | None) -> None:
+        pk = value.pk if isinstance(value, Resource) else value
+        setattr(obj, self.id_field, pk)
+        if isinstance(value, Resource):
+            obj._expanded[self.name] = value
+        else:
+            obj._expanded.pop(self.name, None)
+
+
+_RELATIONS: dict[type, dict[str, tuple[str, Relation[Any]]]] = {}
+
+
+class _State:
+    """What an instance knows besides its fields (kept in a slot: cheaper than pydantic's
+    private attributes, which matters when listing 100,000 objects)."""
+
+    __slots__ = ("client", "deleted", "dirty", "expanded", "raw")
+
+    def __init__(
+        self,
+        client: Client | None = None,
+        raw: Mapping[str, Any] | None = None,
+        expanded: dict[str, Resource] | None = None,
+    ) -> None:
+        self.client = client
+        self.raw: Mapping[str, Any] = raw if raw is not None else {}
+        self.expanded: dict[str, Resource] = expanded if expanded is not None else {}
+        self.dirty: frozenset[str] = frozenset()
+        self.deleted = False
+
+    def copy(self) -> _State:
+        clone = _State(self.client, dict(self.raw), dict(self.expanded))
+        clone.dirty = self.dirty
+        clone.deleted = self.deleted
+        return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
+
+class Resource(BaseModel):
+    """Base of every resource: ``save()``, ``update()``, ``refresh()``, ``delete()``.
+
+    Assignments are validated; assigning a read-only field raises
+    :class:`ReadOnlyFieldError`. Equality is by kind and id.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        validate_assignment=True,
+        populate_by_name=True,
+        ignored_types=(Relation,),
+        protected_namespaces=(),
+    )
+
+    #: API path of the collection, e.g. ``"tasks/"``; details are ``tasks/{id}/``.
+    _path: ClassVar[str] = ""
+    #: Name of the client's manager for this kind, e.g. ``"tasks"``.
+    _manager_name: ClassVar[str] = ""
+    #: Fields the server computes; assigning them raises.
+    _read_only: ClassVar[frozenset[str]] = frozenset(
+        {"id", "created", "modified", "created_at", "updated_at"}
+    )
+    #: Fields the server accepts on update; None means every field not read-only.
+    _writable: ClassVar[frozenset[str] | None] = None
+    #: The backend updates this kind with a full PUT instead of a PATCH.
+    _full_update: ClassVar[bool] = False
+    #: Fields shown by ``repr``.
+    _repr_fields: ClassVar[tuple[str, ...]] = ("id",)
+    #: The field that identifies an object (``pgh_id`` for ground-truth events).
+    _pk_field: ClassVar[str] = "id"
+
+    DoesNotExist: ClassVar[type[NotFoundError]] = NotFoundError
+    MultipleObjectsReturned: ClassVar[type[MultipleObjectsReturned]] = MultipleObjectsReturned
+
+    __slots__ = ("_state",)
+    _state: _State
+
+    id: int | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__name__
+        cls.DoesNotExist = type(
+            "DoesNotExist", (NotFoundError,), {"__qualname__": f"{name}.DoesNotExist"}
+        )
+        cls.MultipleObjectsReturned = type(
+            "MultipleObjectsReturned",
+            (MultipleObjectsReturned,),
+            {"__qualname__": f"{name}.MultipleObjectsReturned"},
+        )
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def from_api(cls: type[R], client: Client | None, data: Mapping[str, Any]) -> R:
+        """An instance bound to ``client`` from an answer of the server."""
+        expanded: dict[str, Resource] = {}
+        values = data
+        for name, (wire, relation) in cls._relations().items():
+            value = data.get(wire)
+            if isinstance(value, Mapping):
+                if values is data:
+                    values = dict(data)
+                target = client._manager(relation.manager).resource if client else None
+                if target is not None:
+                    expanded[name] = target.from_api(client, value)
+                values[wire] = value.get("id")  # type: ignore[index]
+        try:
+            obj = cls.model_validate(values)
+        except pydantic.ValidationError as exc:
+            raise ClientError(f"unexpected {cls.__name__} from the server: {exc}") from exc
+        object.__setattr__(obj, "_state", _State(client, values, expanded))
+        return obj
+
+    @classmethod
+    def _relations(cls) -> dict[str, tuple[str, Relation[Any]]]:
+        """The class's relations by attribute name, with the wire name of their id field."""
+        found = _RELATIONS.get(cls)
+        if found is None:
+            found = {}
+            for klass in reversed(cls.__mro__):
+                for name, value in vars(klass).items():
+                    if isinstance(value, Relation):
+                        field = cls.model_fields[value.id_field]
+                        found[name] = (field.alias or value.id_field, value)
+            _RELATIONS[cls] = found
+        return found
+
+    @property
+    def _meta(self) -> _State:
+        try:
+            return self._state
+        except AttributeError:  # built directly, not loaded through a client
+            state = _State()
+            object.__setattr__(self, "_state", state)
+            return state
+
+    @property
+    def _client(self) -> Client | None:
+        return self._meta.client
+
+    @property
+    def _expanded(self) -> dict[str, Resource]:
+        return self._meta.expanded
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def pk(self) -> Any:
+        """The value that identifies this object on the server."""
+        return getattr(self, self._pk_field, None)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Resource):
+            return NotImplemented
+        if self.pk is None or other.pk is None:
+            return self is other
+        return self._manager_name == other._manager_name and self.pk == other.pk
+
+    def __hash__(self) -> int:
+        if self.pk is None:
+            return id(self)
+        return hash((self._manager_name, self.pk))
+
+    def __repr__(self) -> str:
+        parts = []
+        for name in self._repr_fields:
+            value = getattr(self, name, None)
+            if isinstance(value, Enum):
+                value = value.value
+            if value is not None:
+                parts.append(f"{name}={value!r}")
+        flags = " (changed)" if self.changed_fields else ""
+        flags += " (deleted)" if self._meta.deleted else ""
+        return f"<{type(self).__name__} {' '.join(parts)}{flags}>"
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for name, field in type(self).model_fields.items():
+            if field.repr is False:
+                continue
+            value = html.escape(repr(getattr(self, name)))
+            if len(value) > 200:
+                value = value[:200] + "…"
+            rows.append(f"<tr><th style='text-align:left'>{name}</th><td>{value}</td></tr>")
+        title = html.escape(repr(self))
+        return f"<table><caption>{title}</caption>{''.join(rows)}</table>"
+
+    # ------------------------------------------------------------------ change tracking
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            super().__setattr__(name, value)
+            return
+        relation = getattr(type(self), name, None)
+        if isinstance(relation, Relation):
+            relation.__set__(self, value)
+            return
+        if name in self._read_only or (
+            self._writable is not None
+            and name in type(self).model_fields
+            and name not in self._writable
+        ):
+            raise ReadOnlyFieldError(f"{type(self).__name__}.{name} is read-only")
+        try:
+            super().__setattr__(name, value)
+        except pydantic.ValidationError as exc:
+            raise InvalidInputError(f"invalid {type(self).__name__}.{name}: {exc}") from exc
+        state = self._meta
+        state.dirty = state.dirty | {name}
+
+    @property
+    def changed_fields(self) -> set[str]:
+        """Fields assigned or changed in place since the object was loaded or saved."""
+        state = self._meta
+        changed = set(state.dirty)
+        raw = state.raw
+        for name, field in type(self).model_fields.items():
+            if name in changed or name in self._read_only:
+                continue
+            wire = field.alias or name
+            value = raw.get(wire)
+            if isinstance(value, (dict, list)) and getattr(self, name) != value:
+                changed.add(name)
+        return changed
+
+    def _wire_changes(self) -> dict[str, Any]:
+        dumped = self.model_dump(mode="json", by_alias=True, include=self.changed_fields)
+        return dumped
+
+    def _wire_body(self) -> dict[str, Any]:
+        """Every writable field, as a full update (PUT) sends it."""
+        exclude = set(self._read_only)
+        if self._writable is not None:
+            exclude |= set(type(self).model_fields) - set(self._writable)
+        return self.model_dump(mode="json", by_alias=True, exclude=exclude, exclude_none=True)
+
+    # ------------------------------------------------------------------ server calls
+
+    def _bound_client(self) -> Client:
+        if self._client is None:
+            raise InvalidInputError(
+                f"this {type(self).__name__} is not bound to a client; "
+                "load or create it through a client's manager"
+            )
+        return self._client
+
+    def _detail_path(self) -> str:
+        if self.pk is None:
+            raise InvalidInputError(f"this {type(self).__name__} has no id yet; save it first")
+        return build_path(f"{self._path}{{}}/", self.pk)
+
+    def _load(self, data: Mapping[str, Any]) -> None:
+        """Take the server's answer as the new clean state, in place."""
+        fresh = type(self).from_api(self._client, data)
+        for name in type(self).model_fields:
+            self.__dict__[name] = fresh.__dict__[name]
+        object.__setattr__(self, "__pydantic_fields_set__", set(fresh.model_fields_set))
+        if fresh.__pydantic_extra__ is not None:
+            object.__setattr__(self, "__pydantic_extra__", dict(fresh.__pydantic_extra__))
+        state = self._meta
+        state.raw = fresh._meta.raw
+        state.expanded = fresh._meta.expanded
+        state.dirty = frozenset()
+
+    def save(self) -> None:
+        """Send the changed fields (PATCH; PUT for kinds that only take PUT) and reload
+        from the answer. A new object (no id) is created."""
+        if self._meta.deleted:
+            raise InvalidInputError(f"this {type(self).__name__} was deleted; it cannot be saved")
+        client = self._bound_client()
+        if self.pk is None:
+            created = client._manager(self._manager_name).create(**self._wire_body())
+            self._load(created._meta.raw)
+            return
+        if self._full_update:
+            answer = client.transport.request("PUT", self._detail_path(), data=self._wire_body())
+        else:
+            changes = self._wire_changes()
+            if not changes:
+                return
+            answer = client.transport.request("PATCH", self._detail_path(), data=changes)
+        client._forget(self._manager_name, self.pk)
+        if isinstance(answer, Mapping):
+            self._load(answer)
+        else:
+            self._meta.dirty = frozenset()
+
+    def update(self, **fields: Any) -> None:
+        """Set fields and save them in one request."""
+        for name, value in fields.items():
+            if name not in type(self).model_fields and not isinstance(
+                getattr(type(self), name, None), Relation
+            ):
+                raise InvalidInputError(f"{type(self).__name__} has no field {name!r}")
+            setattr(self, name, value)
+        self.save()
+
+    def refresh(self) -> None:
+        """Reload from the server, dropping unsaved changes."""
+        client = self._bound_client()
+        self._load(client.transport.request("GET", self._detail_path()))
+
+    def delete(self) -> None:
+        """Delete on the server; the object cannot be saved afterwards."""
+        client = self._bound_client()
+        client.transport.request("DELETE", self._detail_path())
+        client._forget(self._manager_name, self.pk)
+        self._meta.deleted = True
+
+    # ------------------------------------------------------------------ copying
+
+    def __deepcopy__(self: R, memo: dict[int, Any] | None = None) -> R:
+        memo = {} if memo is None else memo
+        memo[id(self._client)] = self._client  # a copy stays bound to the same client
+        clone = super().__deepcopy__(memo)
+        state = copy.deepcopy(self._meta, memo)
+        object.__setattr__(clone, "_state", state)
+        return clone
+
+    def __copy__(self: R) -> R:
+        clone = super().__copy__()
+        object.__setattr__(clone, "_state", self._meta.copy())
+        return clone
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state["_state"] = self._meta
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        meta = state.pop("_state", None) or _State()
+        super().__setstate__(state)
+        object.__setattr__(self, "_state", meta)

@@ -1,0 +1,340 @@
+"""Agents, plugins, releases, jobs and storages (protocol sections 3.5, 8.4-8.7)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, JsonValue
+
+from synapse.enums import JobStatus, StorageCategory, StorageProvider, require_enum
+from synapse.errors import ClientError, InvalidInputError
+from synapse.managers import CreateMixin, GetMixin, ListMixin
+from synapse.query import FilterSet, QuerySet
+from synapse.resources.base import (
+    JsonDict,
+    Relation,
+    Resource,
+    TolerantJobStatus,
+    TolerantStorageCategory,
+    TolerantStorageProvider,
+)
+from synapse.transport import PathParam, build_path
+
+__all__ = [
+    "Agent",
+    "AgentManager",
+    "Job",
+    "JobFailed",
+    "JobManager",
+    "JobTimeoutError",
+    "Plugin",
+    "PluginManager",
+    "PluginRelease",
+    "PluginReleaseManager",
+    "Storage",
+    "StorageManager",
+]
+
+
+class JobFailed(ClientError):
+    """A job ended FAILED or STOPPED. ``job`` is its last state, ``logs`` its console."""
+
+    def __init__(self, job: Job, logs: list[str]) -> None:
+        tail = f"; last log line: {logs[-1]}" if logs else ""
+        super().__init__(f"job {job.id} ended {job.status}{tail}")
+        self.job = job
+        self.logs = logs
+
+
+class JobTimeoutError(ClientError, TimeoutError):
+    """``job.wait()`` gave up before the job finished."""
+
+
+class Agent(Resource):
+    """A compute node that runs plugin jobs."""
+
+    _path = "agents/"
+    _manager_name = "agents"
+    _repr_fields = ("id", "name", "status")
+
+    name: str | None = None
+    url: str | None = None
+    status: str | None = None
+    token: str | None = Field(None, repr=False)
+    node_install_script: str | None = Field(None, repr=False)
+
+
+class Plugin(Resource):
+    """A plugin; its releases are what runs."""
+
+    _path = "plugins/"
+    _manager_name = "plugins"
+    _repr_fields = ("id", "code")
+    _full_update = True  # the backend updates plugins with PUT
+    _read_only = Resource._read_only | {"tenant_id"}
+
+    code: str | None = None
+    name: str | None = None
+    category: str | None = None
+    description: str | None = None
+    is_active: bool | None = None
+    is_public: bool | None = None
+    meta: JsonDict | None = None
+    created: datetime | None = None
+
+    @property
+    def releases(self) -> QuerySet[PluginRelease]:
+        """This plugin's releases (lazy)."""
+        manager: PluginReleaseManager = self._bound_client().plugin_releases
+        return manager.filter(plugin=self)
+
+    def run(
+        self,
+        action: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        agent: int | Agent | None = None,
+        storage: int | Storage | None = None,
+        version: str | None = None,
+        job_id: int | None = None,
+        debug: bool | None = None,
+        language: str = "ko",
+    ) -> Job:
+        """Run an action of this plugin; returns the :class:`Job` the backend started."""
+        return self._bound_client().plugins.run(
+            self.id if self.id is not None else self._require_code(),
+            action=action,
+            params=params,
+            agent=agent,
+            storage=storage,
+            version=version,
+            job_id=job_id,
+            debug=debug,
+            language=language,
+        )
+
+    def _require_code(self) -> str:
+        if not self.code:
+            raise InvalidInputError("this Plugin has neither an id nor a code")
+        return self.code
+
+
+class PluginRelease(Resource):
+    """A released version of a plugin."""
+
+    _path = "plugin_releases/"
+    _manager_name = "plugin_releases"
+    _repr_fields = ("id", "plugin_id", "version")
+
+    plugin_id: int | None = Field(None, alias="plugin")
+    version: str | None = None
+    config: JsonDict | None = None
+    requirements: list[str] | None = None
+    debug: bool | None = None
+    file: str | None = None
+    created: datetime | None = None
+
+    plugin = Relation[Plugin]("plugin_id", "plugins")
+
+
+class Job(Resource):
+    """A run of a plugin action. ``wait()`` follows it to the end."""
+
+    _path = "jobs/"
+    _manager_name = "jobs"
+    _repr_fields = ("id", "action", "status")
+    # The backend's job update takes these fields only.
+    _writable = frozenset(
+        {"status", "progress_record", "metrics_record", "console_logs", "result", "meta"}
+    )
+
+    id: int | str | None = None  # type: ignore[assignment]  # UUID strings on some backends
+    status: TolerantJobStatus | None = None
+    action: str | None = None
+    plugin_release_id: int | None = Field(None, alias="plugin_release")
+    agent: JsonValue = None
+    params: JsonDict | None = None
+    meta: JsonDict | None = None
+    progress_record: JsonValue = None
+    metrics_record: JsonValue = None
+    console_logs: JsonValue = None
+    result: JsonValue = None
+    error: JsonValue = None
+    created: datetime | None = None
+    started: datetime | None = None
+    finished: datetime | None = None
+
+    plugin_release = Relation[PluginRelease]("plugin_release_id", "plugin_releases")
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the status will not change any more."""
+        return isinstance(self.status, JobStatus) and self.status.is_finished
+
+    def logs(self) -> list[str]:
+        """The job's console log lines."""
+        answer = self._bound_client().transport.request(
+            "GET", build_path("jobs/{}/console_logs/", self.pk)
+        )
+        if isinstance(answer, Mapping):
+            answer = answer.get("logs", answer.get("results", []))
+        if isinstance(answer, list):
+            return [item if isinstance(item, str) else str(item) for item in answer]
+        return [str(answer)] if answer else []
+
+    def wait(self, timeout: float | None = None, poll: float = 0.5) -> Job:
+        """Poll until the job finishes; raise :class:`JobFailed` if it failed.
+
+        Polls start every ``poll`` seconds and back off to at most 10 s.
+        """
+        if poll <= 0:
+            raise InvalidInputError("poll must be a positive number of seconds")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = poll
+        while not self.is_finished:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise JobTimeoutError(f"job {self.id} still {self.status} after {timeout}s")
+            pause = interval if deadline is None else min(interval, deadline - time.monotonic())
+            time.sleep(max(0.0, pause))
+            interval = min(interval * 1.5, 10.0)
+            self.refresh()
+        if self.status != JobStatus.SUCCEEDED:
+            raise JobFailed(self, self.logs())
+        return self
+
+
+class Storage(Resource):
+    """Where files live: Synapse's own storage or a bucket of the tenant."""
+
+    _path = "storages/"
+    _manager_name = "storages"
+    _repr_fields = ("id", "name", "provider")
+
+    name: str | None = None
+    category: TolerantStorageCategory | None = None
+    provider: TolerantStorageProvider | None = None
+    configuration: JsonDict | None = Field(None, repr=False)
+    is_default: bool | None = None
+
+
+# --------------------------------------------------------------------------- managers
+
+
+class AgentManager(ListMixin[Agent]):
+    """``client.agents``."""
+
+    resource = Agent
+    path = "agents/"
+
+    def health_check(self, token: str) -> Any:
+        """Ask the backend to check the agent with this token (``agents/{token}/connect/``)."""
+        return self.client.transport.request("POST", build_path("agents/{}/connect/", token))
+
+
+class PluginManager(GetMixin[Plugin], ListMixin[Plugin], CreateMixin[Plugin]):
+    """``client.plugins``."""
+
+    resource = Plugin
+    path = "plugins/"
+
+    def run(
+        self,
+        plugin: PathParam | Plugin,
+        action: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        agent: int | Agent | None = None,
+        storage: int | Storage | None = None,
+        version: str | None = None,
+        job_id: int | None = None,
+        debug: bool | None = None,
+        language: str = "ko",
+    ) -> Job:
+        """Run a plugin given by id, code or object; returns the started :class:`Job`."""
+        ref = plugin.pk if isinstance(plugin, Plugin) else plugin
+        body = run_body(action, params, agent, storage, version, job_id, debug, language)
+        answer = self.client.transport.request(
+            "POST", build_path("plugins/{}/run/", ref), data=body
+        )
+        job: Job = self.client.jobs._build(answer)
+        return job
+
+
+def run_body(
+    action: str | None,
+    params: Mapping[str, Any] | None,
+    agent: int | Agent | None,
+    storage: int | Storage | None,
+    version: str | None,
+    job_id: int | None,
+    debug: bool | None,
+    language: str,
+) -> dict[str, Any]:
+    """The body of ``plugins/{id}/run/``: only the fields given, ``language`` always."""
+    body: dict[str, Any] = {
+        "agent": agent.pk if isinstance(agent, Resource) else agent,
+        "action": action,
+        "params": dict(params) if params is not None else None,
+        "storage_id": storage.pk if isinstance(storage, Resource) else storage,
+        "job_id": job_id,
+        "debug": debug,
+        "version": version,
+        "language": language,
+    }
+    for name in ("agent", "storage_id", "job_id"):
+        value = body[name]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidInputError(f"{name} must be an int id, got {value!r}")
+    return {k: v for k, v in body.items() if v is not None}
+
+
+class PluginReleaseManager(
+    GetMixin[PluginRelease], ListMixin[PluginRelease], CreateMixin[PluginRelease]
+):
+    """``client.plugin_releases``; ``get()`` takes an id or ``"code@version"``."""
+
+    resource = PluginRelease
+    path = "plugin_releases/"
+    filters = FilterSet({"plugin": "code"}, common=False)
+
+    def create(self, **fields: Any) -> PluginRelease:
+        """Create a release: ``create(plugin="code", version="1.0.0", config={...})``."""
+        plugin = fields.get("plugin")
+        if isinstance(plugin, Plugin):
+            fields["plugin"] = plugin._require_code()
+        if not isinstance(fields.get("plugin"), str):
+            raise InvalidInputError("plugin must be the plugin's code (or the Plugin)")
+        body = {"debug": False, **fields}
+        answer = self.client.transport.request("POST", self.path, data=body)
+        return self._build(answer)
+
+
+class JobManager(GetMixin[Job], ListMixin[Job]):
+    """``client.jobs``."""
+
+    resource = Job
+    path = "jobs/"
+    filters = FilterSet(
+        {"status": JobStatus, "plugin": "code", "agent": "id", "action": "str"}, common=False
+    )
+
+
+class StorageManager(GetMixin[Storage], ListMixin[Storage], CreateMixin[Storage]):
+    """``client.storages``; ``get()`` includes the configuration."""
+
+    resource = Storage
+    path = "storages/"
+    filters = FilterSet({"category": StorageCategory}, common=False)
+    detail_params: Mapping[str, Any] = {"with_configuration": "true"}
+
+    def create(self, **fields: Any) -> Storage:
+        """Create a storage; ``category`` and ``provider`` are checked before sending."""
+        for name in ("name", "category", "provider"):
+            if fields.get(name) in (None, ""):
+                raise InvalidInputError(f"a storage needs {name}=")
+        fields["category"] = require_enum(StorageCategory, fields["category"], field="category")
+        fields["provider"] = require_enum(StorageProvider, fields["provider"], field="provider")
+        return super().create(**fields)

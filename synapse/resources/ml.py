@@ -1,0 +1,138 @@
+"""Models and ground truth (protocol sections 3.6, 8.8, 8.12, 8.13)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field, JsonValue
+
+from synapse.managers import CreateMixin, GetMixin, ListMixin
+from synapse.query import FilterSet
+from synapse.resources.base import JsonDict, Relation, Resource
+from synapse.resources.data import DataUnit
+
+__all__ = [
+    "GroundTruth",
+    "GroundTruthDatasetVersion",
+    "GroundTruthEvent",
+    "GroundTruthEventManager",
+    "GroundTruthManager",
+    "GroundTruthVersionManager",
+    "Model",
+    "ModelManager",
+]
+
+
+class Model(Resource):
+    """A trained model; its ``file`` is a URL to the archive."""
+
+    _path = "models/"
+    _manager_name = "models"
+    _repr_fields = ("id", "name", "version")
+    _read_only = Resource._read_only | {"file", "is_released", "tenant_id"}
+
+    name: str | None = None
+    description: str | None = None
+    category: str | None = None
+    plugin: str | None = None
+    version: str | None = None
+    checkpoint: int | None = None
+    configuration: JsonDict | None = None
+    file: str | None = None
+    created: datetime | None = None
+
+
+class GroundTruthEvent(Resource):
+    """One event in a ground truth's history; ``pgh_id`` identifies it."""
+
+    _path = "sdk/ground_truth_events/"
+    _manager_name = "ground_truth_events"
+    _repr_fields = ("pgh_id", "id", "category")
+    _pk_field = "pgh_id"
+
+    pgh_id: int | None = None
+    category: str | None = None
+    data: JsonValue = None
+    files: dict[str, JsonValue] | None = None
+    task: int | None = None
+    data_unit_id: int | None = Field(None, alias="data_unit")
+    ground_truth_dataset_versions: list[int] | None = None
+
+    data_unit = Relation[DataUnit]("data_unit_id", "data_units")
+
+
+class GroundTruth(Resource):
+    """A ground-truth record of a dataset."""
+
+    _path = "ground_truths/"
+    _manager_name = "ground_truths"
+    _repr_fields = ("id", "category")
+
+    category: str | None = None
+    data: JsonValue = None
+    files: dict[str, JsonValue] | None = None
+    ground_truth_dataset: int | None = None
+    ground_truth_dataset_versions: list[int] | None = None
+    data_unit_id: int | None = Field(None, alias="data_unit")
+
+    data_unit = Relation[DataUnit]("data_unit_id", "data_units")
+
+
+class GroundTruthDatasetVersion(Resource):
+    """A frozen version of a ground-truth dataset."""
+
+    _path = "ground_truth_dataset_versions/"
+    _manager_name = "ground_truth_versions"
+    _repr_fields = ("id", "version")
+
+    ground_truth_dataset: JsonValue = None
+    version: str | None = None
+    description: str | None = None
+    is_archived: bool | None = None
+    created: datetime | None = None
+
+
+class ModelManager(GetMixin[Model], ListMixin[Model], CreateMixin[Model]):
+    """``client.models``."""
+
+    resource = Model
+    path = "models/"
+    filters = FilterSet({}, common=False)
+
+
+class GroundTruthEventManager(ListMixin[GroundTruthEvent]):
+    """``client.ground_truth_events``: listed through ``sdk/ground_truth_events/``."""
+
+    resource = GroundTruthEvent
+    path = "sdk/ground_truth_events/"
+    filters = FilterSet(
+        {
+            "ground_truth": "id",
+            "ground_truth_dataset_versions": "ids",
+            "category": "str",
+            "categories": "strs",
+            "classes": "str",
+            "task": "id",
+        },
+        hints={"ground_truth_dataset_version": "ground_truth_dataset_versions"},
+    )
+
+
+class GroundTruthManager(ListMixin[GroundTruth]):
+    """``client.ground_truths``."""
+
+    resource = GroundTruth
+    path = "ground_truths/"
+    filters = FilterSet(
+        {"ground_truth_dataset": "id", "ground_truth_dataset_versions": "ids"}, common=False
+    )
+
+
+class GroundTruthVersionManager(
+    GetMixin[GroundTruthDatasetVersion], ListMixin[GroundTruthDatasetVersion]
+):
+    """``client.ground_truth_versions``."""
+
+    resource = GroundTruthDatasetVersion
+    path = "ground_truth_dataset_versions/"
+    filters = FilterSet({"ground_truth_dataset": "id", "is_archived": "bool"}, common=False)

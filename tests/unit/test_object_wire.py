@@ -1,0 +1,110 @@
+"""The exact requests the object API sends, pinned with ``responses``."""
+
+from __future__ import annotations
+
+import json
+
+import responses
+from responses import matchers
+
+from synapse import Client, JobStatus
+from tests.conftest import BASE
+
+TASK = {"id": 5, "project": 1, "data_unit": 2, "data": {"a": 1}, "meta": {"m": 1}, "tags": []}
+
+
+@responses.activate
+def test_patch_body_holds_only_the_changed_fields(client: Client) -> None:
+    responses.get(f"{BASE}/tasks/5/", json=TASK)
+    responses.patch(
+        f"{BASE}/tasks/5/",
+        json={**TASK, "meta": {"m": 2}},
+        match=[matchers.json_params_matcher({"meta": {"m": 2}}, strict_match=True)],
+    )
+    task = client.tasks.get(5)
+    task.meta = {"m": 2}
+    task.save()
+    assert task.meta == {"m": 2}
+    assert len(responses.calls) == 2  # no GET after the PATCH
+
+
+@responses.activate
+def test_set_tags_body(client: Client) -> None:
+    responses.get(f"{BASE}/tasks/5/", json=TASK)
+    responses.post(
+        f"{BASE}/tasks/set_tags/",
+        json={},
+        match=[
+            matchers.json_params_matcher(
+                {"ids": [5], "tags": [3, 4], "action": "remove"}, strict_match=True
+            )
+        ],
+    )
+    client.tasks.get(5).set_tags([3, 4], action="remove")
+    assert responses.calls[1].request.headers["Content-Type"] == "application/json"
+
+
+@responses.activate
+def test_run_body_and_job_update(client: Client) -> None:
+    responses.post(
+        f"{BASE}/plugins/yolo/run/",
+        json={"id": 9, "status": "PENDING", "action": "train"},
+        match=[
+            matchers.json_params_matcher(
+                {"action": "train", "params": {"e": 1}, "agent": 2, "language": "ko"},
+                strict_match=True,
+            )
+        ],
+    )
+    responses.patch(
+        f"{BASE}/jobs/9/",
+        json={"id": 9, "status": "SUCCEEDED"},
+        match=[matchers.json_params_matcher({"status": "SUCCEEDED"}, strict_match=True)],
+    )
+    job = client.plugins.run("yolo", action="train", params={"e": 1}, agent=2)
+    job.update(status=JobStatus.SUCCEEDED)
+    assert job.status is JobStatus.SUCCEEDED
+
+
+@responses.activate
+def test_filter_query_strings(client: Client) -> None:
+    responses.get(f"{BASE}/sdk/assignments/", json={"count": 0, "next": None, "results": []})
+    list(
+        client.assignments.filter(tasks=[1, 2], status_label="completed", workshop=4)
+        .order_by("-id", "created")
+        .expand("task")
+        .only("id", "task")
+    )
+    query = responses.calls[0].request.url.split("?", 1)[1]
+    assert query == (
+        "tasks=1%2C2&status_label=completed&workshop=4&ordering=-id%2Ccreated"
+        "&expand=task&fields=id&fields=task&page_size=100&page=1"
+    )
+
+
+@responses.activate
+def test_storage_get_sends_with_configuration(client: Client) -> None:
+    responses.get(
+        f"{BASE}/storages/3/",
+        json={"id": 3, "provider": "gcp", "category": "external"},
+        match=[matchers.query_param_matcher({"with_configuration": "true"})],
+    )
+    assert client.storages.get(3).provider == "gcp"
+
+
+@responses.activate
+def test_create_tasks_wire_shape(client: Client) -> None:
+    responses.post(
+        f"{BASE}/tasks/",
+        json=[{"id": 1, "project": 7, "data_unit": 3}],
+        status=201,
+        match=[
+            matchers.json_params_matcher(
+                {"project": 7, "data": [{"data_unit": 3}]}, strict_match=True
+            )
+        ],
+    )
+    task = client.tasks.create(project=7, data_unit=3)
+    assert task.data_unit_id == 3
+    body = json.loads(responses.calls[0].request.body)
+    assert body == {"project": 7, "data": [{"data_unit": 3}]}
