@@ -7,6 +7,7 @@ real backend, set SYNAPSE_BASE_URL and SYNAPSE_ACCESS_TOKEN and run
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -79,12 +80,28 @@ def main() -> None:
         )
         print(f"  created {created!r}")
 
-        step("Upload a file")
+        step("Uploads: chunked, resumable, with a progress bar")
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "notes.txt"
-            path.write_text("hello from the quickstart\n")
-            data_file = client.data_files.create(file=path)
-            print(f"  {data_file!r}")
+            weights = Path(tmp) / "detector.zip"
+            weights.write_bytes(os.urandom(6 * 1024 * 1024))
+            upload = client.chunked_upload(weights, chunk_size=1024 * 1024, progress=True)
+            print(f"  chunked upload {upload['id']}: {upload['size']:,} bytes, md5 checked")
+            model = client.models.create(
+                name=f"detector-{upload['id'][:6]}", file=weights, plugin="yolo-trainer"
+            )
+            print(f"  {model!r}")
+            collection = client.data_collections.get(project.data_collection_id or 1)
+            frame = Path(tmp) / "frame_new.png"
+            frame.write_bytes(b"PNG new frame")
+            unit = collection.upload({"image_1": frame}, meta={"source": "quickstart"})
+            print(f"  {unit!r} with files {sorted(unit.files or {})}")
+            report = collection.upload_many(
+                [{"files": {"image_1": frame}, "meta": {"n": n}} for n in range(5)],
+                project=project,
+            )
+            print(f"  upload_many: {report!r}")
+            saved = unit.download(Path(tmp) / "downloaded")
+            print(f"  downloaded {[p.name for p in saved.values()]}")
 
         step("Errors are typed")
         try:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from cachetools import LRUCache
 
 from synapse.config import Config, Secret, TimeoutLike
+from synapse.downloads import download
 from synapse.managers import GetMixin, Manager
 from synapse.query import PageFetcher, ReadAheadFetcher
 from synapse.resources.annotation import (
@@ -33,6 +36,7 @@ from synapse.resources.ml import (
     ModelManager,
 )
 from synapse.transport import FileValue, Params, Transport
+from synapse.uploads import DEFAULT_CHUNK_SIZE, ChunkedUploader, ProgressCallback
 
 __all__ = ["Client"]
 
@@ -166,6 +170,31 @@ class Client:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._cache_lock = threading.Lock()
+
+    # -- transfers
+
+    def chunked_upload(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        resume: bool | None = None,
+        on_progress: ProgressCallback | None = None,
+        progress: bool = False,
+        timeout: TimeoutLike | None = None,
+    ) -> dict[str, Any]:
+        """Upload a file with the resumable chunked protocol; the finalized upload.
+
+        Its ``id`` is what ``data_files`` and ``models`` take as ``chunked_upload``.
+        """
+        uploader = ChunkedUploader(self.transport, chunk_size=chunk_size)
+        return uploader.upload(
+            path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
+        )
+
+    def download(self, url: str, dest: str | os.PathLike[str]) -> Path:
+        """Download a URL to ``dest`` (streamed, resumed, renamed into place when done)."""
+        return download(self.transport, url, dest)
 
     def close(self) -> None:
         """Release pooled connections (the client stays usable)."""

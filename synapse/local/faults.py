@@ -4,7 +4,9 @@ Knobs (all off by default): ``latency`` seconds per request; ``error_rate``, the
 of requests answered 503; ``rate_limit_every``, every Nth request answered 429 with
 ``Retry-After``; ``drop_chunk``/``drop_when``, drop the connection without an answer on the
 K-th chunk PUT from now, ``before`` or ``after`` the chunk is stored; ``once``, a one-shot
-"next request to PATH answers STATUS". Paths under ``/_local/`` are never faulted.
+"next request to PATH answers STATUS"; ``drop_download_after``, the next media download
+sends that many bytes and then drops the connection. Paths under ``/_local/`` are never
+faulted.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ __all__ = ["DROP", "FaultLayer", "Faults", "RequestRecord"]
 Scope = dict[str, Any]
 Message = dict[str, Any]
 DROP = "synapse.local.drop"  # scope key a handler sets to drop the connection unanswered
+CREDENTIAL_HEADERS = (
+    "synapse-access-token",
+    "authorization",
+    "synapse-tenant",
+    "synapse-agent",
+)
 
 
 @dataclass
@@ -36,6 +44,7 @@ class Faults:
     drop_chunk: int = 0
     drop_when: str = "after"
     once: dict[str, int] = field(default_factory=dict)
+    drop_download_after: int = 0
     seed: int | None = None
 
 
@@ -49,6 +58,8 @@ class RequestRecord:
     status: int | None
     content_range: str | None = None
     tenant: str | None = None
+    range: str | None = None
+    credentials: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +108,13 @@ class FaultLayer:
             self.total = 0
             self.chunk_puts = 0
 
+    def take_download_drop(self) -> int:
+        """Bytes to send before dropping this download (0: send it all); one-shot."""
+        with self._lock:
+            after = self.faults.drop_download_after
+            self.faults.drop_download_after = 0
+            return after
+
     def should_drop_chunk(self, stage: str) -> bool:
         """Called by the chunk handler once per PUT (stage 'before'), then 'after'."""
         with self._lock:
@@ -120,6 +138,8 @@ class FaultLayer:
             status=None,
             content_range=headers.get("content-range"),
             tenant=headers.get("synapse-tenant"),
+            range=headers.get("range"),
+            credentials=[h for h in CREDENTIAL_HEADERS if h in headers],
         )
         if path.startswith("/_local/"):
             return await self.app(scope, receive, send)

@@ -5,14 +5,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from synapse.errors import ClientError
+from synapse.errors import ClientError, InvalidInputError
 from synapse.managers import BulkItem, BulkReport, CreateMixin, GetMixin, ListMixin, batched
 from synapse.query import FilterSet, QuerySet
 from synapse.resources.base import JsonDict, Relation, Resource
+from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, check_readable
+
+if TYPE_CHECKING:
+    from synapse.resources.bulk import UploadReport
 
 __all__ = [
     "DataCollection",
@@ -74,6 +80,56 @@ class DataCollection(Resource):
         """The file specification called ``name``, if any."""
         return next((s for s in self.file_specifications if s.name == name), None)
 
+    def check_files(self, files: Mapping[str, str | os.PathLike[str]]) -> dict[str, Path]:
+        """Check a unit's files against the specifications: raises before any upload."""
+        specs = self.file_specifications
+        if not specs or any(s.name is None for s in specs):
+            specs = self._bound_client().data_collections.get(self.pk).file_specifications
+        known = {s.name: s for s in specs if s.name}
+        unknown = sorted(set(files) - set(known))
+        if unknown:
+            raise InvalidInputError(
+                f"unknown file specification(s) {unknown} for collection {self.id}; "
+                f"known: {sorted(known)}"
+            )
+        missing = sorted(n for n, s in known.items() if s.is_required and n not in files)
+        if missing:
+            raise InvalidInputError(f"missing required file specification(s) {missing}")
+        return {name: check_readable(path) for name, path in files.items()}
+
+    def upload(
+        self,
+        files: Mapping[str, str | os.PathLike[str]],
+        meta: Mapping[str, Any] | None = None,
+        groups: str | list[str] | None = None,
+        *,
+        chunked: bool | None = None,
+        progress: bool = False,
+    ) -> DataUnit:
+        """Upload one file per specification and create the data unit holding them."""
+        client = self._bound_client()
+        payload = _unit_payload(self, self.check_files(files), meta, groups, chunked, progress)
+        return client.data_units.create_many([payload])[0]
+
+    def upload_many(
+        self,
+        items: Iterable[Mapping[str, Any]],
+        *,
+        project: int | Resource | None = None,
+        batch_size: int = 1000,
+        max_workers: int = 8,
+        chunked: bool | None = None,
+    ) -> UploadReport:
+        """Upload many units: ``items`` are ``{"files": {...}, "meta": ..., "groups": ...}``.
+
+        Files upload in parallel (``max_workers``), units are created ``batch_size`` at a
+        time, and tasks are created in ``project`` if given. Every item gets a line in the
+        report; a failure never stops the others.
+        """
+        from synapse.resources.bulk import upload_many
+
+        return upload_many(self, items, project, batch_size, max_workers, chunked)
+
 
 class DataFile(Resource):
     """An uploaded file, known by its checksum."""
@@ -91,6 +147,19 @@ class DataFile(Resource):
 
 class DataUnit(Resource):
     """A set of files (one per specification) with metadata: what a task shows."""
+
+    def download(self, dest: str | os.PathLike[str]) -> dict[str, Path]:
+        """Download each file into ``dest/<specification>/<original name>``."""
+        client = self._bound_client()
+        saved: dict[str, Path] = {}
+        for name, entry in (self.files or {}).items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+                continue
+            url = str(entry["url"])
+            original = entry.get("file_name_original")
+            filename = Path(str(original)).name if original else Path(urlsplit(url).path).name
+            saved[name] = client.download(url, Path(dest) / name / (filename or name))
+        return saved
 
     _path = "data_units/"
     _manager_name = "data_units"
@@ -124,11 +193,37 @@ class DataFileManager(CreateMixin[DataFile]):
     resource = DataFile
     path = "data_files/"
 
-    def create(self, file: str | os.PathLike[str], **fields: Any) -> DataFile:  # type: ignore[override]
-        """Upload a local file as a data file (multipart)."""
-        answer = self.client.transport.request(
-            "POST", self.path, data=fields or None, files={"file": file}
-        )
+    def create(  # type: ignore[override]
+        self,
+        file: str | os.PathLike[str],
+        *,
+        chunked: bool | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress: bool = False,
+        on_progress: ProgressCallback | None = None,
+        resume: bool | None = None,
+    ) -> DataFile:
+        """Upload a local file as a data file.
+
+        Files larger than ``chunk_size`` (50 MiB) go through the resumable chunked upload,
+        smaller ones as one multipart POST (protocol 4.2); ``chunked`` forces either way.
+        """
+        path = check_readable(file)
+        size = path.stat().st_size
+        if chunked is None:
+            chunked = size > chunk_size
+        if chunked:
+            upload = self.client.chunked_upload(
+                path, chunk_size=chunk_size, progress=progress, on_progress=on_progress,
+                resume=resume,
+            )  # fmt: skip
+            answer = self.client.transport.request(
+                "POST", self.path, data={"chunked_upload": upload["id"]}
+            )
+        else:
+            answer = self.client.transport.request("POST", self.path, files={"file": path})
+            if on_progress is not None:
+                on_progress(size, size)
         return self._build(answer)
 
     def verify_checksums(self, checksums: Iterable[str]) -> list[str]:
@@ -138,6 +233,31 @@ class DataFileManager(CreateMixin[DataFile]):
         )
         found = answer.get("existing_checksums", []) if isinstance(answer, Mapping) else answer
         return [str(c) for c in found or []]
+
+
+def _unit_payload(
+    collection: DataCollection,
+    files: Mapping[str, Path],
+    meta: Mapping[str, Any] | None,
+    groups: str | list[str] | None,
+    chunked: bool | None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Upload a unit's files and give the ``data_units/`` payload (protocol 4.5)."""
+    client = collection._bound_client()
+    uploaded = {}
+    for name, path in files.items():
+        data_file = client.data_files.create(path, chunked=chunked, progress=progress)
+        uploaded[name] = {"checksum": data_file.checksum, "path": str(path)}
+    payload: dict[str, Any] = {
+        "data_collection": collection.id,
+        "files": uploaded,
+        "meta": dict(meta or {}),
+    }
+    group_list = [groups] if isinstance(groups, str) else list(groups or [])
+    if group_list:
+        payload["groups"] = group_list
+    return payload
 
 
 class DataUnitManager(GetMixin[DataUnit], ListMixin[DataUnit], CreateMixin[DataUnit]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -22,6 +23,7 @@ from synapse.resources.base import (
     TolerantStorageProvider,
 )
 from synapse.transport import PathParam, build_path
+from synapse.uploads import check_readable
 
 __all__ = [
     "Agent",
@@ -114,6 +116,26 @@ class Plugin(Resource):
             job_id=job_id,
             debug=debug,
             language=language,
+        )
+
+    def create_release(
+        self,
+        version: str,
+        file: str | os.PathLike[str] | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        requirements: list[str] | None = None,
+        debug: bool = False,
+    ) -> PluginRelease:
+        """Release a version of this plugin, with its archive if given (protocol 4.4)."""
+        manager: PluginReleaseManager = self._bound_client().plugin_releases
+        return manager.create(
+            plugin=self._require_code(),
+            version=version,
+            file=file,
+            config=config,
+            requirements=requirements,
+            debug=debug,
         )
 
     def _require_code(self) -> str:
@@ -300,15 +322,32 @@ class PluginReleaseManager(
     path = "plugin_releases/"
     filters = FilterSet({"plugin": "code"}, common=False)
 
-    def create(self, **fields: Any) -> PluginRelease:
-        """Create a release: ``create(plugin="code", version="1.0.0", config={...})``."""
+    def create(
+        self,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        **fields: Any,
+    ) -> PluginRelease:
+        """Create a release: ``create(plugin="code", version="1.0.0", file=path, config=...)``.
+
+        JSON without a file; multipart with one (``config`` as a JSON string,
+        ``requirements`` as repeated fields), as the backend expects.
+        """
         plugin = fields.get("plugin")
         if isinstance(plugin, Plugin):
             fields["plugin"] = plugin._require_code()
-        if not isinstance(fields.get("plugin"), str):
+        if not isinstance(fields.get("plugin"), str) or not fields["plugin"]:
             raise InvalidInputError("plugin must be the plugin's code (or the Plugin)")
-        body = {"debug": False, **fields}
-        answer = self.client.transport.request("POST", self.path, data=body)
+        if not isinstance(fields.get("version"), str) or not fields["version"]:
+            raise InvalidInputError("a release needs version=")
+        body = {k: v for k, v in {"debug": False, **fields}.items() if v is not None}
+        if file is None:
+            answer = self.client.transport.request("POST", self.path, data=body)
+        else:
+            path = check_readable(file)
+            answer = self.client.transport.request(
+                "POST", self.path, data=body, files={"file": path}
+            )
         return self._build(answer)
 
 

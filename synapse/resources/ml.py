@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, JsonValue
 
+from synapse.errors import InvalidInputError
 from synapse.managers import CreateMixin, GetMixin, ListMixin
 from synapse.query import FilterSet
 from synapse.resources.base import JsonDict, Relation, Resource
 from synapse.resources.data import DataUnit
+from synapse.uploads import ProgressCallback
 
 __all__ = [
     "GroundTruth",
@@ -40,6 +46,15 @@ class Model(Resource):
     configuration: JsonDict | None = None
     file: str | None = None
     created: datetime | None = None
+
+    def download(self, dest: str | os.PathLike[str]) -> Path:
+        """Download the model's file; ``dest`` is a file path or an existing folder."""
+        if not self.file:
+            raise InvalidInputError(f"model {self.id} has no file")
+        target = Path(dest)
+        if target.is_dir():
+            target = target / (Path(urlsplit(self.file).path).name or f"model-{self.id}")
+        return self._bound_client().download(self.file, target)
 
 
 class GroundTruthEvent(Resource):
@@ -98,6 +113,23 @@ class ModelManager(GetMixin[Model], ListMixin[Model], CreateMixin[Model]):
     resource = Model
     path = "models/"
     filters = FilterSet({}, common=False)
+
+    def create(
+        self,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+        on_progress: ProgressCallback | None = None,
+        **fields: Any,
+    ) -> Model:
+        """Create a model; a ``file`` goes up with the chunked upload first (protocol 4.3)."""
+        if not fields.get("name"):
+            raise InvalidInputError("a model needs name=")
+        body = self._body(fields)
+        if file is not None:
+            upload = self.client.chunked_upload(file, progress=progress, on_progress=on_progress)
+            body["chunked_upload"] = upload["id"]
+        return self._build(self.client.transport.request("POST", self.path, data=body))
 
 
 class GroundTruthEventManager(ListMixin[GroundTruthEvent]):

@@ -1,0 +1,114 @@
+"""Uploading many data units at once: parallel files, batched units, optional tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from synapse.errors import ClientError, InvalidInputError
+from synapse.managers import batched
+from synapse.resources.base import Resource
+
+if TYPE_CHECKING:
+    from synapse.resources.annotation import Task
+    from synapse.resources.data import DataCollection, DataUnit
+
+__all__ = ["UploadItem", "UploadReport", "upload_many"]
+
+
+@dataclass
+class UploadItem:
+    """One item of ``upload_many``: its data unit and task, or the error that stopped it."""
+
+    index: int
+    item: Mapping[str, Any]
+    data_unit: DataUnit | None = None
+    task: Task | None = None
+    error: ClientError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class UploadReport:
+    """Per-item outcome of ``upload_many``."""
+
+    items: list[UploadItem] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> list[UploadItem]:
+        return [i for i in self.items if i.ok]
+
+    @property
+    def failed(self) -> list[UploadItem]:
+        return [i for i in self.items if not i.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def __repr__(self) -> str:
+        return f"<UploadReport {len(self.succeeded)} uploaded, {len(self.failed)} failed>"
+
+
+def upload_many(
+    collection: DataCollection,
+    items: Iterable[Mapping[str, Any]],
+    project: int | Resource | None,
+    batch_size: int,
+    max_workers: int,
+    chunked: bool | None,
+) -> UploadReport:
+    """See :meth:`DataCollection.upload_many`."""
+    from synapse.resources.data import _unit_payload
+
+    if batch_size < 1 or max_workers < 1:
+        raise InvalidInputError("batch_size and max_workers must be at least 1")
+    project_id = project.pk if isinstance(project, Resource) else project
+    if project_id is not None and (isinstance(project_id, bool) or not isinstance(project_id, int)):
+        raise InvalidInputError(f"project must be an int id or a Project, got {project!r}")
+    client = collection._bound_client()
+    report = UploadReport([UploadItem(i, item) for i, item in enumerate(items)])
+
+    def prepare(entry: UploadItem) -> dict[str, Any] | None:
+        try:
+            files = collection.check_files(entry.item.get("files") or {})
+            return _unit_payload(
+                collection, files, entry.item.get("meta"), entry.item.get("groups"), chunked
+            )
+        except ClientError as exc:
+            entry.error = exc
+            return None
+
+    with ThreadPoolExecutor(max_workers, thread_name_prefix="synapse-upload") as pool:
+        for batch in batched(report.items, batch_size):
+            payloads = list(pool.map(prepare, batch))
+            ready = [(e, p) for e, p in zip(batch, payloads, strict=True) if p is not None]
+            if not ready:
+                continue
+            try:
+                units = client.data_units.create_many([p for _, p in ready])
+            except ClientError as exc:
+                for entry, _ in ready:
+                    entry.error = exc
+                continue
+            for (entry, _), unit in zip(ready, units, strict=False):
+                entry.data_unit = unit
+            if project_id is None:
+                continue
+            made = [(e, e.data_unit) for e, _ in ready if e.data_unit is not None]
+            try:
+                tasks = client.tasks._create_batch(
+                    project_id, [{"data_unit": unit} for _, unit in made]
+                )
+            except ClientError as exc:
+                for entry, _ in made:
+                    entry.error = exc
+                continue
+            for (entry, _), task in zip(made, tasks, strict=False):
+                entry.task = task
+    return report
