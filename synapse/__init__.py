@@ -1,7 +1,7 @@
 """synapse: a resource-oriented Python SDK for the Synapse data-annotation backend."""
 
 from synapse._version import __version__
-from synapse.client import Client
+from synapse.client import BackendClient, Client
 from synapse.config import Timeout
 from synapse.enums import AnnotateAction, JobStatus, StorageCategory, StorageProvider, TagAction
 from synapse.errors import (
@@ -50,6 +50,7 @@ __all__ = [
     "Assignment",
     "AuthenticationError",
     "AuthorizationError",
+    "BackendClient",
     "Client",
     "ClientConnectionError",
     "ClientError",

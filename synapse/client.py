@@ -13,6 +13,7 @@ from cachetools import LRUCache
 from synapse.config import Config, Secret, TimeoutLike
 from synapse.downloads import download
 from synapse.managers import GetMixin, Manager
+from synapse.methods import MethodsMixin
 from synapse.query import PageFetcher, ReadAheadFetcher
 from synapse.resources.annotation import (
     AssignmentManager,
@@ -38,7 +39,7 @@ from synapse.resources.ml import (
 from synapse.transport import FileValue, Params, Transport
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ChunkedUploader, ProgressCallback
 
-__all__ = ["Client"]
+__all__ = ["BackendClient", "Client"]
 
 
 class Client:
@@ -209,3 +210,13 @@ class Client:
     def __repr__(self) -> str:
         token = f", access_token={self.config.access_token}" if self.config.access_token else ""
         return f"<{type(self).__name__} {self.config.base_url}{token}>"
+
+
+class BackendClient(MethodsMixin, Client):
+    """The original ``BackendClient``'s methods (``get_project``, ``list_tasks``...) on the
+    same client as the object API: ``client.list_tasks()`` and ``client.tasks`` both work.
+
+    Switching from the older package is an import change::
+
+        from synapse import BackendClient, ClientError
+    """

@@ -82,16 +82,18 @@ class FilterSet:
     def allowed(self) -> dict[str, FilterType]:
         return {**(COMMON_FILTERS if self.common else {}), **self.fields}
 
+    def check_names(self, names: Iterable[str], *, kind: str = "this list") -> None:
+        """Raise :class:`UnknownFilterError`, with a suggestion, for a name not allowed."""
+        allowed = self.allowed()
+        for name in names:
+            if name not in allowed:
+                raise UnknownFilterError(self._unknown(name, allowed, kind))
+
     def encode(self, filters: Mapping[str, Any], *, kind: str = "this list") -> dict[str, str]:
         """Wire values for ``filters``; unknown names and bad values raise before sending."""
+        self.check_names(filters, kind=kind)
         allowed = self.allowed()
-        out: dict[str, str] = {}
-        for name, value in filters.items():
-            ftype = allowed.get(name)
-            if ftype is None:
-                raise UnknownFilterError(self._unknown(name, allowed, kind))
-            out[name] = _encode_value(name, ftype, value)
-        return out
+        return {name: _encode_value(name, allowed[name], value) for name, value in filters.items()}
 
     def _unknown(self, name: str, allowed: Mapping[str, Any], kind: str) -> str:
         message = f"unknown filter {name!r} for {kind}"

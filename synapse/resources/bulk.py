@@ -64,8 +64,6 @@ def upload_many(
     chunked: bool | None,
 ) -> UploadReport:
     """See :meth:`DataCollection.upload_many`."""
-    from synapse.resources.data import _unit_payload
-
     if batch_size < 1 or max_workers < 1:
         raise InvalidInputError("batch_size and max_workers must be at least 1")
     project_id = project.pk if isinstance(project, Resource) else project
@@ -77,8 +75,12 @@ def upload_many(
     def prepare(entry: UploadItem) -> dict[str, Any] | None:
         try:
             files = collection.check_files(entry.item.get("files") or {})
-            return _unit_payload(
-                collection, files, entry.item.get("meta"), entry.item.get("groups"), chunked
+            return client.data_units.upload_payload(
+                collection.id,
+                files,
+                entry.item.get("meta"),
+                entry.item.get("groups"),
+                chunked=chunked,
             )
         except ClientError as exc:
             entry.error = exc

@@ -108,7 +108,10 @@ class DataCollection(Resource):
     ) -> DataUnit:
         """Upload one file per specification and create the data unit holding them."""
         client = self._bound_client()
-        payload = _unit_payload(self, self.check_files(files), meta, groups, chunked, progress)
+        checked = self.check_files(files)
+        payload = client.data_units.upload_payload(
+            self.id, checked, meta, groups, chunked=chunked, progress=progress
+        )
         return client.data_units.create_many([payload])[0]
 
     def upload_many(
@@ -235,31 +238,6 @@ class DataFileManager(CreateMixin[DataFile]):
         return [str(c) for c in found or []]
 
 
-def _unit_payload(
-    collection: DataCollection,
-    files: Mapping[str, Path],
-    meta: Mapping[str, Any] | None,
-    groups: str | list[str] | None,
-    chunked: bool | None,
-    progress: bool = False,
-) -> dict[str, Any]:
-    """Upload a unit's files and give the ``data_units/`` payload (protocol 4.5)."""
-    client = collection._bound_client()
-    uploaded = {}
-    for name, path in files.items():
-        data_file = client.data_files.create(path, chunked=chunked, progress=progress)
-        uploaded[name] = {"checksum": data_file.checksum, "path": str(path)}
-    payload: dict[str, Any] = {
-        "data_collection": collection.id,
-        "files": uploaded,
-        "meta": dict(meta or {}),
-    }
-    group_list = [groups] if isinstance(groups, str) else list(groups or [])
-    if group_list:
-        payload["groups"] = group_list
-    return payload
-
-
 class DataUnitManager(GetMixin[DataUnit], ListMixin[DataUnit], CreateMixin[DataUnit]):
     """``client.data_units``; ``bulk_create`` sends each batch as one list."""
 
@@ -267,6 +245,35 @@ class DataUnitManager(GetMixin[DataUnit], ListMixin[DataUnit], CreateMixin[DataU
     path = "data_units/"
     # protocol 8.11: data_collection is the natural filter (inferred, not in the package)
     filters = FilterSet({"data_collection": "id"})
+
+    def upload_payload(
+        self,
+        collection_id: int | None,
+        files: Mapping[str, str | os.PathLike[str]],
+        meta: Mapping[str, Any] | None = None,
+        groups: str | list[str] | None = None,
+        *,
+        chunked: bool | None = None,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        """Upload a unit's files; the ``data_units/`` payload naming them (protocol 4.5).
+
+        ``groups`` go from the top level to the leaf; a single string is one group.
+        """
+        paths = {name: check_readable(path) for name, path in files.items()}
+        uploaded = {}
+        for name, path in paths.items():
+            data_file = self.client.data_files.create(path, chunked=chunked, progress=progress)
+            uploaded[name] = {"checksum": data_file.checksum, "path": str(path)}
+        payload: dict[str, Any] = {
+            "data_collection": collection_id,
+            "files": uploaded,
+            "meta": dict(meta or {}),
+        }
+        group_list = [groups] if isinstance(groups, str) else list(groups or [])
+        if group_list:
+            payload["groups"] = group_list
+        return payload
 
     def create_many(self, items: list[Mapping[str, Any]]) -> list[DataUnit]:
         """POST a list of units in one request; accepts either answer shape."""

@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from pydantic import Field, JsonValue
 
@@ -325,7 +325,7 @@ class PluginReleaseManager(
     def create(
         self,
         *,
-        file: str | os.PathLike[str] | None = None,
+        file: str | os.PathLike[str] | IO[bytes] | None = None,
         **fields: Any,
     ) -> PluginRelease:
         """Create a release: ``create(plugin="code", version="1.0.0", file=path, config=...)``.
@@ -344,9 +344,9 @@ class PluginReleaseManager(
         if file is None:
             answer = self.client.transport.request("POST", self.path, data=body)
         else:
-            path = check_readable(file)
+            part = check_readable(file) if isinstance(file, (str, os.PathLike)) else file
             answer = self.client.transport.request(
-                "POST", self.path, data=body, files={"file": path}
+                "POST", self.path, data=body, files={"file": part}
             )
         return self._build(answer)
 

@@ -1,0 +1,557 @@
+"""The method API of the original ``BackendClient``, on top of the object API.
+
+Every method keeps its name and arguments and returns plain JSON-like data as the server
+sent it. Each is a thin call into the managers, the uploads and the transport: there is
+no second HTTP path. Where the old package had a quirk (protocol section 10), these
+methods do not copy it:
+
+- ``list_*(list_all=True)`` returns a lazy :class:`ListResult` (its ``len()`` is the
+  server's count) instead of a ``(generator, count)`` tuple;
+- ``url_conversion`` is applied only when given, in both listing modes; ``get_model``
+  downloads nothing unless asked;
+- ``create_tasks`` takes the seed's list form as well as the wire form;
+- filter names in ``params`` are checked before sending (the backend ignores unknown
+  ones and would return everything).
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, TYPE_CHECKING, Any
+
+from synapse.downloads import convert_urls
+from synapse.enums import JobStatus, StorageCategory, StorageProvider, TagAction, require_enum
+from synapse.errors import ClientError, InvalidInputError
+from synapse.query import PagePlan
+from synapse.resources.integration import run_body
+from synapse.transport import PathParam, build_path
+from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, check_readable
+
+if TYPE_CHECKING:
+    from synapse.client import Client
+    from synapse.managers import Manager
+
+__all__ = ["ListResult", "MethodsMixin"]
+
+CONTROL_PARAMS = frozenset(
+    {"page", "page_size", "ordering", "expand", "fields", "pagination", "response_mode"}
+)
+JOB_UPDATE_FIELDS = frozenset(
+    {"status", "progress_record", "metrics_record", "console_logs", "result", "meta"}
+)
+OLD_CONVERSION_KEYS = frozenset({"files_fields", "is_list", "coerce"})
+
+Params = Mapping[str, Any] | None
+UrlConversion = Mapping[str, Any] | None
+
+
+class ListResult:
+    """``list_*(list_all=True)``: every item, lazily; ``len()`` is the server's count.
+
+    ``len()`` fetches the first page if needed (and iteration then reuses it); iterating
+    streams the pages. The old package returned ``(generator, count)`` instead.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        path: str,
+        params: list[tuple[str, Any]],
+        page_size: int,
+        convert: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        self._client = client
+        self._plan = PagePlan(path, tuple(params), page_size=page_size)
+        self._convert = convert
+        self._pages: Iterator[Any] | None = None
+        self._first: Any = None
+        self._count: int | None = None
+
+    def _start(self) -> None:
+        if self._pages is None:
+            self._pages = self._client.page_fetcher.pages(self._client.transport, self._plan)
+            self._first = next(self._pages, None)
+            self._count = self._first.count if self._first is not None else 0
+
+    def __len__(self) -> int:
+        self._start()
+        return self._count or 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._start()
+        pages, first = self._pages, self._first
+        self._pages, self._first = None, None  # a second iteration starts over
+        if first is None or pages is None:
+            return
+        yield from self._items(first.items)
+        for page in pages:
+            yield from self._items(page.items)
+
+    def _items(self, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for item in items:
+            if self._convert is not None:
+                self._convert(item)
+            yield item
+
+    def __repr__(self) -> str:
+        count = "?" if self._count is None else self._count
+        return f"<ListResult {self._plan.path} count={count}>"
+
+
+def _seed_conversion(transforms: Mapping[str, Callable[[str], Any]]) -> Callable[[Any], None]:
+    """The seed's ``url_conversion``: field name -> function applied to each URL there."""
+
+    def apply(item: Any) -> None:
+        if not isinstance(item, MutableMapping):
+            return
+        for name, fn in transforms.items():
+            value = item.get(name)
+            if isinstance(value, str):
+                item[name] = fn(value)
+            elif isinstance(value, MutableMapping):
+                for key, entry in list(value.items()):
+                    if isinstance(entry, str):
+                        value[key] = fn(entry)
+                    elif isinstance(entry, MutableMapping) and isinstance(entry.get("url"), str):
+                        entry["url"] = fn(entry["url"])
+
+    return apply
+
+
+class MethodsMixin:
+    """The original ``BackendClient`` methods; mixed into :class:`synapse.BackendClient`."""
+
+    # ------------------------------------------------------------------ helpers
+
+    def _c(self) -> Client:
+        from synapse.client import Client
+
+        assert isinstance(self, Client)
+        return self
+
+    def _get(self, template: str, pk: PathParam, params: Params = None) -> Any:
+        return self._c().transport.request("GET", build_path(template, pk), params=params)
+
+    def _check_params(self, manager: Manager[Any], params: Params) -> dict[str, Any]:
+        """The params, once their filter names are known to be the backend's."""
+        given = dict(params or {})
+        names = [name for name in given if name not in CONTROL_PARAMS]
+        manager.filters.check_names(names, kind=manager.resource.__name__)
+        return given
+
+    def _converter(self, spec: UrlConversion) -> Callable[[dict[str, Any]], None] | None:
+        if not spec:
+            return None
+        if set(spec) <= OLD_CONVERSION_KEYS:
+            item_spec = {**spec, "is_list": False}
+            transport = self._c().transport
+            return lambda item: convert_urls(transport, item, item_spec) and None
+        for name, fn in spec.items():
+            if not callable(fn):
+                raise InvalidInputError(f"url_conversion[{name!r}] must be a function")
+        return _seed_conversion(spec)
+
+    def _list(
+        self,
+        manager: Manager[Any],
+        params: Params,
+        url_conversion: UrlConversion,
+        list_all: bool,
+    ) -> Any:
+        given = self._check_params(manager, params)
+        convert = self._converter(url_conversion)
+        client = self._c()
+        if not list_all:
+            page = client.transport.request("GET", manager.list_path, params=given)
+            if convert is not None and isinstance(page, Mapping):
+                for item in page.get("results", []):
+                    convert(item)
+            return page
+        page_size = int(given.pop("page_size", client.config.page_size))
+        given.pop("page", None)
+        return ListResult(client, manager.list_path, list(given.items()), page_size, convert)
+
+    def _all_items(self, manager: Manager[Any], params: Params) -> list[dict[str, Any]]:
+        return list(self._list(manager, params, None, True))
+
+    # ------------------------------------------------------------------ client utilities
+
+    @property
+    def requests_session(self) -> Any:
+        """The shared ``requests.Session`` (connection pool)."""
+        return self._c().transport.session
+
+    def reset_connection(self) -> None:
+        """Drop pooled connections; the next request opens a fresh one."""
+        self._c().transport.close()
+
+    def exists(self, api: str, *args: Any, **kwargs: Any) -> bool:
+        """Whether a listing method finds anything: ``exists("list_tasks", params)``."""
+        result = getattr(self, api)(*args, **kwargs)
+        if isinstance(result, ListResult):
+            return len(result) > 0
+        return bool(result.get("count", 0) > 0) if isinstance(result, Mapping) else bool(result)
+
+    # ------------------------------------------------------------------ annotation
+
+    def get_project(self, pk: PathParam) -> Any:
+        """GET ``projects/{pk}/``."""
+        return self._get("projects/{}/", pk)
+
+    def get_task(self, pk: PathParam, params: Params = None) -> Any:
+        """GET ``tasks/{pk}/`` (``params`` such as ``expand``, ``fields``)."""
+        return self._get("tasks/{}/", pk, params)
+
+    def annotate_task_data(
+        self, pk: PathParam, data: Mapping[str, Any], schema: str | None = None
+    ) -> Any:
+        """PUT ``tasks/{pk}/annotate_task_data/`` with ``{"action", "data"}``."""
+        return self._c().transport.request(
+            "PUT",
+            build_path("tasks/{}/annotate_task_data/", pk),
+            params={"schema": schema} if schema else None,
+            data=dict(data),
+        )
+
+    def annotate_task_data_batch(
+        self, items: Iterable[Mapping[str, Any]], *, max_workers: int | None = None
+    ) -> dict[Any, dict[str, Any]]:
+        """Annotate many tasks in parallel; per task ``{success, error, response}``."""
+        batch = list(items)
+        for item in batch:
+            if "task_id" not in item:
+                raise InvalidInputError(f"each item needs a task_id: {dict(item)!r:.100}")
+
+        def one(item: Mapping[str, Any]) -> dict[str, Any]:
+            try:
+                response = self.annotate_task_data(
+                    item["task_id"], item.get("data", {}), item.get("schema")
+                )
+                return {"success": True, "error": None, "response": response}
+            except ClientError as exc:
+                return {"success": False, "error": str(exc), "response": None}
+
+        with ThreadPoolExecutor(max_workers or max(1, min(len(batch), 16))) as pool:
+            results = list(pool.map(one, batch))
+        return {item["task_id"]: result for item, result in zip(batch, results, strict=True)}
+
+    def list_tasks(
+        self, params: Params = None, url_conversion: UrlConversion = None, list_all: bool = False
+    ) -> Any:
+        """GET ``sdk/tasks/``: the page as sent, or every task with ``list_all=True``."""
+        return self._list(self._c().tasks, params, url_conversion, list_all)
+
+    def create_tasks(self, data: Any) -> Any:
+        """Create tasks from ``{project, data: [{data_unit}]}`` or the seed's list
+        ``[{"project": 1, "data_unit": 5}, ...]`` (one request per project)."""
+        transport = self._c().transport
+        if isinstance(data, Mapping):
+            return transport.request("POST", "tasks/", data=dict(data))
+        groups: dict[Any, list[dict[str, Any]]] = {}
+        for item in data:
+            if not isinstance(item, Mapping) or "project" not in item:
+                raise InvalidInputError(f"each task needs a project: {item!r:.100}")
+            rest = {k: v for k, v in item.items() if k != "project"}
+            groups.setdefault(item["project"], []).append(rest)
+        created: list[Any] = []
+        for project, rows in groups.items():
+            answer = transport.request("POST", "tasks/", data={"project": project, "data": rows})
+            created.extend(answer if isinstance(answer, list) else [answer])
+        return created
+
+    def _set_tags(self, path: str, ids_key: str, data: Mapping[str, Any], params: Params) -> Any:
+        if ids_key in data or "tag_ids" in data:
+            body = {
+                "ids": list(data.get(ids_key, [])),
+                "tags": list(data.get("tag_ids", [])),
+                "action": data.get("action", "add"),
+            }
+        else:
+            body = {
+                "ids": data.get("ids"),
+                "tags": data.get("tags"),
+                "action": data.get("action", "add"),
+            }
+        for key in ("ids", "tags"):
+            values = body[key]
+            if not isinstance(values, list) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in values
+            ):
+                raise InvalidInputError(f"set-tags {key} must be a list of int ids")
+        body["action"] = require_enum(TagAction, body["action"], field="action").value
+        return self._c().transport.request("POST", path, params=params, data=body)
+
+    def set_tags_tasks(self, data: Mapping[str, Any], params: Params = None) -> Any:
+        """POST ``tasks/set_tags/``: ``{task_ids, tag_ids}`` or ``{ids, tags, action}``."""
+        return self._set_tags("tasks/set_tags/", "task_ids", data, params)
+
+    def get_task_tag(self, pk: PathParam) -> Any:
+        """GET ``task_tags/{pk}/``."""
+        return self._get("task_tags/{}/", pk)
+
+    def list_task_tags(self, params: Params = None) -> Any:
+        """GET ``task_tags/`` (one page)."""
+        return self._list(self._c().task_tags, params, None, False)
+
+    # ------------------------------------------------------------------ core
+
+    def create_chunked_upload(
+        self,
+        file_path: str | os.PathLike[str],
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        on_progress: ProgressCallback | None = None,
+        resume: bool | None = None,
+    ) -> Any:
+        """Upload a file with the resumable chunked protocol; the finalized upload."""
+        return self._c().chunked_upload(
+            file_path, chunk_size=chunk_size, on_progress=on_progress, resume=resume
+        )
+
+    def get_chunked_upload(self, upload_id: PathParam) -> Any:
+        """GET ``chunked_upload/{id}/``: its offset and completion."""
+        return self._get("chunked_upload/{}/", upload_id)
+
+    # ------------------------------------------------------------------ data collection
+
+    def list_data_collections(self) -> Any:
+        """GET ``data_collections/`` (one page)."""
+        return self._c().transport.request("GET", "data_collections/")
+
+    list_data_collection = list_data_collections
+
+    def get_data_collection(self, pk: PathParam) -> Any:
+        """GET ``data_collections/{pk}/`` with its ``file_specifications``."""
+        return self._get("data_collections/{}/", pk, {"expand": "file_specifications"})
+
+    def create_data_file(
+        self, file_path: str | os.PathLike[str], use_chunked_upload: bool | None = None
+    ) -> Any:
+        """Upload a file as a data file: chunked above 50 MiB unless told (protocol 4.2)."""
+        return self._c().data_files.create(file_path, chunked=use_chunked_upload)._meta.raw
+
+    def upload_data_file(
+        self,
+        organized_file: Mapping[str, Any],
+        collection_id: int,
+        use_chunked_upload: bool | None = None,
+    ) -> dict[str, Any]:
+        """Upload each file of ``{"files": {spec: path}, "meta", "groups"}``; returns the
+        payload for :meth:`create_data_units` (no unit is created)."""
+        return self._c().data_units.upload_payload(
+            collection_id,
+            organized_file.get("files") or {},
+            organized_file.get("meta"),
+            organized_file.get("groups"),
+            chunked=use_chunked_upload,
+        )
+
+    def create_data_units(self, uploaded_files: Any) -> Any:
+        """POST ``data_units/`` with one payload or a list; the answer as sent."""
+        body = list(uploaded_files) if not isinstance(uploaded_files, Mapping) else uploaded_files
+        return self._c().transport.request("POST", "data_units/", data=body)
+
+    def get_data_unit(self, pk: PathParam, params: Params = None) -> Any:
+        """GET ``data_units/{pk}/``."""
+        return self._get("data_units/{}/", pk, params)
+
+    def list_data_units(
+        self, params: Params = None, url_conversion: UrlConversion = None, list_all: bool = False
+    ) -> Any:
+        """GET ``data_units/``."""
+        return self._list(self._c().data_units, params, url_conversion, list_all)
+
+    def verify_data_files_checksums(self, checksums: Iterable[str]) -> Any:
+        """POST ``data_files/verify_checksums/``: which checksums exist."""
+        return self._c().transport.request(
+            "POST", "data_files/verify_checksums/", data={"checksums": list(checksums)}
+        )
+
+    # ------------------------------------------------------------------ HITL
+
+    def get_assignment(self, pk: PathParam) -> Any:
+        """GET ``assignments/{pk}/``."""
+        return self._get("assignments/{}/", pk)
+
+    def list_assignments(
+        self, params: Params = None, url_conversion: UrlConversion = None, list_all: bool = False
+    ) -> Any:
+        """GET ``sdk/assignments/``."""
+        return self._list(self._c().assignments, params, url_conversion, list_all)
+
+    def set_tags_assignments(self, data: Mapping[str, Any], params: Params = None) -> Any:
+        """POST ``assignments/set_tags/``: ``{assignment_ids, tag_ids}`` or the wire shape."""
+        return self._set_tags("assignments/set_tags/", "assignment_ids", data, params)
+
+    # ------------------------------------------------------------------ integration
+
+    def list_agents(self, params: Params = None) -> list[dict[str, Any]]:
+        """Every agent, as dicts."""
+        return self._all_items(self._c().agents, params)
+
+    def health_check_agent(self, token: str) -> Any:
+        """POST ``agents/{token}/connect/``."""
+        return self._c().agents.health_check(token)
+
+    def get_plugin(self, pk: PathParam) -> Any:
+        """GET ``plugins/{pk}/``."""
+        return self._get("plugins/{}/", pk)
+
+    def create_plugin(self, data: Mapping[str, Any]) -> Any:
+        """POST ``plugins/``."""
+        return self._c().transport.request("POST", "plugins/", data=dict(data))
+
+    def update_plugin(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
+        """PUT ``plugins/{pk}/`` (the backend takes full updates of plugins)."""
+        return self._c().transport.request("PUT", build_path("plugins/{}/", pk), data=dict(data))
+
+    def run_plugin(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
+        """POST ``plugins/{id or code}/run/``; the answer as sent (a job, or a result)."""
+        allowed = {
+            *("agent", "action", "params", "storage_id"),
+            *("job_id", "debug", "version", "language"),
+        }
+        unknown = set(data) - allowed
+        if unknown:
+            raise InvalidInputError(f"run_plugin does not take {sorted(unknown)}")
+        body = run_body(
+            data.get("action"),
+            data.get("params"),
+            data.get("agent"),
+            data.get("storage_id"),
+            data.get("version"),
+            data.get("job_id"),
+            data.get("debug"),
+            data.get("language", "ko"),
+        )
+        return self._c().transport.request("POST", build_path("plugins/{}/run/", pk), data=body)
+
+    def create_plugin_release(
+        self, data: Mapping[str, Any], file: str | os.PathLike[str] | IO[bytes] | None = None
+    ) -> Any:
+        """POST ``plugin_releases/``; a ``file`` (in ``data`` or as keyword) goes multipart."""
+        fields = dict(data)
+        archive = file if file is not None else fields.pop("file", None)
+        fields.pop("file", None)
+        release = self._c().plugin_releases.create(file=archive, **fields)
+        return release._meta.raw
+
+    def get_plugin_release(self, pk: PathParam, params: Params = None) -> Any:
+        """GET ``plugin_releases/{id or code@version}/``."""
+        return self._get("plugin_releases/{}/", pk, params)
+
+    def list_plugin_releases(
+        self, plugin_code: str | None = None, params: Params = None
+    ) -> list[dict[str, Any]]:
+        """Every release (of ``plugin_code`` if given), as dicts."""
+        given = {**(params or {}), **({"plugin": plugin_code} if plugin_code else {})}
+        return self._all_items(self._c().plugin_releases, given)
+
+    def list_jobs(self, params: Params = None) -> Any:
+        """GET ``jobs/`` (one page)."""
+        return self._list(self._c().jobs, params, None, False)
+
+    def get_job(self, pk: PathParam, params: Params = None) -> Any:
+        """GET ``jobs/{pk}/``."""
+        return self._get("jobs/{}/", pk, params)
+
+    def update_job(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
+        """PATCH ``jobs/{pk}/`` with the job fields the backend takes."""
+        unknown = set(data) - JOB_UPDATE_FIELDS
+        if unknown:
+            raise InvalidInputError(
+                f"update_job takes {sorted(JOB_UPDATE_FIELDS)}, not {sorted(unknown)}"
+            )
+        body = {k: v for k, v in data.items() if v is not None}
+        if "status" in body:
+            body["status"] = require_enum(JobStatus, body["status"], field="status").value
+        return self._c().transport.request("PATCH", build_path("jobs/{}/", pk), data=body)
+
+    def list_job_console_logs(self, pk: PathParam) -> Any:
+        """GET ``jobs/{pk}/console_logs/``."""
+        return self._get("jobs/{}/console_logs/", pk)
+
+    def create_logs(self, data: Any) -> Any:
+        """POST ``logs/``: one entry as an object, several as a list. ``file`` paths are
+        sent as data URIs. The caller's dicts are not changed."""
+        entries = [data] if isinstance(data, Mapping) else list(data)
+        prepared = []
+        for entry in entries:
+            item = dict(entry)
+            if isinstance(item.get("file"), (str, os.PathLike)) and not str(
+                item["file"]
+            ).startswith("data:"):
+                item["file"] = _data_uri(item["file"])
+            prepared.append(item)
+        body: Any = prepared[0] if len(prepared) == 1 else prepared
+        return self._c().transport.request("POST", "logs/", data=body)
+
+    def list_storages(self, params: Params = None) -> Any:
+        """GET ``storages/`` (one page)."""
+        return self._list(self._c().storages, params, None, False)
+
+    def get_storage(self, pk: PathParam) -> Any:
+        """GET ``storages/{pk}/?with_configuration=true``."""
+        return self._get("storages/{}/", pk, {"with_configuration": "true"})
+
+    def create_storage(self, data: Mapping[str, Any]) -> Any:
+        """POST ``storages/``; ``provider`` may be a :class:`StorageProvider` or its string."""
+        body = dict(data)
+        for name in ("name", "category", "provider"):
+            if body.get(name) in (None, ""):
+                raise InvalidInputError(f"a storage needs {name}")
+        body["category"] = require_enum(StorageCategory, body["category"], field="category")
+        body["provider"] = require_enum(StorageProvider, body["provider"], field="provider")
+        return self._c().transport.request("POST", "storages/", data=body)
+
+    # ------------------------------------------------------------------ ML
+
+    def list_models(self, params: Params = None) -> Any:
+        """GET ``models/`` (one page)."""
+        return self._list(self._c().models, params, None, False)
+
+    def get_model(
+        self, pk: PathParam, params: Params = None, url_conversion: UrlConversion = None
+    ) -> Any:
+        """GET ``models/{pk}/``; the file is downloaded only if ``url_conversion`` asks."""
+        model = self._get("models/{}/", pk, params)
+        convert = self._converter(url_conversion)
+        if convert is not None:
+            convert(model)
+        return model
+
+    def create_model(self, data: Mapping[str, Any]) -> Any:
+        """POST ``models/``; a ``file`` path in ``data`` is uploaded (chunked) first."""
+        fields = dict(data)
+        file = fields.pop("file", None)
+        return self._c().models.create(file=file, **fields)._meta.raw
+
+    def list_ground_truth_events(
+        self, params: Params = None, url_conversion: UrlConversion = None, list_all: bool = False
+    ) -> Any:
+        """GET ``sdk/ground_truth_events/``."""
+        return self._list(self._c().ground_truth_events, params, url_conversion, list_all)
+
+    def get_ground_truth_version(self, pk: PathParam) -> Any:
+        """GET ``ground_truth_dataset_versions/{pk}/``."""
+        return self._get("ground_truth_dataset_versions/{}/", pk)
+
+    def list_ground_truth_versions(self, params: Params = None) -> Any:
+        """GET ``ground_truth_dataset_versions/`` (one page)."""
+        return self._list(self._c().ground_truth_versions, params, None, False)
+
+    def list_ground_truths(
+        self, params: Params = None, url_conversion: UrlConversion = None, list_all: bool = False
+    ) -> Any:
+        """GET ``ground_truths/``."""
+        return self._list(self._c().ground_truths, params, url_conversion, list_all)
+
+
+def _data_uri(path: str | os.PathLike[str]) -> str:
+    file = check_readable(path)
+    mime = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(file.read_bytes()).decode()}"
