@@ -198,7 +198,10 @@ class Client:
         return download(self.transport, url, dest)
 
     def close(self) -> None:
-        """Release pooled connections (the client stays usable)."""
+        """Release pooled connections and worker threads (the client stays usable)."""
+        closer = getattr(self.page_fetcher, "close", None)
+        if callable(closer):
+            closer()
         self.transport.close()
 
     def __enter__(self) -> Client:

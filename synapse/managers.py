@@ -8,7 +8,7 @@ A manager is composed of the capabilities its endpoints support: :class:`GetMixi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -22,7 +22,16 @@ if TYPE_CHECKING:
     from synapse.client import Client
     from synapse.resources.base import Resource
 
-__all__ = ["BulkItem", "BulkReport", "CreateMixin", "GetMixin", "ListMixin", "Manager"]
+__all__ = [
+    "BulkItem",
+    "BulkReport",
+    "CreateMixin",
+    "GetMixin",
+    "ListMixin",
+    "Manager",
+    "batched",
+    "settle",
+]
 
 T = TypeVar("T", bound="Resource")
 
@@ -214,6 +223,31 @@ class CreateMixin(Manager[T]):
             return found, False
         except self.resource.DoesNotExist:
             return self.create(**{**lookup, **(defaults or {})}), True
+
+
+E = TypeVar("E")
+V = TypeVar("V")
+
+
+def settle(
+    entries: Sequence[E], call: Callable[[], Sequence[V]], assign: Callable[[E, V], None]
+) -> None:
+    """Send one batch request for ``entries``: each gets its result, or the batch's error.
+
+    An answer with fewer objects than were sent marks the rest as failed, never as done.
+    """
+    from synapse.errors import ClientError
+
+    try:
+        results = call()
+    except ClientError as exc:
+        for entry in entries:
+            setattr(entry, "error", exc)  # noqa: B010 - entries of any report type
+        return
+    for entry, result in zip(entries, results, strict=False):
+        assign(entry, result)
+    for entry in entries[len(results) :]:
+        setattr(entry, "error", ClientError("the server answered fewer objects than were sent"))  # noqa: B010
 
 
 def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -301,6 +301,13 @@ class ReadAheadFetcher(SequentialFetcher):
         started.wait(0.05)
         return future.result
 
+    def close(self) -> None:
+        """Stop the worker threads (a later listing starts new ones)."""
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+
     def __getstate__(self) -> dict[str, Any]:
         return {"server_max": self.server_max}
 

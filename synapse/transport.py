@@ -572,12 +572,20 @@ class Transport:
         )
         self._sleep(delay)
 
+    def _redact(self, value: Any) -> Any:
+        """A copy of a decoded body with every credential of the config masked."""
+        if isinstance(value, str):
+            return self.config.redact(value)
+        if isinstance(value, list):
+            return [self._redact(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._redact(v) for k, v in value.items()}
+        return value
+
     def _http_error(
         self, method: str, url: str, response: requests.Response, retry_after: float | None
     ) -> HTTPError:
-        body = decode_body(response)
-        if isinstance(body, str):
-            body = self.config.redact(body)
+        body = self._redact(decode_body(response))
         request_id = response.headers.get("X-Request-Id") or response.headers.get("Request-Id")
         return error_for_status(
             response.status_code,

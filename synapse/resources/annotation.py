@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pydantic import Field, JsonValue
 
 from synapse.enums import AnnotateAction, TagAction, require_enum
-from synapse.errors import ClientError, InvalidInputError
-from synapse.managers import BulkItem, BulkReport, CreateMixin, GetMixin, ListMixin, batched
+from synapse.errors import InvalidInputError
+from synapse.managers import (
+    BulkItem,
+    BulkReport,
+    CreateMixin,
+    GetMixin,
+    ListMixin,
+    batched,
+    settle,
+)
 from synapse.query import FilterSet, QuerySet, date_ranges, id_filters
 from synapse.resources.base import JsonDict, Relation, Resource
 from synapse.resources.data import DataCollection, DataUnit
@@ -321,15 +330,14 @@ class TaskManager(GetMixin[Task], ListMixin[Task], CreateMixin[Task], _TagSetter
         for project, members in groups.items():
             for batch in batched(members, batch_size):
                 entries = [BulkItem[Task](index, item) for index, item in batch]
-                try:
-                    created = self._create_batch(project, [item for _, item in batch])
-                    for entry, task in zip(entries, created, strict=False):
-                        entry.result = task
-                except ClientError as exc:
-                    for entry in entries:
-                        entry.error = exc
+                rows = [item for _, item in batch]
+                settle(entries, partial(self._create_batch, project, rows), _set_result)
                 results.update((entry.index, entry) for entry in entries)
         return BulkReport([results[i] for i in sorted(results)])
+
+
+def _set_result(entry: BulkItem[Any], result: Any) -> None:
+    entry.result = result
 
 
 class TaskTagManager(GetMixin[TaskTag], ListMixin[TaskTag]):

@@ -200,7 +200,11 @@ class Resource(BaseModel):
         try:
             obj = cls.model_validate(values)
         except pydantic.ValidationError as exc:
-            raise ClientError(f"unexpected {cls.__name__} from the server: {exc}") from exc
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.errors(include_input=False, include_url=False)
+            )  # without the values, which may hold credentials
+            raise ClientError(f"unexpected {cls.__name__} from the server: {problems}") from None
         object.__setattr__(obj, "_state", _State(client, values, expanded))
         return obj
 

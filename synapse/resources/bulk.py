@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from synapse.errors import ClientError, InvalidInputError
-from synapse.managers import batched
+from synapse.managers import batched, settle
 from synapse.resources.base import Resource
 
 if TYPE_CHECKING:
@@ -55,6 +56,14 @@ class UploadReport:
         return f"<UploadReport {len(self.succeeded)} uploaded, {len(self.failed)} failed>"
 
 
+def _unit(entry: UploadItem, unit: DataUnit) -> None:
+    entry.data_unit = unit
+
+
+def _task(entry: UploadItem, task: Task) -> None:
+    entry.task = task
+
+
 def upload_many(
     collection: DataCollection,
     items: Iterable[Mapping[str, Any]],
@@ -92,25 +101,11 @@ def upload_many(
             ready = [(e, p) for e, p in zip(batch, payloads, strict=True) if p is not None]
             if not ready:
                 continue
-            try:
-                units = client.data_units.create_many([p for _, p in ready])
-            except ClientError as exc:
-                for entry, _ in ready:
-                    entry.error = exc
+            units = [payload for _, payload in ready]
+            settle([e for e, _ in ready], partial(client.data_units.create_many, units), _unit)
+            made = [entry for entry, _ in ready if entry.data_unit is not None]
+            if project_id is None or not made:
                 continue
-            for (entry, _), unit in zip(ready, units, strict=False):
-                entry.data_unit = unit
-            if project_id is None:
-                continue
-            made = [(e, e.data_unit) for e, _ in ready if e.data_unit is not None]
-            try:
-                tasks = client.tasks._create_batch(
-                    project_id, [{"data_unit": unit} for _, unit in made]
-                )
-            except ClientError as exc:
-                for entry, _ in made:
-                    entry.error = exc
-                continue
-            for (entry, _), task in zip(made, tasks, strict=False):
-                entry.task = task
+            rows = [{"data_unit": entry.data_unit} for entry in made]
+            settle(made, partial(client.tasks._create_batch, project_id, rows), _task)
     return report

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from synapse.errors import ClientError, InvalidInputError
-from synapse.managers import BulkItem, BulkReport, CreateMixin, GetMixin, ListMixin, batched
+from synapse.errors import InvalidInputError
+from synapse.managers import (
+    BulkItem,
+    BulkReport,
+    CreateMixin,
+    GetMixin,
+    ListMixin,
+    batched,
+    settle,
+)
 from synapse.query import FilterSet, QuerySet
 from synapse.resources.base import JsonDict, Relation, Resource
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, check_readable
@@ -238,6 +247,10 @@ class DataFileManager(CreateMixin[DataFile]):
         return [str(c) for c in found or []]
 
 
+def _set_result(entry: BulkItem[DataUnit], unit: DataUnit) -> None:
+    entry.result = unit
+
+
 class DataUnitManager(GetMixin[DataUnit], ListMixin[DataUnit], CreateMixin[DataUnit]):
     """``client.data_units``; ``bulk_create`` sends each batch as one list."""
 
@@ -275,7 +288,7 @@ class DataUnitManager(GetMixin[DataUnit], ListMixin[DataUnit], CreateMixin[DataU
             payload["groups"] = group_list
         return payload
 
-    def create_many(self, items: list[Mapping[str, Any]]) -> list[DataUnit]:
+    def create_many(self, items: Sequence[Mapping[str, Any]]) -> list[DataUnit]:
         """POST a list of units in one request; accepts either answer shape."""
         bodies = [self._body(item) for item in items]
         answer = self.client.transport.request("POST", self.path, data=bodies)
@@ -290,12 +303,7 @@ class DataUnitManager(GetMixin[DataUnit], ListMixin[DataUnit], CreateMixin[DataU
         report: BulkReport[DataUnit] = BulkReport()
         for batch in batched(indexed, batch_size):
             entries = [BulkItem[DataUnit](index, item) for index, item in batch]
-            try:
-                created = self.create_many([item for _, item in batch])
-                for entry, unit in zip(entries, created, strict=False):
-                    entry.result = unit
-            except ClientError as exc:
-                for entry in entries:
-                    entry.error = exc
+            rows = [item for _, item in batch]
+            settle(entries, partial(self.create_many, rows), _set_result)
             report.items.extend(entries)
         return report

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import responses
 from responses import matchers
 
-from synapse import Client, JobStatus
+from synapse import Client, ClientError, JobStatus
 from tests.conftest import BASE
 
 TASK = {"id": 5, "project": 1, "data_unit": 2, "data": {"a": 1}, "meta": {"m": 1}, "tags": []}
@@ -108,3 +109,35 @@ def test_create_tasks_wire_shape(client: Client) -> None:
     assert task.data_unit_id == 3
     body = json.loads(responses.calls[0].request.body)
     assert body == {"project": 7, "data": [{"data_unit": 3}]}
+
+
+@responses.activate
+def test_a_short_bulk_answer_marks_the_rest_failed(client: Client) -> None:
+    responses.post(f"{BASE}/data_units/", json=[{"id": 1, "data_collection": 1}], status=201)
+    report = client.data_units.bulk_create(
+        [{"data_collection": 1, "files": {}}, {"data_collection": 1, "files": {}}]
+    )
+    assert [item.ok for item in report.items] == [True, False]
+    assert "fewer objects" in str(report.items[1].error)
+
+
+@responses.activate
+def test_an_odd_server_object_is_a_clear_error_without_values(client: Client) -> None:
+    responses.get(f"{BASE}/tasks/5/", json={"id": 5, "tags": "secret-value-123"})
+    with pytest.raises(ClientError, match="unexpected Task from the server: tags") as info:
+        client.tasks.get(5)
+    assert "secret-value-123" not in str(info.value)
+
+
+def test_close_stops_the_read_ahead_threads(client: Client) -> None:
+    import threading
+
+    with responses.RequestsMock() as mock:
+        mock.get(f"{BASE}/sdk/tasks/", json={"count": 1, "next": None, "results": [{"id": 1}]})
+        assert [t.id for t in client.tasks.all()] == [1]
+    assert any(t.name.startswith("synapse-pages") for t in threading.enumerate())
+    client.close()
+    for thread in threading.enumerate():
+        if thread.name.startswith("synapse-pages"):
+            thread.join(2)
+    assert not any(t.name.startswith("synapse-pages") for t in threading.enumerate())

@@ -494,3 +494,14 @@ def test_pickled_client_recreates_its_session_lazily(client: Client) -> None:
     assert copy.transport._session is None
     assert copy.transport.session is not client.transport.session
     assert json.dumps(copy.transport.auth_headers()) == json.dumps(client.transport.auth_headers())
+
+
+@responses.activate
+def test_credentials_are_masked_inside_json_error_bodies() -> None:
+    c = Client(BASE, TOKEN, max_retries=0)
+    responses.get(f"{BASE}/r/", status=400, json={"token": [f"bad {TOKEN}"], "n": 1})
+    with pytest.raises(ValidationError) as info:
+        c.request("GET", "r/")
+    assert TOKEN not in str(info.value.response)
+    assert TOKEN not in str(info.value)
+    assert info.value.response["n"] == 1
