@@ -182,9 +182,15 @@ class CreateMixin(Manager[T]):
     """``create``, ``bulk_create`` and ``get_or_create``."""
 
     def _body(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Check ``fields`` against the resource model and give the wire body."""
+        """Check ``fields`` against the resource model and give the wire body.
+
+        Related objects may be given as objects (``project=project``): their ids are sent.
+        """
+        from synapse.resources.base import Resource
+
+        values = {k: v.pk if isinstance(v, Resource) else v for k, v in fields.items()}
         try:
-            draft = self.resource.model_validate(dict(fields))
+            draft = self.resource.model_validate(values)
         except pydantic.ValidationError as exc:
             raise InvalidInputError(f"invalid {self.resource.__name__}: {exc}") from exc
         return draft.model_dump(mode="json", by_alias=True, exclude_unset=True)

@@ -142,6 +142,7 @@ class Task(Resource):
             "PUT", build_path("tasks/{}/annotate_task_data/", self._require_pk()), params=params,
             data=body,
         )  # fmt: skip
+        self._bound_client()._forget(self._manager_name, self.pk)
         if isinstance(answer, Mapping):
             self._load(answer)
 

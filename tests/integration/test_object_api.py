@@ -49,6 +49,13 @@ def test_projects_manager(synapse_client: Client, demo: dict[str, Any]) -> None:
     assert (made, was_created) == (created, False)
 
 
+def test_create_takes_related_objects(synapse_client: Client, demo: dict[str, Any]) -> None:
+    collection = synapse_client.data_collections.get(demo["data_collection"])
+    project = synapse_client.projects.create(title="linked", data_collection=collection)
+    assert project.data_collection_id == collection.id
+    assert project.data_collection == collection
+
+
 def test_every_manager_lists_or_gets(synapse_client: Client, demo: dict[str, Any]) -> None:
     c = synapse_client
     assert c.tasks.count() == 12
