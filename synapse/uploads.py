@@ -36,8 +36,8 @@ from synapse.errors import (
     ClientConnectionError,
     ClientError,
     ClientTimeoutError,
+    HTTPError,
     InvalidInputError,
-    NotFoundError,
     RateLimitError,
     ServerError,
     ValidationError,
@@ -365,8 +365,12 @@ class ChunkedUploader:
         """Where a journaled upload stands: its offset (prefix hashed), or its completion."""
         try:
             state = self._state(str(entry["url"]), timeout)
-        except (NotFoundError, KeyError):
+        except KeyError:
             return None
+        except HTTPError as exc:
+            if exc.status_code in (400, 404, 410):  # expired or unknown: start afresh
+                return None
+            raise
         offset = state.get("offset")
         if not isinstance(offset, int) or not 0 <= offset <= total:
             return None
