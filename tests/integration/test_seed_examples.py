@@ -6,7 +6,7 @@ changed (``from synapse import BackendClient, ClientError``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,13 @@ from synapse.methods import ListResult
 
 
 @pytest.fixture
-def client(synapse_backend: LocalBackend, demo: dict[str, Any]) -> BackendClient:
-    return BackendClient(
+def client(synapse_backend: LocalBackend, demo: dict[str, Any]) -> Iterator[BackendClient]:
+    with BackendClient(
         synapse_backend.url,
         access_token=synapse_backend.token,
         timeout={"connect": 5, "read": 15},
-    )
+    ) as backend_client:
+        yield backend_client
 
 
 @pytest.fixture

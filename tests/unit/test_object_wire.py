@@ -130,14 +130,15 @@ def test_an_odd_server_object_is_a_clear_error_without_values(client: Client) ->
 
 
 def test_close_stops_the_read_ahead_threads(client: Client) -> None:
-    import threading
-
     with responses.RequestsMock() as mock:
         mock.get(f"{BASE}/sdk/tasks/", json={"count": 1, "next": None, "results": [{"id": 1}]})
         assert [t.id for t in client.tasks.all()] == [1]
-    assert any(t.name.startswith("synapse-pages") for t in threading.enumerate())
+    executor = client.page_fetcher._executor  # type: ignore[attr-defined]
+    threads = list(executor._threads)
+    assert threads
+    assert all(t.is_alive() for t in threads)
     client.close()
-    for thread in threading.enumerate():
-        if thread.name.startswith("synapse-pages"):
-            thread.join(2)
-    assert not any(t.name.startswith("synapse-pages") for t in threading.enumerate())
+    assert client.page_fetcher._executor is None  # type: ignore[attr-defined]
+    for thread in threads:
+        thread.join(2)
+    assert not any(t.is_alive() for t in threads)
