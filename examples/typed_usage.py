@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing_extensions import assert_type
 
-from synapse import Client, DataUnit, Job, Project, QuerySet, Task
+from synapse import BackendClient, Client, DataUnit, Job, Project, QuerySet, Task
 
 
 def check_types(client: Client) -> None:
@@ -28,3 +28,9 @@ def check_types(client: Client) -> None:
     assert_type(job.logs(), list[str])
     for item in client.tasks.filter(project=1).iterator():
         assert_type(item, Task)
+
+
+def check_backend_client() -> None:
+    with BackendClient("https://api.synapse.sh", access_token="token") as client:
+        assert_type(client, BackendClient)
+        assert_type(client.tasks.first(), Task | None)

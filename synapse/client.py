@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cachetools import LRUCache
 
@@ -40,6 +40,8 @@ from synapse.transport import FileValue, Params, Transport
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ChunkedUploader, ProgressCallback
 
 __all__ = ["BackendClient", "Client"]
+
+C = TypeVar("C", bound="Client")
 
 
 class Client:
@@ -204,7 +206,7 @@ class Client:
             closer()
         self.transport.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self: C) -> C:
         return self
 
     def __exit__(self, *exc: object) -> None:
