@@ -14,7 +14,7 @@ from synapse.config import Config, Secret, TimeoutLike
 from synapse.downloads import download
 from synapse.managers import GetMixin, Manager
 from synapse.methods import MethodsMixin
-from synapse.query import PageFetcher, ReadAheadFetcher
+from synapse.query import PageFetcher, SequentialFetcher
 from synapse.resources.annotation import (
     AssignmentManager,
     ProjectManager,
@@ -89,7 +89,7 @@ class Client:
             page_size=page_size,
         )
         self.transport = Transport(self.config)
-        self.page_fetcher: PageFetcher = ReadAheadFetcher()
+        self.page_fetcher: PageFetcher = SequentialFetcher()
         self._cache: LRUCache[tuple[str, Any], Resource] = LRUCache(maxsize=4096)
         self._cache_lock = threading.Lock()
         self.projects = ProjectManager(self)

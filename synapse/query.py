@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
+
+import pydantic
 
 from synapse.enums import WireEnum, require_enum
 from synapse.errors import ClientError, InvalidInputError, NotFoundError
@@ -173,14 +176,23 @@ class PagePlan:
     low: int = 0
     high: int | None = None
     page_size: int = 100
+    #: Parse results straight from the JSON into this resource class (else dicts).
+    model: type[Resource] | None = None
 
 
 @dataclass(frozen=True)
 class Page:
-    """One answer of a list endpoint, cut to the planned range."""
+    """One answer of a list endpoint, cut to the planned range.
+
+    ``items`` are dicts, or instances of the plan's ``model`` (not yet bound to a client)
+    when the page parsed straight into it; ``content`` and ``offset`` locate each item's
+    JSON for later (``content`` is the page's bytes, ``offset`` the index of ``items[0]``).
+    """
 
     count: int | None
-    items: list[dict[str, Any]]
+    items: list[Any]
+    content: bytes = b""
+    offset: int = 0
 
 
 def plan_pages(low: int, high: int | None, default: int) -> tuple[int, int, int]:
@@ -220,9 +232,9 @@ class SequentialFetcher:
 
     def _start(
         self, transport: Transport, path: str, params: list[tuple[str, str]]
-    ) -> Callable[[], Any]:
-        """Begin fetching a page; the returned call gives its answer."""
-        return lambda: transport.request("GET", path, params=params)
+    ) -> Callable[[], bytes]:
+        """Begin fetching a page; the returned call gives its body."""
+        return lambda: transport.send("GET", path, params=params).content
 
     def pages(self, transport: Transport, plan: PagePlan) -> Iterator[Page]:
         wanted = None if plan.high is None else plan.high - plan.low
@@ -241,12 +253,12 @@ class SequentialFetcher:
         sent = 0
         while True:
             try:
-                answer = pending()
+                content = pending()
             except NotFoundError:
                 if number == 1:
                     raise
                 return  # DRF answers 404 for a page past the end: nothing more
-            count, results, has_next = _envelope(answer)
+            count, results, has_next = _parse_page(content, plan.model)
             start_of_page = (number - 1) * size
             expected = size if count is None else min(size, max(0, count - start_of_page))
             if len(results) < expected and has_next:
@@ -256,7 +268,7 @@ class SequentialFetcher:
                 self.server_max = len(results)
                 yield from self.pages(transport, plan)
                 return
-            items = results[skip:]
+            items, offset = results[skip:], skip
             skip = 0
             if wanted is not None:
                 items = items[: wanted - sent]
@@ -265,7 +277,7 @@ class SequentialFetcher:
             if more:
                 number += 1
                 pending = start(number)  # with read-ahead, fetched while this page is used
-            yield Page(count, items)
+            yield Page(count, items, content, offset)
             if not more:
                 return
 
@@ -285,15 +297,15 @@ class ReadAheadFetcher(SequentialFetcher):
 
     def _start(
         self, transport: Transport, path: str, params: list[tuple[str, str]]
-    ) -> Callable[[], Any]:
+    ) -> Callable[[], bytes]:
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(4, thread_name_prefix="synapse-pages")
         started = threading.Event()
 
-        def fetch() -> Any:
+        def fetch() -> bytes:
             started.set()
-            return transport.request("GET", path, params=params)
+            return transport.send("GET", path, params=params).content
 
         future = self._executor.submit(fetch)
         # Let the worker send the request now, before this thread turns CPU-bound again
@@ -314,6 +326,34 @@ class ReadAheadFetcher(SequentialFetcher):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__()  # type: ignore[misc]
         self.server_max = state["server_max"]
+
+
+_PAGE_ADAPTERS: dict[type, pydantic.TypeAdapter[Any]] = {}
+
+
+def _parse_page(content: bytes, model: type[Resource] | None) -> tuple[int | None, list[Any], bool]:
+    """``(count, results, has_next)`` of a page's JSON; results parse straight into
+    ``model`` when given (one pass, no intermediate dicts), else into dicts."""
+    if model is not None:
+        adapter = _PAGE_ADAPTERS.get(model)
+        if adapter is None:
+            envelope = pydantic.create_model(
+                f"{model.__name__}Page",
+                count=(int | None, None),
+                next=(str | None, None),
+                results=(list[model], ...),  # type: ignore[valid-type]
+            )
+            adapter = _PAGE_ADAPTERS[model] = pydantic.TypeAdapter(envelope)
+        try:
+            page = adapter.validate_json(content)
+            return page.count, page.results, bool(page.next)
+        except pydantic.ValidationError:
+            pass  # a bare list, expanded relations, an odd object: the general path says
+    try:
+        answer = json.loads(content) if content else None
+    except ValueError:
+        raise ClientError(f"expected a page of JSON results, got {content[:80]!r}") from None
+    return _envelope(answer)
 
 
 def _envelope(answer: Any) -> tuple[int | None, list[dict[str, Any]], bool]:
@@ -424,6 +464,7 @@ class QuerySet(Generic[T]):
             low=self._low if low is None else low,
             high=self._high if high is None else high,
             page_size=self._page_size or client.config.page_size,
+            model=None if self._expand else self._manager.resource,
         )
 
     def _pages(self, plan: PagePlan) -> Iterator[Page]:
@@ -434,11 +475,17 @@ class QuerySet(Generic[T]):
 
     def iterator(self) -> Iterator[T]:
         """Stream the results page by page, without caching them."""
-        build = self._manager.resource.from_api
+        resource = self._manager.resource
         client = self._manager.client
         for page in self._pages(self._plan()):
-            for item in page.items:
-                yield build(client, item)
+            if page.items and isinstance(page.items[0], resource):
+                # Bound lazily: the state is built on first use (see Resource._meta).
+                content, bind = page.content, object.__setattr__
+                for index, obj in enumerate(page.items, start=page.offset):
+                    bind(obj, "_state", (client, content, index))
+                    yield obj
+            else:
+                yield from resource.from_api_many(client, page.items)
 
     def _fetch_all(self) -> list[T]:
         if self._result_cache is None:

@@ -329,6 +329,7 @@ class Transport:
         self.policy = policy or RetryPolicy(max_retries=config.max_retries)
         self.origin = _origin(config.base_url)
         self._session: _Session | None = None
+        self._proxies: dict[tuple[str, str, int | None], dict[str, str]] = {}
         self._lock = threading.Lock()
         self._sleep: Callable[[float], None] = time.sleep
         self._random = random.Random()
@@ -346,6 +347,14 @@ class Transport:
                     session.mount("http://", adapter)
                     session.mount("https://", adapter)
                     session.headers["User-Agent"] = USER_AGENT
+                    # The environment is read once, here, not on every request as
+                    # requests does by default (that costs more than a small page).
+                    session.trust_env = False
+                    session.verify = (
+                        os.environ.get("REQUESTS_CA_BUNDLE")
+                        or os.environ.get("CURL_CA_BUNDLE")
+                        or True
+                    )
                     self._session = session
         return self._session
 
@@ -372,6 +381,14 @@ class Transport:
         return f"<Transport {self.config.base_url}>"
 
     # -- building requests
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The environment's proxies for this URL's origin (``*_PROXY``, ``NO_PROXY``)."""
+        origin = _origin(url)
+        proxies = self._proxies.get(origin)
+        if proxies is None:
+            proxies = self._proxies[origin] = requests.utils.get_environ_proxies(url)
+        return proxies
 
     def url(self, path: str) -> str:
         """The absolute URL of an API path (or the URL itself when already absolute)."""
@@ -503,6 +520,7 @@ class Transport:
             "headers": headers,
             "timeout": timeout.as_tuple(),
             "stream": stream,
+            "proxies": self.proxies_for(url),
         }
         try:
             if body is not None:

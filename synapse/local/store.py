@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,14 +50,20 @@ class Store:
         target = str(path) if path else ":memory:"
         self.db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self.lock = threading.RLock()
-        self._counts: dict[tuple[str, str, tuple[Any, ...]], int] = {}  # cleared on writes
+        # The ordered ids of recent list queries, per table: every page of a listing asks
+        # for a count and an offset, which SQLite answers by scanning; a list of ids
+        # answers both at once. Dropped when the table changes.
+        self._id_lists: dict[str, OrderedDict[tuple[Any, ...], list[int]]] = {}
         if path:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
         self._create()
 
-    def _changed(self) -> None:
-        self._counts.clear()
+    def _changed(self, table: str | None = None) -> None:
+        if table is None:
+            self._id_lists.clear()
+        else:
+            self._id_lists.pop(table, None)
 
     def _create(self) -> None:
         with self.lock:
@@ -95,7 +102,7 @@ class Store:
             cursor = self.db.execute(
                 f"INSERT INTO {kind.table} (body) VALUES (?)", (json.dumps(body),)
             )
-            self._changed()
+            self._changed(kind.table)
         return {"id": cursor.lastrowid, **body}
 
     def insert_many(self, kind: Kind, bodies: Iterable[dict[str, Any]]) -> None:
@@ -106,7 +113,7 @@ class Store:
                 ((json.dumps(b),) for b in bodies),
             )
             self.db.execute("COMMIT")
-            self._changed()
+            self._changed(kind.table)
 
     def get(self, kind: Kind, pk: int) -> dict[str, Any] | None:
         with self.lock:
@@ -139,35 +146,46 @@ class Store:
             self.db.execute(
                 f"UPDATE {kind.table} SET body = ? WHERE id = ?", (json.dumps(body), doc["id"])
             )
-            self._changed()
+            self._changed(kind.table)
         return doc
 
     def delete(self, kind: Kind, pk: int) -> bool:
         with self.lock:
             cursor = self.db.execute(f"DELETE FROM {kind.table} WHERE id = ?", (pk,))
-            self._changed()
+            self._changed(kind.table)
         return cursor.rowcount > 0
 
-    def count(self, kind: Kind, query: Query) -> int:
-        """Matching rows; cached until the next write, since every page asks again."""
-        key = (kind.table, query.sql(), tuple(query.params))
+    def _ids(self, kind: Kind, query: Query) -> list[int]:
+        """The ids matching a query, in order (cached until the table changes)."""
+        key = (query.sql(), tuple(query.params), tuple(query.order))
         with self.lock:
-            if key not in self._counts:
-                row = self.db.execute(
-                    f"SELECT count(*) FROM {kind.table} WHERE {query.sql()}", query.params
-                ).fetchone()
-                self._counts[key] = int(row[0])
-            return self._counts[key]
+            recent = self._id_lists.setdefault(kind.table, OrderedDict())
+            ids = recent.get(key)
+            if ids is None:
+                order = ", ".join([*query.order, "id"])
+                ids = [
+                    row[0]
+                    for row in self.db.execute(
+                        f"SELECT id FROM {kind.table} WHERE {query.sql()} ORDER BY {order}",
+                        query.params,
+                    )
+                ]
+                recent[key] = ids
+                if len(recent) > 16:
+                    recent.popitem(last=False)
+            else:
+                recent.move_to_end(key)
+            return ids
+
+    def count(self, kind: Kind, query: Query) -> int:
+        """How many objects match."""
+        return len(self._ids(kind, query))
 
     def select(self, kind: Kind, query: Query, *, limit: int, offset: int) -> list[dict[str, Any]]:
-        order = ", ".join([*query.order, "id"]) if query.order else "id"
-        with self.lock:
-            rows = self.db.execute(
-                f"SELECT id, body FROM {kind.table} WHERE {query.sql()} "
-                f"ORDER BY {order} LIMIT ? OFFSET ?",
-                [*query.params, limit, offset],
-            ).fetchall()
-        return [_doc(row) for row in rows]
+        """One page of matching objects, in the query's order."""
+        wanted = self._ids(kind, query)[offset : offset + limit]
+        found = self.get_many(kind, wanted)
+        return [found[pk] for pk in wanted if pk in found]
 
     # -- chunked uploads (string ids)
 

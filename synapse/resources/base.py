@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import html
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, overload
 
@@ -95,25 +96,44 @@ class Relation(Generic[R]):
 
 
 _RELATIONS: dict[type, dict[str, tuple[str, Relation[Any]]]] = {}
+_ADAPTERS: dict[type, pydantic.TypeAdapter[Any]] = {}
 
 
 class _State:
     """What an instance knows besides its fields (kept in a slot: cheaper than pydantic's
-    private attributes, which matters when listing 100,000 objects)."""
+    private attributes, which matters when listing 100,000 objects).
 
-    __slots__ = ("client", "deleted", "dirty", "expanded", "raw")
+    ``raw`` is the server's answer for this object. Objects of a listed page keep only a
+    reference to the page's bytes and their index, and parse it when ``raw`` is asked for
+    (to see what changed in place): a page's bytes are smaller than its parsed dicts.
+    """
+
+    __slots__ = ("_raw", "client", "deleted", "dirty", "expanded", "source")
 
     def __init__(
         self,
         client: Client | None = None,
         raw: Mapping[str, Any] | None = None,
         expanded: dict[str, Resource] | None = None,
+        source: tuple[bytes, int] | None = None,
     ) -> None:
         self.client = client
-        self.raw: Mapping[str, Any] = raw if raw is not None else {}
+        self._raw = raw
+        self.source = source
         self.expanded: dict[str, Resource] = expanded if expanded is not None else {}
         self.dirty: frozenset[str] = frozenset()
         self.deleted = False
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        if self._raw is None:
+            self._raw = _item_of_page(*self.source) if self.source else {}
+        return self._raw
+
+    @raw.setter
+    def raw(self, value: Mapping[str, Any]) -> None:
+        self._raw = value
+        self.source = None
 
     def copy(self) -> _State:
         clone = _State(self.client, dict(self.raw), dict(self.expanded))
@@ -122,11 +142,25 @@ class _State:
         return clone
 
     def __getstate__(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {
+            "client": self.client,
+            "raw": self.raw,
+            "expanded": self.expanded,
+            "dirty": self.dirty,
+            "deleted": self.deleted,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
+        self.__init__(state["client"], state["raw"], state["expanded"])  # type: ignore[misc]
+        self.dirty = state["dirty"]
+        self.deleted = state["deleted"]
+
+
+def _item_of_page(content: bytes, index: int) -> Mapping[str, Any]:
+    page = json.loads(content)
+    results = page["results"] if isinstance(page, dict) else page
+    item: Mapping[str, Any] = results[index]
+    return item
 
 
 class Resource(BaseModel):
@@ -165,7 +199,8 @@ class Resource(BaseModel):
     MultipleObjectsReturned: ClassVar[type[MultipleObjectsReturned]] = MultipleObjectsReturned
 
     __slots__ = ("_state",)
-    _state: _State
+    if TYPE_CHECKING:  # a plain slot, not a pydantic private attribute (those cost per object)
+        _state: _State
 
     id: int | None = None
 
@@ -209,6 +244,26 @@ class Resource(BaseModel):
         return obj
 
     @classmethod
+    def from_api_many(
+        cls: type[R], client: Client | None, items: Sequence[Mapping[str, Any]]
+    ) -> list[R]:
+        """Instances for a page of answers: one validation call for the whole page."""
+        for wire, _ in cls._relations().values():
+            for item in items:
+                if isinstance(item.get(wire), Mapping):  # expanded relations: one by one
+                    return [cls.from_api(client, item) for item in items]
+        adapter = _ADAPTERS.get(cls)
+        if adapter is None:
+            adapter = _ADAPTERS[cls] = pydantic.TypeAdapter(list[cls])  # type: ignore[valid-type]
+        try:
+            objects: list[R] = adapter.validate_python(items)
+        except pydantic.ValidationError:
+            return [cls.from_api(client, item) for item in items]  # raises the clear error
+        for obj, item in zip(objects, items, strict=True):
+            object.__setattr__(obj, "_state", _State(client, item, {}))
+        return objects
+
+    @classmethod
     def _relations(cls) -> dict[str, tuple[str, Relation[Any]]]:
         """The class's relations by attribute name, with the wire name of their id field."""
         found = _RELATIONS.get(cls)
@@ -225,11 +280,16 @@ class Resource(BaseModel):
     @property
     def _meta(self) -> _State:
         try:
-            return self._state
+            found: Any = self._state
         except AttributeError:  # built directly, not loaded through a client
-            state = _State()
-            object.__setattr__(self, "_state", state)
-            return state
+            found = None
+        if isinstance(found, _State):
+            return found
+        # A listed page binds (client, page bytes, index); objects built directly, nothing.
+        listed = type(found) is tuple
+        state = _State(found[0], source=(found[1], found[2])) if listed else _State()
+        object.__setattr__(self, "_state", state)
+        return state
 
     @property
     def _client(self) -> Client | None:

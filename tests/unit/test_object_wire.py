@@ -9,6 +9,7 @@ import responses
 from responses import matchers
 
 from synapse import Client, ClientError, JobStatus
+from synapse.query import ReadAheadFetcher
 from tests.conftest import BASE
 
 TASK = {"id": 5, "project": 1, "data_unit": 2, "data": {"a": 1}, "meta": {"m": 1}, "tags": []}
@@ -130,6 +131,7 @@ def test_an_odd_server_object_is_a_clear_error_without_values(client: Client) ->
 
 
 def test_close_stops_the_read_ahead_threads(client: Client) -> None:
+    client.page_fetcher = ReadAheadFetcher()
     with responses.RequestsMock() as mock:
         mock.get(f"{BASE}/sdk/tasks/", json={"count": 1, "next": None, "results": [{"id": 1}]})
         assert [t.id for t in client.tasks.all()] == [1]

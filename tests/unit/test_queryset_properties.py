@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synapse import Client, InvalidInputError, JobStatus, StorageCategory, Task
-from synapse.query import plan_pages
+from synapse.query import ReadAheadFetcher, SequentialFetcher, plan_pages
 from tests.conftest import BASE
 
 LIST_URL = f"{BASE}/sdk/tasks/"
@@ -52,7 +52,8 @@ def minimal_pages(low: int, high: int) -> int:
     return min(math.ceil(high / p) - low // p for p in range(1, 1001))
 
 
-@settings(max_examples=150, deadline=None)
+@pytest.mark.parametrize("fetcher", [SequentialFetcher, ReadAheadFetcher])
+@settings(max_examples=100, deadline=None)
 @given(
     total=st.integers(0, 60),
     page_size=st.integers(1, 15),
@@ -60,7 +61,7 @@ def minimal_pages(low: int, high: int) -> int:
     length=st.one_of(st.none(), st.integers(0, 70)),
 )
 def test_slicing_equals_list_slicing(
-    total: int, page_size: int, a: int, length: int | None
+    fetcher: type[SequentialFetcher], total: int, page_size: int, a: int, length: int | None
 ) -> None:
     items = [{"id": i + 1, "project": 1} for i in range(total)]
     b = None if length is None else a + length
@@ -68,6 +69,7 @@ def test_slicing_equals_list_slicing(
         calls: list[dict[str, list[str]]] = []
         mock.add_callback(responses.GET, LIST_URL, callback=serve(items, calls))
         client = fresh_client(page_size)
+        client.page_fetcher = fetcher()
         everything = [t.id for t in client.tasks.all()]
         assert everything == [i["id"] for i in items]
         assert len(calls) == max(1, math.ceil(total / page_size))
