@@ -144,3 +144,36 @@ def test_close_stops_the_read_ahead_threads(client: Client) -> None:
     for thread in threads:
         thread.join(2)
     assert not any(t.is_alive() for t in threads)
+
+
+@responses.activate
+def test_listed_objects_track_in_place_changes_and_pickle(client: Client) -> None:
+    import copy
+    import pickle
+
+    rows = [{**TASK, "id": i, "meta": {"m": i}} for i in (1, 2)]
+    responses.get(f"{BASE}/sdk/tasks/", json={"count": 2, "next": None, "results": rows})
+    first, second = list(client.tasks.all())
+    assert first.changed_fields == set()
+    assert first.meta is not None
+    first.meta["m"] = 99
+    assert first.changed_fields == {"meta"}
+    assert second.changed_fields == set()
+    for clone in (pickle.loads(pickle.dumps(first)), copy.copy(first), copy.deepcopy(first)):
+        assert clone.changed_fields == {"meta"}
+        assert clone.meta == {"m": 99}
+    responses.patch(
+        f"{BASE}/tasks/1/",
+        json={**rows[0], "meta": {"m": 99}},
+        match=[matchers.json_params_matcher({"meta": {"m": 99}}, strict_match=True)],
+    )
+    first.save()
+    assert first.changed_fields == set()
+
+
+@responses.activate
+def test_an_odd_object_in_a_page_is_a_clear_error(client: Client) -> None:
+    rows = [TASK, {**TASK, "id": 6, "tags": "oops-not-a-list"}]
+    responses.get(f"{BASE}/sdk/tasks/", json={"count": 2, "next": None, "results": rows})
+    with pytest.raises(ClientError, match="unexpected Task from the server: tags"):
+        list(client.tasks.all())
