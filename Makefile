@@ -39,6 +39,8 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/local_backend.py
+	$(BIN)/python benchmarks/listing.py
+	$(BIN)/python benchmarks/upload.py
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis

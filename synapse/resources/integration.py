@@ -357,7 +357,9 @@ class JobManager(GetMixin[Job], ListMixin[Job]):
     resource = Job
     path = "jobs/"
     filters = FilterSet(
-        {"status": JobStatus, "plugin": "code", "agent": "id", "action": "str"}, common=False
+        # protocol 8.6; ``limit`` is what the old package's callers send
+        {"status": JobStatus, "plugin": "code", "agent": "id", "action": "str", "limit": "int"},
+        common=False,
     )
 
 
