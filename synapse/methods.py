@@ -78,7 +78,8 @@ class ListResult:
             self._count = self._first.count if self._first is not None else 0
 
     def __len__(self) -> int:
-        self._start()
+        if self._count is None:
+            self._start()
         return self._count or 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

@@ -245,3 +245,35 @@ def test_old_import_paths() -> None:
     assert FromTop is FromOld
     assert TopError is OldError
     assert issubclass(FromTop, __import__("synapse").Client)
+
+
+def test_list_all_len_is_the_count_and_iteration_reuses_the_first_page() -> None:
+    client = BackendClient(BASE, TOKEN)
+    url = f"{BASE}/sdk/tasks/"
+    with responses.RequestsMock() as mock:
+        mock.get(
+            url,
+            json={"count": 3, "next": f"{url}?page=2", "results": [{"id": 1}, {"id": 2}]},
+            match=[
+                responses.matchers.query_param_matcher(
+                    {"project": "1", "page_size": "2", "page": "1"}
+                )
+            ],
+        )
+        mock.get(
+            url,
+            json={"count": 3, "next": None, "results": [{"id": 3}]},
+            match=[
+                responses.matchers.query_param_matcher(
+                    {"project": "1", "page_size": "2", "page": "2"}
+                )
+            ],
+        )
+        result = client.list_tasks({"project": 1, "page_size": 2}, list_all=True)
+        assert len(mock.calls) == 0  # lazy
+        assert len(result) == 3
+        assert len(mock.calls) == 1
+        assert [t["id"] for t in result] == [1, 2, 3]
+        assert len(mock.calls) == 2  # the first page was not fetched twice
+        assert len(result) == 3
+        assert len(mock.calls) == 2
