@@ -28,8 +28,8 @@ from synapse.enums import JobStatus, StorageCategory, StorageProvider, TagAction
 from synapse.errors import ClientError, InvalidInputError
 from synapse.query import PagePlan
 from synapse.resources.integration import run_body
-from synapse.transport import PathParam, build_path
-from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, check_readable
+from synapse.transport import PathParam, build_path, check_readable
+from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback
 
 if TYPE_CHECKING:
     from synapse.client import Client

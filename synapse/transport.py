@@ -51,6 +51,7 @@ __all__ = [
     "RetryPolicy",
     "Transport",
     "build_path",
+    "check_readable",
     "encode_params",
     "join_url",
     "path_param",
@@ -188,15 +189,23 @@ def _form_scalar(value: Any) -> str:
     return str(value)  # bools as True/False, as the backend's form parser expects
 
 
+def check_readable(path: str | os.PathLike[str]) -> Path:
+    """The path as a ``Path``, or a clear error (before any request) if it cannot be read."""
+    file = Path(path)
+    if not file.exists():
+        raise InvalidInputError(f"file not found: {file}")
+    if not file.is_file():
+        raise InvalidInputError(f"not a regular file: {file}")
+    if not os.access(file, os.R_OK):
+        raise InvalidInputError(f"file is not readable: {file}")
+    return file
+
+
 def check_files(files: Mapping[str, FileValue]) -> None:
     """Raise before any request if a file given as a path is missing or unreadable."""
-    for name, value in files.items():
+    for value in files.values():
         if isinstance(value, (str, os.PathLike)):
-            path = Path(value)
-            if not path.is_file():
-                raise InvalidInputError(f"file for {name!r} not found: {path}")
-            if not os.access(path, os.R_OK):
-                raise InvalidInputError(f"file for {name!r} is not readable: {path}")
+            check_readable(value)
 
 
 class _OpenFiles:

@@ -42,6 +42,7 @@ from synapse.errors import (
     ServerError,
     ValidationError,
 )
+from synapse.transport import check_readable
 
 if TYPE_CHECKING:
     from synapse.transport import Transport
@@ -52,7 +53,6 @@ __all__ = [
     "ChunkedUploader",
     "Progress",
     "cache_dir",
-    "check_readable",
 ]
 
 DEFAULT_CHUNK_SIZE = 50 * 1024 * 1024  # 52,428,800 bytes, as the backend expects
@@ -77,18 +77,6 @@ def cache_dir() -> Path:
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches" / "synapse"
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "synapse"
-
-
-def check_readable(path: str | os.PathLike[str]) -> Path:
-    """The path as a ``Path``, or a clear error (before any request) if it cannot be read."""
-    file = Path(path)
-    if not file.exists():
-        raise InvalidInputError(f"file not found: {file}")
-    if not file.is_file():
-        raise InvalidInputError(f"not a regular file: {file}")
-    if not os.access(file, os.R_OK):
-        raise InvalidInputError(f"file is not readable: {file}")
-    return file
 
 
 class Progress:

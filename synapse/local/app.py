@@ -176,9 +176,6 @@ class Backend:
 
     # ------------------------------------------------------------------ helpers
 
-    def kind(self, name: str) -> Kind:
-        return KINDS[name]
-
     def load(self, table: str, pk: str | int) -> dict[str, Any]:
         try:
             number = int(pk)

@@ -24,7 +24,8 @@ from synapse.managers import (
 )
 from synapse.query import FilterSet, QuerySet
 from synapse.resources.base import JsonDict, Relation, Resource
-from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, check_readable
+from synapse.transport import check_readable
+from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback
 
 if TYPE_CHECKING:
     from synapse.resources.bulk import UploadReport

@@ -22,8 +22,7 @@ from synapse.resources.base import (
     TolerantStorageCategory,
     TolerantStorageProvider,
 )
-from synapse.transport import PathParam, build_path
-from synapse.uploads import check_readable
+from synapse.transport import PathParam, build_path, check_readable
 
 __all__ = [
     "Agent",
