@@ -407,6 +407,16 @@ class Transport:
         """Whether ``url`` is on the configured scheme, host and port."""
         return _origin(url) == self.origin
 
+    def on_own_origin(self, url: str) -> str:
+        """A URL the backend returned, moved onto the configured origin if it names the
+        configured host (a backend behind a TLS proxy may answer ``http://`` links);
+        URLs on other hosts are left alone, and get no credentials."""
+        parts = urlsplit(url)
+        if (parts.hostname or "").lower() != self.origin[1] or self.is_own_origin(url):
+            return url
+        base = urlsplit(self.config.base_url)
+        return parts._replace(scheme=base.scheme, netloc=base.netloc).geturl()
+
     def auth_headers(self) -> dict[str, str]:
         """The Synapse headers of protocol 1.2, for requests to the configured origin."""
         cfg = self.config

@@ -313,6 +313,7 @@ class ChunkedUploader:
                 body.close()
             if error is None:
                 upload_id, url, server_offset = _chunk_answer(answer)
+                url = self.transport.on_own_origin(url)
                 if offset == 0 and resume:
                     self.journal.save(key, {"id": upload_id, "url": url, "path": str(file)})
                 if server_offset == offset + length:

@@ -142,3 +142,23 @@ def test_a_streamed_chunk_body_reads_the_same_in_any_sizes(
     streamed = (b"".join(pieces) + rest).replace(body.boundary.encode(), whole.boundary.encode())
     assert streamed == expected
     assert body.hasher.hexdigest() == hashlib.md5(path.read_bytes()[3 : 3 + length]).hexdigest()
+
+
+@responses.activate
+def test_an_http_upload_url_for_our_host_is_moved_onto_our_origin(
+    client: Client, source: Path
+) -> None:
+    insecure = "http://api.synapse.test/chunked_upload/u1/"  # as a backend behind TLS says
+    responses.put(UPLOAD, json={"id": "u1", "url": insecure, "offset": 10})
+    responses.post(STATE, json={"id": "u1"})
+    client.chunked_upload(source, chunk_size=16, resume=False)
+    finalize = responses.calls[1].request
+    assert finalize.url == STATE
+    assert finalize.headers["Synapse-Access-Token"].startswith("Token ")
+
+
+def test_foreign_upload_urls_are_left_alone(client: Client) -> None:
+    assert (
+        client.transport.on_own_origin("https://cdn.example.com/u/") == "https://cdn.example.com/u/"
+    )
+    assert client.transport.on_own_origin(STATE) == STATE
