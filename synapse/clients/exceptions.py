@@ -1,29 +1,4 @@
 """``from synapse.clients.exceptions import ClientError``, as in the older package."""
 
-from synapse.errors import (
-    AuthenticationError,
-    AuthorizationError,
-    ClientConnectionError,
-    ClientError,
-    ClientResponseIncompleteError,
-    ClientTimeoutError,
-    HTTPError,
-    NotFoundError,
-    RateLimitError,
-    ServerError,
-    ValidationError,
-)
-
-__all__ = [
-    "AuthenticationError",
-    "AuthorizationError",
-    "ClientConnectionError",
-    "ClientError",
-    "ClientResponseIncompleteError",
-    "ClientTimeoutError",
-    "HTTPError",
-    "NotFoundError",
-    "RateLimitError",
-    "ServerError",
-    "ValidationError",
-]
+from synapse.errors import *  # noqa: F403 - the same names, from their one home
+from synapse.errors import __all__ as __all__
