@@ -17,6 +17,7 @@ from synapse.errors import (
     NotFoundError,
     RateLimitError,
     ServerError,
+    UnsafePathError,
     ValidationError,
 )
 from synapse.query import QuerySet, UnknownFilterError
@@ -88,6 +89,7 @@ __all__ = [
     "TaskTag",
     "Timeout",
     "UnknownFilterError",
+    "UnsafePathError",
     "ValidationError",
     "__version__",
 ]

@@ -30,16 +30,19 @@ __all__ = ["convert_urls", "download", "media_cache_dir"]
 
 CHUNK = 64 * 1024  # what a broken connection can lose, at most
 _RANGE_TOTAL = re.compile(r"bytes\s+(?:\*|\d+-\d+)/(\d+)")
+_SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9_-]{1,16}")
+_RANGE_START = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)")
 
 
 def download(transport: Transport, url: str, dest: str | os.PathLike[str]) -> Path:
     """Stream ``url`` to ``dest`` and return it; resumes with ``Range`` after a failure.
 
     The bytes go to ``dest`` plus ``.part`` first and are renamed on completion, so
-    ``dest`` never holds a partial file.
+    ``dest`` never holds a partial file. A ``dest`` that is a folder, or whose parent is a
+    file, is refused before the first byte. A resumed answer must start where we asked
+    (its ``Content-Range``), or the download starts over from byte 0.
     """
-    target = Path(dest)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _check_dest(dest)
     part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
     policy = transport.policy
     failures = 0
@@ -51,17 +54,26 @@ def download(transport: Transport, url: str, dest: str | os.PathLike[str]) -> Pa
                 response = transport.send(
                     "GET", url, headers=headers, stream=True, ok_statuses=(416,)
                 )
+                content_range = response.headers.get("Content-Range", "")
                 if response.status_code == 416:
-                    match = _RANGE_TOTAL.match(response.headers.get("Content-Range", ""))
+                    match = _RANGE_TOTAL.match(content_range)
                     response.close()
                     if match and int(match.group(1)) == have:
                         break  # we already have every byte
                     have = 0
+                    part.unlink(missing_ok=True)
                     raise ClientConnectionError("the server refused to resume the download")
-                mode = "ab" if response.status_code == 206 and have else "wb"
-                if mode == "wb":
+                resumed = response.status_code == 206 and have > 0
+                if resumed and _range_start(content_range) != have:
+                    response.close()
                     have = 0
-                with open(part, mode) as out:
+                    part.unlink(missing_ok=True)
+                    raise ClientConnectionError(
+                        f"the server resumed at {content_range!r}, not at byte {have}"
+                    )
+                if not resumed:
+                    have = 0
+                with open(part, "ab" if resumed else "wb") as out:
                     for block in transport.iter_content(response, CHUNK):
                         out.write(block)
                         have += len(block)
@@ -81,6 +93,24 @@ def download(transport: Transport, url: str, dest: str | os.PathLike[str]) -> Pa
         part.unlink(missing_ok=True)
 
 
+def _check_dest(dest: str | os.PathLike[str]) -> Path:
+    target = Path(dest)
+    if target.is_dir():
+        raise InvalidInputError(f"download destination is a folder, not a file path: {target}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InvalidInputError(
+            f"cannot download to {target}: a file stands where its folder should be"
+        ) from None
+    return target
+
+
+def _range_start(content_range: str) -> int | None:
+    match = _RANGE_START.match(content_range)
+    return int(match.group(1)) if match else None
+
+
 def media_cache_dir() -> Path:
     """Where :func:`convert_urls` keeps downloaded files."""
     return cache_dir() / "media"
@@ -90,6 +120,8 @@ def _cached_path(url: str) -> Path:
     parts = urlsplit(url)
     without_query = parts._replace(query="", fragment="").geturl()
     suffix = PurePosixPath(unquote(parts.path)).suffix
+    if not _SAFE_SUFFIX.fullmatch(suffix):
+        suffix = ""  # the name is our digest; the server only lends a short plain suffix
     digest = hashlib.md5(without_query.encode()).hexdigest()
     return media_cache_dir() / f"{digest}{suffix}"
 

@@ -15,6 +15,7 @@ Every error the SDK raises on purpose is a :class:`ClientError`::
     │   ├── RateLimitError               429 (``retry_after`` in seconds, if the server said)
     │   └── ServerError                  5xx
     ├── InvalidInputError (also ValueError)  bad input found before any request was sent
+    ├── UnsafePathError                  server data would make us write outside a destination
     └── MultipleObjectsReturned          ``get(**filters)`` matched more than one object
 
 ``str(error)`` is always one readable line and never contains a credential.
@@ -39,6 +40,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "ServerError",
+    "UnsafePathError",
     "ValidationError",
     "error_for_status",
     "summarize_detail",
@@ -167,6 +169,10 @@ class ServerError(HTTPError):
 
 class InvalidInputError(ClientError, ValueError):
     """Bad input found before any request was sent (bad id, URL, filter, file...)."""
+
+
+class UnsafePathError(ClientError):
+    """A path built from server data (a name, a URL) would land outside its destination."""
 
 
 class MultipleObjectsReturned(ClientError):

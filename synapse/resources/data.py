@@ -8,7 +8,6 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
@@ -22,6 +21,7 @@ from synapse.managers import (
     batched,
     settle,
 )
+from synapse.paths import path_inside, safe_component, unique_path, url_basename
 from synapse.query import FilterSet, QuerySet
 from synapse.resources.base import JsonDict, Relation, Resource
 from synapse.transport import check_readable
@@ -162,16 +162,26 @@ class DataUnit(Resource):
     """A set of files (one per specification) with metadata: what a task shows."""
 
     def download(self, dest: str | os.PathLike[str]) -> dict[str, Path]:
-        """Download each file into ``dest/<specification>/<original name>``."""
+        """Download each file into ``dest/<specification>/<original name>``.
+
+        Specification and file names come from the server, so each is reduced to one safe
+        path component (:func:`synapse.paths.safe_component`): nothing is written outside
+        ``dest``, whatever the names say. Two files whose names reduce alike get distinct
+        names rather than overwriting each other.
+        """
         client = self._bound_client()
         saved: dict[str, Path] = {}
+        taken: set[Path] = set()
         for name, entry in (self.files or {}).items():
             if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
                 continue
             url = str(entry["url"])
-            original = entry.get("file_name_original")
-            filename = Path(str(original)).name if original else Path(urlsplit(url).path).name
-            saved[name] = client.download(url, Path(dest) / name / (filename or name))
+            original = entry.get("file_name_original") or url_basename(url)
+            target = unique_path(
+                path_inside(dest, safe_component(name, "spec"), safe_component(original)), taken
+            )
+            taken.add(target)
+            saved[name] = client.download(url, target)
         return saved
 
     _path = "data_units/"

@@ -6,12 +6,12 @@ import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, JsonValue
 
 from synapse.errors import InvalidInputError
 from synapse.managers import CreateMixin, GetMixin, ListMixin
+from synapse.paths import path_inside, safe_component, url_basename
 from synapse.query import FilterSet
 from synapse.resources.base import JsonDict, Relation, Resource
 from synapse.resources.data import DataUnit
@@ -48,12 +48,17 @@ class Model(Resource):
     created: datetime | None = None
 
     def download(self, dest: str | os.PathLike[str]) -> Path:
-        """Download the model's file; ``dest`` is a file path or an existing folder."""
+        """Download the model's file; ``dest`` is a file path or an existing folder.
+
+        In a folder, the file is named after the URL's last segment, reduced to one safe
+        path component: the server's URL cannot make it land elsewhere.
+        """
         if not self.file:
             raise InvalidInputError(f"model {self.id} has no file")
         target = Path(dest)
         if target.is_dir():
-            target = target / (Path(urlsplit(self.file).path).name or f"model-{self.id}")
+            name = safe_component(url_basename(self.file), f"model-{self.id}")
+            target = path_inside(target, name)
         return self._bound_client().download(self.file, target)
 
 
