@@ -975,7 +975,27 @@ def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
 
 
 def control_routes(layer: FaultLayer, backend: Backend, reset: Callable[[], None]) -> list[Route]:
-    """``/_local/`` endpoints for tests: faults, the request log, a counter, reset."""
+    """``/_local/`` endpoints for tests: faults, the request log, a counter, reset.
+
+    They can empty a database or make every request fail, so they are guarded more
+    tightly than the API: the access token is required, a request that carries an
+    ``Origin`` of another site is refused (a web page can make a browser send requests
+    to ``localhost``), and a POST must be ``application/json`` (which a page cannot send
+    cross-origin without a preflight this server never grants).
+    """
+
+    def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            origin = request.headers.get("origin")
+            if origin is not None and origin.rstrip("/") != _base(request):
+                return _json({"detail": "Cross-origin requests are not allowed."}, 403)
+            if request.method == "POST" and not request.headers.get(
+                "content-type", ""
+            ).startswith("application/json"):
+                return _json({"detail": 'Unsupported media type; send "application/json".'}, 415)
+            return await handler(request)
+
+        return endpoint
 
     async def faults(request: Request) -> Response:
         if request.method == "POST":
@@ -998,9 +1018,11 @@ def control_routes(layer: FaultLayer, backend: Backend, reset: Callable[[], None
         reset()
         return Response(status_code=204)
 
+    token = backend.token
     return [
-        Route("/_local/faults", faults, methods=["GET", "POST"]),
-        Route("/_local/requests", requests_log, methods=["GET", "DELETE"]),
-        Route("/_local/counter", counter, methods=["GET"]),
-        Route("/_local/reset", do_reset, methods=["POST"]),
-    ]
+        _route("/_local/faults", token, get=guarded(faults), post=guarded(faults)),
+        _route("/_local/requests", token, get=guarded(requests_log),
+               delete=guarded(requests_log)),
+        _route("/_local/counter", token, get=guarded(counter)),
+        _route("/_local/reset", token, post=guarded(do_reset)),
+    ]  # fmt: skip

@@ -252,18 +252,36 @@ def test_drop_a_chunk_connection(api: Api, when: str) -> None:
 def test_request_log_and_control_endpoints(api: Api) -> None:
     api.get("projects/")
     api.get("projects/1/")
-    log = requests.get(api.url("_local/requests"), timeout=5).json()
+    log = api.get("_local/requests").json()
     assert [(r["method"], r["path"], r["status"]) for r in log] == [
         ("GET", "/projects/", 200),
         ("GET", "/projects/1/", 404),
     ]
-    assert requests.get(api.url("_local/counter"), timeout=5).json()["requests"] == 2
-    set_faults = requests.post(api.url("_local/faults"), json={"latency": 0.01}, timeout=5)
+    assert api.get("_local/counter").json()["requests"] == 2
+    set_faults = api.post("_local/faults", json={"latency": 0.01})
     assert set_faults.json()["latency"] == 0.01
-    bad = requests.post(api.url("_local/faults"), json={"nope": 1}, timeout=5)
+    bad = api.post("_local/faults", json={"nope": 1})
     assert bad.status_code == 400
-    assert requests.post(api.url("_local/reset"), timeout=5).status_code == 204
-    assert requests.get(api.url("_local/requests"), timeout=5).json() == []
+    assert api.post("_local/reset", json={}).status_code == 204
+    assert api.get("_local/requests").json() == []
+
+
+def test_control_routes_refuse_what_a_web_page_could_send(api: Api, demo: dict[str, Any]) -> None:
+    """A page on another site can make a browser POST text/plain to localhost: refused."""
+    drive_by = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
+    for path, body in (("_local/reset", ""), ("_local/faults", '{"error_rate": 1}')):
+        without_token = requests.post(api.url(path), data=body, headers=drive_by, timeout=5)
+        assert without_token.status_code == 401
+        with_token = api.post(path, data=body, headers=drive_by)
+        assert with_token.status_code == 403
+        plain_text = api.post(path, data=body, headers={"Content-Type": "text/plain"})
+        assert plain_text.status_code == 415
+    assert requests.get(api.url("_local/requests"), timeout=5).status_code == 401
+    # Nothing was reset or faulted: the seeded project is still there and requests succeed.
+    assert api.get(f"projects/{demo['project']}/").status_code == 200
+    assert api.get("_local/faults").json()["error_rate"] == 0.0
+    same_origin = api.post("_local/faults", json={"latency": 0}, headers={"Origin": api.url("")})
+    assert same_origin.status_code == 200
 
 
 # ------------------------------------------------------------------ running it

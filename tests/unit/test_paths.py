@@ -25,7 +25,9 @@ hostile_text = st.one_of(
 def test_a_safe_component_is_one_plain_name(name: str) -> None:
     part = safe_component(name)
     assert part not in ("", ".", "..")
-    assert "/" not in part and "\\" not in part and "\x00" not in part
+    assert "/" not in part
+    assert "\\" not in part
+    assert "\x00" not in part
     assert not part.startswith(".")
     assert len(part.encode("utf-8")) <= MAX_COMPONENT_BYTES
     assert Path(part).name == part  # exactly one component, on this platform too
@@ -44,7 +46,8 @@ def test_plain_names_are_kept_and_long_names_keep_their_suffix() -> None:
     assert safe_component("../../etc/passwd") == "_.._etc_passwd"
     assert safe_component("..", "spec") == "spec"
     long = safe_component("x" * 500 + ".jpeg")
-    assert long.endswith(".jpeg") and len(long.encode()) <= MAX_COMPONENT_BYTES
+    assert long.endswith(".jpeg")
+    assert len(long.encode()) <= MAX_COMPONENT_BYTES
     assert url_basename("https://h/media/a/%2E%2E?sig=1") == ".."
 
 
@@ -65,4 +68,4 @@ def test_model_download_into_a_folder_names_the_file_safely(client: Client, tmp_
     saved = client.models.get(9).download(folder)
     assert saved == folder / "model-9"
     assert saved.read_bytes() == b"weights"
-    assert [p for p in (tmp_path / "a").iterdir()] == [folder]
+    assert list((tmp_path / "a").iterdir()) == [folder]
