@@ -77,6 +77,7 @@ class Client:
         timeout: TimeoutLike | None = None,
         max_retries: int | None = None,
         page_size: int | None = None,
+        unknown_filters: str | None = None,
     ) -> None:
         self.config = Config.resolve(
             base_url,
@@ -87,6 +88,7 @@ class Client:
             timeout=timeout,
             max_retries=max_retries,
             page_size=page_size,
+            unknown_filters=unknown_filters,
         )
         self.transport = Transport(self.config)
         self.page_fetcher: PageFetcher = SequentialFetcher()

@@ -31,6 +31,8 @@ ENV_BASE_URL = ("SYNAPSE_BASE_URL", "SYNAPSE_HOST")
 ENV_ACCESS_TOKEN = "SYNAPSE_ACCESS_TOKEN"  # noqa: S105 - a variable name
 ENV_TENANT = "SYNAPSE_TENANT"
 ENV_AGENT_TOKEN = "SYNAPSE_AGENT_TOKEN"  # noqa: S105 - a variable name
+ENV_UNKNOWN_FILTERS = "SYNAPSE_UNKNOWN_FILTERS"
+UNKNOWN_FILTER_MODES = ("raise", "warn")
 
 
 def mask(value: str) -> str:
@@ -182,6 +184,9 @@ class Config:
     timeout: Timeout = DEFAULT_TIMEOUT
     max_retries: int = 3
     page_size: int = 100
+    #: What a filter name the SDK does not know does: ``"raise"`` (the default: the
+    #: backend would ignore it and return everything) or ``"warn"`` and send it.
+    unknown_filters: str = "raise"
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -196,6 +201,7 @@ class Config:
         timeout: TimeoutLike | None = None,
         max_retries: int | None = None,
         page_size: int | None = None,
+        unknown_filters: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Config:
         """Merge explicit arguments over the ``SYNAPSE_*`` environment variables."""
@@ -220,6 +226,12 @@ class Config:
         size = 100 if page_size is None else page_size
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
             raise InvalidInputError(f"page_size must be an int from 1 to 1000, got {page_size!r}")
+        if unknown_filters is None:
+            unknown_filters = env.get(ENV_UNKNOWN_FILTERS) or "raise"
+        if unknown_filters not in UNKNOWN_FILTER_MODES:
+            raise InvalidInputError(
+                f"unknown_filters must be 'raise' or 'warn', got {unknown_filters!r}"
+            )
         return cls(
             base_url=validate_base_url(base_url or ""),
             access_token=_secret(access_token),
@@ -229,6 +241,7 @@ class Config:
             timeout=Timeout.coerce(timeout),
             max_retries=retries,
             page_size=size,
+            unknown_filters=unknown_filters,
         )
 
     def secrets(self) -> list[str]:

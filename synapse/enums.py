@@ -85,25 +85,43 @@ class TagAction(WireEnum):
 
 E = TypeVar("E", bound=WireEnum)
 
+#: Words the original documentation uses for a member (``update_job(..., {'status':
+#: 'completed'})``), matched like the wire values: case-insensitively.
+ALIASES: dict[type[WireEnum], dict[str, str]] = {
+    JobStatus: {"completed": "SUCCEEDED", "complete": "SUCCEEDED", "success": "SUCCEEDED"},
+}
+
+
+def _lookup(enum: type[E], value: object) -> E | None:
+    if isinstance(value, enum):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        pass
+    key = value.strip().lower()
+    for member in enum:
+        if key in (member.value.lower(), member.name.lower()):
+            return member
+    alias = ALIASES.get(enum, {}).get(key)
+    return enum(alias) if alias is not None else None
+
 
 def parse_enum(enum: type[E], value: object) -> E | str:
     """A member for a known wire value, the plain string for one the SDK does not know."""
-    if isinstance(value, enum):
-        return value
-    try:
-        return enum(value)
-    except ValueError:
-        return str(value)
+    found = _lookup(enum, value)
+    return found if found is not None else str(value)
 
 
 def require_enum(enum: type[E], value: object, *, field: str = "value") -> E:
-    """The member for ``value`` (a member or its wire string), or a clear error."""
-    if isinstance(value, enum):
-        return value
-    try:
-        return enum(value)
-    except ValueError:
+    """The member for ``value``: a member, its wire string or name in any case, or a
+    documented alias (``"completed"`` for :attr:`JobStatus.SUCCEEDED`); else a clear error."""
+    found = _lookup(enum, value)
+    if found is None:
         allowed = ", ".join(repr(m.value) for m in enum)
         raise InvalidInputError(
-            f"{field} must be one of {allowed} (or {enum.__name__}.<NAME>), got {value!r}"
-        ) from None
+            f"{field} must be one of {allowed} (any case, or {enum.__name__}.<NAME>), got {value!r}"
+        )
+    return found

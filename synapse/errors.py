@@ -19,6 +19,11 @@ Every error the SDK raises on purpose is a :class:`ClientError`::
     └── MultipleObjectsReturned          ``get(**filters)`` matched more than one object
 
 ``str(error)`` is always one readable line and never contains a credential.
+
+Warnings (not errors): :class:`UnknownFilterWarning` when a filter the SDK does not know
+is sent anyway, :class:`UnknownValueWarning` when a value outside a known enum is sent
+anyway (a storage provider the SDK does not list), :class:`UnknownFieldWarning` when a
+request field the SDK does not know is sent as given.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "ServerError",
+    "UnknownFieldWarning",
+    "UnknownFilterWarning",
+    "UnknownValueWarning",
     "UnsafePathError",
     "ValidationError",
     "error_for_status",
@@ -173,6 +181,18 @@ class InvalidInputError(ClientError, ValueError):
 
 class UnsafePathError(ClientError):
     """A path built from server data (a name, a URL) would land outside its destination."""
+
+
+class UnknownFilterWarning(UserWarning):
+    """A filter name the SDK does not know was sent as asked; the backend may ignore it."""
+
+
+class UnknownValueWarning(UserWarning):
+    """A value outside an enum the SDK knows was sent as asked; the backend may know it."""
+
+
+class UnknownFieldWarning(UserWarning):
+    """A request field the SDK does not know was sent as given."""
 
 
 class MultipleObjectsReturned(ClientError):

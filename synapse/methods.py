@@ -19,13 +19,15 @@ from __future__ import annotations
 import base64
 import mimetypes
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import IO, TYPE_CHECKING, Any, overload
 
 from synapse.downloads import convert_urls
-from synapse.enums import JobStatus, StorageCategory, StorageProvider, TagAction, require_enum
-from synapse.errors import ClientError, InvalidInputError
+from synapse.enums import AnnotateAction, JobStatus, TagAction, require_enum
+from synapse.errors import ClientError, InvalidInputError, UnknownFieldWarning
 from synapse.query import PagePlan
 from synapse.resources.integration import run_body
 from synapse.transport import PathParam, build_path, check_readable
@@ -37,13 +39,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ListResult", "MethodsMixin"]
 
-CONTROL_PARAMS = frozenset(
-    {"page", "page_size", "ordering", "expand", "fields", "pagination", "response_mode"}
-)
 JOB_UPDATE_FIELDS = frozenset(
     {"status", "progress_record", "metrics_record", "console_logs", "result", "meta"}
 )
 OLD_CONVERSION_KEYS = frozenset({"files_fields", "is_list", "coerce"})
+RUN_FIELDS = frozenset(
+    {"agent", "action", "params", "storage_id", "job_id", "debug", "version", "language"}
+)
 
 Params = Mapping[str, Any] | None
 UrlConversion = Mapping[str, Any] | None
@@ -53,7 +55,11 @@ class ListResult:
     """``list_*(list_all=True)``: every item, lazily; ``len()`` is the server's count.
 
     ``len()`` fetches the first page if needed (and iteration then reuses it); iterating
-    streams the pages. The old package returned ``(generator, count)`` instead.
+    streams the pages. ``result[i]`` and ``result[a:b]`` fetch only the pages that cover
+    them, planned as :class:`~synapse.QuerySet` slices are (``result[0]`` is one request
+    for one item). A negative index asks for the count first. The old package returned
+    ``(generator, count)`` instead: ``items, count = ...`` now unpacks the first two
+    items (see the migration guide).
     """
 
     def __init__(
@@ -91,6 +97,31 @@ class ListResult:
         yield from self._items(first.items)
         for page in pages:
             yield from self._items(page.items)
+
+    @overload
+    def __getitem__(self, key: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, key: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, key: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(key, slice):
+            if key.step not in (None, 1):
+                raise ValueError("list_all results do not take a slice step")
+            start, stop = key.start, key.stop
+            if (start is not None and start < 0) or (stop is not None and stop < 0):
+                start, stop, _ = key.indices(len(self))
+            return self._range(start or 0, stop)
+        if isinstance(key, bool) or not isinstance(key, int):
+            raise TypeError(f"indices must be ints or slices, got {key!r}")
+        index = key + len(self) if key < 0 else key
+        found = self._range(index, index + 1) if index >= 0 else []
+        if not found:
+            raise IndexError("list_all result index out of range")
+        return found[0]
+
+    def _range(self, low: int, high: int | None) -> list[dict[str, Any]]:
+        plan = replace(self._plan, low=low, high=high)
+        pages = self._client.page_fetcher.pages(self._client.transport, plan)
+        return [item for page in pages for item in self._items(page.items)]
 
     def _items(self, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for item in items:
@@ -137,12 +168,17 @@ class MethodsMixin:
     def _get(self, template: str, pk: PathParam, params: Params = None) -> Any:
         return self._c().transport.request("GET", build_path(template, pk), params=params)
 
-    def _check_params(self, manager: Manager[Any], params: Params) -> dict[str, Any]:
-        """The params, once their filter names are known to be the backend's."""
-        given = dict(params or {})
-        names = [name for name in given if name not in CONTROL_PARAMS]
-        manager.filters.check_names(names, kind=manager.resource.__name__)
-        return given
+    def _check_params(
+        self, manager: Manager[Any], params: Params, unknown_filters: str | None = None
+    ) -> dict[str, Any]:
+        """The params, once their filter names are known to be the backend's (or warned
+        about, with ``unknown_filters="warn"`` here or on the client), enum values
+        normalised."""
+        return manager.filters.normalize(
+            params or {},
+            kind=manager.resource.__name__,
+            unknown=unknown_filters or self._c().config.unknown_filters,
+        )
 
     def _converter(self, spec: UrlConversion) -> Callable[[dict[str, Any]], None] | None:
         if not spec:
@@ -162,8 +198,9 @@ class MethodsMixin:
         params: Params,
         url_conversion: UrlConversion,
         list_all: bool,
+        unknown_filters: str | None = None,
     ) -> Any:
-        given = self._check_params(manager, params)
+        given = self._check_params(manager, params, unknown_filters)
         convert = self._converter(url_conversion)
         client = self._c()
         if not list_all:
@@ -176,8 +213,10 @@ class MethodsMixin:
         given.pop("page", None)
         return ListResult(client, manager.list_path, list(given.items()), page_size, convert)
 
-    def _all_items(self, manager: Manager[Any], params: Params) -> list[dict[str, Any]]:
-        return list(self._list(manager, params, None, True))
+    def _all_items(
+        self, manager: Manager[Any], params: Params, unknown_filters: str | None = None
+    ) -> list[dict[str, Any]]:
+        return list(self._list(manager, params, None, True, unknown_filters))
 
     # ------------------------------------------------------------------ client utilities
 
@@ -210,12 +249,16 @@ class MethodsMixin:
     def annotate_task_data(
         self, pk: PathParam, data: Mapping[str, Any], schema: str | None = None
     ) -> Any:
-        """PUT ``tasks/{pk}/annotate_task_data/`` with ``{"action", "data"}``."""
+        """PUT ``tasks/{pk}/annotate_task_data/`` with ``{"action", "data"}``.
+
+        ``data`` is that wire body, or (as the original documentation writes it) the
+        annotation itself, which is then submitted: ``{"action": "submit", "data": data}``.
+        """
         return self._c().transport.request(
             "PUT",
             build_path("tasks/{}/annotate_task_data/", pk),
             params={"schema": schema} if schema else None,
-            data=dict(data),
+            data=annotate_body(data),
         )
 
     def annotate_task_data_batch(
@@ -241,10 +284,15 @@ class MethodsMixin:
         return {item["task_id"]: result for item, result in zip(batch, results, strict=True)}
 
     def list_tasks(
-        self, params: Params = None, url_conversion: UrlConversion = None, list_all: bool = False
+        self,
+        params: Params = None,
+        url_conversion: UrlConversion = None,
+        list_all: bool = False,
+        *,
+        unknown_filters: str | None = None,
     ) -> Any:
         """GET ``sdk/tasks/``: the page as sent, or every task with ``list_all=True``."""
-        return self._list(self._c().tasks, params, url_conversion, list_all)
+        return self._list(self._c().tasks, params, url_conversion, list_all, unknown_filters)
 
     def create_tasks(self, data: Any) -> Any:
         """Create tasks from ``{project, data: [{data_unit}]}`` or the seed's list
@@ -294,9 +342,9 @@ class MethodsMixin:
         """GET ``task_tags/{pk}/``."""
         return self._get("task_tags/{}/", pk)
 
-    def list_task_tags(self, params: Params = None) -> Any:
+    def list_task_tags(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
         """GET ``task_tags/`` (one page)."""
-        return self._list(self._c().task_tags, params, None, False)
+        return self._list(self._c().task_tags, params, None, False, unknown_filters)
 
     # ------------------------------------------------------------------ core
 
@@ -352,8 +400,24 @@ class MethodsMixin:
         )
 
     def create_data_units(self, uploaded_files: Any) -> Any:
-        """POST ``data_units/`` with one payload or a list; the answer as sent."""
-        body = list(uploaded_files) if not isinstance(uploaded_files, Mapping) else uploaded_files
+        """POST ``data_units/`` with one payload or a list; the answer as sent.
+
+        Each payload is what :meth:`upload_data_file` returns: ``{"data_collection": id,
+        "files": {spec: {"checksum", "path"}}, "meta"?, "groups"?}``. Anything else is
+        refused before sending, with a message that says so.
+        """
+        single = isinstance(uploaded_files, Mapping)
+        items = [uploaded_files] if single else list(uploaded_files)
+        for index, item in enumerate(items):
+            problem = _data_unit_problem(item)
+            if problem:
+                where = "" if single else f"item {index}: "
+                raise InvalidInputError(
+                    f"{where}{problem}. A data unit needs data_collection (an id) and files "
+                    "({spec name: {'checksum', 'path'}}); upload_data_file(...) returns "
+                    "exactly that payload for each item"
+                )
+        body = dict(uploaded_files) if single else items
         return self._c().transport.request("POST", "data_units/", data=body)
 
     def get_data_unit(self, pk: PathParam, params: Params = None) -> Any:
@@ -361,10 +425,15 @@ class MethodsMixin:
         return self._get("data_units/{}/", pk, params)
 
     def list_data_units(
-        self, params: Params = None, url_conversion: UrlConversion = None, list_all: bool = False
+        self,
+        params: Params = None,
+        url_conversion: UrlConversion = None,
+        list_all: bool = False,
+        *,
+        unknown_filters: str | None = None,
     ) -> Any:
         """GET ``data_units/``."""
-        return self._list(self._c().data_units, params, url_conversion, list_all)
+        return self._list(self._c().data_units, params, url_conversion, list_all, unknown_filters)
 
     def verify_data_files_checksums(self, checksums: Iterable[str]) -> Any:
         """POST ``data_files/verify_checksums/``: which checksums exist."""
@@ -379,10 +448,15 @@ class MethodsMixin:
         return self._get("assignments/{}/", pk)
 
     def list_assignments(
-        self, params: Params = None, url_conversion: UrlConversion = None, list_all: bool = False
+        self,
+        params: Params = None,
+        url_conversion: UrlConversion = None,
+        list_all: bool = False,
+        *,
+        unknown_filters: str | None = None,
     ) -> Any:
         """GET ``sdk/assignments/``."""
-        return self._list(self._c().assignments, params, url_conversion, list_all)
+        return self._list(self._c().assignments, params, url_conversion, list_all, unknown_filters)
 
     def set_tags_assignments(self, data: Mapping[str, Any], params: Params = None) -> Any:
         """POST ``assignments/set_tags/``: ``{assignment_ids, tag_ids}`` or the wire shape."""
@@ -390,9 +464,11 @@ class MethodsMixin:
 
     # ------------------------------------------------------------------ integration
 
-    def list_agents(self, params: Params = None) -> list[dict[str, Any]]:
+    def list_agents(
+        self, params: Params = None, *, unknown_filters: str | None = None
+    ) -> list[dict[str, Any]]:
         """Every agent, as dicts."""
-        return self._all_items(self._c().agents, params)
+        return self._all_items(self._c().agents, params, unknown_filters)
 
     def health_check_agent(self, token: str) -> Any:
         """POST ``agents/{token}/connect/``."""
@@ -411,24 +487,34 @@ class MethodsMixin:
         return self._c().transport.request("PUT", build_path("plugins/{}/", pk), data=dict(data))
 
     def run_plugin(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
-        """POST ``plugins/{id or code}/run/``; the answer as sent (a job, or a result)."""
-        allowed = {
-            *("agent", "action", "params", "storage_id"),
-            *("job_id", "debug", "version", "language"),
-        }
-        unknown = set(data) - allowed
+        """POST ``plugins/{id or code}/run/``; the answer as sent (a job, or a result).
+
+        ``parameters`` is accepted for ``params`` (the original documentation's word). A key
+        the SDK does not know is sent as given, with an :class:`UnknownFieldWarning`.
+        """
+        fields = dict(data)
+        if "parameters" in fields:
+            if "params" in fields:
+                raise InvalidInputError("give params or parameters, not both")
+            fields["params"] = fields.pop("parameters")
+        unknown = sorted(set(fields) - RUN_FIELDS)
         if unknown:
-            raise InvalidInputError(f"run_plugin does not take {sorted(unknown)}")
+            warnings.warn(
+                f"run_plugin: sending {unknown} as given; the SDK knows {sorted(RUN_FIELDS)}",
+                UnknownFieldWarning,
+                stacklevel=2,
+            )
         body = run_body(
-            data.get("action"),
-            data.get("params"),
-            data.get("agent"),
-            data.get("storage_id"),
-            data.get("version"),
-            data.get("job_id"),
-            data.get("debug"),
-            data.get("language", "ko"),
+            fields.get("action"),
+            fields.get("params"),
+            fields.get("agent"),
+            fields.get("storage_id"),
+            fields.get("version"),
+            fields.get("job_id"),
+            fields.get("debug"),
+            fields.get("language", "ko"),
         )
+        body.update({name: fields[name] for name in unknown})
         return self._c().transport.request("POST", build_path("plugins/{}/run/", pk), data=body)
 
     def create_plugin_release(
@@ -452,9 +538,9 @@ class MethodsMixin:
         given = {**(params or {}), **({"plugin": plugin_code} if plugin_code else {})}
         return self._all_items(self._c().plugin_releases, given)
 
-    def list_jobs(self, params: Params = None) -> Any:
+    def list_jobs(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
         """GET ``jobs/`` (one page)."""
-        return self._list(self._c().jobs, params, None, False)
+        return self._list(self._c().jobs, params, None, False, unknown_filters)
 
     def get_job(self, pk: PathParam, params: Params = None) -> Any:
         """GET ``jobs/{pk}/``."""
@@ -491,29 +577,24 @@ class MethodsMixin:
         body: Any = prepared[0] if len(prepared) == 1 else prepared
         return self._c().transport.request("POST", "logs/", data=body)
 
-    def list_storages(self, params: Params = None) -> Any:
+    def list_storages(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
         """GET ``storages/`` (one page)."""
-        return self._list(self._c().storages, params, None, False)
+        return self._list(self._c().storages, params, None, False, unknown_filters)
 
     def get_storage(self, pk: PathParam) -> Any:
         """GET ``storages/{pk}/?with_configuration=true``."""
         return self._get("storages/{}/", pk, {"with_configuration": "true"})
 
     def create_storage(self, data: Mapping[str, Any]) -> Any:
-        """POST ``storages/``; ``provider`` may be a :class:`StorageProvider` or its string."""
-        body = dict(data)
-        for name in ("name", "category", "provider"):
-            if body.get(name) in (None, ""):
-                raise InvalidInputError(f"a storage needs {name}")
-        body["category"] = require_enum(StorageCategory, body["category"], field="category")
-        body["provider"] = require_enum(StorageProvider, body["provider"], field="provider")
-        return self._c().transport.request("POST", "storages/", data=body)
+        """POST ``storages/``; ``category`` may be left to the server, and a ``provider``
+        the SDK does not list is sent with a warning (see ``client.storages.create``)."""
+        return self._c().storages.create(**data)._meta.raw
 
     # ------------------------------------------------------------------ ML
 
-    def list_models(self, params: Params = None) -> Any:
+    def list_models(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
         """GET ``models/`` (one page)."""
-        return self._list(self._c().models, params, None, False)
+        return self._list(self._c().models, params, None, False, unknown_filters)
 
     def get_model(
         self, pk: PathParam, params: Params = None, url_conversion: UrlConversion = None
@@ -532,24 +613,68 @@ class MethodsMixin:
         return self._c().models.create(file=file, **fields)._meta.raw
 
     def list_ground_truth_events(
-        self, params: Params = None, url_conversion: UrlConversion = None, list_all: bool = False
+        self,
+        params: Params = None,
+        url_conversion: UrlConversion = None,
+        list_all: bool = False,
+        *,
+        unknown_filters: str | None = None,
     ) -> Any:
         """GET ``sdk/ground_truth_events/``."""
-        return self._list(self._c().ground_truth_events, params, url_conversion, list_all)
+        return self._list(
+            self._c().ground_truth_events, params, url_conversion, list_all, unknown_filters
+        )
 
     def get_ground_truth_version(self, pk: PathParam) -> Any:
         """GET ``ground_truth_dataset_versions/{pk}/``."""
         return self._get("ground_truth_dataset_versions/{}/", pk)
 
-    def list_ground_truth_versions(self, params: Params = None) -> Any:
+    def list_ground_truth_versions(
+        self, params: Params = None, *, unknown_filters: str | None = None
+    ) -> Any:
         """GET ``ground_truth_dataset_versions/`` (one page)."""
-        return self._list(self._c().ground_truth_versions, params, None, False)
+        return self._list(self._c().ground_truth_versions, params, None, False, unknown_filters)
 
     def list_ground_truths(
-        self, params: Params = None, url_conversion: UrlConversion = None, list_all: bool = False
+        self,
+        params: Params = None,
+        url_conversion: UrlConversion = None,
+        list_all: bool = False,
+        *,
+        unknown_filters: str | None = None,
     ) -> Any:
         """GET ``ground_truths/``."""
-        return self._list(self._c().ground_truths, params, url_conversion, list_all)
+        return self._list(
+            self._c().ground_truths, params, url_conversion, list_all, unknown_filters
+        )
+
+
+def annotate_body(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The wire body ``{"action", "data"}``: given as such, or built around a bare
+    annotation (which is submitted), so that no annotation is ever dropped on the way."""
+    if not isinstance(data, Mapping):
+        raise InvalidInputError(f"annotation data must be a dict, got {type(data).__name__}")
+    if "data" in data and set(data) <= {"action", "data"}:
+        body = dict(data)
+        body["action"] = require_enum(
+            AnnotateAction, body.get("action", "submit"), field="action"
+        ).value
+        return body
+    return {"action": AnnotateAction.SUBMIT.value, "data": dict(data)}
+
+
+def _data_unit_problem(item: Any) -> str:
+    if not isinstance(item, Mapping):
+        return f"expected a dict, got {type(item).__name__}"
+    missing = [name for name in ("data_collection", "files") if name not in item]
+    if missing:
+        return f"missing {', '.join(missing)} (got keys {sorted(item)})"
+    collection = item["data_collection"]
+    if isinstance(collection, bool) or not isinstance(collection, int):
+        return f"data_collection must be an int id, got {collection!r}"
+    if not isinstance(item["files"], Mapping) or not item["files"]:
+        return "files must be a non-empty dict of spec name -> {'checksum', 'path'}"
+    return ""
 
 
 def _data_uri(path: str | os.PathLike[str]) -> str:

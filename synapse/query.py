@@ -17,6 +17,7 @@ import difflib
 import json
 import math
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, over
 import pydantic
 
 from synapse.enums import WireEnum, require_enum
-from synapse.errors import ClientError, InvalidInputError, NotFoundError
+from synapse.errors import ClientError, InvalidInputError, NotFoundError, UnknownFilterWarning
 
 if TYPE_CHECKING:
     from synapse.managers import ListMixin
@@ -72,6 +73,10 @@ def date_ranges(*names: str) -> dict[str, FilterType]:
 
 
 COMMON_FILTERS: dict[str, FilterType] = {"ids": "ids", "ids_ex": "ids", "search": "str"}
+#: Query parameters that shape a listing rather than filter it; never checked as filters.
+CONTROL_PARAMS = frozenset(
+    {"page", "page_size", "ordering", "expand", "fields", "pagination", "response_mode"}
+)
 
 
 @dataclass(frozen=True)
@@ -85,18 +90,52 @@ class FilterSet:
     def allowed(self) -> dict[str, FilterType]:
         return {**(COMMON_FILTERS if self.common else {}), **self.fields}
 
-    def check_names(self, names: Iterable[str], *, kind: str = "this list") -> None:
-        """Raise :class:`UnknownFilterError`, with a suggestion, for a name not allowed."""
+    def check_names(
+        self, names: Iterable[str], *, kind: str = "this list", unknown: str = "raise"
+    ) -> list[str]:
+        """The names not allowed. Each raises :class:`UnknownFilterError` with a
+        suggestion, or with ``unknown="warn"`` gives an :class:`UnknownFilterWarning`."""
         allowed = self.allowed()
-        for name in names:
-            if name not in allowed:
-                raise UnknownFilterError(self._unknown(name, allowed, kind))
+        strangers = [name for name in names if name not in allowed]
+        for name in strangers:
+            message = self._unknown(name, allowed, kind)
+            if unknown != "warn":
+                raise UnknownFilterError(message)
+            warnings.warn(f"sending it anyway: {message}", UnknownFilterWarning, stacklevel=4)
+        return strangers
 
-    def encode(self, filters: Mapping[str, Any], *, kind: str = "this list") -> dict[str, str]:
-        """Wire values for ``filters``; unknown names and bad values raise before sending."""
-        self.check_names(filters, kind=kind)
+    def encode(
+        self, filters: Mapping[str, Any], *, kind: str = "this list", unknown: str = "raise"
+    ) -> dict[str, str]:
+        """Wire values for ``filters``; unknown names and bad values raise before sending
+        (unknown names are sent as given, with a warning, when ``unknown="warn"``)."""
+        strangers = self.check_names(filters, kind=kind, unknown=unknown)
         allowed = self.allowed()
-        return {name: _encode_value(name, allowed[name], value) for name, value in filters.items()}
+        return {
+            name: _encode_value(name, allowed.get(name, "str"), value)
+            if name not in strangers
+            else _raw_value(value)
+            for name, value in filters.items()
+        }
+
+    def normalize(
+        self, params: Mapping[str, Any], *, kind: str = "this list", unknown: str = "raise"
+    ) -> dict[str, Any]:
+        """The method API's ``params``: names checked, enum values normalised (``running``
+        is ``RUNNING``), everything else as the caller gave it."""
+        names = [name for name in params if name not in CONTROL_PARAMS]
+        self.check_names(names, kind=kind, unknown=unknown)
+        allowed = self.allowed()
+        normal = dict(params)
+        for name, value in params.items():
+            ftype = allowed.get(name)
+            if isinstance(ftype, type) and value is not None:
+                field = f"filter {name!r}"
+                if isinstance(value, (list, tuple)):
+                    normal[name] = [require_enum(ftype, v, field=field).value for v in value]
+                else:
+                    normal[name] = require_enum(ftype, value, field=field).value
+        return normal
 
     def _unknown(self, name: str, allowed: Mapping[str, Any], kind: str) -> str:
         message = f"unknown filter {name!r} for {kind}"
@@ -106,6 +145,16 @@ class FilterSet:
             message += f"; did you mean {' or '.join(repr(c) for c in close)}?"
         message += " (the backend ignores unknown filters and would return everything)"
         return message
+
+
+def _raw_value(value: Any) -> str:
+    if isinstance(value, WireEnum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_raw_value(v) for v in value)
+    return str(value)
 
 
 def _pk_of(name: str, value: Any) -> int | str:
@@ -419,7 +468,21 @@ class QuerySet(Generic[T]):
     def filter(self, **filters: Any) -> QuerySet[T]:
         """Narrow the query; names and values are checked now, before any request."""
         self._check_unsliced("filter")
-        encoded = self._manager.filters.encode(filters, kind=self._manager.resource.__name__)
+        encoded = self._manager.filters.encode(
+            filters,
+            kind=self._manager.resource.__name__,
+            unknown=self._manager.client.config.unknown_filters,
+        )
+        return self._clone(filters={**self._filters, **encoded})
+
+    def raw_filter(self, **params: Any) -> QuerySet[T]:
+        """Send filters as given, for names the SDK does not know yet (the real backend may
+        know more than the SDK); each unknown name gives an :class:`UnknownFilterWarning`
+        instead of an error. Known names are checked as in :meth:`filter`."""
+        self._check_unsliced("filter")
+        encoded = self._manager.filters.encode(
+            params, kind=self._manager.resource.__name__, unknown="warn"
+        )
         return self._clone(filters={**self._filters, **encoded})
 
     def order_by(self, *fields: str) -> QuerySet[T]:

@@ -204,11 +204,11 @@ class Backend:
             raise ApiError(400, {"non_field_errors": ["Expected a dictionary of items."]})
         return body
 
-    def new(self, table: str, body: dict[str, Any]) -> dict[str, Any]:
+    def new(self, table: str, body: dict[str, Any], pk: int | None = None) -> dict[str, Any]:
         kind = KINDS[table]
         doc = {**json.loads(json.dumps(kind.defaults)), **body, "created": now_iso()}
         doc.pop("id", None)
-        return self.store.insert(kind, doc)
+        return self.store.insert(kind, doc, pk)
 
     # ------------------------------------------------------------------ rendering
 
@@ -361,14 +361,20 @@ class Backend:
     async def annotate(self, request: Request, pk: str) -> Response:
         doc = self.load("tasks", pk)
         body = await self.dict_body(request)
+        unknown = sorted(set(body) - {"action", "data"})
+        if unknown:  # never answer success while dropping what was sent
+            raise ApiError(
+                400, {"non_field_errors": [f"Unknown fields {unknown}; send action and data."]}
+            )
+        if "data" not in body:
+            raise field_error("data", "This field is required.")
         action = body.get("action", "save")
         if action not in ("save", "submit"):
             raise field_error("action", f'"{action}" is not a valid choice.')
         schema = request.query_params.get("schema")
         if schema not in (None, "dm_schema_v1", "any"):
             raise field_error("schema", f'"{schema}" is not a valid choice.')
-        if "data" in body:
-            doc["data"] = body["data"]
+        doc["data"] = body["data"]
         doc["status"] = "submitted" if action == "submit" else "saved"
         doc["schema"] = schema or doc.get("schema")
         doc["modified"] = now_iso()
@@ -563,9 +569,11 @@ class Backend:
 
     async def create_storage(self, request: Request) -> Response:
         body = await self.dict_body(request)
-        for name in ("name", "category", "provider"):
+        for name in ("name", "provider"):
             if not body.get(name):
                 raise field_error(name, "This field is required.")
+        # The server's default category: its own file system is internal, the rest external.
+        body.setdefault("category", "internal" if body["provider"] == "file_system" else "external")
         if body["category"] not in ("internal", "external"):
             raise field_error("category", f'"{body["category"]}" is not a valid choice.')
         doc = self.new("storages", body)
@@ -989,9 +997,9 @@ def control_routes(layer: FaultLayer, backend: Backend, reset: Callable[[], None
             origin = request.headers.get("origin")
             if origin is not None and origin.rstrip("/") != _base(request):
                 return _json({"detail": "Cross-origin requests are not allowed."}, 403)
-            if request.method == "POST" and not request.headers.get(
-                "content-type", ""
-            ).startswith("application/json"):
+            if request.method == "POST" and not request.headers.get("content-type", "").startswith(
+                "application/json"
+            ):
                 return _json({"detail": 'Unsupported media type; send "application/json".'}, 415)
             return await handler(request)
 

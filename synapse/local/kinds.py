@@ -93,7 +93,8 @@ KINDS: dict[str, Kind] = _kinds(
     ),
     Kind(
         "models",
-        {"name": "str", "plugin": "str", "category": "str", "version": "str"},
+        {"name": "str", "plugin": "str", "category": "str", "version": "str", "project": "int"},
+        relations={"project": "projects"},
         defaults={"configuration": {}, "description": "", "category": "base"},
     ),
     Kind(

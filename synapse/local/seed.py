@@ -13,9 +13,10 @@ from synapse.local.store import now_iso
 if TYPE_CHECKING:
     from synapse.local.app import Backend
 
-__all__ = ["DEMO_AGENT_TOKEN", "seed_demo", "seed_tasks"]
+__all__ = ["DEMO_AGENT_TOKEN", "DOC_AGENT_TOKEN", "seed_demo", "seed_documentation", "seed_tasks"]
 
 DEMO_AGENT_TOKEN = "5f2b9c0d1e3a4b6c8d7e9f0a1b2c3d4e5f6a7b8c"  # noqa: S105 - demo data
+DOC_AGENT_TOKEN = "agent-token-123"  # noqa: S105 - the token the documentation shows
 CLASSES = ["car", "pedestrian", "bicycle", "traffic_light"]
 
 
@@ -140,7 +141,8 @@ def seed_demo(backend: Backend) -> dict[str, Any]:
     b.new(
         "models",
         {"name": "yolo-base", "plugin": "yolo-trainer", "version": "1.0.0",
-         "configuration": {"hyperparameter": {"epochs": 50}}, "file_key": model_key,
+         "project": project["id"], "configuration": {"hyperparameter": {"epochs": 50}},
+         "file_key": model_key,
          "description": "Base detector"},
     )  # fmt: skip
     dataset = b.new("ground_truth_datasets", {"project": project["id"], "name": "Gold set"})
@@ -164,6 +166,7 @@ def seed_demo(backend: Backend) -> dict[str, Any]:
              "data": {"boxes": []}, "files": stored["files"] if stored else {},
              "data_collection": collection["id"]},
         )  # fmt: skip
+    seed_documentation(b)
     return {
         "project": project["id"],
         "data_collection": collection["id"],
@@ -185,3 +188,118 @@ def seed_tasks(backend: Backend, count: int, *, title: str = "Big project") -> i
         ),
     )  # fmt: skip
     return int(project["id"])
+
+
+def _data_file(backend: Backend, name: str, data: bytes) -> str:
+    key, md5 = _media(backend, name, data)
+    backend.store.insert(
+        KINDS["data_files"],
+        {"checksum": md5, "file_key": key, "size": len(data), "created_at": now_iso(),
+         "updated_at": now_iso()},
+    )  # fmt: skip
+    return md5
+
+
+def seed_documentation(backend: Backend) -> None:
+    """The objects the original ``BackendClient`` documentation names by id (project 123,
+    task 456, assignment 789, plugin 123, job 789, ...), so that its examples run as
+    written against ``synapse-local serve --seed demo``."""
+    b = backend
+    b.new(
+        "data_collections",
+        {"name": "Documentation examples", "category": "image",
+         "file_specifications": [
+             {"id": 11, "name": "image_1", "is_required": True, "is_primary": True,
+              "file_type": "image", "extensions": [".png", ".jpg"], "index": 1},
+             {"id": 12, "name": "meta", "is_required": False, "is_primary": False,
+              "file_type": "data", "extensions": [".json"], "index": 2},
+         ]},
+        pk=123,
+    )  # fmt: skip
+    b.new(
+        "projects",
+        {"title": "Documentation project", "category": "image", "data_collection": 123,
+         "configuration": {"classes": [{"code": "box", "tool": "bounding_box"}]}},
+        pk=123,
+    )  # fmt: skip
+    b.new("task_tags", {"project": 123, "name": "blurry", "color": "#ffb224"}, pk=3)
+    for unit_id in (456, 457, 789, 790):
+        image = _data_file(b, f"doc_{unit_id}.jpg", f"JPEG doc unit {unit_id}".encode() * 4)
+        b.new(
+            "data_units",
+            {"data_collection": 123, "meta": {"unit": unit_id},
+             "files": {"image_1": {"checksum": image, "path": f"docs/doc_{unit_id}.jpg"}}},
+            pk=unit_id,
+        )  # fmt: skip
+    for task_id, assignment_id in ((456, 789), (457, 790)):
+        b.new(
+            "tasks",
+            {"project": 123, "data_unit": task_id, "data": {}, "tags": []},
+            pk=task_id,
+        )
+        b.new(
+            "assignments",
+            {"project": 123, "task": task_id, "user": 1, "status_label": "in_progress",
+             "data": {}, "tags": []},
+            pk=assignment_id,
+        )  # fmt: skip
+    b.store.insert(
+        KINDS["agents"],
+        {"name": "doc-agent", "url": "http://127.0.0.1:8001", "status": "connected",
+         "token": DOC_AGENT_TOKEN, "created": now_iso()},
+    )  # fmt: skip
+    b.new(
+        "plugins",
+        {"code": "doc-plugin", "name": "Documentation plugin", "category": "neural_net",
+         "description": "The plugin the documentation runs", "meta": {}},
+        pk=123,
+    )  # fmt: skip
+    b.new(
+        "plugin_releases",
+        {"plugin": 123, "version": "0.9.0",
+         "config": {"code": "doc-plugin", "actions": {"train": {}, "inference": {}}}},
+        pk=456,
+    )  # fmt: skip
+    b.new(
+        "jobs",
+        {"status": "RUNNING", "action": "train", "plugin": 123, "plugin_release": 456,
+         "params": {"epochs": 10}, "started": now_iso(), "auto": False,
+         "console_logs": [f"[{now_iso()}] job queued: doc-plugin",
+                          f"[{now_iso()}] running action 'train'"]},
+        pk=789,
+    )  # fmt: skip
+    b.new(
+        "storages",
+        {"name": "Documentation storage", "category": "internal", "provider": "file_system",
+         "configuration": {"location": "/data/docs"}},
+        pk=123,
+    )  # fmt: skip
+    model_key, _ = _media(b, "doc-model.zip", b"PK\x03\x04 documentation model")
+    b.new(
+        "models",
+        {"name": "doc-model", "project": 123, "plugin": "doc-plugin", "version": "0.9.0",
+         "file_key": model_key, "configuration": {"hyperparameter": {"epochs": 10}}},
+        pk=456,
+    )  # fmt: skip
+    dataset = b.new("ground_truth_datasets", {"project": 123, "name": "Documentation set"})
+    b.new(
+        "ground_truth_dataset_versions",
+        {"ground_truth_dataset": dataset["id"], "version": "v1", "description": "docs"},
+        pk=123,
+    )
+    for n, task_id in enumerate((456, 457)):
+        category = ("train", "validation")[n]
+        truth = b.new(
+            "ground_truths",
+            {"ground_truth_dataset": dataset["id"], "data_unit": task_id,
+             "ground_truth_dataset_versions": [123], "category": category,
+             "data": {"boxes": [[1, 2, 3, 4]]}},
+        )  # fmt: skip
+        unit = b.store.get(KINDS["data_units"], task_id)
+        b.new(
+            "ground_truth_events",
+            {"ground_truth": truth["id"], "category": category, "task": task_id,
+             "ground_truth_dataset_versions": [123], "data_unit": task_id,
+             "data": {"boxes": [[1, 2, 3, 4]]}, "files": unit["files"] if unit else {},
+             "data_collection": 123},
+        )  # fmt: skip

@@ -96,11 +96,12 @@ class Store:
 
     # -- documents
 
-    def insert(self, kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    def insert(self, kind: Kind, body: dict[str, Any], pk: int | None = None) -> dict[str, Any]:
+        """Store a new document; its id is the next free one, or ``pk`` when given."""
         body = {k: v for k, v in body.items() if k != "id"}
         with self.lock:
             cursor = self.db.execute(
-                f"INSERT INTO {kind.table} (body) VALUES (?)", (json.dumps(body),)
+                f"INSERT INTO {kind.table} (id, body) VALUES (?, ?)", (pk, json.dumps(body))
             )
             self._changed(kind.table)
         return {"id": cursor.lastrowid, **body}

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from datetime import datetime
 from typing import IO, Any
 
 from pydantic import Field, JsonValue
 
-from synapse.enums import JobStatus, StorageCategory, StorageProvider, require_enum
-from synapse.errors import ClientError, InvalidInputError
+from synapse.enums import JobStatus, StorageCategory, StorageProvider, parse_enum, require_enum
+from synapse.errors import ClientError, InvalidInputError, UnknownValueWarning
 from synapse.managers import CreateMixin, GetMixin, ListMixin
 from synapse.query import FilterSet, QuerySet
 from synapse.resources.base import (
@@ -333,10 +334,12 @@ class PluginReleaseManager(
         ``requirements`` as repeated fields), as the backend expects.
         """
         plugin = fields.get("plugin")
+        if isinstance(plugin, int) and not isinstance(plugin, bool):
+            plugin = self.client.plugins.get(plugin)  # the wire names a plugin by its code
         if isinstance(plugin, Plugin):
             fields["plugin"] = plugin._require_code()
         if not isinstance(fields.get("plugin"), str) or not fields["plugin"]:
-            raise InvalidInputError("plugin must be the plugin's code (or the Plugin)")
+            raise InvalidInputError("plugin must be the plugin's code, its id, or the Plugin")
         if not isinstance(fields.get("version"), str) or not fields["version"]:
             raise InvalidInputError("a release needs version=")
         body = {k: v for k, v in {"debug": False, **fields}.items() if v is not None}
@@ -371,10 +374,25 @@ class StorageManager(GetMixin[Storage], ListMixin[Storage], CreateMixin[Storage]
     detail_params: Mapping[str, Any] = {"with_configuration": "true"}
 
     def create(self, **fields: Any) -> Storage:
-        """Create a storage; ``category`` and ``provider`` are checked before sending."""
-        for name in ("name", "category", "provider"):
+        """Create a storage. ``name`` and ``provider`` are required; ``category``
+        (:class:`StorageCategory`) may be left to the server's default. A provider the
+        SDK does not list is sent as given, with an :class:`UnknownValueWarning`: the
+        server may know more providers than the SDK."""
+        for name in ("name", "provider"):
             if fields.get(name) in (None, ""):
                 raise InvalidInputError(f"a storage needs {name}=")
-        fields["category"] = require_enum(StorageCategory, fields["category"], field="category")
-        fields["provider"] = require_enum(StorageProvider, fields["provider"], field="provider")
+        if fields.get("category") is not None:
+            fields["category"] = require_enum(StorageCategory, fields["category"], field="category")
+        provider = parse_enum(StorageProvider, fields["provider"])
+        if not isinstance(provider, StorageProvider):
+            if not isinstance(fields["provider"], str):
+                raise InvalidInputError(f"provider must be a string, got {fields['provider']!r}")
+            known = ", ".join(p.value for p in StorageProvider)
+            warnings.warn(
+                f"storage provider {provider!r} is not one the SDK knows ({known}); "
+                "sending it as given",
+                UnknownValueWarning,
+                stacklevel=3,
+            )
+        fields["provider"] = provider
         return super().create(**fields)

@@ -40,6 +40,7 @@ class Model(Resource):
     name: str | None = None
     description: str | None = None
     category: str | None = None
+    project_id: int | None = Field(None, alias="project")
     plugin: str | None = None
     version: str | None = None
     checkpoint: int | None = None
@@ -117,7 +118,7 @@ class ModelManager(GetMixin[Model], ListMixin[Model], CreateMixin[Model]):
 
     resource = Model
     path = "models/"
-    filters = FilterSet({}, common=False)
+    filters = FilterSet({"project": "id", "plugin": "code", "name": "str"}, common=False)
 
     def create(
         self,

@@ -128,7 +128,7 @@ def test_set_tags(api: Api, demo: dict[str, Any], path: str, lister: str) -> Non
 
 
 def test_task_tags(api: Api, demo: dict[str, Any]) -> None:
-    tags = api.get("task_tags/").json()
+    tags = api.get("task_tags/", params={"project": demo["project"]}).json()
     assert {t["name"] for t in tags["results"]} == {"urgent", "review"}
     assert api.get(f"task_tags/{tags['results'][0]['id']}/").json()["name"] == "urgent"
 
@@ -243,7 +243,7 @@ def test_logs(api: Api, demo: dict[str, Any]) -> None:
 
 def test_storages(api: Api, demo: dict[str, Any]) -> None:
     listed = api.get("storages/", params={"category": "internal"}).json()
-    assert [s["name"] for s in listed["results"]] == ["Synapse storage"]
+    assert [s["name"] for s in listed["results"]] == ["Synapse storage", "Documentation storage"]
     assert "configuration" not in listed["results"][0]
     pk = listed["results"][0]["id"]
     full = api.get(f"storages/{pk}/", params={"with_configuration": "true"}).json()
@@ -343,12 +343,16 @@ def test_ground_truth(api: Api, demo: dict[str, Any]) -> None:
     event = events["results"][0]
     assert event["pgh_id"] != event["id"] or event["pgh_id"] == 1
     assert "url" in event["files"]["image_1"]
-    train = api.get("sdk/ground_truth_events/", params={"category": "train"}).json()
+    train = api.get(
+        "sdk/ground_truth_events/",
+        params={"category": "train", "ground_truth_dataset_versions": version},
+    ).json()
     assert train["count"] == 2
     assert (
-        api.get("sdk/ground_truth_events/", params={"categories": "test,validation"}).json()[
-            "count"
-        ]
+        api.get(
+            "sdk/ground_truth_events/",
+            params={"categories": "test,validation", "ground_truth_dataset_versions": version},
+        ).json()["count"]
         == 2
     )
     assert (
@@ -357,7 +361,7 @@ def test_ground_truth(api: Api, demo: dict[str, Any]) -> None:
     )
     assert api.get(f"ground_truth_dataset_versions/{version}/").json()["version"] == "v1"
     listed = api.get("ground_truth_dataset_versions/", params={"is_archived": "false"}).json()
-    assert listed["count"] == 1
+    assert listed["count"] == 2  # the demo's and the documentation's version 123
 
 
 def test_media_supports_range_requests(api: Api, demo: dict[str, Any]) -> None:

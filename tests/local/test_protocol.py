@@ -381,7 +381,7 @@ def test_cli_run_passes_url_and_token_to_the_command() -> None:
         timeout=60,
         check=True,
     ).stdout
-    assert "COUNT 1" in out
+    assert "COUNT 2" in out  # the demo project and the documentation's project 123
 
 
 def test_server_never_imports_the_client_side() -> None:

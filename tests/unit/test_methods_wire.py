@@ -69,8 +69,8 @@ CASES: list[tuple[str, tuple[Any, ...], dict[str, Any], tuple[str, str, dict[str
      ("GET", "/data_collections/8/", {"expand": "file_specifications"}, None)),
     ("get_data_unit", (9,), {"params": {"expand": "files"}},
      ("GET", "/data_units/9/", {"expand": "files"}, None)),
-    ("create_data_units", ([{"data_collection": 1, "files": {}}],), {},
-     ("POST", "/data_units/", {}, [{"data_collection": 1, "files": {}}])),
+    ("create_data_units", ([{"data_collection": 1, "files": {"i": {"checksum": "c"}}}],), {},
+     ("POST", "/data_units/", {}, [{"data_collection": 1, "files": {"i": {"checksum": "c"}}}])),
     ("list_data_units", ({"data_collection": 3},), {},
      ("GET", "/data_units/", {"data_collection": "3"}, None)),
     ("verify_data_files_checksums", (["a", "b"],), {},
@@ -182,7 +182,9 @@ def test_unknown_filters_raise_before_sending(
 @pytest.mark.parametrize(
     ("name", "args"),
     [
-        ("run_plugin", ("p", {"actions": "x"})),
+        ("run_plugin", ("p", {"params": {}, "parameters": {}})),
+        ("create_data_units", ([{"id": 1, "file": {}}],)),
+        ("create_data_units", ({"data_collection": "1", "files": {"i": {}}},)),
         ("update_job", (1, {"progress": 1})),
         ("update_job", (1, {"status": "DONE"})),
         ("create_storage", ({"name": "s", "category": "x", "provider": "minio"},)),
