@@ -78,7 +78,12 @@ def test_every_manager_lists_or_gets(synapse_client: Client, demo: dict[str, Any
     assert (
         c.ground_truth_events.filter(category="train", ground_truth_dataset_versions=[version])
     ).count() == 2
-    assert c.ground_truth_events.filter(categories=["test", "validation"]).count() == 2
+    assert (
+        c.ground_truth_events.filter(
+            categories=["test", "validation"], ground_truth_dataset_versions=[version]
+        ).count()
+        == 2
+    )
     assert c.ground_truths.filter(ground_truth_dataset_versions=[1]).count() == 4
     version = c.ground_truth_versions.get(demo["ground_truth_version"])
     assert version.version == "v1"
