@@ -135,21 +135,30 @@ class ListResult:
 
 
 def _seed_conversion(transforms: Mapping[str, Callable[[str], Any]]) -> Callable[[Any], None]:
-    """The seed's ``url_conversion``: field name -> function applied to each URL there."""
+    """The documentation's ``url_conversion``: field name -> function applied to each URL
+    in that field, on the item and on the objects nested in it (a task's ``files`` are in
+    its expanded ``data_unit``)."""
+
+    def convert(holder: MutableMapping[str, Any], name: str, fn: Callable[[str], Any]) -> None:
+        value = holder.get(name)
+        if isinstance(value, str):
+            holder[name] = fn(value)
+        elif isinstance(value, MutableMapping):
+            for key, entry in list(value.items()):
+                if isinstance(entry, str):
+                    value[key] = fn(entry)
+                elif isinstance(entry, MutableMapping) and isinstance(entry.get("url"), str):
+                    entry["url"] = fn(entry["url"])
 
     def apply(item: Any) -> None:
         if not isinstance(item, MutableMapping):
             return
+        nested = [v for v in item.values() if isinstance(v, MutableMapping)]
         for name, fn in transforms.items():
-            value = item.get(name)
-            if isinstance(value, str):
-                item[name] = fn(value)
-            elif isinstance(value, MutableMapping):
-                for key, entry in list(value.items()):
-                    if isinstance(entry, str):
-                        value[key] = fn(entry)
-                    elif isinstance(entry, MutableMapping) and isinstance(entry.get("url"), str):
-                        entry["url"] = fn(entry["url"])
+            convert(item, name, fn)
+            for inner in nested:
+                if inner is not item.get(name):
+                    convert(inner, name, fn)
 
     return apply
 

@@ -213,11 +213,19 @@ class Backend:
     # ------------------------------------------------------------------ rendering
 
     def render(
-        self, request: Request, table: str, docs: list[dict[str, Any]]
+        self,
+        request: Request,
+        table: str,
+        docs: list[dict[str, Any]],
+        default_expand: tuple[str, ...] = (),
     ) -> list[dict[str, Any]]:
-        """Docs as the API shows them: computed fields, ``expand`` and ``fields`` applied."""
+        """Docs as the API shows them: computed fields, ``expand`` and ``fields`` applied.
+
+        ``default_expand`` names relations an endpoint nests without being asked, as the
+        production ``sdk/tasks/`` does with ``data_unit`` (and its files).
+        """
         kind = KINDS[table]
-        expand = set(_multi(request, "expand"))
+        expand = set(_multi(request, "expand")) | set(default_expand)
         out = [self.present(request, table, dict(doc), expand) for doc in docs]
         for rel in expand & set(kind.relations):
             target = kind.relations[rel]
@@ -284,7 +292,13 @@ class Backend:
 
     # ------------------------------------------------------------------ generic endpoints
 
-    async def list(self, request: Request, table: str, query: Query | None = None) -> Response:
+    async def list(
+        self,
+        request: Request,
+        table: str,
+        query: Query | None = None,
+        default_expand: tuple[str, ...] = (),
+    ) -> Response:
         kind = KINDS[table]
         params = list(request.query_params.multi_items())
         if query is None:
@@ -305,7 +319,7 @@ class Backend:
                 "count": count,
                 "next": _page_link(request, page + 1) if page < pages else None,
                 "previous": _page_link(request, page - 1) if page > 1 else None,
-                "results": self.render(request, table, docs),
+                "results": self.render(request, table, docs, default_expand),
             }
         )
 
@@ -921,7 +935,7 @@ def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
     routes = [
         *crud("projects", delete=True),
         _r("/tasks/", get=listing("tasks"), post=b.create_tasks),
-        _r("/sdk/tasks/", get=listing("tasks")),
+        _r("/sdk/tasks/", get=lambda r: b.list(r, "tasks", default_expand=("data_unit",))),
         _r("/tasks/set_tags/", post=lambda r: b.set_tags(r, "tasks")),
         _r("/tasks/{pk}/annotate_task_data/", put=b.annotate),
         _r("/tasks/{pk}/", get=getting("tasks"), patch=patching("tasks"),

@@ -118,7 +118,10 @@ class ModelManager(GetMixin[Model], ListMixin[Model], CreateMixin[Model]):
 
     resource = Model
     path = "models/"
-    filters = FilterSet({"project": "id", "plugin": "code", "name": "str"}, common=False)
+    filters = FilterSet(
+        {"project": "id", "plugin": "code", "name": "str", "limit": "int", "offset": "int"},
+        common=False,
+    )
 
     def create(
         self,
