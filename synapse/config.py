@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ __all__ = [
     "Timeout",
     "TimeoutLike",
     "mask",
+    "mask_url_credentials",
 ]
 
 ENV_BASE_URL = ("SYNAPSE_BASE_URL", "SYNAPSE_HOST")
@@ -38,6 +40,15 @@ UNKNOWN_FILTER_MODES = ("raise", "warn")
 def mask(value: str) -> str:
     """A masked form that identifies a token without revealing it: ``****abcd``."""
     return f"****{value[-4:]}" if len(value) >= 16 else "****"
+
+
+# The protocol puts agent tokens in URL paths (``agents/<token>/connect/``).
+_AGENT_PATH = re.compile(r"(agents/)([^/?#\s]+)")
+
+
+def mask_url_credentials(text: str) -> str:
+    """``text`` with every token that the protocol puts in a URL path masked."""
+    return _AGENT_PATH.sub(lambda m: m.group(1) + mask(m.group(2)), text)
 
 
 class Secret:
@@ -140,7 +151,13 @@ def validate_base_url(url: str) -> str:
             "(for example https://api.synapse.sh)"
         )
     url = url.strip()
-    parts = urlsplit(url)
+    if any(ord(ch) < 33 or ord(ch) == 127 for ch in url):
+        raise InvalidInputError(f"base URL may not contain spaces or control characters: {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise InvalidInputError(f"base URL has an invalid host or port: {url!r} ({exc})") from None
     if parts.scheme not in ("http", "https"):
         raise InvalidInputError(f"base URL must start with http:// or https://, got {url!r}")
     if not parts.hostname:
@@ -149,10 +166,6 @@ def validate_base_url(url: str) -> str:
         raise InvalidInputError(f"base URL may not carry a query or fragment: {url!r}")
     if parts.username or parts.password:
         raise InvalidInputError("base URL may not carry credentials; use access_token=")
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise InvalidInputError(f"base URL has an invalid port: {url!r}") from None
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         warnings.warn(
             f"base URL {url!r} uses plain http to a remote host: tokens travel unencrypted",
@@ -257,4 +270,4 @@ class Config:
         for value in self.secrets():
             if value:
                 text = text.replace(value, mask(value))
-        return text
+        return mask_url_credentials(text)

@@ -7,6 +7,7 @@ Every error the SDK raises on purpose is a :class:`ClientError`::
     │   └── ClientResponseIncompleteError  the request was sent, the answer was lost:
     │                                      a write may have been applied
     ├── ClientTimeoutError               connecting or reading took too long (status 408)
+    ├── TooManyRedirectsError            redirects went round in a loop (never retried)
     ├── HTTPError                        the server answered with a status >= 400
     │   ├── AuthenticationError          401
     │   ├── AuthorizationError           403
@@ -45,6 +46,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "ServerError",
+    "TooManyRedirectsError",
     "UnknownFieldWarning",
     "UnknownFilterWarning",
     "UnknownValueWarning",
@@ -129,8 +131,23 @@ class ClientTimeoutError(ClientError):
         super().__init__(message, **kwargs)
 
 
+class TooManyRedirectsError(ClientError):
+    """The server sent more redirects than the client follows: a loop, not a failure that
+    a retry would mend."""
+
+
 class HTTPError(ClientError):
-    """The server answered with an error status."""
+    """The server answered with an error status.
+
+    ``body_truncated`` is True when the error body was longer than the SDK reads
+    (:data:`synapse.transport.MAX_ERROR_BODY`): ``response`` then holds its beginning.
+    """
+
+    _body_truncated: bool = False
+
+    @property
+    def body_truncated(self) -> bool:
+        return self._body_truncated
 
 
 class AuthenticationError(HTTPError):
@@ -218,10 +235,14 @@ def error_for_status(
     url: str | None = None,
     request_id: str | None = None,
     retry_after: float | None = None,
+    truncated_at: int | None = None,
 ) -> HTTPError:
-    """Build the typed error for an error answer of the server."""
+    """Build the typed error for an error answer of the server. ``truncated_at`` says
+    the body was cut after that many bytes (``body`` is its beginning)."""
     detail = _detail_of(body)
     message = summarize_detail(detail) or reason or "error"
+    if truncated_at is not None:
+        message += f" [error body cut at {truncated_at // 1024} KiB]"
     kwargs: dict[str, Any] = {
         "status_code": status_code,
         "response": body,
@@ -231,11 +252,15 @@ def error_for_status(
         "request_id": request_id,
     }
     if status_code == 429:
-        return RateLimitError(message, retry_after=retry_after, **kwargs)
+        limited = RateLimitError(message, retry_after=retry_after, **kwargs)
+        limited._body_truncated = truncated_at is not None
+        return limited
     cls = _STATUS_CLASSES.get(status_code)
     if cls is None:
         cls = ServerError if status_code >= 500 else HTTPError
-    return cls(message, **kwargs)
+    error = cls(message, **kwargs)
+    error._body_truncated = truncated_at is not None
+    return error
 
 
 def _detail_of(body: Any) -> Any:

@@ -35,7 +35,7 @@ import requests.adapters
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from synapse._version import __version__
-from synapse.config import Config, Timeout
+from synapse.config import Config, Timeout, mask_url_credentials
 from synapse.errors import (
     ClientConnectionError,
     ClientError,
@@ -43,6 +43,7 @@ from synapse.errors import (
     ClientTimeoutError,
     HTTPError,
     InvalidInputError,
+    TooManyRedirectsError,
     error_for_status,
 )
 
@@ -59,9 +60,29 @@ __all__ = [
 
 logger = logging.getLogger("synapse")
 
+
+class _MaskUrlCredentials(logging.Filter):
+    """urllib3 logs each request's path at DEBUG; the protocol puts agent tokens in paths."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                mask_url_credentials(a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = mask_url_credentials(record.msg)
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_MaskUrlCredentials())
+
 USER_AGENT = f"synapse-orm/{__version__} python/{platform.python_version()}"
 CREDENTIAL_HEADERS = ("Synapse-Access-Token", "Authorization", "Synapse-Tenant", "SYNAPSE-Agent")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: How much of an error body is read (the rest is never downloaded): enough for any
+#: real error message, bounded against a server that answers 100 MB of text.
+MAX_ERROR_BODY = 64 * 1024
+MAX_REDIRECTS = 10
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 PathParam = int | str | uuid.UUID
@@ -324,10 +345,11 @@ class _Adapter(requests.adapters.HTTPAdapter):
 class _Failure(Exception):
     """Internal: a transport failure with what the retry loop needs to know."""
 
-    def __init__(self, error: ClientError, *, sent: bool) -> None:
+    def __init__(self, error: ClientError, *, sent: bool, retryable: bool = True) -> None:
         super().__init__(str(error))
         self.error = error
         self.sent = sent
+        self.retryable = retryable
 
 
 class Transport:
@@ -356,6 +378,7 @@ class Transport:
                     session.mount("http://", adapter)
                     session.mount("https://", adapter)
                     session.headers["User-Agent"] = USER_AGENT
+                    session.max_redirects = MAX_REDIRECTS
                     # The environment is read once, here, not on every request as
                     # requests does by default (that costs more than a small page).
                     session.trust_env = False
@@ -502,10 +525,11 @@ class Transport:
         while True:
             try:
                 response = self._attempt(
-                    method, url, query, request_headers, data, files, body, timeouts, stream
-                )
+                    method, url, query, request_headers, data, files, body, timeouts, stream,
+                    accepted,
+                )  # fmt: skip
             except _Failure as failure:
-                retryable = not failure.sent or method in IDEMPOTENT_METHODS
+                retryable = failure.retryable and (not failure.sent or method in IDEMPOTENT_METHODS)
                 if not retryable or attempt >= retries:
                     raise failure.error from failure.__cause__
                 self._wait(method, url, attempt, retries, failure.error.message, None)
@@ -533,26 +557,34 @@ class Transport:
         body: Body | None,
         timeout: Any,
         stream: bool,
+        accepted: frozenset[int],
     ) -> requests.Response:
+        """One request. The body is always streamed, so that an error body is never read
+        whole; a success body is read here (unless the caller streams it), inside the
+        error mapping, since a connection can break in the middle of it."""
         kwargs: dict[str, Any] = {
             "params": query,
             "headers": headers,
             "timeout": timeout.as_tuple(),
-            "stream": stream,
+            "stream": True,
             "proxies": self.proxies_for(url),
         }
         try:
             if body is not None:
                 kwargs["data"] = body if isinstance(body, bytes) else body()
-                return self.session.request(method, url, **kwargs)
-            if files:
+                response = self.session.request(method, url, **kwargs)
+            elif files:
                 with _OpenFiles(files) as parts:
                     kwargs["data"] = _form_fields(data)
                     kwargs["files"] = parts
-                    return self.session.request(method, url, **kwargs)
-            if method in BODY_METHODS and data is not None:
-                kwargs["data"] = encode_json(data)
-            return self.session.request(method, url, **kwargs)
+                    response = self.session.request(method, url, **kwargs)
+            else:
+                if method in BODY_METHODS and data is not None:
+                    kwargs["data"] = encode_json(data)
+                response = self.session.request(method, url, **kwargs)
+            if not stream and (response.status_code < 400 or response.status_code in accepted):
+                response.content  # noqa: B018 - read the whole success body now
+            return response
         except requests.exceptions.RequestException as exc:
             raise self._failure(method, url, exc, timeout) from exc
 
@@ -560,6 +592,9 @@ class Transport:
         self, method: str, url: str, exc: requests.exceptions.RequestException, timeout: Any
     ) -> _Failure:
         where: dict[str, Any] = {"method": method, "url": self.config.redact(url)}
+        if isinstance(exc, requests.exceptions.TooManyRedirects):
+            loop = TooManyRedirectsError(f"more than {MAX_REDIRECTS} redirects", **where)
+            return _Failure(loop, sent=True, retryable=False)
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             error: ClientError = ClientTimeoutError(
                 f"connection timeout (>{timeout.connect}s)", **where
@@ -609,20 +644,27 @@ class Transport:
         )
         self._sleep(delay)
 
-    def _redact(self, value: Any) -> Any:
-        """A copy of a decoded body with every credential of the config masked."""
+    def _redact(self, value: Any, depth: int = 0) -> Any:
+        """A copy of a decoded body with every credential of the config masked; nesting
+        past 64 levels is kept as masked text rather than walked."""
         if isinstance(value, str):
             return self.config.redact(value)
+        if isinstance(value, (list, dict)) and depth >= 64:
+            return self.config.redact(json.dumps(value)[:MAX_ERROR_BODY])
         if isinstance(value, list):
-            return [self._redact(v) for v in value]
+            return [self._redact(v, depth + 1) for v in value]
         if isinstance(value, dict):
-            return {k: self._redact(v) for k, v in value.items()}
+            return {k: self._redact(v, depth + 1) for k, v in value.items()}
         return value
 
     def _http_error(
         self, method: str, url: str, response: requests.Response, retry_after: float | None
     ) -> HTTPError:
-        body = self._redact(decode_body(response))
+        content, cut = _read_bounded(response, MAX_ERROR_BODY)
+        decoded = (
+            content.decode("utf-8", "replace") if cut else _decode(content, response.status_code)
+        )
+        body = self._redact(decoded)
         request_id = response.headers.get("X-Request-Id") or response.headers.get("Request-Id")
         return error_for_status(
             response.status_code,
@@ -632,6 +674,7 @@ class Transport:
             url=self.config.redact(response.url or url),
             request_id=request_id,
             retry_after=retry_after,
+            truncated_at=MAX_ERROR_BODY if cut else None,
         )
 
     def iter_content(self, response: requests.Response, chunk_size: int) -> Iterator[bytes]:
@@ -650,9 +693,31 @@ class Transport:
 
 def decode_body(response: requests.Response) -> Any:
     """``None`` for 204 or an empty body, parsed JSON when it parses, the text otherwise."""
-    if response.status_code == 204 or not response.content:
+    return _decode(response.content, response.status_code)
+
+
+def _decode(content: bytes, status: int) -> Any:
+    if status == 204 or not content:
         return None
     try:
-        return response.json()
-    except ValueError:
-        return response.text
+        return json.loads(content)
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
+        return content.decode("utf-8", "replace")
+
+
+def _read_bounded(response: requests.Response, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of a streamed body, and whether there was more. The rest is
+    never downloaded: the connection is closed instead of drained."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(16 * 1024):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                break
+    except requests.exceptions.RequestException:
+        pass  # a broken error body still makes an error, from what did arrive
+    finally:
+        response.close()
+    return b"".join(chunks)[:limit], size > limit

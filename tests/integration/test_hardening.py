@@ -1,0 +1,239 @@
+"""Untrusted answers over real HTTP: huge error bodies, lying resumes, redirect loops,
+tokens in URL paths. A scripted loopback server plays the hostile side."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+
+from synapse import (
+    Client,
+    ClientConnectionError,
+    InvalidInputError,
+    TooManyRedirectsError,
+    ValidationError,
+)
+from synapse.local import LocalBackend
+from synapse.local.seed import DEMO_AGENT_TOKEN
+from synapse.transport import MAX_ERROR_BODY
+
+Step = Callable[[BaseHTTPRequestHandler], None]
+
+
+class Script:
+    """A loopback server answering each request with the next scripted step."""
+
+    def __init__(self, steps: list[Step]) -> None:
+        self.steps = list(steps)
+        self.seen: list[dict[str, Any]] = []
+        self.bytes_sent = 0
+        script = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                script.seen.append({"path": self.path, "range": self.headers.get("Range")})
+                step = script.steps.pop(0) if script.steps else _status(500)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    step(self)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Script:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _status(code: int) -> Step:
+    def step(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(code)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    return step
+
+
+def _body(code: int, data: bytes, headers: dict[str, str] | None = None, *,
+          length: int | None = None, cut_after: int | None = None) -> Step:  # fmt: skip
+    def step(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(code)
+        h.send_header("Content-Length", str(len(data) if length is None else length))
+        for name, value in (headers or {}).items():
+            h.send_header(name, value)
+        h.end_headers()
+        h.wfile.write(data if cut_after is None else data[:cut_after])
+        h.wfile.flush()
+        if cut_after is not None:
+            h.close_connection = True
+
+    return step
+
+
+@pytest.fixture
+def no_sleep() -> Callable[[Client], Client]:
+    def quiet(client: Client) -> Client:
+        client.transport._sleep = lambda _: None
+        return client
+
+    return quiet
+
+
+# ------------------------------------------------------------------ bounded error bodies
+
+
+def test_a_huge_error_body_is_read_only_up_to_the_bound() -> None:
+    total = 200 * 1024 * 1024
+    sent = {"bytes": 0}
+
+    def flood(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(400)
+        h.send_header("Content-Type", "text/plain")
+        h.send_header("Content-Length", str(total))
+        h.end_headers()
+        block = b"x" * (1024 * 1024)
+        while sent["bytes"] < total:
+            h.wfile.write(block)
+            sent["bytes"] += len(block)
+
+    with Script([flood]) as server:
+        client = Client(server.url, "t" * 20, max_retries=0)
+        with pytest.raises(ValidationError) as caught:
+            client.request("GET", "big/")
+        client.close()
+    error = caught.value
+    assert error.body_truncated
+    assert isinstance(error.response, str)
+    assert len(error.response) == MAX_ERROR_BODY
+    assert "cut at 64 KiB" in str(error)
+    assert len(str(error)) < 500
+    # The client closed the connection instead of reading the rest.
+    assert sent["bytes"] < total // 4
+
+
+@responses.activate
+def test_a_small_json_error_body_is_whole_and_not_marked_cut() -> None:
+    responses.get("https://api.example.com/x/", status=400, json={"name": ["required"]})
+    with pytest.raises(ValidationError) as caught:
+        Client("https://api.example.com", "t" * 20).request("GET", "x/")
+    assert caught.value.response == {"name": ["required"]}
+    assert not caught.value.body_truncated
+
+
+@responses.activate
+def test_a_deeply_nested_error_body_still_makes_a_clear_error() -> None:
+    deep = b"[" * 50_000 + b"]" * 50_000
+    responses.get("https://api.example.com/x/", status=422, body=deep)
+    with pytest.raises(ValidationError) as caught:
+        Client("https://api.example.com", "t" * 20).request("GET", "x/")
+    assert caught.value.body_truncated  # 100 KB: cut, kept as text
+    assert len(str(caught.value)) < 500
+
+
+# ------------------------------------------------------------------ downloads
+
+
+def test_a_resume_that_starts_elsewhere_restarts_from_zero(tmp_path: Path, no_sleep: Any) -> None:
+    data = os.urandom(200_000)
+    wrong_start = f"bytes 0-{len(data) - 1}/{len(data)}"
+    steps = [
+        _body(200, data, cut_after=100_000),  # breaks mid-body: one 64 KiB block kept
+        _body(206, data, {"Content-Range": wrong_start}),  # "resumes" at 0, not 65,536
+        _body(200, data),
+    ]
+    with Script(steps) as server:
+        client = no_sleep(Client(server.url, "t" * 20))
+        saved = client.download(f"{server.url}/media/f.bin", tmp_path / "f.bin")
+        client.close()
+    assert saved.read_bytes() == data  # not 265,536 bytes of spliced content
+    assert [s["range"] for s in server.seen] == [None, "bytes=65536-", None]
+
+
+def test_a_416_that_does_not_confirm_completion_restarts_from_zero(
+    tmp_path: Path, no_sleep: Any
+) -> None:
+    data = os.urandom(150_000)
+    steps = [
+        _body(200, data, cut_after=100_000),
+        _body(416, b"", {"Content-Range": "bytes */999999"}),  # the object changed
+        _body(200, data),
+    ]
+    with Script(steps) as server:
+        client = no_sleep(Client(server.url, "t" * 20))
+        saved = client.download(f"{server.url}/media/g.bin", tmp_path / "g.bin")
+        client.close()
+    assert saved.read_bytes() == data
+    assert [s["range"] for s in server.seen] == [None, "bytes=65536-", None]
+
+
+def test_a_download_that_never_completes_fails_and_leaves_nothing(
+    tmp_path: Path, no_sleep: Any
+) -> None:
+    data = os.urandom(10_000)
+    with Script([_body(200, data, cut_after=100)] * 10) as server:
+        client = no_sleep(Client(server.url, "t" * 20, max_retries=2))
+        with pytest.raises(ClientConnectionError):
+            client.download(f"{server.url}/media/h.bin", tmp_path / "h.bin")
+        client.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ small leaks, mappings
+
+
+@responses.activate
+def test_a_redirect_loop_is_reported_once_without_retry() -> None:
+    responses.get("https://api.example.com/loop/", status=302,
+                  headers={"Location": "https://api.example.com/loop/"})  # fmt: skip
+    client = Client("https://api.example.com", "t" * 20, max_retries=1)
+    with pytest.raises(TooManyRedirectsError, match="redirects"):
+        client.request("GET", "loop/")
+    assert len(responses.calls) == 11  # the first request and 10 redirects, once
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1", "http://host\r\nX-Injected: 1", "http://host\x00.example", "http://ho st"],
+)
+def test_malformed_base_urls_are_typed_errors(url: str) -> None:
+    with pytest.raises(InvalidInputError):
+        Client(url, "t" * 20)
+
+
+def test_the_agent_token_never_reaches_a_log_line(
+    synapse_backend: LocalBackend, demo: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client(synapse_backend.url, synapse_backend.token)
+    client.transport._sleep = lambda _: None
+    with caplog.at_level(logging.DEBUG), client:
+        client.agents.health_check(DEMO_AGENT_TOKEN)
+        synapse_backend.fail_next(f"/agents/{DEMO_AGENT_TOKEN}/connect/", 429)
+        client.agents.health_check(DEMO_AGENT_TOKEN)  # the retry logs a warning too
+    urllib3_lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("agents/****" in line for line in urllib3_lines)
+    retry_lines = [r.getMessage() for r in caplog.records if "retrying POST" in r.getMessage()]
+    assert len(retry_lines) == 1
+    assert "agents/****" in retry_lines[0]
+    assert DEMO_AGENT_TOKEN not in caplog.text
+    assert synapse_backend.token not in caplog.text
