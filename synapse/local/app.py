@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from synapse.local.faults import DROP, FaultLayer
 from synapse.local.kinds import KINDS, Kind
+from synapse.local.limits import DataDirLock
 from synapse.local.store import Query, Store, now_iso
 
 __all__ = ["ApiError", "Backend", "build_app"]
@@ -60,18 +61,41 @@ def field_error(name: str, message: str) -> ApiError:
     return ApiError(400, {name: [message]})
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")  # NaN and Infinity: json.loads takes them
+
+
+def _int64(text: str) -> int:
+    number = int(text)
+    if not INT64[0] <= number <= INT64[1]:
+        raise ValueError(f"integer {text[:30]} is out of range")
+    return number
+
+
+def safe_filename(name: str | None) -> str:
+    """The last component of an uploaded file's name, never empty, ``.`` or ``..``."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip().replace("\x00", "")
+    return base if base not in ("", ".", "..") else "file"
+
+
 def _json(body: Any, status: int = 200) -> Response:
     return Response(
         json.dumps(body, separators=(",", ":")), status_code=status, media_type="application/json"
     )
 
 
+INT64 = (-(2**63), 2**63 - 1)  # what SQLite stores; a larger number is a 400, not a 500
+
+
 def _parse(ftype: str, key: str, raw: str) -> Any:
     if ftype in ("int", "ints"):
         try:
-            return int(raw)
+            number = int(raw)
         except ValueError:
             raise field_error(key, "Enter a number.") from None
+        if not INT64[0] <= number <= INT64[1]:
+            raise field_error(key, f"Ensure this value is at most {INT64[1]} in size.")
+        return number
     if ftype == "bool":
         lowered = raw.lower()
         if lowered in ("true", "1"):
@@ -171,6 +195,7 @@ class Backend:
         self.token = token
         self.job_seconds = job_seconds
         self.faults: FaultLayer | None = None
+        self.lock: DataDirLock | None = None
         (files_dir / "uploads").mkdir(parents=True, exist_ok=True)
         (files_dir / "media").mkdir(parents=True, exist_ok=True)
 
@@ -181,6 +206,8 @@ class Backend:
             number = int(pk)
         except ValueError:
             raise not_found() from None
+        if not INT64[0] <= number <= INT64[1]:
+            raise not_found()
         doc = self.store.get(KINDS[table], number)
         if doc is None:
             raise not_found()
@@ -194,9 +221,10 @@ class Backend:
         if not raw:
             return {}
         try:
-            return json.loads(raw)
-        except ValueError:
-            raise ApiError(400, {"detail": "JSON parse error"}) from None
+            return json.loads(raw, parse_constant=_no_constant, parse_int=_int64)
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise ApiError(400, {"detail": f"JSON parse error - {reason}"}) from None
 
     async def dict_body(self, request: Request) -> dict[str, Any]:
         body = await self.body(request)
@@ -612,7 +640,7 @@ class Backend:
 
     def store_upload_file(self, upload: UploadFile) -> tuple[str, str, int]:
         """Copy an uploaded part to the media folder: (key, md5, size)."""
-        name = Path(upload.filename or "file").name or "file"
+        name = safe_filename(upload.filename)
         key = f"{uuid.uuid4().hex}/{name}"
         target = self.files_dir / "media" / key
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -815,7 +843,7 @@ class Backend:
                 digest.update(block)
         if digest.hexdigest() != md5:
             raise ApiError(400, {"detail": "md5 checksum does not match"})
-        key = f"{upload['id']}/{Path(upload['filename']).name or 'file'}"
+        key = f"{upload['id']}/{safe_filename(upload['filename'])}"
         target = self.files_dir / "media" / key
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)

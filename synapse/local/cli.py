@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from synapse.local.limits import DEFAULT_MAX_JSON_BODY, DEFAULT_MAX_UPLOAD_BODY
 from synapse.local.server import LocalBackend
 
 __all__ = ["main"]
@@ -27,6 +28,18 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--seed", choices=["demo"], help="seed a small realistic world")
     common.add_argument("--tasks", type=int, default=0, help="seed a project with N tasks")
     common.add_argument("--job-seconds", type=float, default=0.5, help="time per job step")
+    common.add_argument(
+        "--max-json-body",
+        type=int,
+        default=DEFAULT_MAX_JSON_BODY,
+        help="largest JSON body accepted, in bytes (413 above)",
+    )
+    common.add_argument(
+        "--max-upload-body",
+        type=int,
+        default=DEFAULT_MAX_UPLOAD_BODY,
+        help="largest multipart body (uploads, chunks), in bytes",
+    )
     faults = common.add_argument_group("faults")
     faults.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
     faults.add_argument("--error-rate", type=float, default=0.0, help="fraction answered 503")
@@ -61,13 +74,19 @@ def _backend(args: argparse.Namespace) -> LocalBackend:
         tasks=args.tasks,
         job_seconds=args.job_seconds,
         faults=faults,
+        max_json_body=args.max_json_body,
+        max_upload_body=args.max_upload_body,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``synapse-local`` command."""
     args = _parser().parse_args(argv)
-    backend = _backend(args)
+    try:
+        backend = _backend(args)
+    except RuntimeError as exc:  # the data folder is in use
+        print(f"synapse-local: {exc}", file=sys.stderr)
+        return 2
     if args.command == "serve":
         print(f"Synapse local backend on {backend.url}", flush=True)
         print(f"  SYNAPSE_BASE_URL={backend.url}", flush=True)

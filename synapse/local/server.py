@@ -13,6 +13,12 @@ import uvicorn
 
 from synapse.local.app import Backend, build_app, control_routes
 from synapse.local.faults import FaultLayer, RequestRecord
+from synapse.local.limits import (
+    DEFAULT_MAX_JSON_BODY,
+    DEFAULT_MAX_UPLOAD_BODY,
+    BodyLimit,
+    DataDirLock,
+)
 from synapse.local.seed import seed_demo, seed_tasks
 from synapse.local.store import Store
 
@@ -27,14 +33,20 @@ def create_app(
     token: str,
     job_seconds: float = 0.5,
     files_dir: Path | None = None,
+    max_json_body: int = DEFAULT_MAX_JSON_BODY,
+    max_upload_body: int = DEFAULT_MAX_UPLOAD_BODY,
 ) -> tuple[FaultLayer, Backend]:
-    """The ASGI app (fault layer outermost) and its backend state.
+    """The ASGI app (fault layer outermost, then the body limit) and its backend state.
 
-    With ``data_dir`` the database and uploaded files persist there; without it the
-    database is in memory and files go to ``files_dir``.
+    With ``data_dir`` the database and uploaded files persist there (the folder is locked
+    against a second server); without it the database is in memory and files go to
+    ``files_dir``.
     """
+    lock: DataDirLock | None = None
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
+        lock = DataDirLock(data_dir)
+        lock.acquire()
         store = Store(data_dir / DB_NAME)
         files = data_dir / "files"
     else:
@@ -43,13 +55,16 @@ def create_app(
         store = Store(None)
         files = files_dir
     backend = Backend(store, files, token, job_seconds)
+    backend.lock = lock
     layer = FaultLayer(None)
 
     def reset() -> None:
         store.reset()
         layer.clear()
 
-    layer.app = build_app(backend, control_routes(layer, backend, reset))
+    layer.app = BodyLimit(
+        build_app(backend, control_routes(layer, backend, reset)), max_json_body, max_upload_body
+    )
     backend.faults = layer
     return layer, backend
 
@@ -78,6 +93,8 @@ class LocalBackend:
         tasks: also seed a project with this many tasks.
         job_seconds: how long each step of a plugin run's job takes.
         faults: initial fault knobs (see :class:`synapse.local.faults.Faults`).
+        max_json_body: largest JSON body accepted, in bytes (413 above).
+        max_upload_body: largest multipart body (uploads, chunks) accepted, in bytes.
     """
 
     def __init__(
@@ -91,6 +108,8 @@ class LocalBackend:
         tasks: int = 0,
         job_seconds: float = 0.05,
         faults: dict[str, Any] | None = None,
+        max_json_body: int = DEFAULT_MAX_JSON_BODY,
+        max_upload_body: int = DEFAULT_MAX_UPLOAD_BODY,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -101,6 +120,8 @@ class LocalBackend:
             token=self.token,
             job_seconds=job_seconds,
             files_dir=Path(self._tmp.name) if self._tmp else None,
+            max_json_body=max_json_body,
+            max_upload_body=max_upload_body,
         )
         if seed == "demo":
             seed_demo(self.backend)
@@ -156,6 +177,8 @@ class LocalBackend:
             self._thread.join(10)
             self._server = None
         self.backend.store.close()
+        if self.backend.lock is not None:
+            self.backend.lock.release()
         if self._tmp is not None:
             self._tmp.cleanup()
 

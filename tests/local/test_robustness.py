@@ -1,0 +1,99 @@
+"""Input that used to make the local backend answer 500 now gets a DRF-shaped 4xx."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from synapse.local import LocalBackend
+from synapse.local.cli import main as cli_main
+from tests.local.conftest import Api
+
+HUGE = str(2**70)
+
+
+def assert_drf_error(response: requests.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text[:200]
+    body = response.json()
+    assert isinstance(body, dict)
+    assert body  # {"detail": ...} or {"field": [...]}
+    return body
+
+
+def test_integers_past_64_bits_are_client_errors(api: Api, demo: dict[str, Any]) -> None:
+    assert_drf_error(api.get("sdk/tasks/", params={"project": HUGE}), 400)
+    assert_drf_error(api.get("sdk/tasks/", params={"id__gt": HUGE}), 400)
+    assert_drf_error(api.get("sdk/tasks/", params={"ids": f"1,{HUGE}"}), 400)
+    assert_drf_error(api.get(f"tasks/{HUGE}/"), 404)
+    assert_drf_error(api.post("projects/", data=f'{{"title": "t", "n": {HUGE}}}',
+                              headers={"Content-Type": "application/json"}), 400)  # fmt: skip
+    assert all(r.status is not None and r.status < 500 for r in api.backend.requests)
+
+
+def test_nan_and_deep_nesting_are_refused_not_stored(api: Api) -> None:
+    nan = api.post("projects/", data='{"title": NaN}', headers={"Content-Type": "application/json"})
+    assert "NaN" in str(assert_drf_error(nan, 400))
+    deep = "[" * 100_000 + "]" * 100_000
+    assert_drf_error(api.post("projects/", data=deep,
+                              headers={"Content-Type": "application/json"}), 400)  # fmt: skip
+    assert api.get("projects/").json()["count"] == 0
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "../../escape.bin", "a\\..\\b.bin"])
+def test_an_upload_filename_never_escapes_the_media_folder(
+    api: Api, name: str, synapse_backend: LocalBackend
+) -> None:
+    answer = api.post("data_files/", files={"file": (name, b"payload " + name.encode())})
+    assert answer.status_code == 201, answer.text
+    media = synapse_backend.backend.files_dir / "media"
+    stored = requests.get(answer.json()["file"], timeout=5)
+    assert stored.content == b"payload " + name.encode()
+    for path in synapse_backend.backend.files_dir.rglob("*"):
+        assert path.resolve().is_relative_to(synapse_backend.backend.files_dir.resolve())
+    assert media.is_dir()
+
+
+@pytest.fixture
+def small_limits() -> Iterator[Api]:
+    with LocalBackend(max_json_body=2000, max_upload_body=5000) as backend:
+        api = Api(backend)
+        yield api
+        api.session.close()
+
+
+def test_bodies_over_the_limit_get_413_before_being_read(small_limits: Api) -> None:
+    api = small_limits
+    big = json.dumps({"title": "x" * 3000})
+    assert_drf_error(api.post("projects/", data=big,
+                              headers={"Content-Type": "application/json"}), 413)  # fmt: skip
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while it arrives
+        yield b'{"title": "'
+        for _ in range(30):
+            yield b"y" * 100
+        yield b'"}'
+
+    streamed = api.post("projects/", data=chunks(), headers={"Content-Type": "application/json"})
+    assert_drf_error(streamed, 413)
+    upload = api.post("data_files/", files={"file": ("f.bin", b"z" * 6000)})
+    assert_drf_error(upload, 413)
+    assert api.post("projects/", json={"title": "fits"}).status_code == 201
+    assert api.get("projects/").json()["count"] == 1
+
+
+def test_a_second_server_on_one_data_dir_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LocalBackend(data_dir=tmp_path) as first:
+        with pytest.raises(RuntimeError, match="in use by another local backend"):
+            LocalBackend(data_dir=tmp_path)
+        assert cli_main(["serve", "--data-dir", str(tmp_path)]) == 2
+        assert "in use" in capsys.readouterr().err
+        assert requests.get(f"{first.url}/projects/", timeout=5).status_code == 401
+    with LocalBackend(data_dir=tmp_path) as again:  # the lock went with the first server
+        assert again.url
