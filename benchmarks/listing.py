@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _server import Server, local_server
 
 from synapse import Client
-from synapse.query import ReadAheadFetcher
+from synapse.pagination import ReadAheadFetcher
 
 
 def plain_items(server: Server, page_size: int) -> Iterator[dict[str, Any]]:

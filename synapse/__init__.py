@@ -19,12 +19,13 @@ from synapse.errors import (
     ServerError,
     TooManyRedirectsError,
     UnknownFieldWarning,
+    UnknownFilterError,
     UnknownFilterWarning,
     UnknownValueWarning,
     UnsafePathError,
     ValidationError,
 )
-from synapse.query import QuerySet, UnknownFilterError
+from synapse.query import QuerySet
 from synapse.resources import (
     Agent,
     Assignment,

@@ -14,7 +14,7 @@ from synapse.config import Config, Secret, TimeoutLike
 from synapse.downloads import download
 from synapse.managers import GetMixin, Manager
 from synapse.methods import MethodsMixin
-from synapse.query import PageFetcher, SequentialFetcher
+from synapse.pagination import PageFetcher, SequentialFetcher
 from synapse.resources.annotation import (
     AssignmentManager,
     ProjectManager,

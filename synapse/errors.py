@@ -16,6 +16,7 @@ Every error the SDK raises on purpose is a :class:`ClientError`::
     │   ├── RateLimitError               429 (``retry_after`` in seconds, if the server said)
     │   └── ServerError                  5xx
     ├── InvalidInputError (also ValueError)  bad input found before any request was sent
+    │   └── UnknownFilterError           a filter name the backend would silently ignore
     ├── UnsafePathError                  server data would make us write outside a destination
     └── MultipleObjectsReturned          ``get(**filters)`` matched more than one object
 
@@ -48,6 +49,7 @@ __all__ = [
     "ServerError",
     "TooManyRedirectsError",
     "UnknownFieldWarning",
+    "UnknownFilterError",
     "UnknownFilterWarning",
     "UnknownValueWarning",
     "UnsafePathError",
@@ -194,6 +196,10 @@ class ServerError(HTTPError):
 
 class InvalidInputError(ClientError, ValueError):
     """Bad input found before any request was sent (bad id, URL, filter, file...)."""
+
+
+class UnknownFilterError(InvalidInputError):
+    """A filter name the backend does not know: it would ignore it and return everything."""
 
 
 class UnsafePathError(ClientError):

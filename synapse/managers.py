@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import pydantic
 
 from synapse.errors import ClientError, InvalidInputError, NotFoundError
-from synapse.query import FilterSet, QuerySet
+from synapse.filters import FilterSet
+from synapse.query import QuerySet
 from synapse.transport import PathParam, build_path
 
 if TYPE_CHECKING:

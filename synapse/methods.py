@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, overload
 from synapse.downloads import convert_urls
 from synapse.enums import AnnotateAction, JobStatus, TagAction, require_enum
 from synapse.errors import ClientError, InvalidInputError, UnknownFieldWarning
-from synapse.query import PagePlan
+from synapse.pagination import PagePlan
 from synapse.resources.integration import run_body
 from synapse.transport import PathParam, build_path, check_readable
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback

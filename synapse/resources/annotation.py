@@ -11,6 +11,7 @@ from pydantic import Field, JsonValue
 
 from synapse.enums import AnnotateAction, TagAction, require_enum
 from synapse.errors import InvalidInputError
+from synapse.filters import FilterSet, date_ranges, id_filters
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -20,7 +21,7 @@ from synapse.managers import (
     batched,
     settle,
 )
-from synapse.query import FilterSet, QuerySet, date_ranges, id_filters
+from synapse.query import QuerySet
 from synapse.resources.base import JsonDict, Relation, Resource
 from synapse.resources.data import DataCollection, DataUnit
 from synapse.transport import build_path

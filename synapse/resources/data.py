@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from synapse.errors import InvalidInputError
+from synapse.filters import FilterSet
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -22,7 +23,7 @@ from synapse.managers import (
     settle,
 )
 from synapse.paths import path_inside, safe_component, unique_path, url_basename
-from synapse.query import FilterSet, QuerySet
+from synapse.query import QuerySet
 from synapse.resources.base import JsonDict, Relation, Resource
 from synapse.transport import check_readable
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback

@@ -13,8 +13,9 @@ from pydantic import Field, JsonValue
 
 from synapse.enums import JobStatus, StorageCategory, StorageProvider, parse_enum, require_enum
 from synapse.errors import ClientError, InvalidInputError, UnknownValueWarning
+from synapse.filters import FilterSet
 from synapse.managers import CreateMixin, GetMixin, ListMixin
-from synapse.query import FilterSet, QuerySet
+from synapse.query import QuerySet
 from synapse.resources.base import (
     JsonDict,
     Relation,

@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import Field, JsonValue
 
 from synapse.errors import InvalidInputError
+from synapse.filters import FilterSet
 from synapse.managers import CreateMixin, GetMixin, ListMixin
 from synapse.paths import path_inside, safe_component, url_basename
-from synapse.query import FilterSet
 from synapse.resources.base import JsonDict, Relation, Resource
 from synapse.resources.data import DataUnit
 from synapse.uploads import ProgressCallback

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from synapse import BackendClient, InvalidInputError, JobStatus, StorageProvider
-from synapse.query import UnknownFilterError
+from synapse.errors import UnknownFilterError
 from tests.conftest import BASE, TOKEN
 
 ANY = re.compile(rf"{re.escape(BASE)}/.*")

@@ -9,7 +9,7 @@ import responses
 from responses import matchers
 
 from synapse import Client, ClientError, JobStatus
-from synapse.query import ReadAheadFetcher
+from synapse.pagination import ReadAheadFetcher
 from tests.conftest import BASE
 
 TASK = {"id": 5, "project": 1, "data_unit": 2, "data": {"a": 1}, "meta": {"m": 1}, "tags": []}

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synapse import Client, InvalidInputError, JobStatus, StorageCategory, Task
-from synapse.query import ReadAheadFetcher, SequentialFetcher, plan_pages
+from synapse.pagination import ReadAheadFetcher, SequentialFetcher, plan_pages
 from tests.conftest import BASE
 
 LIST_URL = f"{BASE}/sdk/tasks/"

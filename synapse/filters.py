@@ -1,0 +1,184 @@
+"""Filters of list endpoints: which names each accepts, and how values go on the wire.
+
+The backend silently ignores a filter name it does not know and returns everything, so
+every name is checked before sending (:class:`~synapse.errors.UnknownFilterError`, with a
+did-you-mean), unless the caller asks to send it anyway with a warning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from synapse.enums import WireEnum, require_enum
+from synapse.errors import InvalidInputError, UnknownFilterError, UnknownFilterWarning
+
+__all__ = [
+    "COMMON_FILTERS",
+    "CONTROL_PARAMS",
+    "FilterSet",
+    "FilterType",
+    "date_ranges",
+    "id_filters",
+]
+
+FilterType = Literal["id", "ids", "int", "bool", "str", "strs", "date", "code"] | type[WireEnum]
+
+
+def id_filters(name: str = "id") -> dict[str, FilterType]:
+    """``id``, ``id__in`` and the ranges, for an id field."""
+    return {
+        name: "id",
+        f"{name}__in": "ids",
+        **{f"{name}__{op}": "int" for op in ("gt", "gte", "lt", "lte")},
+    }
+
+
+def date_ranges(*names: str) -> dict[str, FilterType]:
+    """``__gt``, ``__gte``, ``__lt``, ``__lte`` for date fields."""
+    return {f"{n}__{op}": "date" for n in names for op in ("gt", "gte", "lt", "lte")}
+
+
+COMMON_FILTERS: dict[str, FilterType] = {"ids": "ids", "ids_ex": "ids", "search": "str"}
+#: Query parameters that shape a listing rather than filter it; never checked as filters.
+CONTROL_PARAMS = frozenset(
+    {"page", "page_size", "ordering", "expand", "fields", "pagination", "response_mode"}
+)
+
+
+@dataclass(frozen=True)
+class FilterSet:
+    """The filters a list endpoint accepts (protocol section 8), and how to encode them."""
+
+    fields: Mapping[str, FilterType] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    common: bool = True
+
+    def allowed(self) -> dict[str, FilterType]:
+        return {**(COMMON_FILTERS if self.common else {}), **self.fields}
+
+    def check_names(
+        self, names: Iterable[str], *, kind: str = "this list", unknown: str = "raise"
+    ) -> list[str]:
+        """The names not allowed. Each raises :class:`UnknownFilterError` with a
+        suggestion, or with ``unknown="warn"`` gives an :class:`UnknownFilterWarning`."""
+        allowed = self.allowed()
+        strangers = [name for name in names if name not in allowed]
+        for name in strangers:
+            message = self._unknown(name, allowed, kind)
+            if unknown != "warn":
+                raise UnknownFilterError(message)
+            warnings.warn(f"sending it anyway: {message}", UnknownFilterWarning, stacklevel=4)
+        return strangers
+
+    def encode(
+        self, filters: Mapping[str, Any], *, kind: str = "this list", unknown: str = "raise"
+    ) -> dict[str, str]:
+        """Wire values for ``filters``; unknown names and bad values raise before sending
+        (unknown names are sent as given, with a warning, when ``unknown="warn"``)."""
+        strangers = self.check_names(filters, kind=kind, unknown=unknown)
+        allowed = self.allowed()
+        return {
+            name: _encode_value(name, allowed.get(name, "str"), value)
+            if name not in strangers
+            else _raw_value(value)
+            for name, value in filters.items()
+        }
+
+    def normalize(
+        self, params: Mapping[str, Any], *, kind: str = "this list", unknown: str = "raise"
+    ) -> dict[str, Any]:
+        """The method API's ``params``: names checked, enum values normalised (``running``
+        is ``RUNNING``), everything else as the caller gave it."""
+        names = [name for name in params if name not in CONTROL_PARAMS]
+        self.check_names(names, kind=kind, unknown=unknown)
+        allowed = self.allowed()
+        normal = dict(params)
+        for name, value in params.items():
+            ftype = allowed.get(name)
+            if isinstance(ftype, type) and value is not None:
+                field = f"filter {name!r}"
+                if isinstance(value, (list, tuple)):
+                    normal[name] = [require_enum(ftype, v, field=field).value for v in value]
+                else:
+                    normal[name] = require_enum(ftype, value, field=field).value
+        return normal
+
+    def _unknown(self, name: str, allowed: Mapping[str, Any], kind: str) -> str:
+        message = f"unknown filter {name!r} for {kind}"
+        hint = self.hints.get(name)
+        close = [hint] if hint else difflib.get_close_matches(name, list(allowed), n=3)
+        if close:
+            message += f"; did you mean {' or '.join(repr(c) for c in close)}?"
+        message += " (the backend ignores unknown filters and would return everything)"
+        return message
+
+
+def _raw_value(value: Any) -> str:
+    if isinstance(value, WireEnum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_raw_value(v) for v in value)
+    return str(value)
+
+
+def _pk_of(name: str, value: Any) -> int | str:
+    from synapse.resources.base import Resource
+
+    if isinstance(value, Resource):
+        if value.pk is None:
+            raise InvalidInputError(f"filter {name!r}: the object has no id yet")
+        pk: int | str = value.pk
+        return pk
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"filter {name!r} expects an id (int) or an object, got {value!r}")
+    return value
+
+
+def _encode_value(name: str, ftype: FilterType, value: Any) -> str:
+    if isinstance(ftype, type):
+        return str(require_enum(ftype, value, field=f"filter {name!r}").value)
+    if ftype == "id":
+        return str(_pk_of(name, value))
+    if ftype == "ids":
+        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+            value = [value]
+        pks = [str(_pk_of(name, v)) for v in value]
+        if not pks:
+            raise InvalidInputError(f"filter {name!r} needs at least one id")
+        return ",".join(pks)
+    if ftype == "strs":
+        values = [value] if isinstance(value, str) else list(value)
+        if not values or not all(isinstance(v, str) and v for v in values):
+            raise InvalidInputError(f"filter {name!r} expects strings, got {value!r}")
+        return ",".join(str(v) for v in values)
+    if ftype == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(f"filter {name!r} expects an int, got {value!r}")
+        return str(value)
+    if ftype == "bool":
+        if not isinstance(value, bool):
+            raise InvalidInputError(f"filter {name!r} expects True or False, got {value!r}")
+        return "true" if value else "false"
+    if ftype == "date":
+        if isinstance(value, (dt.datetime, dt.date)):
+            return value.isoformat()
+        if isinstance(value, str) and value:
+            return value
+        raise InvalidInputError(f"filter {name!r} expects a date or datetime, got {value!r}")
+    if ftype == "code":
+        code = getattr(value, "code", value)
+        if not isinstance(code, str) or not code:
+            raise InvalidInputError(f"filter {name!r} expects a code string, got {value!r}")
+        return code
+    if isinstance(value, WireEnum):
+        return str(value.value)
+    if not isinstance(value, str):
+        raise InvalidInputError(f"filter {name!r} expects a string, got {value!r}")
+    return value
