@@ -47,6 +47,17 @@ def sdk_read_ahead_items(server: Server, page_size: int) -> Iterator[Any]:
     return client.tasks.filter(project=server.big_project).iterator()
 
 
+def sdk_stable_cursor_items(server: Server, page_size: int) -> Iterator[Any]:
+    client = Client(server.url, server.token, page_size=page_size)
+    return client.tasks.filter(project=server.big_project).iterator(stable=True)
+
+
+def sdk_stable_keyset_items(server: Server, page_size: int) -> Iterator[Any]:
+    client = Client(server.url, server.token, page_size=page_size)
+    qs = client.tasks.filter(project=server.big_project).order_by("id")
+    return qs.iterator(stable=True)
+
+
 Way = Callable[[Server, int], Iterator[Any]]
 
 
@@ -101,6 +112,8 @@ def main() -> None:
             "plain requests following next": plain_items,
             "client.tasks.filter(...).iterator()": sdk_items,
             "  the same with ReadAheadFetcher": sdk_read_ahead_items,
+            "  iterator(stable=True), cursor (-id)": sdk_stable_cursor_items,
+            "  iterator(stable=True), keyset (id)": sdk_stable_keyset_items,
         }
         times: dict[str, list[float]] = {name: [] for name in ways}
         for _ in range(args.rounds):  # interleaved, best of the rounds

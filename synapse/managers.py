@@ -16,6 +16,7 @@ import pydantic
 
 from synapse.errors import ClientError, InvalidInputError, NotFoundError
 from synapse.filters import FilterSet
+from synapse.pagination import StableWalk
 from synapse.query import QuerySet
 from synapse.transport import PathParam, build_path
 
@@ -105,6 +106,29 @@ class GetMixin(Manager[T]):
 
 class ListMixin(Manager[T]):
     """Lazy listing through :class:`~synapse.query.QuerySet`."""
+
+    #: The list endpoint offers the backend's cursor pagination (``pagination=cursor``).
+    cursor_pagination: bool = False
+
+    def stable_walk(self, ordering: tuple[str, ...] = ()) -> StableWalk:
+        """How this kind is listed stably under concurrent writes, for a query ordered by
+        ``ordering``: the backend's cursor where it offers one (newest first, as it
+        requires), else keyset pagination on the primary key; a clear error when the
+        endpoint offers neither or the ordering is not by the key."""
+        key = self.resource._pk_field
+        name = self.resource.__name__
+        if len(ordering) > 1 or (ordering and ordering[0].lstrip("-") not in ("id", key)):
+            raise InvalidInputError(
+                f"a stable iteration is ordered by {key}; {name} is ordered by {ordering}"
+            )
+        descending = bool(ordering) and ordering[0].startswith("-")
+        if self.cursor_pagination and (not ordering or descending):
+            return StableWalk("cursor", key, descending=True)
+        if f"{key}__gt" in self.filters.allowed() or f"{key}__lt" in self.filters.allowed():
+            return StableWalk("keyset", key, descending=descending)
+        raise InvalidInputError(
+            f"{name} lists offer no stable iteration: no cursor pagination and no {key}__gt filter"
+        )
 
     def all(self) -> QuerySet[T]:
         """Every object, lazily, page by page."""

@@ -28,14 +28,14 @@ from typing import IO, TYPE_CHECKING, Any, overload
 from synapse.downloads import convert_urls
 from synapse.enums import AnnotateAction, JobStatus, TagAction, require_enum
 from synapse.errors import ClientError, InvalidInputError, UnknownFieldWarning
-from synapse.pagination import PagePlan
+from synapse.pagination import Page, PagePlan, StableWalk, stable_pages
 from synapse.resources.integration import run_body
 from synapse.transport import PathParam, build_path, check_readable
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback
 
 if TYPE_CHECKING:
     from synapse.client import Client
-    from synapse.managers import Manager
+    from synapse.managers import ListMixin
 
 __all__ = ["ListResult", "MethodsMixin"]
 
@@ -60,6 +60,10 @@ class ListResult:
     for one item). A negative index asks for the count first. The old package returned
     ``(generator, count)`` instead: ``items, count = ...`` now unpacks the first two
     items (see the migration guide).
+
+    With ``stable=True`` (a :class:`~synapse.pagination.StableWalk`), iterating never
+    skips or repeats an item while rows are inserted or deleted; ``len()`` then costs one
+    small request of its own.
     """
 
     def __init__(
@@ -69,10 +73,13 @@ class ListResult:
         params: list[tuple[str, Any]],
         page_size: int,
         convert: Callable[[dict[str, Any]], None] | None,
+        *,
+        walk: StableWalk | None = None,
     ) -> None:
         self._client = client
         self._plan = PagePlan(path, tuple(params), page_size=page_size)
         self._convert = convert
+        self._walk = walk
         self._pages: Iterator[Any] | None = None
         self._first: Any = None
         self._count: int | None = None
@@ -84,11 +91,19 @@ class ListResult:
             self._count = self._first.count if self._first is not None else 0
 
     def __len__(self) -> int:
+        if self._count is None and self._walk is not None:
+            probe = self._range_pages(0, 1, page_size=1)
+            first = next(probe, None)
+            self._count = first.count if first is not None else 0
         if self._count is None:
             self._start()
         return self._count or 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._walk is not None:
+            for page in stable_pages(self._client.transport, self._plan, self._walk):
+                yield from self._items(page.items)
+            return
         self._start()
         pages, first = self._pages, self._first
         self._pages, self._first = None, None  # a second iteration starts over
@@ -119,9 +134,11 @@ class ListResult:
         return found[0]
 
     def _range(self, low: int, high: int | None) -> list[dict[str, Any]]:
-        plan = replace(self._plan, low=low, high=high)
-        pages = self._client.page_fetcher.pages(self._client.transport, plan)
-        return [item for page in pages for item in self._items(page.items)]
+        return [item for page in self._range_pages(low, high) for item in self._items(page.items)]
+
+    def _range_pages(self, low: int, high: int | None, **changes: Any) -> Iterator[Page]:
+        plan = replace(self._plan, low=low, high=high, **changes)
+        return self._client.page_fetcher.pages(self._client.transport, plan)
 
     def _items(self, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for item in items:
@@ -178,7 +195,7 @@ class MethodsMixin:
         return self._c().transport.request("GET", build_path(template, pk), params=params)
 
     def _check_params(
-        self, manager: Manager[Any], params: Params, unknown_filters: str | None = None
+        self, manager: ListMixin[Any], params: Params, unknown_filters: str | None = None
     ) -> dict[str, Any]:
         """The params, once their filter names are known to be the backend's (or warned
         about, with ``unknown_filters="warn"`` here or on the client), enum values
@@ -203,13 +220,16 @@ class MethodsMixin:
 
     def _list(
         self,
-        manager: Manager[Any],
+        manager: ListMixin[Any],
         params: Params,
         url_conversion: UrlConversion,
         list_all: bool,
         unknown_filters: str | None = None,
+        stable: bool = False,
     ) -> Any:
         given = self._check_params(manager, params, unknown_filters)
+        if stable and not list_all:
+            raise InvalidInputError("stable=True walks every page: use it with list_all=True")
         convert = self._converter(url_conversion)
         client = self._c()
         if not list_all:
@@ -220,10 +240,16 @@ class MethodsMixin:
             return page
         page_size = int(given.pop("page_size", client.config.page_size))
         given.pop("page", None)
-        return ListResult(client, manager.list_path, list(given.items()), page_size, convert)
+        walk = None
+        if stable:
+            ordering = given.get("ordering")
+            walk = manager.stable_walk(tuple(str(ordering).split(",")) if ordering else ())
+        return ListResult(
+            client, manager.list_path, list(given.items()), page_size, convert, walk=walk
+        )
 
     def _all_items(
-        self, manager: Manager[Any], params: Params, unknown_filters: str | None = None
+        self, manager: ListMixin[Any], params: Params, unknown_filters: str | None = None
     ) -> list[dict[str, Any]]:
         return list(self._list(manager, params, None, True, unknown_filters))
 
@@ -299,9 +325,12 @@ class MethodsMixin:
         list_all: bool = False,
         *,
         unknown_filters: str | None = None,
+        stable: bool = False,
     ) -> Any:
         """GET ``sdk/tasks/``: the page as sent, or every task with ``list_all=True``."""
-        return self._list(self._c().tasks, params, url_conversion, list_all, unknown_filters)
+        return self._list(
+            self._c().tasks, params, url_conversion, list_all, unknown_filters, stable
+        )
 
     def create_tasks(self, data: Any) -> Any:
         """Create tasks from ``{project, data: [{data_unit}]}`` or the seed's list
@@ -440,9 +469,12 @@ class MethodsMixin:
         list_all: bool = False,
         *,
         unknown_filters: str | None = None,
+        stable: bool = False,
     ) -> Any:
         """GET ``data_units/``."""
-        return self._list(self._c().data_units, params, url_conversion, list_all, unknown_filters)
+        return self._list(
+            self._c().data_units, params, url_conversion, list_all, unknown_filters, stable
+        )
 
     def verify_data_files_checksums(self, checksums: Iterable[str]) -> Any:
         """POST ``data_files/verify_checksums/``: which checksums exist."""
@@ -463,9 +495,12 @@ class MethodsMixin:
         list_all: bool = False,
         *,
         unknown_filters: str | None = None,
+        stable: bool = False,
     ) -> Any:
         """GET ``sdk/assignments/``."""
-        return self._list(self._c().assignments, params, url_conversion, list_all, unknown_filters)
+        return self._list(
+            self._c().assignments, params, url_conversion, list_all, unknown_filters, stable
+        )
 
     def set_tags_assignments(self, data: Mapping[str, Any], params: Params = None) -> Any:
         """POST ``assignments/set_tags/``: ``{assignment_ids, tag_ids}`` or the wire shape."""
@@ -628,6 +663,7 @@ class MethodsMixin:
         list_all: bool = False,
         *,
         unknown_filters: str | None = None,
+        stable: bool = False,
     ) -> Any:
         """GET ``sdk/ground_truth_events/``."""
         return self._list(
@@ -651,6 +687,7 @@ class MethodsMixin:
         list_all: bool = False,
         *,
         unknown_filters: str | None = None,
+        stable: bool = False,
     ) -> Any:
         """GET ``ground_truths/``."""
         return self._list(

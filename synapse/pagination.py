@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pydantic
 
@@ -32,6 +32,7 @@ __all__ = [
     "PagePlan",
     "ReadAheadFetcher",
     "SequentialFetcher",
+    "StableWalk",
     "plan_pages",
 ]
 
@@ -129,7 +130,8 @@ class SequentialFetcher:
                 if number == 1:
                     raise
                 return  # DRF answers 404 for a page past the end: nothing more
-            count, results, has_next = _parse_page(content, plan.model)
+            count, results, next_url = _parse_page(content, plan.model)
+            has_next = bool(next_url)
             start_of_page = (number - 1) * size
             expected = size if count is None else min(size, max(0, count - start_of_page))
             if len(results) < expected and has_next:
@@ -202,8 +204,10 @@ class ReadAheadFetcher(SequentialFetcher):
 _PAGE_ADAPTERS: dict[type, pydantic.TypeAdapter[Any]] = {}
 
 
-def _parse_page(content: bytes, model: type[Resource] | None) -> tuple[int | None, list[Any], bool]:
-    """``(count, results, has_next)`` of a page's JSON; results parse straight into
+def _parse_page(
+    content: bytes, model: type[Resource] | None
+) -> tuple[int | None, list[Any], str | None]:
+    """``(count, results, next)`` of a page's JSON; results parse straight into
     ``model`` when given (one pass, no intermediate dicts), else into dicts."""
     if model is not None:
         adapter = _PAGE_ADAPTERS.get(model)
@@ -217,7 +221,7 @@ def _parse_page(content: bytes, model: type[Resource] | None) -> tuple[int | Non
             adapter = _PAGE_ADAPTERS[model] = pydantic.TypeAdapter(envelope)
         try:
             page = adapter.validate_json(content)
-            return page.count, page.results, bool(page.next)
+            return page.count, page.results, page.next
         except pydantic.ValidationError:
             pass  # a bare list, expanded relations, an odd object: the general path says
     try:
@@ -227,10 +231,73 @@ def _parse_page(content: bytes, model: type[Resource] | None) -> tuple[int | Non
     return _envelope(answer)
 
 
-def _envelope(answer: Any) -> tuple[int | None, list[dict[str, Any]], bool]:
+def _envelope(answer: Any) -> tuple[int | None, list[dict[str, Any]], str | None]:
     if isinstance(answer, list):  # some endpoints answer a bare list
-        return len(answer), answer, False
+        return len(answer), answer, None
     if not isinstance(answer, Mapping) or not isinstance(answer.get("results"), list):
         raise ClientError(f"expected a page of results, got {type(answer).__name__}")
     count = answer.get("count")
-    return (count if isinstance(count, int) else None), answer["results"], bool(answer.get("next"))
+    link = answer.get("next")
+    return (count if isinstance(count, int) else None), answer["results"], link or None
+
+
+# --------------------------------------------------------------------------- stable walks
+
+
+@dataclass(frozen=True)
+class StableWalk:
+    """How to list every item once while others insert and delete rows.
+
+    Page numbers shift when rows before the current page are deleted (a live item is
+    skipped) or inserted (an item comes twice). A stable walk asks for what comes after
+    the last item seen instead: ``"cursor"``, the backend's own cursor pagination
+    (``pagination=cursor``, a unique descending ordering, ``next`` links followed), or
+    ``"keyset"``, ``<pk>__gt=<last pk>`` (``__lt`` descending) ordered by the key.
+    """
+
+    strategy: Literal["cursor", "keyset"]
+    key: str = "id"
+    descending: bool = False
+
+    @property
+    def ordering(self) -> str:
+        return f"-{self.key}" if self.descending else self.key
+
+
+def stable_pages(transport: Transport, plan: PagePlan, walk: StableWalk) -> Iterator[Page]:
+    """The pages of ``plan`` (its filters; any ordering in it is replaced by the walk's),
+    walked stably: no item is skipped or repeated when rows change meanwhile. Pages carry
+    no count (the cursor envelope has none)."""
+    if plan.low or plan.high is not None:
+        raise ValueError("a stable walk covers the whole list, not a slice")
+    base = [(k, v) for k, v in plan.params if k != "ordering"]
+    size = str(plan.page_size)
+    if walk.strategy == "cursor":
+        url: str = plan.path
+        params: list[tuple[str, str]] | None = [
+            *base, ("pagination", "cursor"), ("ordering", walk.ordering), ("page_size", size)
+        ]  # fmt: skip
+        while True:
+            content = transport.send("GET", url, params=params).content
+            _, results, next_url = _parse_page(content, plan.model)
+            if results:
+                yield Page(None, results, content, 0)
+            if not next_url or not results:
+                return
+            url, params = transport.on_own_origin(next_url), None  # the link carries all
+    bound = f"{walk.key}__lt" if walk.descending else f"{walk.key}__gt"
+    last: Any = None
+    while True:
+        params = [*base, ("ordering", walk.ordering), ("page_size", size)]
+        if last is not None:
+            params.append((bound, str(last)))
+        content = transport.send("GET", plan.path, params=params).content
+        _, results, next_url = _parse_page(content, plan.model)
+        if results:
+            yield Page(None, results, content, 0)
+        if not next_url or not results:
+            return
+        tail = results[-1]
+        last = tail.get(walk.key) if isinstance(tail, Mapping) else getattr(tail, walk.key, None)
+        if last is None:
+            raise ClientError(f"a stable walk needs each item's {walk.key!r}; the server sent none")

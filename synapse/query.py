@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from synapse.errors import InvalidInputError
-from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan
+from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, stable_pages
 
 if TYPE_CHECKING:
     from synapse.managers import ListMixin
@@ -144,11 +144,28 @@ class QuerySet(Generic[T]):
 
     # ------------------------------------------------------------------ evaluation
 
-    def iterator(self) -> Iterator[T]:
-        """Stream the results page by page, without caching them."""
+    def iterator(self, *, stable: bool = False) -> Iterator[T]:
+        """Stream the results page by page, without caching them.
+
+        ``stable=True`` walks the list so that rows inserted or deleted meanwhile never
+        make it skip or repeat an item (page numbers would shift): through the backend's
+        cursor pagination where it offers one (tasks, assignments, ground-truth events:
+        newest first), else by primary key (``id__gt``). It covers the whole query, not a
+        slice, and orders by the primary key.
+        """
+        if stable:
+            self._check_unsliced("walk stably")
+            walk = self._manager.stable_walk(self._ordering)
+            client = self._manager.client
+            pages = stable_pages(client.transport, self._plan(), walk)
+        else:
+            pages = self._pages(self._plan())
+        yield from self._objects(pages)
+
+    def _objects(self, pages: Iterator[Page]) -> Iterator[T]:
         resource = self._manager.resource
         client = self._manager.client
-        for page in self._pages(self._plan()):
+        for page in pages:
             if page.items and isinstance(page.items[0], resource):
                 # Bound lazily: the state is built on first use (see Resource._meta).
                 content, bind = page.content, object.__setattr__

@@ -7,6 +7,7 @@ absolute ``next``/``previous`` links, DRF error bodies, ``Token`` authentication
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -84,6 +85,8 @@ def _json(body: Any, status: int = 200) -> Response:
     )
 
 
+#: Lists that offer ``pagination=cursor`` (the sdk/ endpoints of the protocol).
+CURSOR_TABLES = frozenset({"tasks", "assignments", "ground_truth_events"})
 INT64 = (-(2**63), 2**63 - 1)  # what SQLite stores; a larger number is a 400, not a 500
 
 
@@ -145,6 +148,8 @@ def build_query(kind: Kind, params: list[tuple[str, str]]) -> Query:
             )
         elif lookup == "in":
             _where_in(query, expr, ftype, key, raw)
+        elif lookup and expr == "id":
+            query.id_bounds.append((lookup, _parse(ftype, key, raw)))  # keyset pages
         elif lookup:
             query.where(f"{expr} {LOOKUPS[lookup]} ?", _parse(ftype, key, raw))
         elif raw == "" and ftype != "str":
@@ -331,6 +336,8 @@ class Backend:
         params = list(request.query_params.multi_items())
         if query is None:
             query = build_query(kind, params)
+        if request.query_params.get("pagination") == "cursor" and table in CURSOR_TABLES:
+            return self.cursor_page(request, table, query, default_expand)
         try:
             page = int(request.query_params.get("page", "1"))
             size = int(request.query_params.get("page_size", str(DEFAULT_PAGE_SIZE)))
@@ -350,6 +357,38 @@ class Backend:
                 "results": self.render(request, table, docs, default_expand),
             }
         )
+
+    def cursor_page(
+        self, request: Request, table: str, query: Query, default_expand: tuple[str, ...]
+    ) -> Response:
+        """DRF's cursor pagination: a unique descending ordering, an opaque ``cursor`` in
+        the ``next`` link, and no ``count``. Rows inserted or deleted meanwhile never make
+        a walk skip or repeat one."""
+        ordering = request.query_params.get("ordering", "-id")
+        if ordering not in ("-id", "-pgh_id"):
+            raise ApiError(400, {"detail": "Cursor pagination needs ordering=-id."})
+        token = request.query_params.get("cursor")
+        if token:
+            try:
+                before = _parse("int", "cursor", base64.urlsafe_b64decode(token).decode()[1:])
+            except (ValueError, ApiError):
+                raise ApiError(404, {"detail": "Invalid cursor"}) from None
+            query.where("id < ?", before)
+        query.order[:] = ["id DESC"]
+        try:
+            size = max(1, min(int(request.query_params.get("page_size", "100")), MAX_PAGE_SIZE))
+        except ValueError:
+            raise ApiError(404, {"detail": "Invalid page."}) from None
+        docs = self.store.select_first(KINDS[table], query, limit=size + 1)
+        more = len(docs) > size
+        docs = docs[:size]
+        link = None
+        if more:
+            cursor = base64.urlsafe_b64encode(f"<{docs[-1]['id']}".encode()).decode()
+            pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+            link = f"{_base(request)}{request.url.path}?{urlencode([*pairs, ('cursor', cursor)])}"
+        results = self.render(request, table, docs, default_expand)
+        return _json({"next": link, "previous": None, "results": results})
 
     async def retrieve(self, request: Request, table: str, pk: str) -> Response:
         doc = self.load(table, pk)

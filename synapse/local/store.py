@@ -7,6 +7,7 @@ the fields that big listings filter on get an expression index.
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 import threading
@@ -33,6 +34,9 @@ class Query:
         self.clauses: list[str] = []
         self.params: list[Any] = []
         self.order: list[str] = []
+        #: ``id__gt``-style bounds, kept apart: a keyset walk asks the same question with a
+        #: new bound on every page, answered from the cached id list of the question.
+        self.id_bounds: list[tuple[str, int]] = []
 
     def where(self, clause: str, *params: Any) -> None:
         self.clauses.append(clause)
@@ -40,6 +44,13 @@ class Query:
 
     def sql(self) -> str:
         return " AND ".join(self.clauses) if self.clauses else "1"
+
+    def sql_with_bounds(self) -> tuple[str, list[Any]]:
+        """The WHERE clause with the id bounds in it, for a query asked straight of SQL."""
+        ops = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+        clauses = [*self.clauses, *(f"id {ops[op]} ?" for op, _ in self.id_bounds)]
+        params = [*self.params, *(value for _, value in self.id_bounds)]
+        return (" AND ".join(clauses) if clauses else "1"), params
 
 
 class Store:
@@ -157,7 +168,25 @@ class Store:
         return cursor.rowcount > 0
 
     def _ids(self, kind: Kind, query: Query) -> list[int]:
-        """The ids matching a query, in order (cached until the table changes)."""
+        """The ids matching a query, in order: the cached list of the query without its id
+        bounds, cut to the bounds (by bisection when it is in id order)."""
+        ids = self._unbounded_ids(kind, query)
+        for op, value in query.id_bounds:
+            if query.order in ([], ["id ASC"]):
+                cut = (bisect.bisect_right if op in ("gt", "lte") else bisect.bisect_left)(
+                    ids, value
+                )
+                ids = ids[cut:] if op in ("gt", "gte") else ids[:cut]
+            else:
+                keep = {
+                    "gt": value.__lt__, "gte": value.__le__,
+                    "lt": value.__gt__, "lte": value.__ge__,
+                }[op]  # fmt: skip
+                ids = [pk for pk in ids if keep(pk)]
+        return ids
+
+    def _unbounded_ids(self, kind: Kind, query: Query) -> list[int]:
+        """The ids matching a query's clauses, in order (cached until the table changes)."""
         key = (query.sql(), tuple(query.params), tuple(query.order))
         with self.lock:
             recent = self._id_lists.setdefault(kind.table, OrderedDict())
@@ -187,6 +216,18 @@ class Store:
         wanted = self._ids(kind, query)[offset : offset + limit]
         found = self.get_many(kind, wanted)
         return [found[pk] for pk in wanted if pk in found]
+
+    def select_first(self, kind: Kind, query: Query, *, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` matching objects, straight from SQL (no cached id list:
+        each cursor page asks a different question)."""
+        order = ", ".join([*query.order, "id"])
+        where, params = query.sql_with_bounds()
+        with self.lock:
+            rows = self.db.execute(
+                f"SELECT id, body FROM {kind.table} WHERE {where} ORDER BY {order} LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+        return [_doc(row) for row in rows]
 
     # -- chunked uploads (string ids)
 

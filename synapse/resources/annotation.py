@@ -290,6 +290,7 @@ class TaskManager(GetMixin[Task], ListMixin[Task], CreateMixin[Task], _TagSetter
     resource = Task
     path = "tasks/"
     list_path_override = "sdk/tasks/"
+    cursor_pagination = True
     filters = TASK_FILTERS
     set_tags_path = "tasks/set_tags/"
 
@@ -356,5 +357,6 @@ class AssignmentManager(GetMixin[Assignment], ListMixin[Assignment], _TagSetter)
     resource = Assignment
     path = "assignments/"
     list_path_override = "sdk/assignments/"
+    cursor_pagination = True
     filters = ASSIGNMENT_FILTERS
     set_tags_path = "assignments/set_tags/"

@@ -146,6 +146,7 @@ class GroundTruthEventManager(ListMixin[GroundTruthEvent]):
 
     resource = GroundTruthEvent
     path = "sdk/ground_truth_events/"
+    cursor_pagination = True
     filters = FilterSet(
         {
             "ground_truth": "id",

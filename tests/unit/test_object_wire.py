@@ -177,3 +177,39 @@ def test_an_odd_object_in_a_page_is_a_clear_error(client: Client) -> None:
     responses.get(f"{BASE}/sdk/tasks/", json={"count": 2, "next": None, "results": rows})
     with pytest.raises(ClientError, match="unexpected Task from the server: tags"):
         list(client.tasks.all())
+
+
+@responses.activate
+def test_stable_cursor_walk_follows_next_links_verbatim(client: Client) -> None:
+    nxt = f"{BASE}/sdk/tasks/?project=1&pagination=cursor&ordering=-id&page_size=2&cursor=abc"
+    responses.get(
+        f"{BASE}/sdk/tasks/",
+        match=[matchers.query_param_matcher(
+            {"project": "1", "pagination": "cursor", "ordering": "-id", "page_size": "2"}
+        )],
+        json={"next": nxt, "previous": None, "results": [{**TASK, "id": 9}, {**TASK, "id": 8}]},
+    )  # fmt: skip
+    responses.get(nxt, json={"next": None, "previous": None, "results": [{**TASK, "id": 7}]})
+    qs = client.tasks.filter(project=1).page_size(2)
+    assert [t.id for t in qs.iterator(stable=True)] == [9, 8, 7]
+    assert responses.calls[1].request.url == nxt
+
+
+@responses.activate
+def test_stable_keyset_walk_asks_for_ids_after_the_last(client: Client) -> None:
+    page = "{}/sdk/tasks/?project=1&ordering=id&page_size=2"
+    responses.get(
+        f"{BASE}/sdk/tasks/",
+        match=[matchers.query_param_matcher({"project": "1", "ordering": "id", "page_size": "2"})],
+        json={"count": 3, "next": page.format(BASE) + "&page=2", "previous": None,
+              "results": [{**TASK, "id": 1}, {**TASK, "id": 2}]},
+    )  # fmt: skip
+    responses.get(
+        f"{BASE}/sdk/tasks/",
+        match=[matchers.query_param_matcher(
+            {"project": "1", "ordering": "id", "page_size": "2", "id__gt": "2"}
+        )],
+        json={"count": 1, "next": None, "previous": None, "results": [{**TASK, "id": 3}]},
+    )  # fmt: skip
+    qs = client.tasks.filter(project=1).order_by("id").page_size(2)
+    assert [t.id for t in qs.iterator(stable=True)] == [1, 2, 3]
