@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit docs demo serve bench clean
+.PHONY: install test lint typecheck unit docs demo serve bench fuzz clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ demo: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/synapse-local serve --seed demo
+
+# The local backend fuzzed from its OpenAPI document, far longer than in `make test`.
+fuzz: $(STAMP)
+	SYNAPSE_FUZZ_EXAMPLES=$${SYNAPSE_FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q tests/local/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/local_backend.py

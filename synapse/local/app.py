@@ -28,6 +28,7 @@ from starlette.routing import Route
 from synapse.local.faults import DROP, FaultLayer
 from synapse.local.kinds import KINDS, Kind
 from synapse.local.limits import DataDirLock
+from synapse.local.openapi import openapi_document
 from synapse.local.store import Query, Store, now_iso
 
 __all__ = ["ApiError", "Backend", "build_app"]
@@ -963,7 +964,9 @@ def _route(path: str, token: str | None, **methods: Handler) -> Route:
             return _json({"detail": f'Method "{request.method}" not allowed.'}, 405)
         return await handler(request, **request.path_params)
 
-    return Route(path, endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
+    route = Route(path, endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
+    route.synapse_methods = tuple(methods)  # type: ignore[attr-defined]
+    return route
 
 
 def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
@@ -1049,6 +1052,11 @@ def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
                get=getting("ground_truth_dataset_versions")),
         _route("/media/{key:path}", None, get=b.media),
     ]  # fmt: skip
+
+    async def openapi(request: Request) -> Response:
+        return _json(openapi_document(routes))
+
+    routes.append(Route("/openapi.json", openapi, methods=["GET"]))
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
