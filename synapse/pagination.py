@@ -30,6 +30,7 @@ __all__ = [
     "Page",
     "PageFetcher",
     "PagePlan",
+    "PageSource",
     "ReadAheadFetcher",
     "SequentialFetcher",
     "StableWalk",
@@ -199,6 +200,28 @@ class ReadAheadFetcher(SequentialFetcher):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__()  # type: ignore[misc]
         self.server_max = state["server_max"]
+
+
+class PageSource:
+    """A listed page's bytes, parsed at most once, shared by the objects listed from it.
+
+    Objects keep a reference to their page and their index instead of a dict of their
+    own: nothing is parsed while a listing streams, and the first object that needs its
+    server state (``repr``, ``changed_fields``, ``save``) parses the page for all of them.
+    """
+
+    __slots__ = ("_results", "content")
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+        self._results: list[Any] | None = None
+
+    def item(self, index: int) -> Mapping[str, Any]:
+        if self._results is None:
+            page = json.loads(self.content)
+            self._results = page["results"] if isinstance(page, dict) else page
+        item: Mapping[str, Any] = self._results[index]
+        return item
 
 
 _PAGE_ADAPTERS: dict[type, pydantic.TypeAdapter[Any]] = {}

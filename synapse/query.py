@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from synapse.errors import InvalidInputError
-from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, stable_pages
+from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, PageSource, stable_pages
 
 if TYPE_CHECKING:
     from synapse.managers import ListMixin
@@ -168,9 +168,9 @@ class QuerySet(Generic[T]):
         for page in pages:
             if page.items and isinstance(page.items[0], resource):
                 # Bound lazily: the state is built on first use (see Resource._meta).
-                content, bind = page.content, object.__setattr__
+                source, bind = PageSource(page.content), object.__setattr__
                 for index, obj in enumerate(page.items, start=page.offset):
-                    bind(obj, "_state", (client, content, index))
+                    bind(obj, "_state", (client, source, index))
                     yield obj
             else:
                 yield from resource.from_api_many(client, page.items)

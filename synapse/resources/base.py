@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import html
-import json
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, overload
@@ -25,6 +24,7 @@ from synapse.errors import (
     MultipleObjectsReturned,
     NotFoundError,
 )
+from synapse.pagination import PageSource
 from synapse.transport import build_path
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class _State:
         client: Client | None = None,
         raw: Mapping[str, Any] | None = None,
         expanded: dict[str, Resource] | None = None,
-        source: tuple[bytes, int] | None = None,
+        source: tuple[PageSource, int] | None = None,
     ) -> None:
         self.client = client
         self._raw = raw
@@ -127,7 +127,7 @@ class _State:
     @property
     def raw(self) -> Mapping[str, Any]:
         if self._raw is None:
-            self._raw = _item_of_page(*self.source) if self.source else {}
+            self._raw = self.source[0].item(self.source[1]) if self.source else {}
         return self._raw
 
     @raw.setter
@@ -154,13 +154,6 @@ class _State:
         self.__init__(state["client"], state["raw"], state["expanded"])  # type: ignore[misc]
         self.dirty = state["dirty"]
         self.deleted = state["deleted"]
-
-
-def _item_of_page(content: bytes, index: int) -> Mapping[str, Any]:
-    page = json.loads(content)
-    results = page["results"] if isinstance(page, dict) else page
-    item: Mapping[str, Any] = results[index]
-    return item
 
 
 class Resource(BaseModel):

@@ -475,3 +475,27 @@ def test_plugin_save_uses_put(
     plugin.description = "updated"
     plugin.save()
     assert synapse_backend.requests[-1].method == "PUT"
+
+
+def test_repr_of_listed_objects_parses_their_page_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json as real_json
+    from types import SimpleNamespace
+
+    import synapse.pagination as pagination
+
+    with LocalBackend(tasks=1000) as backend, Client(backend.url, backend.token) as client:
+        tasks = list(client.tasks.filter(project=backend.big_project).page_size(500))
+        parses: list[int] = []
+
+        def counting_loads(content: Any, **kwargs: Any) -> Any:
+            parses.append(len(content))
+            return real_json.loads(content, **kwargs)
+
+        monkeypatch.setattr(pagination, "json", SimpleNamespace(loads=counting_loads))
+        shown = [repr(t) for t in tasks]
+        assert all("(changed)" not in line for line in shown)
+        assert all(t.changed_fields == set() for t in tasks)
+        assert len(parses) == 2  # one parse per page of 500, not one per object
+        tasks[3].meta = {"edited": True}
+        assert tasks[3].changed_fields == {"meta"}
+        assert len(parses) == 2
