@@ -1,7 +1,8 @@
 """Managers: the entry point to each kind of resource on a client (``client.tasks``).
 
 A manager is composed of the capabilities its endpoints support: :class:`GetMixin`
-(``get``), :class:`ListMixin` (``filter``, ``all``, ``count``...), :class:`CreateMixin`
+(``get``), :class:`ListMixin` (``filter``, ``all``, ``count``...), :class:`UpdateMixin`
+(``save``), :class:`DeleteMixin` (``delete``), :class:`CreateMixin`
 (``create``, ``bulk_create``, ``get_or_create``). A kind without a list endpoint has no
 ``filter()``; calling it is an ``AttributeError`` rather than a request that cannot work.
 """
@@ -28,9 +29,11 @@ __all__ = [
     "BulkItem",
     "BulkReport",
     "CreateMixin",
+    "DeleteMixin",
     "GetMixin",
     "ListMixin",
     "Manager",
+    "UpdateMixin",
     "batched",
     "settle",
 ]
@@ -59,6 +62,18 @@ class Manager(Generic[T]):
     def list_path(self) -> str:
         return self.list_path_override or self.path
 
+    def detail_path(self, pk: PathParam) -> str:
+        """``<path><pk>/``, with the id checked to be one path segment."""
+        return build_path(f"{self.path}{{}}/", pk)
+
+    def detail_query(self) -> dict[str, Any]:
+        """What every request about one object asks for, so that an answer to a GET, a
+        PATCH or a PUT has the same shape (``expand``, ``with_configuration``)."""
+        query = dict(self.detail_params)
+        if self.default_expand:
+            query["expand"] = list(self.default_expand)
+        return query
+
     def _build(self, data: Any) -> T:
         if not isinstance(data, Mapping):
             raise ClientError(f"expected a {self.resource.__name__} object, got {data!r:.100}")
@@ -85,13 +100,8 @@ class GetMixin(Manager[T]):
             return found
         if filters:
             raise InvalidInputError("get() takes an id or filters, not both")
-        params = dict(self.detail_params)
-        if self.default_expand:
-            params["expand"] = list(self.default_expand)
         try:
-            data = self.client.transport.request(
-                "GET", build_path(f"{self.path}{{}}/", pk), params=params
-            )
+            data = self.fetch(pk)
         except NotFoundError as exc:
             raise self.resource.DoesNotExist(
                 f"{self.resource.__name__} {pk!r} does not exist",
@@ -102,6 +112,60 @@ class GetMixin(Manager[T]):
                 request_id=exc.request_id,
             ) from exc
         return self._build(data)
+
+    def fetch(self, pk: PathParam, params: Mapping[str, Any] | None = None) -> Any:
+        """The object's JSON as the server sends it (with this kind's detail parameters
+        and expansions, and ``params``)."""
+        query = {**self.detail_query(), **(params or {})}
+        return self.client.transport.request("GET", self.detail_path(pk), params=query)
+
+
+class UpdateMixin(Manager[T]):
+    """``save(obj)``: the changed fields as a PATCH, or the whole object as a PUT for
+    kinds the backend only updates whole (``full_update``)."""
+
+    full_update: bool = False
+
+    def save(self, obj: T) -> None:
+        """Send ``obj``'s changes and reload it from the answer; create it if it is new."""
+        if obj._meta.deleted:
+            raise InvalidInputError(f"this {type(obj).__name__} was deleted; it cannot be saved")
+        if obj.pk is None:
+            if not isinstance(self, CreateMixin):
+                raise InvalidInputError(f"{type(obj).__name__} objects cannot be created")
+            created = self.create(**obj._wire_body())
+            obj._load(created._meta.raw)
+            return
+        if self.full_update:
+            if not obj.changed_fields:
+                return  # an unchanged object: a PUT would only risk overwriting others
+            body = obj._wire_body()
+        else:
+            body = obj._wire_changes()
+            if not body:
+                return
+        answer = self.send_update(obj.pk, body)
+        self.client._forget(self.resource._manager_name, obj.pk)
+        if isinstance(answer, Mapping):
+            obj._load(answer)
+        else:
+            obj._meta.dirty = frozenset()
+
+    def send_update(self, pk: PathParam, body: Mapping[str, Any]) -> Any:
+        """PATCH (or PUT) ``body`` to the object and return the server's answer."""
+        method = "PUT" if self.full_update else "PATCH"
+        return self.client.transport.request(
+            method, self.detail_path(pk), params=self.detail_query(), data=dict(body)
+        )
+
+
+class DeleteMixin(Manager[T]):
+    """``delete(pk)``."""
+
+    def delete(self, pk: PathParam) -> None:
+        """Delete the object with this id."""
+        self.client.transport.request("DELETE", self.detail_path(pk))
+        self.client._forget(self.resource._manager_name, pk)
 
 
 class ListMixin(Manager[T]):

@@ -16,13 +16,15 @@ from synapse.managers import (
     BulkItem,
     BulkReport,
     CreateMixin,
+    DeleteMixin,
     GetMixin,
     ListMixin,
+    UpdateMixin,
     batched,
     settle,
 )
 from synapse.query import QuerySet
-from synapse.resources.base import JsonDict, Relation, Resource
+from synapse.resources.base import Deletable, JsonDict, Refreshable, Relation, Resource, Savable
 from synapse.resources.data import DataCollection, DataUnit
 from synapse.transport import build_path
 
@@ -73,10 +75,9 @@ class _TagSetter:
         return self.client.transport.request("POST", self.set_tags_path, data=body)
 
 
-class Project(Resource):
+class Project(Refreshable, Savable, Deletable):
     """An annotation project."""
 
-    _path = "projects/"
     _manager_name = "projects"
     _repr_fields = ("id", "title")
     _read_only = BASE_READ_ONLY | {"task_count", "category_display", "tenant_id"}
@@ -106,10 +107,9 @@ class Project(Resource):
         return assignments.filter(project=self)
 
 
-class Task(Resource):
+class Task(Refreshable, Savable, Deletable):
     """One item to annotate: a data unit in a project."""
 
-    _path = "tasks/"
     _manager_name = "tasks"
     _repr_fields = ("id", "project_id", "data_unit_id")
     _read_only = BASE_READ_ONLY | {"count_assignments", "has_data", "status"}
@@ -163,10 +163,9 @@ class Task(Resource):
         return self.id
 
 
-class TaskTag(Resource):
+class TaskTag(Refreshable, Savable, Deletable):
     """A tag that can be put on tasks."""
 
-    _path = "task_tags/"
     _manager_name = "task_tags"
     _repr_fields = ("id", "name")
 
@@ -175,10 +174,9 @@ class TaskTag(Resource):
     color: str | None = None
 
 
-class Assignment(Resource):
+class Assignment(Refreshable, Savable):
     """One person's work on a task."""
 
-    _path = "assignments/"
     _manager_name = "assignments"
     _repr_fields = ("id", "task_id", "status_label")
 
@@ -277,14 +275,27 @@ ASSIGNMENT_FILTERS = FilterSet(
 )
 
 
-class ProjectManager(GetMixin[Project], ListMixin[Project], CreateMixin[Project]):
+class ProjectManager(
+    GetMixin[Project],
+    ListMixin[Project],
+    CreateMixin[Project],
+    UpdateMixin[Project],
+    DeleteMixin[Project],
+):
     """``client.projects``."""
 
     resource = Project
     path = "projects/"
 
 
-class TaskManager(GetMixin[Task], ListMixin[Task], CreateMixin[Task], _TagSetter):
+class TaskManager(
+    GetMixin[Task],
+    ListMixin[Task],
+    CreateMixin[Task],
+    UpdateMixin[Task],
+    DeleteMixin[Task],
+    _TagSetter,
+):
     """``client.tasks``: listed through ``sdk/tasks/`` with the backend's task filters."""
 
     resource = Task
@@ -343,7 +354,13 @@ def _set_result(entry: BulkItem[Any], result: Any) -> None:
     entry.result = result
 
 
-class TaskTagManager(GetMixin[TaskTag], ListMixin[TaskTag]):
+class TaskTagManager(
+    GetMixin[TaskTag],
+    ListMixin[TaskTag],
+    CreateMixin[TaskTag],
+    UpdateMixin[TaskTag],
+    DeleteMixin[TaskTag],
+):
     """``client.task_tags``."""
 
     resource = TaskTag
@@ -351,7 +368,9 @@ class TaskTagManager(GetMixin[TaskTag], ListMixin[TaskTag]):
     filters = FilterSet({"project": "id"})
 
 
-class AssignmentManager(GetMixin[Assignment], ListMixin[Assignment], _TagSetter):
+class AssignmentManager(
+    GetMixin[Assignment], ListMixin[Assignment], UpdateMixin[Assignment], _TagSetter
+):
     """``client.assignments``: listed through ``sdk/assignments/``."""
 
     resource = Assignment

@@ -1,4 +1,5 @@
-"""The behaviour every resource shares: binding, dirty tracking, save/refresh/delete.
+"""The behaviour every resource shares: binding, dirty tracking, and the capabilities
+(refresh, save, delete) that kinds opt into.
 
 A resource is a pydantic model of one object of the backend. It remembers the client that
 loaded it and the answer it was loaded from, so that :meth:`Resource.save` sends only the
@@ -25,16 +26,18 @@ from synapse.errors import (
     NotFoundError,
 )
 from synapse.pagination import PageSource
-from synapse.transport import build_path
 
 if TYPE_CHECKING:
     from synapse.client import Client
 
 __all__ = [
+    "Deletable",
     "JsonDict",
     "ReadOnlyFieldError",
+    "Refreshable",
     "Relation",
     "Resource",
+    "Savable",
     "TolerantJobStatus",
     "TolerantStorageCategory",
     "TolerantStorageProvider",
@@ -157,10 +160,13 @@ class _State:
 
 
 class Resource(BaseModel):
-    """Base of every resource: ``save()``, ``update()``, ``refresh()``, ``delete()``.
+    """Base of every resource: binding to a client, change tracking, equality by id.
 
-    Assignments are validated; assigning a read-only field raises
-    :class:`ReadOnlyFieldError`. Equality is by kind and id.
+    What an object can do on the server comes from the capabilities of its kind:
+    :class:`Refreshable` (``refresh()``), :class:`Savable` (``save()``, ``update()``) and
+    :class:`Deletable` (``delete()``), each going through the kind's manager. A kind the
+    backend cannot delete has no ``delete``. Assignments are validated; assigning a
+    read-only field raises :class:`ReadOnlyFieldError`.
     """
 
     model_config = ConfigDict(
@@ -171,8 +177,6 @@ class Resource(BaseModel):
         protected_namespaces=(),
     )
 
-    #: API path of the collection, e.g. ``"tasks/"``; details are ``tasks/{id}/``.
-    _path: ClassVar[str] = ""
     #: Name of the client's manager for this kind, e.g. ``"tasks"``.
     _manager_name: ClassVar[str] = ""
     #: Fields the server computes; assigning them raises.
@@ -181,8 +185,6 @@ class Resource(BaseModel):
     )
     #: Fields the server accepts on update; None means every field not read-only.
     _writable: ClassVar[frozenset[str] | None] = None
-    #: The backend updates this kind with a full PUT instead of a PATCH.
-    _full_update: ClassVar[bool] = False
     #: Fields shown by ``repr``.
     _repr_fields: ClassVar[tuple[str, ...]] = ("id",)
     #: The field that identifies an object (``pgh_id`` for ground-truth events).
@@ -362,18 +364,29 @@ class Resource(BaseModel):
 
     @property
     def changed_fields(self) -> set[str]:
-        """Fields assigned or changed in place since the object was loaded or saved."""
+        """Fields whose value differs from what the server sent: assigned a new value, or
+        changed in place. Assigning the same value back is no change; nested models are
+        compared by their wire form."""
         state = self._meta
-        changed = set(state.dirty)
         raw = state.raw
+        changed = set()
         for name, field in type(self).model_fields.items():
-            if name in changed or name in self._read_only:
+            if name in self._read_only:
                 continue
             wire = field.alias or name
             value = raw.get(wire)
-            if isinstance(value, (dict, list)) and getattr(self, name) != value:
+            if name not in state.dirty and not isinstance(value, (dict, list)):
+                continue  # a scalar can only change by assignment
+            if wire not in raw and name in state.dirty:
+                changed.add(name)  # a field the server did not send, now set
+            elif getattr(self, name) != value and self._wire_value(name, wire) != value:
                 changed.add(name)
         return changed
+
+    def _wire_value(self, name: str, wire: str) -> Any:
+        """One field as it would go on the wire (nested models as plain JSON)."""
+        dumped = self.model_dump(mode="json", by_alias=True, include={name}, exclude_unset=True)
+        return dumped.get(wire)
 
     def _wire_changes(self) -> dict[str, Any]:
         dumped = self.model_dump(mode="json", by_alias=True, include=self.changed_fields)
@@ -396,10 +409,14 @@ class Resource(BaseModel):
             )
         return self._client
 
-    def _detail_path(self) -> str:
+    def _manager(self) -> Any:
+        """The manager of this kind on the client that loaded the object."""
+        return self._bound_client()._manager(self._manager_name)
+
+    def _saved_pk(self) -> Any:
         if self.pk is None:
             raise InvalidInputError(f"this {type(self).__name__} has no id yet; save it first")
-        return build_path(f"{self._path}{{}}/", self.pk)
+        return self.pk
 
     def _load(self, data: Mapping[str, Any]) -> None:
         """Take the server's answer as the new clean state, in place."""
@@ -413,51 +430,6 @@ class Resource(BaseModel):
         state.raw = fresh._meta.raw
         state.expanded = fresh._meta.expanded
         state.dirty = frozenset()
-
-    def save(self) -> None:
-        """Send the changed fields (PATCH; PUT for kinds that only take PUT) and reload
-        from the answer. A new object (no id) is created."""
-        if self._meta.deleted:
-            raise InvalidInputError(f"this {type(self).__name__} was deleted; it cannot be saved")
-        client = self._bound_client()
-        if self.pk is None:
-            created = client._manager(self._manager_name).create(**self._wire_body())
-            self._load(created._meta.raw)
-            return
-        if self._full_update:
-            answer = client.transport.request("PUT", self._detail_path(), data=self._wire_body())
-        else:
-            changes = self._wire_changes()
-            if not changes:
-                return
-            answer = client.transport.request("PATCH", self._detail_path(), data=changes)
-        client._forget(self._manager_name, self.pk)
-        if isinstance(answer, Mapping):
-            self._load(answer)
-        else:
-            self._meta.dirty = frozenset()
-
-    def update(self, **fields: Any) -> None:
-        """Set fields and save them in one request."""
-        for name, value in fields.items():
-            if name not in type(self).model_fields and not isinstance(
-                getattr(type(self), name, None), Relation
-            ):
-                raise InvalidInputError(f"{type(self).__name__} has no field {name!r}")
-            setattr(self, name, value)
-        self.save()
-
-    def refresh(self) -> None:
-        """Reload from the server, dropping unsaved changes."""
-        client = self._bound_client()
-        self._load(client.transport.request("GET", self._detail_path()))
-
-    def delete(self) -> None:
-        """Delete on the server; the object cannot be saved afterwards."""
-        client = self._bound_client()
-        client.transport.request("DELETE", self._detail_path())
-        client._forget(self._manager_name, self.pk)
-        self._meta.deleted = True
 
     # ------------------------------------------------------------------ copying
 
@@ -483,3 +455,46 @@ class Resource(BaseModel):
         meta = state.pop("_state", None) or _State()
         super().__setstate__(state)
         object.__setattr__(self, "_state", meta)
+
+
+class Refreshable(Resource):
+    """An object that can be read again by id (its manager can ``get``)."""
+
+    __slots__ = ()
+
+    def refresh(self) -> None:
+        """Reload from the server, dropping unsaved changes."""
+        self._load(self._manager().fetch(self._saved_pk()))
+
+
+class Savable(Resource):
+    """An object whose changes can be sent (its manager can ``update``)."""
+
+    __slots__ = ()
+
+    def save(self) -> None:
+        """Send the changed fields (PATCH; a full PUT for kinds the backend updates whole)
+        and reload from the answer; a new object (no id) is created. Nothing is sent when
+        nothing changed."""
+        self._manager().save(self)
+
+    def update(self, **fields: Any) -> None:
+        """Set fields and save them in one request."""
+        for name, value in fields.items():
+            if name not in type(self).model_fields and not isinstance(
+                getattr(type(self), name, None), Relation
+            ):
+                raise InvalidInputError(f"{type(self).__name__} has no field {name!r}")
+            setattr(self, name, value)
+        self.save()
+
+
+class Deletable(Resource):
+    """An object that can be deleted (its manager can ``delete``)."""
+
+    __slots__ = ()
+
+    def delete(self) -> None:
+        """Delete on the server; the object cannot be saved afterwards."""
+        self._manager().delete(self._saved_pk())
+        self._meta.deleted = True

@@ -17,14 +17,16 @@ from synapse.managers import (
     BulkItem,
     BulkReport,
     CreateMixin,
+    DeleteMixin,
     GetMixin,
     ListMixin,
+    UpdateMixin,
     batched,
     settle,
 )
 from synapse.paths import path_inside, safe_component, unique_path, url_basename
 from synapse.query import QuerySet
-from synapse.resources.base import JsonDict, Relation, Resource
+from synapse.resources.base import Deletable, JsonDict, Refreshable, Relation, Resource, Savable
 from synapse.transport import check_readable
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback
 
@@ -57,10 +59,9 @@ class FileSpecification(BaseModel):
     index: int | None = None
 
 
-class DataCollection(Resource):
+class DataCollection(Refreshable, Savable, Deletable):
     """A collection of data units sharing file specifications."""
 
-    _path = "data_collections/"
     _manager_name = "data_collections"
     _repr_fields = ("id", "name")
     _read_only = Resource._read_only | {"count_projects", "category_display", "tenant_id"}
@@ -145,10 +146,9 @@ class DataCollection(Resource):
         return upload_many(self, items, project, batch_size, max_workers, chunked)
 
 
-class DataFile(Resource):
+class DataFile(Refreshable):
     """An uploaded file, known by its checksum."""
 
-    _path = "data_files/"
     _manager_name = "data_files"
     _repr_fields = ("id", "checksum", "size")
 
@@ -159,7 +159,7 @@ class DataFile(Resource):
     updated_at: datetime | None = None
 
 
-class DataUnit(Resource):
+class DataUnit(Refreshable, Savable, Deletable):
     """A set of files (one per specification) with metadata: what a task shows."""
 
     def download(self, dest: str | os.PathLike[str]) -> dict[str, Path]:
@@ -185,7 +185,6 @@ class DataUnit(Resource):
             saved[name] = client.download(url, target)
         return saved
 
-    _path = "data_units/"
     _manager_name = "data_units"
     _repr_fields = ("id", "data_collection_id")
 
@@ -202,7 +201,11 @@ class DataUnit(Resource):
 
 
 class DataCollectionManager(
-    GetMixin[DataCollection], ListMixin[DataCollection], CreateMixin[DataCollection]
+    GetMixin[DataCollection],
+    ListMixin[DataCollection],
+    CreateMixin[DataCollection],
+    UpdateMixin[DataCollection],
+    DeleteMixin[DataCollection],
 ):
     """``client.data_collections``; answers include the file specifications."""
 
@@ -211,7 +214,7 @@ class DataCollectionManager(
     default_expand = ("file_specifications",)
 
 
-class DataFileManager(CreateMixin[DataFile]):
+class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
     """``client.data_files``."""
 
     resource = DataFile
@@ -263,7 +266,13 @@ def _set_result(entry: BulkItem[DataUnit], unit: DataUnit) -> None:
     entry.result = unit
 
 
-class DataUnitManager(GetMixin[DataUnit], ListMixin[DataUnit], CreateMixin[DataUnit]):
+class DataUnitManager(
+    GetMixin[DataUnit],
+    ListMixin[DataUnit],
+    CreateMixin[DataUnit],
+    UpdateMixin[DataUnit],
+    DeleteMixin[DataUnit],
+):
     """``client.data_units``; ``bulk_create`` sends each batch as one list."""
 
     resource = DataUnit

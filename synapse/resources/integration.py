@@ -14,12 +14,15 @@ from pydantic import Field, JsonValue
 from synapse.enums import JobStatus, StorageCategory, StorageProvider, parse_enum, require_enum
 from synapse.errors import ClientError, InvalidInputError, UnknownValueWarning
 from synapse.filters import FilterSet
-from synapse.managers import CreateMixin, GetMixin, ListMixin
+from synapse.managers import CreateMixin, DeleteMixin, GetMixin, ListMixin, UpdateMixin
 from synapse.query import QuerySet
 from synapse.resources.base import (
+    Deletable,
     JsonDict,
+    Refreshable,
     Relation,
     Resource,
+    Savable,
     TolerantJobStatus,
     TolerantStorageCategory,
     TolerantStorageProvider,
@@ -59,7 +62,6 @@ class JobTimeoutError(ClientError, TimeoutError):
 class Agent(Resource):
     """A compute node that runs plugin jobs."""
 
-    _path = "agents/"
     _manager_name = "agents"
     _repr_fields = ("id", "name", "status")
 
@@ -70,13 +72,11 @@ class Agent(Resource):
     node_install_script: str | None = Field(None, repr=False)
 
 
-class Plugin(Resource):
+class Plugin(Refreshable, Savable, Deletable):
     """A plugin; its releases are what runs."""
 
-    _path = "plugins/"
     _manager_name = "plugins"
     _repr_fields = ("id", "code")
-    _full_update = True  # the backend updates plugins with PUT
     _read_only = Resource._read_only | {"tenant_id"}
 
     code: str | None = None
@@ -145,10 +145,9 @@ class Plugin(Resource):
         return self.code
 
 
-class PluginRelease(Resource):
+class PluginRelease(Refreshable):
     """A released version of a plugin."""
 
-    _path = "plugin_releases/"
     _manager_name = "plugin_releases"
     _repr_fields = ("id", "plugin_id", "version")
 
@@ -163,10 +162,9 @@ class PluginRelease(Resource):
     plugin = Relation[Plugin]("plugin_id", "plugins")
 
 
-class Job(Resource):
+class Job(Refreshable, Savable):
     """A run of a plugin action. ``wait()`` follows it to the end."""
 
-    _path = "jobs/"
     _manager_name = "jobs"
     _repr_fields = ("id", "action", "status")
     # The backend's job update takes these fields only.
@@ -229,10 +227,9 @@ class Job(Resource):
         return self
 
 
-class Storage(Resource):
+class Storage(Refreshable):
     """Where files live: Synapse's own storage or a bucket of the tenant."""
 
-    _path = "storages/"
     _manager_name = "storages"
     _repr_fields = ("id", "name", "provider")
 
@@ -257,8 +254,16 @@ class AgentManager(ListMixin[Agent]):
         return self.client.transport.request("POST", build_path("agents/{}/connect/", token))
 
 
-class PluginManager(GetMixin[Plugin], ListMixin[Plugin], CreateMixin[Plugin]):
+class PluginManager(
+    GetMixin[Plugin],
+    ListMixin[Plugin],
+    CreateMixin[Plugin],
+    UpdateMixin[Plugin],
+    DeleteMixin[Plugin],
+):
     """``client.plugins``."""
+
+    full_update = True  # the backend updates plugins with PUT
 
     resource = Plugin
     path = "plugins/"
@@ -354,7 +359,7 @@ class PluginReleaseManager(
         return self._build(answer)
 
 
-class JobManager(GetMixin[Job], ListMixin[Job]):
+class JobManager(GetMixin[Job], ListMixin[Job], UpdateMixin[Job]):
     """``client.jobs``."""
 
     resource = Job

@@ -11,9 +11,9 @@ from pydantic import Field, JsonValue
 
 from synapse.errors import InvalidInputError
 from synapse.filters import FilterSet
-from synapse.managers import CreateMixin, GetMixin, ListMixin
+from synapse.managers import CreateMixin, DeleteMixin, GetMixin, ListMixin, UpdateMixin
 from synapse.paths import path_inside, safe_component, url_basename
-from synapse.resources.base import JsonDict, Relation, Resource
+from synapse.resources.base import Deletable, JsonDict, Refreshable, Relation, Resource, Savable
 from synapse.resources.data import DataUnit
 from synapse.uploads import ProgressCallback
 
@@ -29,10 +29,9 @@ __all__ = [
 ]
 
 
-class Model(Resource):
+class Model(Refreshable, Savable, Deletable):
     """A trained model; its ``file`` is a URL to the archive."""
 
-    _path = "models/"
     _manager_name = "models"
     _repr_fields = ("id", "name", "version")
     _read_only = Resource._read_only | {"file", "is_released", "tenant_id"}
@@ -66,7 +65,6 @@ class Model(Resource):
 class GroundTruthEvent(Resource):
     """One event in a ground truth's history; ``pgh_id`` identifies it."""
 
-    _path = "sdk/ground_truth_events/"
     _manager_name = "ground_truth_events"
     _repr_fields = ("pgh_id", "id", "category")
     _pk_field = "pgh_id"
@@ -85,7 +83,6 @@ class GroundTruthEvent(Resource):
 class GroundTruth(Resource):
     """A ground-truth record of a dataset."""
 
-    _path = "ground_truths/"
     _manager_name = "ground_truths"
     _repr_fields = ("id", "category")
 
@@ -99,10 +96,9 @@ class GroundTruth(Resource):
     data_unit = Relation[DataUnit]("data_unit_id", "data_units")
 
 
-class GroundTruthDatasetVersion(Resource):
+class GroundTruthDatasetVersion(Refreshable):
     """A frozen version of a ground-truth dataset."""
 
-    _path = "ground_truth_dataset_versions/"
     _manager_name = "ground_truth_versions"
     _repr_fields = ("id", "version")
 
@@ -113,7 +109,13 @@ class GroundTruthDatasetVersion(Resource):
     created: datetime | None = None
 
 
-class ModelManager(GetMixin[Model], ListMixin[Model], CreateMixin[Model]):
+class ModelManager(
+    GetMixin[Model],
+    ListMixin[Model],
+    CreateMixin[Model],
+    UpdateMixin[Model],
+    DeleteMixin[Model],
+):
     """``client.models``."""
 
     resource = Model
