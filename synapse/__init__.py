@@ -1,7 +1,7 @@
 """synapse: a resource-oriented Python SDK for the Synapse data-annotation backend."""
 
 from synapse._version import __version__
-from synapse.client import BackendClient, Client
+from synapse.client import Client
 from synapse.config import Timeout
 from synapse.enums import AnnotateAction, JobStatus, StorageCategory, StorageProvider, TagAction
 from synapse.errors import (
@@ -25,6 +25,7 @@ from synapse.errors import (
     UnsafePathError,
     ValidationError,
 )
+from synapse.methods import BackendClient
 from synapse.query import QuerySet
 from synapse.resources import (
     Agent,

@@ -12,8 +12,7 @@ from cachetools import LRUCache
 
 from synapse.config import Config, Secret, TimeoutLike
 from synapse.downloads import download
-from synapse.managers import GetMixin, Manager
-from synapse.methods import MethodsMixin
+from synapse.managers import KINDS, GetMixin, Manager
 from synapse.pagination import PageFetcher, SequentialFetcher
 from synapse.resources.annotation import (
     AssignmentManager,
@@ -22,6 +21,7 @@ from synapse.resources.annotation import (
     TaskTagManager,
 )
 from synapse.resources.base import Resource
+from synapse.resources.bulk import upload_many
 from synapse.resources.data import DataCollectionManager, DataFileManager, DataUnitManager
 from synapse.resources.integration import (
     AgentManager,
@@ -37,15 +37,16 @@ from synapse.resources.ml import (
     ModelManager,
 )
 from synapse.transport import FileValue, Params, Transport
-from synapse.uploads import DEFAULT_CHUNK_SIZE, ChunkedUploader, ProgressCallback
+from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
 
-__all__ = ["BackendClient", "Client"]
+__all__ = ["Client"]
 
 C = TypeVar("C", bound="Client")
+R = TypeVar("R")
 
 
 class Client:
-    """A connection to one Synapse backend.
+    """A connection to one Synapse backend, with a manager per kind (``client.tasks``...).
 
     Arguments not given are read from the environment when the client is built:
     ``SYNAPSE_BASE_URL`` (or ``SYNAPSE_HOST``), ``SYNAPSE_ACCESS_TOKEN``,
@@ -65,6 +66,25 @@ class Client:
     A client may be shared by threads. Use it as a context manager, or call
     :meth:`close`, to release its connections.
     """
+
+    # The managers, one per kind declared in synapse.resources (made from KINDS in
+    # __init__); listed here for type checkers and editors.
+    projects: ProjectManager
+    tasks: TaskManager
+    task_tags: TaskTagManager
+    assignments: AssignmentManager
+    agents: AgentManager
+    plugins: PluginManager
+    plugin_releases: PluginReleaseManager
+    jobs: JobManager
+    storages: StorageManager
+    models: ModelManager
+    data_collections: DataCollectionManager
+    data_files: DataFileManager
+    data_units: DataUnitManager
+    ground_truth_events: GroundTruthEventManager
+    ground_truths: GroundTruthManager
+    ground_truth_versions: GroundTruthVersionManager
 
     def __init__(
         self,
@@ -92,24 +112,13 @@ class Client:
         )
         self.transport = Transport(self.config)
         self.page_fetcher: PageFetcher = SequentialFetcher()
-        self._cache: LRUCache[tuple[str, Any], Resource] = LRUCache(maxsize=4096)
+        self._cache: LRUCache[tuple[type, Any], Resource] = LRUCache(maxsize=4096)
         self._cache_lock = threading.Lock()
-        self.projects = ProjectManager(self)
-        self.tasks = TaskManager(self)
-        self.task_tags = TaskTagManager(self)
-        self.assignments = AssignmentManager(self)
-        self.agents = AgentManager(self)
-        self.plugins = PluginManager(self)
-        self.plugin_releases = PluginReleaseManager(self)
-        self.jobs = JobManager(self)
-        self.storages = StorageManager(self)
-        self.models = ModelManager(self)
-        self.data_collections = DataCollectionManager(self)
-        self.data_files = DataFileManager(self)
-        self.data_units = DataUnitManager(self)
-        self.ground_truth_events = GroundTruthEventManager(self)
-        self.ground_truths = GroundTruthManager(self)
-        self.ground_truth_versions = GroundTruthVersionManager(self)
+        self._managers: dict[type, Manager[Any]] = {}
+        for name, kind in KINDS.items():  # one manager per declared kind
+            manager = kind(self)
+            setattr(self, name, manager)
+            self._managers[kind.resource] = manager
 
     @property
     def base_url(self) -> str:
@@ -138,33 +147,47 @@ class Client:
             max_retries=max_retries,
         )
 
-    # -- relations: one cache per client, keyed by (kind, id)
+    # -- the Context that managers and resources use (synapse.context)
 
-    def _manager(self, name: str) -> Any:
-        manager = getattr(self, name, None)
-        if not isinstance(manager, Manager):
-            raise AttributeError(f"no manager {name!r}")
-        return manager
+    def manager_for(self, resource: type[Any]) -> Any:
+        """The manager of a resource class: ``client.manager_for(Task) is client.tasks``."""
+        try:
+            return self._managers[resource]
+        except KeyError:
+            raise AttributeError(f"no manager for {resource.__name__}") from None
 
-    def _related(self, name: str, pk: Any) -> Any:
-        """The object of kind ``name`` with this id, loaded once and then cached."""
-        key = (name, pk)
+    def related(self, resource: type[R], pk: Any) -> R:
+        """The object of this class with this id, loaded once and then cached."""
+        key = (resource, pk)
         with self._cache_lock:
             cached = self._cache.get(key)
         if cached is not None:
-            return cached
-        manager = self._manager(name)
+            found: R = cached  # type: ignore[assignment]
+            return found
+        manager = self.manager_for(resource)
         if not isinstance(manager, GetMixin):
-            raise AttributeError(f"{name} cannot be loaded by id")
+            raise AttributeError(f"{resource.__name__} cannot be loaded by id")
         loaded = manager.get(pk)
         with self._cache_lock:
             self._cache[key] = loaded
-        return loaded
+        return loaded  # type: ignore[no-any-return]
 
-    def _forget(self, name: str, pk: Any) -> None:
+    def forget(self, resource: type[Any], pk: Any) -> None:
         """Drop a cached object after it was saved or deleted through this client."""
         with self._cache_lock:
-            self._cache.pop((name, pk), None)
+            self._cache.pop((resource, pk), None)
+
+    def upload_many(
+        self,
+        collection: Any,
+        items: Any,
+        project: Any,
+        batch_size: int,
+        max_workers: int,
+        chunked: bool | None,
+    ) -> Any:
+        """See ``DataCollection.upload_many``."""
+        return upload_many(collection, items, project, batch_size, max_workers, chunked)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -192,9 +215,14 @@ class Client:
 
         Its ``id`` is what ``data_files`` and ``models`` take as ``chunked_upload``.
         """
-        uploader = ChunkedUploader(self.transport, chunk_size=chunk_size)
-        return uploader.upload(
-            path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
+        return upload_file(
+            self.transport,
+            path,
+            chunk_size=chunk_size,
+            resume=resume,
+            on_progress=on_progress,
+            progress=progress,
+            timeout=timeout,
         )
 
     def download(self, url: str, dest: str | os.PathLike[str]) -> Path:
@@ -217,13 +245,3 @@ class Client:
     def __repr__(self) -> str:
         token = f", access_token={self.config.access_token}" if self.config.access_token else ""
         return f"<{type(self).__name__} {self.config.base_url}{token}>"
-
-
-class BackendClient(MethodsMixin, Client):
-    """The original ``BackendClient``'s methods (``get_project``, ``list_tasks``...) on the
-    same client as the object API: ``client.list_tasks()`` and ``client.tasks`` both work.
-
-    Switching from the older package is an import change::
-
-        from synapse import BackendClient, ClientError
-    """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import pydantic
 
@@ -22,10 +22,11 @@ from synapse.query import QuerySet
 from synapse.transport import PathParam, build_path
 
 if TYPE_CHECKING:
-    from synapse.client import Client
+    from synapse.context import Context
     from synapse.resources.base import Resource
 
 __all__ = [
+    "KINDS",
     "BulkItem",
     "BulkReport",
     "CreateMixin",
@@ -41,9 +42,20 @@ __all__ = [
 T = TypeVar("T", bound="Resource")
 
 
-class Manager(Generic[T]):
-    """The resource class, paths and filters of one kind, bound to a client."""
+#: Every declared kind: the client's attribute name -> its manager class.
+KINDS: dict[str, type[Manager[Any]]] = {}
 
+
+class Manager(Generic[T]):
+    """The one declaration of a kind: its name on the client, resource class, paths,
+    filters, expansions and (through the mixins it is made of) capabilities.
+
+    Subclasses that set ``name`` are registered in :data:`KINDS`; the client makes one
+    manager per registered kind.
+    """
+
+    #: The client's attribute for this kind (``"tasks"``): declaring it registers the kind.
+    name: ClassVar[str] = ""
     resource: type[T]
     #: Collection path for create and details, e.g. ``"tasks/"``.
     path: str = ""
@@ -55,7 +67,12 @@ class Manager(Generic[T]):
     #: Query parameters always sent when getting one object (``with_configuration``).
     detail_params: Mapping[str, Any] = {}
 
-    def __init__(self, client: Client) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and cls.name:
+            KINDS[cls.name] = cls
+
+    def __init__(self, client: Context) -> None:
         self.client = client
 
     @property
@@ -145,7 +162,7 @@ class UpdateMixin(Manager[T]):
             if not body:
                 return
         answer = self.send_update(obj.pk, body)
-        self.client._forget(self.resource._manager_name, obj.pk)
+        self.client.forget(self.resource, obj.pk)
         if isinstance(answer, Mapping):
             obj._load(answer)
         else:
@@ -165,7 +182,7 @@ class DeleteMixin(Manager[T]):
     def delete(self, pk: PathParam) -> None:
         """Delete the object with this id."""
         self.client.transport.request("DELETE", self.detail_path(pk))
-        self.client._forget(self.resource._manager_name, pk)
+        self.client.forget(self.resource, pk)
 
 
 class ListMixin(Manager[T]):

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any, overload
 
+from synapse.client import Client
 from synapse.downloads import convert_urls
 from synapse.enums import AnnotateAction, JobStatus, TagAction, require_enum
 from synapse.errors import ClientError, InvalidInputError, UnknownFieldWarning
@@ -34,10 +35,9 @@ from synapse.transport import PathParam, build_path, check_readable
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback
 
 if TYPE_CHECKING:
-    from synapse.client import Client
     from synapse.managers import ListMixin
 
-__all__ = ["ListResult", "MethodsMixin"]
+__all__ = ["BackendClient", "ListResult"]
 
 JOB_UPDATE_FIELDS = frozenset(
     {"status", "progress_record", "metrics_record", "console_logs", "result", "meta"}
@@ -180,19 +180,19 @@ def _seed_conversion(transforms: Mapping[str, Callable[[str], Any]]) -> Callable
     return apply
 
 
-class MethodsMixin:
-    """The original ``BackendClient`` methods; mixed into :class:`synapse.BackendClient`."""
+class BackendClient(Client):
+    """The original ``BackendClient``'s methods (``get_project``, ``list_tasks``...) on the
+    same client as the object API: ``client.list_tasks()`` and ``client.tasks`` both work.
+
+    Switching from the older package is an import change::
+
+        from synapse import BackendClient, ClientError
+    """
 
     # ------------------------------------------------------------------ helpers
 
-    def _c(self) -> Client:
-        from synapse.client import Client
-
-        assert isinstance(self, Client)
-        return self
-
     def _get(self, template: str, pk: PathParam, params: Params = None) -> Any:
-        return self._c().transport.request("GET", build_path(template, pk), params=params)
+        return self.transport.request("GET", build_path(template, pk), params=params)
 
     def _check_params(
         self, manager: ListMixin[Any], params: Params, unknown_filters: str | None = None
@@ -203,7 +203,7 @@ class MethodsMixin:
         return manager.filters.normalize(
             params or {},
             kind=manager.resource.__name__,
-            unknown=unknown_filters or self._c().config.unknown_filters,
+            unknown=unknown_filters or self.config.unknown_filters,
         )
 
     def _converter(self, spec: UrlConversion) -> Callable[[dict[str, Any]], None] | None:
@@ -211,7 +211,7 @@ class MethodsMixin:
             return None
         if set(spec) <= OLD_CONVERSION_KEYS:
             item_spec = {**spec, "is_list": False}
-            transport = self._c().transport
+            transport = self.transport
             return lambda item: convert_urls(transport, item, item_spec) and None
         for name, fn in spec.items():
             if not callable(fn):
@@ -231,7 +231,7 @@ class MethodsMixin:
         if stable and not list_all:
             raise InvalidInputError("stable=True walks every page: use it with list_all=True")
         convert = self._converter(url_conversion)
-        client = self._c()
+        client = self
         if not list_all:
             page = client.transport.request("GET", manager.list_path, params=given)
             if convert is not None and isinstance(page, Mapping):
@@ -258,11 +258,11 @@ class MethodsMixin:
     @property
     def requests_session(self) -> Any:
         """The shared ``requests.Session`` (connection pool)."""
-        return self._c().transport.session
+        return self.transport.session
 
     def reset_connection(self) -> None:
         """Drop pooled connections; the next request opens a fresh one."""
-        self._c().transport.close()
+        self.transport.close()
 
     def exists(self, api: str, *args: Any, **kwargs: Any) -> bool:
         """Whether a listing method finds anything: ``exists("list_tasks", params)``."""
@@ -289,7 +289,7 @@ class MethodsMixin:
         ``data`` is that wire body, or (as the original documentation writes it) the
         annotation itself, which is then submitted: ``{"action": "submit", "data": data}``.
         """
-        return self._c().transport.request(
+        return self.transport.request(
             "PUT",
             build_path("tasks/{}/annotate_task_data/", pk),
             params={"schema": schema} if schema else None,
@@ -328,14 +328,12 @@ class MethodsMixin:
         stable: bool = False,
     ) -> Any:
         """GET ``sdk/tasks/``: the page as sent, or every task with ``list_all=True``."""
-        return self._list(
-            self._c().tasks, params, url_conversion, list_all, unknown_filters, stable
-        )
+        return self._list(self.tasks, params, url_conversion, list_all, unknown_filters, stable)
 
     def create_tasks(self, data: Any) -> Any:
         """Create tasks from ``{project, data: [{data_unit}]}`` or the seed's list
         ``[{"project": 1, "data_unit": 5}, ...]`` (one request per project)."""
-        transport = self._c().transport
+        transport = self.transport
         if isinstance(data, Mapping):
             return transport.request("POST", "tasks/", data=dict(data))
         groups: dict[Any, list[dict[str, Any]]] = {}
@@ -370,7 +368,7 @@ class MethodsMixin:
             ):
                 raise InvalidInputError(f"set-tags {key} must be a list of int ids")
         body["action"] = require_enum(TagAction, body["action"], field="action").value
-        return self._c().transport.request("POST", path, params=params, data=body)
+        return self.transport.request("POST", path, params=params, data=body)
 
     def set_tags_tasks(self, data: Mapping[str, Any], params: Params = None) -> Any:
         """POST ``tasks/set_tags/``: ``{task_ids, tag_ids}`` or ``{ids, tags, action}``."""
@@ -382,7 +380,7 @@ class MethodsMixin:
 
     def list_task_tags(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
         """GET ``task_tags/`` (one page)."""
-        return self._list(self._c().task_tags, params, None, False, unknown_filters)
+        return self._list(self.task_tags, params, None, False, unknown_filters)
 
     # ------------------------------------------------------------------ core
 
@@ -395,7 +393,7 @@ class MethodsMixin:
         resume: bool | None = None,
     ) -> Any:
         """Upload a file with the resumable chunked protocol; the finalized upload."""
-        return self._c().chunked_upload(
+        return self.chunked_upload(
             file_path, chunk_size=chunk_size, on_progress=on_progress, resume=resume
         )
 
@@ -407,7 +405,7 @@ class MethodsMixin:
 
     def list_data_collections(self) -> Any:
         """GET ``data_collections/`` (one page)."""
-        return self._c().transport.request("GET", "data_collections/")
+        return self.transport.request("GET", "data_collections/")
 
     list_data_collection = list_data_collections
 
@@ -419,7 +417,7 @@ class MethodsMixin:
         self, file_path: str | os.PathLike[str], use_chunked_upload: bool | None = None
     ) -> Any:
         """Upload a file as a data file: chunked above 50 MiB unless told (protocol 4.2)."""
-        return self._c().data_files.create(file_path, chunked=use_chunked_upload)._meta.raw
+        return self.data_files.create(file_path, chunked=use_chunked_upload)._meta.raw
 
     def upload_data_file(
         self,
@@ -429,7 +427,7 @@ class MethodsMixin:
     ) -> dict[str, Any]:
         """Upload each file of ``{"files": {spec: path}, "meta", "groups"}``; returns the
         payload for :meth:`create_data_units` (no unit is created)."""
-        return self._c().data_units.upload_payload(
+        return self.data_units.upload_payload(
             collection_id,
             organized_file.get("files") or {},
             organized_file.get("meta"),
@@ -456,7 +454,7 @@ class MethodsMixin:
                     "exactly that payload for each item"
                 )
         body = dict(uploaded_files) if single else items
-        return self._c().transport.request("POST", "data_units/", data=body)
+        return self.transport.request("POST", "data_units/", data=body)
 
     def get_data_unit(self, pk: PathParam, params: Params = None) -> Any:
         """GET ``data_units/{pk}/``."""
@@ -473,12 +471,12 @@ class MethodsMixin:
     ) -> Any:
         """GET ``data_units/``."""
         return self._list(
-            self._c().data_units, params, url_conversion, list_all, unknown_filters, stable
+            self.data_units, params, url_conversion, list_all, unknown_filters, stable
         )
 
     def verify_data_files_checksums(self, checksums: Iterable[str]) -> Any:
         """POST ``data_files/verify_checksums/``: which checksums exist."""
-        return self._c().transport.request(
+        return self.transport.request(
             "POST", "data_files/verify_checksums/", data={"checksums": list(checksums)}
         )
 
@@ -499,7 +497,7 @@ class MethodsMixin:
     ) -> Any:
         """GET ``sdk/assignments/``."""
         return self._list(
-            self._c().assignments, params, url_conversion, list_all, unknown_filters, stable
+            self.assignments, params, url_conversion, list_all, unknown_filters, stable
         )
 
     def set_tags_assignments(self, data: Mapping[str, Any], params: Params = None) -> Any:
@@ -512,11 +510,11 @@ class MethodsMixin:
         self, params: Params = None, *, unknown_filters: str | None = None
     ) -> list[dict[str, Any]]:
         """Every agent, as dicts."""
-        return self._all_items(self._c().agents, params, unknown_filters)
+        return self._all_items(self.agents, params, unknown_filters)
 
     def health_check_agent(self, token: str) -> Any:
         """POST ``agents/{token}/connect/``."""
-        return self._c().agents.health_check(token)
+        return self.agents.health_check(token)
 
     def get_plugin(self, pk: PathParam) -> Any:
         """GET ``plugins/{pk}/``."""
@@ -524,11 +522,11 @@ class MethodsMixin:
 
     def create_plugin(self, data: Mapping[str, Any]) -> Any:
         """POST ``plugins/``."""
-        return self._c().transport.request("POST", "plugins/", data=dict(data))
+        return self.transport.request("POST", "plugins/", data=dict(data))
 
     def update_plugin(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
         """PUT ``plugins/{pk}/`` (the backend takes full updates of plugins)."""
-        return self._c().transport.request("PUT", build_path("plugins/{}/", pk), data=dict(data))
+        return self.transport.request("PUT", build_path("plugins/{}/", pk), data=dict(data))
 
     def run_plugin(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
         """POST ``plugins/{id or code}/run/``; the answer as sent (a job, or a result).
@@ -559,7 +557,7 @@ class MethodsMixin:
             fields.get("language", "ko"),
         )
         body.update({name: fields[name] for name in unknown})
-        return self._c().transport.request("POST", build_path("plugins/{}/run/", pk), data=body)
+        return self.transport.request("POST", build_path("plugins/{}/run/", pk), data=body)
 
     def create_plugin_release(
         self, data: Mapping[str, Any], file: str | os.PathLike[str] | IO[bytes] | None = None
@@ -568,7 +566,7 @@ class MethodsMixin:
         fields = dict(data)
         archive = file if file is not None else fields.pop("file", None)
         fields.pop("file", None)
-        release = self._c().plugin_releases.create(file=archive, **fields)
+        release = self.plugin_releases.create(file=archive, **fields)
         return release._meta.raw
 
     def get_plugin_release(self, pk: PathParam, params: Params = None) -> Any:
@@ -580,11 +578,11 @@ class MethodsMixin:
     ) -> list[dict[str, Any]]:
         """Every release (of ``plugin_code`` if given), as dicts."""
         given = {**(params or {}), **({"plugin": plugin_code} if plugin_code else {})}
-        return self._all_items(self._c().plugin_releases, given)
+        return self._all_items(self.plugin_releases, given)
 
     def list_jobs(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
         """GET ``jobs/`` (one page)."""
-        return self._list(self._c().jobs, params, None, False, unknown_filters)
+        return self._list(self.jobs, params, None, False, unknown_filters)
 
     def get_job(self, pk: PathParam, params: Params = None) -> Any:
         """GET ``jobs/{pk}/``."""
@@ -600,7 +598,7 @@ class MethodsMixin:
         body = {k: v for k, v in data.items() if v is not None}
         if "status" in body:
             body["status"] = require_enum(JobStatus, body["status"], field="status").value
-        return self._c().transport.request("PATCH", build_path("jobs/{}/", pk), data=body)
+        return self.transport.request("PATCH", build_path("jobs/{}/", pk), data=body)
 
     def list_job_console_logs(self, pk: PathParam) -> Any:
         """GET ``jobs/{pk}/console_logs/``."""
@@ -619,11 +617,11 @@ class MethodsMixin:
                 item["file"] = _data_uri(item["file"])
             prepared.append(item)
         body: Any = prepared[0] if len(prepared) == 1 else prepared
-        return self._c().transport.request("POST", "logs/", data=body)
+        return self.transport.request("POST", "logs/", data=body)
 
     def list_storages(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
         """GET ``storages/`` (one page)."""
-        return self._list(self._c().storages, params, None, False, unknown_filters)
+        return self._list(self.storages, params, None, False, unknown_filters)
 
     def get_storage(self, pk: PathParam) -> Any:
         """GET ``storages/{pk}/?with_configuration=true``."""
@@ -632,13 +630,13 @@ class MethodsMixin:
     def create_storage(self, data: Mapping[str, Any]) -> Any:
         """POST ``storages/``; ``category`` may be left to the server, and a ``provider``
         the SDK does not list is sent with a warning (see ``client.storages.create``)."""
-        return self._c().storages.create(**data)._meta.raw
+        return self.storages.create(**data)._meta.raw
 
     # ------------------------------------------------------------------ ML
 
     def list_models(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
         """GET ``models/`` (one page)."""
-        return self._list(self._c().models, params, None, False, unknown_filters)
+        return self._list(self.models, params, None, False, unknown_filters)
 
     def get_model(
         self, pk: PathParam, params: Params = None, url_conversion: UrlConversion = None
@@ -654,7 +652,7 @@ class MethodsMixin:
         """POST ``models/``; a ``file`` path in ``data`` is uploaded (chunked) first."""
         fields = dict(data)
         file = fields.pop("file", None)
-        return self._c().models.create(file=file, **fields)._meta.raw
+        return self.models.create(file=file, **fields)._meta.raw
 
     def list_ground_truth_events(
         self,
@@ -667,7 +665,7 @@ class MethodsMixin:
     ) -> Any:
         """GET ``sdk/ground_truth_events/``."""
         return self._list(
-            self._c().ground_truth_events, params, url_conversion, list_all, unknown_filters
+            self.ground_truth_events, params, url_conversion, list_all, unknown_filters
         )
 
     def get_ground_truth_version(self, pk: PathParam) -> Any:
@@ -678,7 +676,7 @@ class MethodsMixin:
         self, params: Params = None, *, unknown_filters: str | None = None
     ) -> Any:
         """GET ``ground_truth_dataset_versions/`` (one page)."""
-        return self._list(self._c().ground_truth_versions, params, None, False, unknown_filters)
+        return self._list(self.ground_truth_versions, params, None, False, unknown_filters)
 
     def list_ground_truths(
         self,
@@ -690,9 +688,7 @@ class MethodsMixin:
         stable: bool = False,
     ) -> Any:
         """GET ``ground_truths/``."""
-        return self._list(
-            self._c().ground_truths, params, url_conversion, list_all, unknown_filters
-        )
+        return self._list(self.ground_truths, params, url_conversion, list_all, unknown_filters)
 
 
 def annotate_body(data: Mapping[str, Any]) -> dict[str, Any]:

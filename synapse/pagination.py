@@ -22,7 +22,6 @@ import pydantic
 from synapse.errors import ClientError, NotFoundError
 
 if TYPE_CHECKING:
-    from synapse.resources.base import Resource
     from synapse.transport import Transport
 
 __all__ = [
@@ -50,7 +49,7 @@ class PagePlan:
     high: int | None = None
     page_size: int = 100
     #: Parse results straight from the JSON into this resource class (else dicts).
-    model: type[Resource] | None = None
+    model: type[pydantic.BaseModel] | None = None
 
 
 @dataclass(frozen=True)
@@ -228,7 +227,7 @@ _PAGE_ADAPTERS: dict[type, pydantic.TypeAdapter[Any]] = {}
 
 
 def _parse_page(
-    content: bytes, model: type[Resource] | None
+    content: bytes, model: type[pydantic.BaseModel] | None
 ) -> tuple[int | None, list[Any], str | None]:
     """``(count, results, next)`` of a page's JSON; results parse straight into
     ``model`` when given (one pass, no intermediate dicts), else into dicts."""

@@ -11,18 +11,36 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from synapse.errors import InvalidInputError
 from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, PageSource, stable_pages
 
 if TYPE_CHECKING:
-    from synapse.managers import ListMixin
+    from synapse.context import Context
+    from synapse.filters import FilterSet
+    from synapse.pagination import StableWalk
     from synapse.resources.base import Resource
 
-__all__ = ["QuerySet"]
+__all__ = ["Listing", "QuerySet"]
 
 T = TypeVar("T", bound="Resource")
+T_co = TypeVar("T_co", bound="Resource", covariant=True)
+
+
+class Listing(Protocol[T_co]):
+    """What a QuerySet needs from the manager of its kind (a :class:`ListMixin`)."""
+
+    filters: FilterSet
+    default_expand: tuple[str, ...]
+
+    @property
+    def resource(self) -> type[T_co]: ...
+    @property
+    def client(self) -> Context: ...
+    @property
+    def list_path(self) -> str: ...
+    def stable_walk(self, ordering: tuple[str, ...] = ()) -> StableWalk: ...
 
 
 class QuerySet(Generic[T]):
@@ -30,7 +48,7 @@ class QuerySet(Generic[T]):
 
     def __init__(
         self,
-        manager: ListMixin[T],
+        manager: Listing[T],
         *,
         filters: Mapping[str, str] | None = None,
         ordering: tuple[str, ...] = (),

@@ -427,3 +427,21 @@ def _chunk_answer(answer: Any) -> tuple[Any, str, int]:
     if upload_id is None or not isinstance(url, str) or not isinstance(offset, int):
         raise ClientError(f"a chunk answer needs id, url and offset, got {dict(answer)!r:.200}")
     return upload_id, url, offset
+
+
+def upload_file(
+    transport: Transport,
+    path: str | os.PathLike[str],
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    resume: bool | None = None,
+    on_progress: ProgressCallback | None = None,
+    progress: bool = False,
+    timeout: Any = None,
+) -> dict[str, Any]:
+    """Upload a file with the resumable chunked protocol; the finalized upload (its
+    ``id`` is what ``data_files`` and ``models`` take as ``chunked_upload``)."""
+    uploader = ChunkedUploader(transport, chunk_size=chunk_size)
+    return uploader.upload(
+        path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
+    )

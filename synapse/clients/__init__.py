@@ -1,6 +1,6 @@
 """The old package's import paths, re-exported: ``synapse.clients.backend`` and
 ``synapse.clients.exceptions``."""
 
-from synapse.client import BackendClient
+from synapse.methods import BackendClient
 
 __all__ = ["BackendClient"]

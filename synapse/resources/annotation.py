@@ -78,7 +78,6 @@ class _TagSetter:
 class Project(Refreshable, Savable, Deletable):
     """An annotation project."""
 
-    _manager_name = "projects"
     _repr_fields = ("id", "title")
     _read_only = BASE_READ_ONLY | {"task_count", "category_display", "tenant_id"}
 
@@ -92,25 +91,24 @@ class Project(Refreshable, Savable, Deletable):
     task_count: int | None = None
     created: datetime | None = None
 
-    data_collection = Relation[DataCollection]("data_collection_id", "data_collections")
+    data_collection = Relation[DataCollection]("data_collection_id", DataCollection)
 
     @property
     def tasks(self) -> QuerySet[Task]:
         """This project's tasks (lazy)."""
-        tasks: TaskManager = self._bound_client().tasks
+        tasks: TaskManager = self._bound_client().manager_for(Task)
         return tasks.filter(project=self)
 
     @property
     def assignments(self) -> QuerySet[Assignment]:
         """This project's assignments (lazy)."""
-        assignments: AssignmentManager = self._bound_client().assignments
+        assignments: AssignmentManager = self._bound_client().manager_for(Assignment)
         return assignments.filter(project=self)
 
 
 class Task(Refreshable, Savable, Deletable):
     """One item to annotate: a data unit in a project."""
 
-    _manager_name = "tasks"
     _repr_fields = ("id", "project_id", "data_unit_id")
     _read_only = BASE_READ_ONLY | {"count_assignments", "has_data", "status"}
 
@@ -127,8 +125,8 @@ class Task(Refreshable, Savable, Deletable):
     count_assignments: int | None = None
     created: datetime | None = None
 
-    project = Relation[Project]("project_id", "projects")
-    data_unit = Relation[DataUnit]("data_unit_id", "data_units")
+    project = Relation[Project]("project_id", Project)
+    data_unit = Relation[DataUnit]("data_unit_id", DataUnit)
 
     def annotate(
         self,
@@ -143,7 +141,7 @@ class Task(Refreshable, Savable, Deletable):
             "PUT", build_path("tasks/{}/annotate_task_data/", self._require_pk()), params=params,
             data=body,
         )  # fmt: skip
-        self._bound_client()._forget(self._manager_name, self.pk)
+        self._bound_client().forget(type(self), self.pk)
         if isinstance(answer, Mapping):
             self._load(answer)
 
@@ -153,9 +151,9 @@ class Task(Refreshable, Savable, Deletable):
         action: TagAction | str = TagAction.ADD,
     ) -> None:
         """Add (or remove) tags on this task."""
-        manager: TaskManager = self._bound_client().tasks
+        manager: TaskManager = self._manager()
         manager.set_tags([self._require_pk()], tags, action)
-        self._bound_client()._forget(self._manager_name, self.pk)
+        self._bound_client().forget(type(self), self.pk)
 
     def _require_pk(self) -> int:
         if not isinstance(self.id, int):
@@ -166,7 +164,6 @@ class Task(Refreshable, Savable, Deletable):
 class TaskTag(Refreshable, Savable, Deletable):
     """A tag that can be put on tasks."""
 
-    _manager_name = "task_tags"
     _repr_fields = ("id", "name")
 
     project_id: int | None = Field(None, alias="project")
@@ -177,7 +174,6 @@ class TaskTag(Refreshable, Savable, Deletable):
 class Assignment(Refreshable, Savable):
     """One person's work on a task."""
 
-    _manager_name = "assignments"
     _repr_fields = ("id", "task_id", "status_label")
 
     project_id: int | None = Field(None, alias="project")
@@ -193,8 +189,8 @@ class Assignment(Refreshable, Savable):
     file: JsonValue = None
     created: datetime | None = None
 
-    task = Relation[Task]("task_id", "tasks")
-    project = Relation[Project]("project_id", "projects")
+    task = Relation[Task]("task_id", Task)
+    project = Relation[Project]("project_id", Project)
 
     def set_tags(
         self,
@@ -204,9 +200,9 @@ class Assignment(Refreshable, Savable):
         """Add (or remove) tags on this assignment."""
         if not isinstance(self.id, int):
             raise InvalidInputError("this Assignment has no id yet")
-        manager: AssignmentManager = self._bound_client().assignments
+        manager: AssignmentManager = self._manager()
         manager.set_tags([self.id], tags, action)
-        self._bound_client()._forget(self._manager_name, self.pk)
+        self._bound_client().forget(type(self), self.pk)
 
 
 # --------------------------------------------------------------------------- managers
@@ -284,6 +280,7 @@ class ProjectManager(
 ):
     """``client.projects``."""
 
+    name = "projects"
     resource = Project
     path = "projects/"
 
@@ -298,6 +295,7 @@ class TaskManager(
 ):
     """``client.tasks``: listed through ``sdk/tasks/`` with the backend's task filters."""
 
+    name = "tasks"
     resource = Task
     path = "tasks/"
     list_path_override = "sdk/tasks/"
@@ -363,6 +361,7 @@ class TaskTagManager(
 ):
     """``client.task_tags``."""
 
+    name = "task_tags"
     resource = TaskTag
     path = "task_tags/"
     filters = FilterSet({"project": "id"})
@@ -373,6 +372,7 @@ class AssignmentManager(
 ):
     """``client.assignments``: listed through ``sdk/assignments/``."""
 
+    name = "assignments"
     resource = Assignment
     path = "assignments/"
     list_path_override = "sdk/assignments/"

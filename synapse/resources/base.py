@@ -28,7 +28,7 @@ from synapse.errors import (
 from synapse.pagination import PageSource
 
 if TYPE_CHECKING:
-    from synapse.client import Client
+    from synapse.context import Context
 
 __all__ = [
     "Deletable",
@@ -60,13 +60,13 @@ class Relation(Generic[R]):
     """A related object, loaded once on first access from the id held in ``id_field``.
 
     ``task.project`` reads ``task.project_id`` and asks the client, whose cache is keyed
-    by (kind, id). An answer that was expanded (``.expand("project")``) fills it with no
+    by (class, id). An answer that was expanded (``.expand("project")``) fills it with no
     request at all.
     """
 
-    def __init__(self, id_field: str, manager: str) -> None:
+    def __init__(self, id_field: str, target: type[R]) -> None:
         self.id_field = id_field
-        self.manager = manager
+        self.target = target
         self.name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -85,9 +85,7 @@ class Relation(Generic[R]):
         expanded = obj._expanded.get(self.name)
         if expanded is not None and expanded.pk == pk:
             return expanded  # type: ignore[return-value]
-        client = obj._bound_client()
-        related: R = client._related(self.manager, pk)
-        return related
+        return obj._bound_client().related(self.target, pk)
 
     def __set__(self, obj: Resource, value: R | int | str | None) -> None:
         pk = value.pk if isinstance(value, Resource) else value
@@ -115,7 +113,7 @@ class _State:
 
     def __init__(
         self,
-        client: Client | None = None,
+        client: Context | None = None,
         raw: Mapping[str, Any] | None = None,
         expanded: dict[str, Resource] | None = None,
         source: tuple[PageSource, int] | None = None,
@@ -177,8 +175,6 @@ class Resource(BaseModel):
         protected_namespaces=(),
     )
 
-    #: Name of the client's manager for this kind, e.g. ``"tasks"``.
-    _manager_name: ClassVar[str] = ""
     #: Fields the server computes; assigning them raises.
     _read_only: ClassVar[frozenset[str]] = frozenset(
         {"id", "created", "modified", "created_at", "updated_at"}
@@ -214,7 +210,7 @@ class Resource(BaseModel):
     # ------------------------------------------------------------------ building
 
     @classmethod
-    def from_api(cls: type[R], client: Client | None, data: Mapping[str, Any]) -> R:
+    def from_api(cls: type[R], client: Context | None, data: Mapping[str, Any]) -> R:
         """An instance bound to ``client`` from an answer of the server."""
         expanded: dict[str, Resource] = {}
         values = data
@@ -223,9 +219,7 @@ class Resource(BaseModel):
             if isinstance(value, Mapping):
                 if values is data:
                     values = dict(data)
-                target = client._manager(relation.manager).resource if client else None
-                if target is not None:
-                    expanded[name] = target.from_api(client, value)
+                expanded[name] = relation.target.from_api(client, value)
                 values[wire] = value.get("id")  # type: ignore[index]
         try:
             obj = cls.model_validate(values)
@@ -240,7 +234,7 @@ class Resource(BaseModel):
 
     @classmethod
     def from_api_many(
-        cls: type[R], client: Client | None, items: Sequence[Mapping[str, Any]]
+        cls: type[R], client: Context | None, items: Sequence[Mapping[str, Any]]
     ) -> list[R]:
         """Instances for a page of answers: one validation call for the whole page."""
         for wire, _ in cls._relations().values():
@@ -287,7 +281,7 @@ class Resource(BaseModel):
         return state
 
     @property
-    def _client(self) -> Client | None:
+    def _client(self) -> Context | None:
         return self._meta.client
 
     @property
@@ -306,12 +300,12 @@ class Resource(BaseModel):
             return NotImplemented
         if self.pk is None or other.pk is None:
             return self is other
-        return self._manager_name == other._manager_name and self.pk == other.pk
+        return type(self) is type(other) and self.pk == other.pk
 
     def __hash__(self) -> int:
         if self.pk is None:
             return id(self)
-        return hash((self._manager_name, self.pk))
+        return hash((type(self), self.pk))
 
     def __repr__(self) -> str:
         parts = []
@@ -401,7 +395,7 @@ class Resource(BaseModel):
 
     # ------------------------------------------------------------------ server calls
 
-    def _bound_client(self) -> Client:
+    def _bound_client(self) -> Context:
         if self._client is None:
             raise InvalidInputError(
                 f"this {type(self).__name__} is not bound to a client; "
@@ -411,7 +405,7 @@ class Resource(BaseModel):
 
     def _manager(self) -> Any:
         """The manager of this kind on the client that loaded the object."""
-        return self._bound_client()._manager(self._manager_name)
+        return self._bound_client().manager_for(type(self))
 
     def _saved_pk(self) -> Any:
         if self.pk is None:

@@ -1,59 +1,29 @@
-"""Uploading many data units at once: parallel files, batched units, optional tasks."""
+"""Uploading many data units at once: parallel files, batched units, optional tasks.
+
+It sits above the data and annotation kinds (it makes units and tasks); the client
+offers it to ``DataCollection.upload_many`` through :class:`~synapse.context.Context`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from synapse.errors import ClientError, InvalidInputError
 from synapse.managers import batched, settle
+from synapse.resources.annotation import Task, TaskManager
 from synapse.resources.base import Resource
+from synapse.resources.data import (
+    DataCollection,
+    DataUnit,
+    DataUnitManager,
+    UploadItem,
+    UploadReport,
+)
 
-if TYPE_CHECKING:
-    from synapse.resources.annotation import Task
-    from synapse.resources.data import DataCollection, DataUnit
-
-__all__ = ["UploadItem", "UploadReport", "upload_many"]
-
-
-@dataclass
-class UploadItem:
-    """One item of ``upload_many``: its data unit and task, or the error that stopped it."""
-
-    index: int
-    item: Mapping[str, Any]
-    data_unit: DataUnit | None = None
-    task: Task | None = None
-    error: ClientError | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass
-class UploadReport:
-    """Per-item outcome of ``upload_many``."""
-
-    items: list[UploadItem] = field(default_factory=list)
-
-    @property
-    def succeeded(self) -> list[UploadItem]:
-        return [i for i in self.items if i.ok]
-
-    @property
-    def failed(self) -> list[UploadItem]:
-        return [i for i in self.items if not i.ok]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def __repr__(self) -> str:
-        return f"<UploadReport {len(self.succeeded)} uploaded, {len(self.failed)} failed>"
+__all__ = ["upload_many"]
 
 
 def _unit(entry: UploadItem, unit: DataUnit) -> None:
@@ -79,12 +49,14 @@ def upload_many(
     if project_id is not None and (isinstance(project_id, bool) or not isinstance(project_id, int)):
         raise InvalidInputError(f"project must be an int id or a Project, got {project!r}")
     client = collection._bound_client()
+    units_manager: DataUnitManager = client.manager_for(DataUnit)
+    tasks_manager: TaskManager = client.manager_for(Task)
     report = UploadReport([UploadItem(i, item) for i, item in enumerate(items)])
 
     def prepare(entry: UploadItem) -> dict[str, Any] | None:
         try:
             files = collection.check_files(entry.item.get("files") or {})
-            return client.data_units.upload_payload(
+            return units_manager.upload_payload(
                 collection.id,
                 files,
                 entry.item.get("meta"),
@@ -102,10 +74,10 @@ def upload_many(
             if not ready:
                 continue
             units = [payload for _, payload in ready]
-            settle([e for e, _ in ready], partial(client.data_units.create_many, units), _unit)
+            settle([e for e, _ in ready], partial(units_manager.create_many, units), _unit)
             made = [entry for entry, _ in ready if entry.data_unit is not None]
             if project_id is None or not made:
                 continue
             rows = [{"data_unit": entry.data_unit} for entry in made]
-            settle(made, partial(client.tasks._create_batch, project_id, rows), _task)
+            settle(made, partial(tasks_manager._create_batch, project_id, rows), _task)
     return report

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from synapse.errors import InvalidInputError
+from synapse.downloads import download
+from synapse.errors import ClientError, InvalidInputError
 from synapse.filters import FilterSet
 from synapse.managers import (
     BulkItem,
@@ -28,10 +30,7 @@ from synapse.paths import path_inside, safe_component, unique_path, url_basename
 from synapse.query import QuerySet
 from synapse.resources.base import Deletable, JsonDict, Refreshable, Relation, Resource, Savable
 from synapse.transport import check_readable
-from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback
-
-if TYPE_CHECKING:
-    from synapse.resources.bulk import UploadReport
+from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
 
 __all__ = [
     "DataCollection",
@@ -62,7 +61,6 @@ class FileSpecification(BaseModel):
 class DataCollection(Refreshable, Savable, Deletable):
     """A collection of data units sharing file specifications."""
 
-    _manager_name = "data_collections"
     _repr_fields = ("id", "name")
     _read_only = Resource._read_only | {"count_projects", "category_display", "tenant_id"}
 
@@ -85,7 +83,7 @@ class DataCollection(Refreshable, Savable, Deletable):
     @property
     def data_units(self) -> QuerySet[DataUnit]:
         """This collection's data units (lazy)."""
-        manager: DataUnitManager = self._bound_client().data_units
+        manager: DataUnitManager = self._bound_client().manager_for(DataUnit)
         return manager.filter(data_collection=self)
 
     def specification(self, name: str) -> FileSpecification | None:
@@ -96,7 +94,7 @@ class DataCollection(Refreshable, Savable, Deletable):
         """Check a unit's files against the specifications: raises before any upload."""
         specs = self.file_specifications
         if not specs or any(s.name is None for s in specs):
-            specs = self._bound_client().data_collections.get(self.pk).file_specifications
+            specs = self._manager().get(self.pk).file_specifications
         known = {s.name: s for s in specs if s.name}
         unknown = sorted(set(files) - set(known))
         if unknown:
@@ -119,12 +117,12 @@ class DataCollection(Refreshable, Savable, Deletable):
         progress: bool = False,
     ) -> DataUnit:
         """Upload one file per specification and create the data unit holding them."""
-        client = self._bound_client()
+        units: DataUnitManager = self._bound_client().manager_for(DataUnit)
         checked = self.check_files(files)
-        payload = client.data_units.upload_payload(
+        payload = units.upload_payload(
             self.id, checked, meta, groups, chunked=chunked, progress=progress
         )
-        return client.data_units.create_many([payload])[0]
+        return units.create_many([payload])[0]
 
     def upload_many(
         self,
@@ -141,15 +139,52 @@ class DataCollection(Refreshable, Savable, Deletable):
         time, and tasks are created in ``project`` if given. Every item gets a line in the
         report; a failure never stops the others.
         """
-        from synapse.resources.bulk import upload_many
+        report: UploadReport = self._bound_client().upload_many(
+            self, items, project, batch_size, max_workers, chunked
+        )
+        return report
 
-        return upload_many(self, items, project, batch_size, max_workers, chunked)
+
+@dataclass
+class UploadItem:
+    """One item of ``upload_many``: its data unit and task, or the error that stopped it."""
+
+    index: int
+    item: Mapping[str, Any]
+    data_unit: DataUnit | None = None
+    task: Resource | None = None  # the Task made for the unit, when a project was given
+    error: ClientError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class UploadReport:
+    """Per-item outcome of ``upload_many``."""
+
+    items: list[UploadItem] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> list[UploadItem]:
+        return [i for i in self.items if i.ok]
+
+    @property
+    def failed(self) -> list[UploadItem]:
+        return [i for i in self.items if not i.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def __repr__(self) -> str:
+        return f"<UploadReport {len(self.succeeded)} uploaded, {len(self.failed)} failed>"
 
 
 class DataFile(Refreshable):
     """An uploaded file, known by its checksum."""
 
-    _manager_name = "data_files"
     _repr_fields = ("id", "checksum", "size")
 
     checksum: str | None = None
@@ -182,10 +217,9 @@ class DataUnit(Refreshable, Savable, Deletable):
                 path_inside(dest, safe_component(name, "spec"), safe_component(original)), taken
             )
             taken.add(target)
-            saved[name] = client.download(url, target)
+            saved[name] = download(client.transport, url, target)
         return saved
 
-    _manager_name = "data_units"
     _repr_fields = ("id", "data_collection_id")
 
     data_collection_id: int | None = Field(None, alias="data_collection")
@@ -194,7 +228,7 @@ class DataUnit(Refreshable, Savable, Deletable):
     groups: list[str] | None = None
     created: datetime | None = None
 
-    data_collection = Relation[DataCollection]("data_collection_id", "data_collections")
+    data_collection = Relation[DataCollection]("data_collection_id", DataCollection)
 
 
 # --------------------------------------------------------------------------- managers
@@ -209,6 +243,7 @@ class DataCollectionManager(
 ):
     """``client.data_collections``; answers include the file specifications."""
 
+    name = "data_collections"
     resource = DataCollection
     path = "data_collections/"
     default_expand = ("file_specifications",)
@@ -217,6 +252,7 @@ class DataCollectionManager(
 class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
     """``client.data_files``."""
 
+    name = "data_files"
     resource = DataFile
     path = "data_files/"
 
@@ -240,9 +276,9 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         if chunked is None:
             chunked = size > chunk_size
         if chunked:
-            upload = self.client.chunked_upload(
-                path, chunk_size=chunk_size, progress=progress, on_progress=on_progress,
-                resume=resume,
+            upload = upload_file(
+                self.client.transport, path, chunk_size=chunk_size, progress=progress,
+                on_progress=on_progress, resume=resume,
             )  # fmt: skip
             answer = self.client.transport.request(
                 "POST", self.path, data={"chunked_upload": upload["id"]}
@@ -275,6 +311,7 @@ class DataUnitManager(
 ):
     """``client.data_units``; ``bulk_create`` sends each batch as one list."""
 
+    name = "data_units"
     resource = DataUnit
     path = "data_units/"
     # protocol 8.11: data_collection is the natural filter (inferred, not in the package)
@@ -297,7 +334,8 @@ class DataUnitManager(
         paths = {name: check_readable(path) for name, path in files.items()}
         uploaded = {}
         for name, path in paths.items():
-            data_file = self.client.data_files.create(path, chunked=chunked, progress=progress)
+            data_files: DataFileManager = self.client.manager_for(DataFile)
+            data_file = data_files.create(path, chunked=chunked, progress=progress)
             uploaded[name] = {"checksum": data_file.checksum, "path": str(path)}
         payload: dict[str, Any] = {
             "data_collection": collection_id,

@@ -62,7 +62,6 @@ class JobTimeoutError(ClientError, TimeoutError):
 class Agent(Resource):
     """A compute node that runs plugin jobs."""
 
-    _manager_name = "agents"
     _repr_fields = ("id", "name", "status")
 
     name: str | None = None
@@ -75,7 +74,6 @@ class Agent(Resource):
 class Plugin(Refreshable, Savable, Deletable):
     """A plugin; its releases are what runs."""
 
-    _manager_name = "plugins"
     _repr_fields = ("id", "code")
     _read_only = Resource._read_only | {"tenant_id"}
 
@@ -91,7 +89,7 @@ class Plugin(Refreshable, Savable, Deletable):
     @property
     def releases(self) -> QuerySet[PluginRelease]:
         """This plugin's releases (lazy)."""
-        manager: PluginReleaseManager = self._bound_client().plugin_releases
+        manager: PluginReleaseManager = self._bound_client().manager_for(PluginRelease)
         return manager.filter(plugin=self)
 
     def run(
@@ -107,7 +105,8 @@ class Plugin(Refreshable, Savable, Deletable):
         language: str = "ko",
     ) -> Job:
         """Run an action of this plugin; returns the :class:`Job` the backend started."""
-        return self._bound_client().plugins.run(
+        plugins: PluginManager = self._manager()
+        return plugins.run(
             self.id if self.id is not None else self._require_code(),
             action=action,
             params=params,
@@ -129,7 +128,7 @@ class Plugin(Refreshable, Savable, Deletable):
         debug: bool = False,
     ) -> PluginRelease:
         """Release a version of this plugin, with its archive if given (protocol 4.4)."""
-        manager: PluginReleaseManager = self._bound_client().plugin_releases
+        manager: PluginReleaseManager = self._bound_client().manager_for(PluginRelease)
         return manager.create(
             plugin=self._require_code(),
             version=version,
@@ -148,7 +147,6 @@ class Plugin(Refreshable, Savable, Deletable):
 class PluginRelease(Refreshable):
     """A released version of a plugin."""
 
-    _manager_name = "plugin_releases"
     _repr_fields = ("id", "plugin_id", "version")
 
     plugin_id: int | None = Field(None, alias="plugin")
@@ -159,13 +157,12 @@ class PluginRelease(Refreshable):
     file: str | None = None
     created: datetime | None = None
 
-    plugin = Relation[Plugin]("plugin_id", "plugins")
+    plugin = Relation[Plugin]("plugin_id", Plugin)
 
 
 class Job(Refreshable, Savable):
     """A run of a plugin action. ``wait()`` follows it to the end."""
 
-    _manager_name = "jobs"
     _repr_fields = ("id", "action", "status")
     # The backend's job update takes these fields only.
     _writable = frozenset(
@@ -188,7 +185,7 @@ class Job(Refreshable, Savable):
     started: datetime | None = None
     finished: datetime | None = None
 
-    plugin_release = Relation[PluginRelease]("plugin_release_id", "plugin_releases")
+    plugin_release = Relation[PluginRelease]("plugin_release_id", PluginRelease)
 
     @property
     def is_finished(self) -> bool:
@@ -230,7 +227,6 @@ class Job(Refreshable, Savable):
 class Storage(Refreshable):
     """Where files live: Synapse's own storage or a bucket of the tenant."""
 
-    _manager_name = "storages"
     _repr_fields = ("id", "name", "provider")
 
     name: str | None = None
@@ -246,6 +242,7 @@ class Storage(Refreshable):
 class AgentManager(ListMixin[Agent]):
     """``client.agents``."""
 
+    name = "agents"
     resource = Agent
     path = "agents/"
 
@@ -265,6 +262,7 @@ class PluginManager(
 
     full_update = True  # the backend updates plugins with PUT
 
+    name = "plugins"
     resource = Plugin
     path = "plugins/"
 
@@ -287,7 +285,8 @@ class PluginManager(
         answer = self.client.transport.request(
             "POST", build_path("plugins/{}/run/", ref), data=body
         )
-        job: Job = self.client.jobs._build(answer)
+        jobs: JobManager = self.client.manager_for(Job)
+        job: Job = jobs._build(answer)
         return job
 
 
@@ -324,6 +323,7 @@ class PluginReleaseManager(
 ):
     """``client.plugin_releases``; ``get()`` takes an id or ``"code@version"``."""
 
+    name = "plugin_releases"
     resource = PluginRelease
     path = "plugin_releases/"
     filters = FilterSet({"plugin": "code"}, common=False)
@@ -341,7 +341,8 @@ class PluginReleaseManager(
         """
         plugin = fields.get("plugin")
         if isinstance(plugin, int) and not isinstance(plugin, bool):
-            plugin = self.client.plugins.get(plugin)  # the wire names a plugin by its code
+            plugins: PluginManager = self.client.manager_for(Plugin)
+            plugin = plugins.get(plugin)  # the wire names a plugin by its code
         if isinstance(plugin, Plugin):
             fields["plugin"] = plugin._require_code()
         if not isinstance(fields.get("plugin"), str) or not fields["plugin"]:
@@ -362,6 +363,7 @@ class PluginReleaseManager(
 class JobManager(GetMixin[Job], ListMixin[Job], UpdateMixin[Job]):
     """``client.jobs``."""
 
+    name = "jobs"
     resource = Job
     path = "jobs/"
     filters = FilterSet(
@@ -374,6 +376,7 @@ class JobManager(GetMixin[Job], ListMixin[Job], UpdateMixin[Job]):
 class StorageManager(GetMixin[Storage], ListMixin[Storage], CreateMixin[Storage]):
     """``client.storages``; ``get()`` includes the configuration."""
 
+    name = "storages"
     resource = Storage
     path = "storages/"
     filters = FilterSet({"category": StorageCategory}, common=False)

@@ -9,13 +9,14 @@ from typing import Any
 
 from pydantic import Field, JsonValue
 
+from synapse.downloads import download
 from synapse.errors import InvalidInputError
 from synapse.filters import FilterSet
 from synapse.managers import CreateMixin, DeleteMixin, GetMixin, ListMixin, UpdateMixin
 from synapse.paths import path_inside, safe_component, url_basename
 from synapse.resources.base import Deletable, JsonDict, Refreshable, Relation, Resource, Savable
 from synapse.resources.data import DataUnit
-from synapse.uploads import ProgressCallback
+from synapse.uploads import ProgressCallback, upload_file
 
 __all__ = [
     "GroundTruth",
@@ -32,7 +33,6 @@ __all__ = [
 class Model(Refreshable, Savable, Deletable):
     """A trained model; its ``file`` is a URL to the archive."""
 
-    _manager_name = "models"
     _repr_fields = ("id", "name", "version")
     _read_only = Resource._read_only | {"file", "is_released", "tenant_id"}
 
@@ -59,13 +59,12 @@ class Model(Refreshable, Savable, Deletable):
         if target.is_dir():
             name = safe_component(url_basename(self.file), f"model-{self.id}")
             target = path_inside(target, name)
-        return self._bound_client().download(self.file, target)
+        return download(self._bound_client().transport, self.file, target)
 
 
 class GroundTruthEvent(Resource):
     """One event in a ground truth's history; ``pgh_id`` identifies it."""
 
-    _manager_name = "ground_truth_events"
     _repr_fields = ("pgh_id", "id", "category")
     _pk_field = "pgh_id"
 
@@ -77,13 +76,12 @@ class GroundTruthEvent(Resource):
     data_unit_id: int | None = Field(None, alias="data_unit")
     ground_truth_dataset_versions: list[int] | None = None
 
-    data_unit = Relation[DataUnit]("data_unit_id", "data_units")
+    data_unit = Relation[DataUnit]("data_unit_id", DataUnit)
 
 
 class GroundTruth(Resource):
     """A ground-truth record of a dataset."""
 
-    _manager_name = "ground_truths"
     _repr_fields = ("id", "category")
 
     category: str | None = None
@@ -93,13 +91,12 @@ class GroundTruth(Resource):
     ground_truth_dataset_versions: list[int] | None = None
     data_unit_id: int | None = Field(None, alias="data_unit")
 
-    data_unit = Relation[DataUnit]("data_unit_id", "data_units")
+    data_unit = Relation[DataUnit]("data_unit_id", DataUnit)
 
 
 class GroundTruthDatasetVersion(Refreshable):
     """A frozen version of a ground-truth dataset."""
 
-    _manager_name = "ground_truth_versions"
     _repr_fields = ("id", "version")
 
     ground_truth_dataset: JsonValue = None
@@ -118,6 +115,7 @@ class ModelManager(
 ):
     """``client.models``."""
 
+    name = "models"
     resource = Model
     path = "models/"
     filters = FilterSet(
@@ -138,7 +136,9 @@ class ModelManager(
             raise InvalidInputError("a model needs name=")
         body = self._body(fields)
         if file is not None:
-            upload = self.client.chunked_upload(file, progress=progress, on_progress=on_progress)
+            upload = upload_file(
+                self.client.transport, file, progress=progress, on_progress=on_progress
+            )
             body["chunked_upload"] = upload["id"]
         return self._build(self.client.transport.request("POST", self.path, data=body))
 
@@ -146,6 +146,7 @@ class ModelManager(
 class GroundTruthEventManager(ListMixin[GroundTruthEvent]):
     """``client.ground_truth_events``: listed through ``sdk/ground_truth_events/``."""
 
+    name = "ground_truth_events"
     resource = GroundTruthEvent
     path = "sdk/ground_truth_events/"
     cursor_pagination = True
@@ -165,6 +166,7 @@ class GroundTruthEventManager(ListMixin[GroundTruthEvent]):
 class GroundTruthManager(ListMixin[GroundTruth]):
     """``client.ground_truths``."""
 
+    name = "ground_truths"
     resource = GroundTruth
     path = "ground_truths/"
     filters = FilterSet(
@@ -177,6 +179,7 @@ class GroundTruthVersionManager(
 ):
     """``client.ground_truth_versions``."""
 
+    name = "ground_truth_versions"
     resource = GroundTruthDatasetVersion
     path = "ground_truth_dataset_versions/"
     filters = FilterSet({"ground_truth_dataset": "id", "is_archived": "bool"}, common=False)

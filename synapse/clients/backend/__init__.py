@@ -1,5 +1,5 @@
 """``from synapse.clients.backend import BackendClient``, as in the older package."""
 
-from synapse.client import BackendClient
+from synapse.methods import BackendClient
 
 __all__ = ["BackendClient"]
