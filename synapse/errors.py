@@ -16,7 +16,11 @@ Every error the SDK raises on purpose is a :class:`ClientError`::
     │   ├── RateLimitError               429 (``retry_after`` in seconds, if the server said)
     │   └── ServerError                  5xx
     ├── InvalidInputError (also ValueError)  bad input found before any request was sent
-    │   └── UnknownFilterError           a filter name the backend would silently ignore
+    │   ├── UnknownFilterError           a filter name the backend would silently ignore
+    │   └── ReadOnlyFieldError (also AttributeError)  a field the server computes was set
+    ├── ChecksumMismatchError            the server's MD5 of an upload differs from the file's
+    ├── JobFailed                        a job ended FAILED or STOPPED (``job``, ``logs``)
+    ├── JobTimeoutError (also TimeoutError)  ``job.wait()`` gave up first
     ├── UnsafePathError                  server data would make us write outside a destination
     └── MultipleObjectsReturned          ``get(**filters)`` matched more than one object
 
@@ -37,15 +41,19 @@ from typing import Any
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
+    "ChecksumMismatchError",
     "ClientConnectionError",
     "ClientError",
     "ClientResponseIncompleteError",
     "ClientTimeoutError",
     "HTTPError",
     "InvalidInputError",
+    "JobFailed",
+    "JobTimeoutError",
     "MultipleObjectsReturned",
     "NotFoundError",
     "RateLimitError",
+    "ReadOnlyFieldError",
     "ServerError",
     "TooManyRedirectsError",
     "UnknownFieldWarning",
@@ -196,6 +204,28 @@ class ServerError(HTTPError):
 
 class InvalidInputError(ClientError, ValueError):
     """Bad input found before any request was sent (bad id, URL, filter, file...)."""
+
+
+class ReadOnlyFieldError(InvalidInputError, AttributeError):
+    """A field the server computes (``id``, timestamps...) was assigned."""
+
+
+class ChecksumMismatchError(ClientError):
+    """The server's MD5 of the uploaded bytes differs from the file's."""
+
+
+class JobFailed(ClientError):
+    """A job ended FAILED or STOPPED. ``job`` is its last state, ``logs`` its console."""
+
+    def __init__(self, job: Any, logs: list[str]) -> None:
+        tail = f"; last log line: {logs[-1]}" if logs else ""
+        super().__init__(f"job {job.id} ended {job.status}{tail}")
+        self.job = job
+        self.logs = logs
+
+
+class JobTimeoutError(ClientError, TimeoutError):
+    """``job.wait()`` gave up before the job finished."""
 
 
 class UnknownFilterError(InvalidInputError):

@@ -215,6 +215,10 @@ class ListMixin(Manager[T]):
         """Every object, lazily, page by page."""
         return QuerySet(self)
 
+    def fetch_page(self, params: Mapping[str, Any] | None = None) -> Any:
+        """One page of the list as the server sends it, for exactly these ``params``."""
+        return self.client.transport.request("GET", self.list_path, params=params)
+
     def filter(self, **filters: Any) -> QuerySet[T]:
         """Objects matching ``filters`` (checked against the backend's filters first)."""
         return self.all().filter(**filters)
@@ -303,8 +307,11 @@ class CreateMixin(Manager[T]):
 
     def create(self, **fields: Any) -> T:
         """Create one object and return it as the server answered."""
-        body = self._body(fields)
-        return self._build(self.client.transport.request("POST", self.path, data=body))
+        return self._build(self.create_json(self._body(fields)))
+
+    def create_json(self, body: Any) -> Any:
+        """POST ``body`` as given (one object or a list) and return the answer as sent."""
+        return self.client.transport.request("POST", self.path, data=body)
 
     def bulk_create(
         self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 100

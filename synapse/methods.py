@@ -27,15 +27,16 @@ from typing import IO, TYPE_CHECKING, Any, overload
 
 from synapse.client import Client
 from synapse.downloads import convert_urls
-from synapse.enums import AnnotateAction, JobStatus, TagAction, require_enum
+from synapse.enums import AnnotateAction, JobStatus, require_enum
 from synapse.errors import ClientError, InvalidInputError, UnknownFieldWarning
 from synapse.pagination import Page, PagePlan, StableWalk, stable_pages
 from synapse.resources.integration import run_body
-from synapse.transport import PathParam, build_path, check_readable
-from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback
+from synapse.transport import PathParam, check_readable
+from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_state
 
 if TYPE_CHECKING:
     from synapse.managers import ListMixin
+    from synapse.resources.annotation import TagSetter
 
 __all__ = ["BackendClient", "ListResult"]
 
@@ -191,9 +192,6 @@ class BackendClient(Client):
 
     # ------------------------------------------------------------------ helpers
 
-    def _get(self, template: str, pk: PathParam, params: Params = None) -> Any:
-        return self.transport.request("GET", build_path(template, pk), params=params)
-
     def _check_params(
         self, manager: ListMixin[Any], params: Params, unknown_filters: str | None = None
     ) -> dict[str, Any]:
@@ -233,7 +231,7 @@ class BackendClient(Client):
         convert = self._converter(url_conversion)
         client = self
         if not list_all:
-            page = client.transport.request("GET", manager.list_path, params=given)
+            page = manager.fetch_page(given)
             if convert is not None and isinstance(page, Mapping):
                 for item in page.get("results", []):
                     convert(item)
@@ -275,11 +273,11 @@ class BackendClient(Client):
 
     def get_project(self, pk: PathParam) -> Any:
         """GET ``projects/{pk}/``."""
-        return self._get("projects/{}/", pk)
+        return self.projects.fetch(pk)
 
     def get_task(self, pk: PathParam, params: Params = None) -> Any:
         """GET ``tasks/{pk}/`` (``params`` such as ``expand``, ``fields``)."""
-        return self._get("tasks/{}/", pk, params)
+        return self.tasks.fetch(pk, params)
 
     def annotate_task_data(
         self, pk: PathParam, data: Mapping[str, Any], schema: str | None = None
@@ -289,12 +287,7 @@ class BackendClient(Client):
         ``data`` is that wire body, or (as the original documentation writes it) the
         annotation itself, which is then submitted: ``{"action": "submit", "data": data}``.
         """
-        return self.transport.request(
-            "PUT",
-            build_path("tasks/{}/annotate_task_data/", pk),
-            params={"schema": schema} if schema else None,
-            data=annotate_body(data),
-        )
+        return self.tasks.annotate(pk, annotate_body(data), schema)
 
     def annotate_task_data_batch(
         self, items: Iterable[Mapping[str, Any]], *, max_workers: int | None = None
@@ -333,9 +326,8 @@ class BackendClient(Client):
     def create_tasks(self, data: Any) -> Any:
         """Create tasks from ``{project, data: [{data_unit}]}`` or the seed's list
         ``[{"project": 1, "data_unit": 5}, ...]`` (one request per project)."""
-        transport = self.transport
         if isinstance(data, Mapping):
-            return transport.request("POST", "tasks/", data=dict(data))
+            return self.tasks.create_json(dict(data))
         groups: dict[Any, list[dict[str, Any]]] = {}
         for item in data:
             if not isinstance(item, Mapping) or "project" not in item:
@@ -344,39 +336,30 @@ class BackendClient(Client):
             groups.setdefault(item["project"], []).append(rest)
         created: list[Any] = []
         for project, rows in groups.items():
-            answer = transport.request("POST", "tasks/", data={"project": project, "data": rows})
+            answer = self.tasks.create_json({"project": project, "data": rows})
             created.extend(answer if isinstance(answer, list) else [answer])
         return created
 
-    def _set_tags(self, path: str, ids_key: str, data: Mapping[str, Any], params: Params) -> Any:
-        if ids_key in data or "tag_ids" in data:
-            body = {
-                "ids": list(data.get(ids_key, [])),
-                "tags": list(data.get("tag_ids", [])),
-                "action": data.get("action", "add"),
-            }
-        else:
-            body = {
-                "ids": data.get("ids"),
-                "tags": data.get("tags"),
-                "action": data.get("action", "add"),
-            }
-        for key in ("ids", "tags"):
-            values = body[key]
-            if not isinstance(values, list) or not all(
-                isinstance(v, int) and not isinstance(v, bool) for v in values
-            ):
+    def _set_tags(
+        self, manager: TagSetter, ids_key: str, data: Mapping[str, Any], params: Params
+    ) -> Any:
+        """Both body shapes: the documentation's ``{<kind>_ids, tag_ids}`` and the wire's
+        ``{ids, tags, action}``."""
+        documented = ids_key in data or "tag_ids" in data
+        ids = data.get(ids_key) if documented else data.get("ids")
+        tags = data.get("tag_ids") if documented else data.get("tags")
+        for key, values in (("ids", ids), ("tags", tags)):
+            if not isinstance(values, list):
                 raise InvalidInputError(f"set-tags {key} must be a list of int ids")
-        body["action"] = require_enum(TagAction, body["action"], field="action").value
-        return self.transport.request("POST", path, params=params, data=body)
+        return manager.set_tags(ids or [], tags or [], data.get("action", "add"), params=params)
 
     def set_tags_tasks(self, data: Mapping[str, Any], params: Params = None) -> Any:
         """POST ``tasks/set_tags/``: ``{task_ids, tag_ids}`` or ``{ids, tags, action}``."""
-        return self._set_tags("tasks/set_tags/", "task_ids", data, params)
+        return self._set_tags(self.tasks, "task_ids", data, params)
 
     def get_task_tag(self, pk: PathParam) -> Any:
         """GET ``task_tags/{pk}/``."""
-        return self._get("task_tags/{}/", pk)
+        return self.task_tags.fetch(pk)
 
     def list_task_tags(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
         """GET ``task_tags/`` (one page)."""
@@ -399,19 +382,19 @@ class BackendClient(Client):
 
     def get_chunked_upload(self, upload_id: PathParam) -> Any:
         """GET ``chunked_upload/{id}/``: its offset and completion."""
-        return self._get("chunked_upload/{}/", upload_id)
+        return upload_state(self.transport, upload_id)
 
     # ------------------------------------------------------------------ data collection
 
     def list_data_collections(self) -> Any:
         """GET ``data_collections/`` (one page)."""
-        return self.transport.request("GET", "data_collections/")
+        return self.data_collections.fetch_page()
 
     list_data_collection = list_data_collections
 
     def get_data_collection(self, pk: PathParam) -> Any:
         """GET ``data_collections/{pk}/`` with its ``file_specifications``."""
-        return self._get("data_collections/{}/", pk, {"expand": "file_specifications"})
+        return self.data_collections.fetch(pk)
 
     def create_data_file(
         self, file_path: str | os.PathLike[str], use_chunked_upload: bool | None = None
@@ -454,11 +437,11 @@ class BackendClient(Client):
                     "exactly that payload for each item"
                 )
         body = dict(uploaded_files) if single else items
-        return self.transport.request("POST", "data_units/", data=body)
+        return self.data_units.create_json(body)
 
     def get_data_unit(self, pk: PathParam, params: Params = None) -> Any:
         """GET ``data_units/{pk}/``."""
-        return self._get("data_units/{}/", pk, params)
+        return self.data_units.fetch(pk, params)
 
     def list_data_units(
         self,
@@ -476,15 +459,13 @@ class BackendClient(Client):
 
     def verify_data_files_checksums(self, checksums: Iterable[str]) -> Any:
         """POST ``data_files/verify_checksums/``: which checksums exist."""
-        return self.transport.request(
-            "POST", "data_files/verify_checksums/", data={"checksums": list(checksums)}
-        )
+        return self.data_files.verify_checksums_json(checksums)
 
     # ------------------------------------------------------------------ HITL
 
     def get_assignment(self, pk: PathParam) -> Any:
         """GET ``assignments/{pk}/``."""
-        return self._get("assignments/{}/", pk)
+        return self.assignments.fetch(pk)
 
     def list_assignments(
         self,
@@ -502,7 +483,7 @@ class BackendClient(Client):
 
     def set_tags_assignments(self, data: Mapping[str, Any], params: Params = None) -> Any:
         """POST ``assignments/set_tags/``: ``{assignment_ids, tag_ids}`` or the wire shape."""
-        return self._set_tags("assignments/set_tags/", "assignment_ids", data, params)
+        return self._set_tags(self.assignments, "assignment_ids", data, params)
 
     # ------------------------------------------------------------------ integration
 
@@ -518,15 +499,15 @@ class BackendClient(Client):
 
     def get_plugin(self, pk: PathParam) -> Any:
         """GET ``plugins/{pk}/``."""
-        return self._get("plugins/{}/", pk)
+        return self.plugins.fetch(pk)
 
     def create_plugin(self, data: Mapping[str, Any]) -> Any:
         """POST ``plugins/``."""
-        return self.transport.request("POST", "plugins/", data=dict(data))
+        return self.plugins.create_json(dict(data))
 
     def update_plugin(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
         """PUT ``plugins/{pk}/`` (the backend takes full updates of plugins)."""
-        return self.transport.request("PUT", build_path("plugins/{}/", pk), data=dict(data))
+        return self.plugins.send_update(pk, data)
 
     def run_plugin(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
         """POST ``plugins/{id or code}/run/``; the answer as sent (a job, or a result).
@@ -557,7 +538,7 @@ class BackendClient(Client):
             fields.get("language", "ko"),
         )
         body.update({name: fields[name] for name in unknown})
-        return self.transport.request("POST", build_path("plugins/{}/run/", pk), data=body)
+        return self.plugins.run_json(pk, body)
 
     def create_plugin_release(
         self, data: Mapping[str, Any], file: str | os.PathLike[str] | IO[bytes] | None = None
@@ -571,7 +552,7 @@ class BackendClient(Client):
 
     def get_plugin_release(self, pk: PathParam, params: Params = None) -> Any:
         """GET ``plugin_releases/{id or code@version}/``."""
-        return self._get("plugin_releases/{}/", pk, params)
+        return self.plugin_releases.fetch(pk, params)
 
     def list_plugin_releases(
         self, plugin_code: str | None = None, params: Params = None
@@ -586,7 +567,7 @@ class BackendClient(Client):
 
     def get_job(self, pk: PathParam, params: Params = None) -> Any:
         """GET ``jobs/{pk}/``."""
-        return self._get("jobs/{}/", pk, params)
+        return self.jobs.fetch(pk, params)
 
     def update_job(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
         """PATCH ``jobs/{pk}/`` with the job fields the backend takes."""
@@ -598,11 +579,11 @@ class BackendClient(Client):
         body = {k: v for k, v in data.items() if v is not None}
         if "status" in body:
             body["status"] = require_enum(JobStatus, body["status"], field="status").value
-        return self.transport.request("PATCH", build_path("jobs/{}/", pk), data=body)
+        return self.jobs.send_update(pk, body)
 
     def list_job_console_logs(self, pk: PathParam) -> Any:
         """GET ``jobs/{pk}/console_logs/``."""
-        return self._get("jobs/{}/console_logs/", pk)
+        return self.jobs.console_logs(pk)
 
     def create_logs(self, data: Any) -> Any:
         """POST ``logs/``: one entry as an object, several as a list. ``file`` paths are
@@ -617,7 +598,7 @@ class BackendClient(Client):
                 item["file"] = _data_uri(item["file"])
             prepared.append(item)
         body: Any = prepared[0] if len(prepared) == 1 else prepared
-        return self.transport.request("POST", "logs/", data=body)
+        return self.jobs.create_logs(body)
 
     def list_storages(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
         """GET ``storages/`` (one page)."""
@@ -625,7 +606,7 @@ class BackendClient(Client):
 
     def get_storage(self, pk: PathParam) -> Any:
         """GET ``storages/{pk}/?with_configuration=true``."""
-        return self._get("storages/{}/", pk, {"with_configuration": "true"})
+        return self.storages.fetch(pk)
 
     def create_storage(self, data: Mapping[str, Any]) -> Any:
         """POST ``storages/``; ``category`` may be left to the server, and a ``provider``
@@ -642,7 +623,7 @@ class BackendClient(Client):
         self, pk: PathParam, params: Params = None, url_conversion: UrlConversion = None
     ) -> Any:
         """GET ``models/{pk}/``; the file is downloaded only if ``url_conversion`` asks."""
-        model = self._get("models/{}/", pk, params)
+        model = self.models.fetch(pk, params)
         convert = self._converter(url_conversion)
         if convert is not None:
             convert(model)
@@ -670,7 +651,7 @@ class BackendClient(Client):
 
     def get_ground_truth_version(self, pk: PathParam) -> Any:
         """GET ``ground_truth_dataset_versions/{pk}/``."""
-        return self._get("ground_truth_dataset_versions/{}/", pk)
+        return self.ground_truth_versions.fetch(pk)
 
     def list_ground_truth_versions(
         self, params: Params = None, *, unknown_filters: str | None = None

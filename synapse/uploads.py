@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synapse.errors import (
+    ChecksumMismatchError,
     ClientConnectionError,
     ClientError,
     ClientTimeoutError,
@@ -42,14 +43,13 @@ from synapse.errors import (
     ServerError,
     ValidationError,
 )
-from synapse.transport import check_readable
+from synapse.transport import build_path, check_readable
 
 if TYPE_CHECKING:
     from synapse.transport import Transport
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
-    "ChecksumMismatchError",
     "ChunkedUploader",
     "Progress",
     "cache_dir",
@@ -60,10 +60,6 @@ READ_BLOCK = 1024 * 1024
 AMBIGUOUS = (ClientConnectionError, ClientTimeoutError, ServerError, RateLimitError)
 
 ProgressCallback = Callable[[int, int], None]
-
-
-class ChecksumMismatchError(ClientError):
-    """The server's MD5 of the uploaded bytes differs from the file's."""
 
 
 def cache_dir() -> Path:
@@ -445,3 +441,8 @@ def upload_file(
     return uploader.upload(
         path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
     )
+
+
+def upload_state(transport: Transport, upload_id: Any) -> Any:
+    """``GET chunked_upload/{id}/``: how far an upload got (``offset``, ``completed_at``)."""
+    return transport.request("GET", build_path("chunked_upload/{}/", upload_id))

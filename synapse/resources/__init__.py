@@ -1,13 +1,11 @@
 """Typed resources of the Synapse backend, one module per family."""
 
 from synapse.resources.annotation import Assignment, Project, Task, TaskTag
-from synapse.resources.base import ReadOnlyFieldError, Relation, Resource
+from synapse.resources.base import Relation, Resource
 from synapse.resources.data import DataCollection, DataFile, DataUnit, FileSpecification
 from synapse.resources.integration import (
     Agent,
     Job,
-    JobFailed,
-    JobTimeoutError,
     Plugin,
     PluginRelease,
     Storage,
@@ -25,13 +23,10 @@ __all__ = [
     "GroundTruthDatasetVersion",
     "GroundTruthEvent",
     "Job",
-    "JobFailed",
-    "JobTimeoutError",
     "Model",
     "Plugin",
     "PluginRelease",
     "Project",
-    "ReadOnlyFieldError",
     "Relation",
     "Resource",
     "Storage",

@@ -26,7 +26,7 @@ from synapse.managers import (
 from synapse.query import QuerySet
 from synapse.resources.base import Deletable, JsonDict, Refreshable, Relation, Resource, Savable
 from synapse.resources.data import DataCollection, DataUnit
-from synapse.transport import build_path
+from synapse.transport import PathParam, build_path
 
 __all__ = [
     "Assignment",
@@ -54,7 +54,7 @@ def _tag_ids(tags: Iterable[int | Resource] | int | Resource) -> list[int]:
     return ids
 
 
-class _TagSetter:
+class TagSetter:
     """``set_tags`` of tasks and assignments: one request for many ids."""
 
     set_tags_path: str = ""
@@ -65,6 +65,8 @@ class _TagSetter:
         ids: Iterable[int | Resource],
         tags: Iterable[int | Resource] | int | Resource,
         action: TagAction | str = TagAction.ADD,
+        *,
+        params: Mapping[str, Any] | None = None,
     ) -> Any:
         """Add or remove tags on the objects with these ids, in one request."""
         body = {
@@ -72,7 +74,7 @@ class _TagSetter:
             "tags": _tag_ids(tags),
             "action": require_enum(TagAction, action, field="action").value,
         }
-        return self.client.transport.request("POST", self.set_tags_path, data=body)
+        return self.client.transport.request("POST", self.set_tags_path, params=params, data=body)
 
 
 class Project(Refreshable, Savable, Deletable):
@@ -136,12 +138,8 @@ class Task(Refreshable, Savable, Deletable):
     ) -> None:
         """Save or submit annotation data; the task is reloaded from the answer."""
         body = {"action": require_enum(AnnotateAction, action, field="action").value, "data": data}
-        params = {"schema": schema} if schema else None
-        answer = self._bound_client().transport.request(
-            "PUT", build_path("tasks/{}/annotate_task_data/", self._require_pk()), params=params,
-            data=body,
-        )  # fmt: skip
-        self._bound_client().forget(type(self), self.pk)
+        manager: TaskManager = self._manager()
+        answer = manager.annotate(self._require_pk(), body, schema)
         if isinstance(answer, Mapping):
             self._load(answer)
 
@@ -291,7 +289,7 @@ class TaskManager(
     CreateMixin[Task],
     UpdateMixin[Task],
     DeleteMixin[Task],
-    _TagSetter,
+    TagSetter,
 ):
     """``client.tasks``: listed through ``sdk/tasks/`` with the backend's task filters."""
 
@@ -302,6 +300,15 @@ class TaskManager(
     cursor_pagination = True
     filters = TASK_FILTERS
     set_tags_path = "tasks/set_tags/"
+
+    def annotate(self, pk: PathParam, body: Mapping[str, Any], schema: str | None = None) -> Any:
+        """PUT ``tasks/{pk}/annotate_task_data/`` with ``{"action", "data"}``; the answer."""
+        params = {"schema": schema} if schema else None
+        answer = self.client.transport.request(
+            "PUT", build_path("tasks/{}/annotate_task_data/", pk), params=params, data=dict(body)
+        )
+        self.client.forget(Task, pk)
+        return answer
 
     def create(self, **fields: Any) -> Task:
         """Create one task: ``create(project=1, data_unit=5)``."""
@@ -320,9 +327,7 @@ class TaskManager(
             if isinstance(unit, bool) or not isinstance(unit, int):
                 raise InvalidInputError(f"a task needs data_unit=<int id>, got {unit!r}")
             data.append({**extra, "data_unit": unit})
-        answer = self.client.transport.request(
-            "POST", self.path, data={"project": pk, "data": data}
-        )
+        answer = self.create_json({"project": pk, "data": data})
         rows = answer if isinstance(answer, list) else answer.get("results", [answer])
         return [self._build(row) for row in rows]
 
@@ -368,7 +373,7 @@ class TaskTagManager(
 
 
 class AssignmentManager(
-    GetMixin[Assignment], ListMixin[Assignment], UpdateMixin[Assignment], _TagSetter
+    GetMixin[Assignment], ListMixin[Assignment], UpdateMixin[Assignment], TagSetter
 ):
     """``client.assignments``: listed through ``sdk/assignments/``."""
 

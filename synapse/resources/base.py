@@ -24,6 +24,7 @@ from synapse.errors import (
     InvalidInputError,
     MultipleObjectsReturned,
     NotFoundError,
+    ReadOnlyFieldError,
 )
 from synapse.pagination import PageSource
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Deletable",
     "JsonDict",
-    "ReadOnlyFieldError",
     "Refreshable",
     "Relation",
     "Resource",
@@ -50,10 +50,6 @@ TolerantStorageCategory = Annotated[StorageCategory | str, Field(union_mode="lef
 TolerantStorageProvider = Annotated[StorageProvider | str, Field(union_mode="left_to_right")]
 
 R = TypeVar("R", bound="Resource")
-
-
-class ReadOnlyFieldError(InvalidInputError, AttributeError):
-    """A field the server computes (``id``, timestamps...) was assigned."""
 
 
 class Relation(Generic[R]):

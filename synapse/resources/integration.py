@@ -12,7 +12,12 @@ from typing import IO, Any
 from pydantic import Field, JsonValue
 
 from synapse.enums import JobStatus, StorageCategory, StorageProvider, parse_enum, require_enum
-from synapse.errors import ClientError, InvalidInputError, UnknownValueWarning
+from synapse.errors import (
+    InvalidInputError,
+    JobFailed,
+    JobTimeoutError,
+    UnknownValueWarning,
+)
 from synapse.filters import FilterSet
 from synapse.managers import CreateMixin, DeleteMixin, GetMixin, ListMixin, UpdateMixin
 from synapse.query import QuerySet
@@ -43,20 +48,6 @@ __all__ = [
     "Storage",
     "StorageManager",
 ]
-
-
-class JobFailed(ClientError):
-    """A job ended FAILED or STOPPED. ``job`` is its last state, ``logs`` its console."""
-
-    def __init__(self, job: Job, logs: list[str]) -> None:
-        tail = f"; last log line: {logs[-1]}" if logs else ""
-        super().__init__(f"job {job.id} ended {job.status}{tail}")
-        self.job = job
-        self.logs = logs
-
-
-class JobTimeoutError(ClientError, TimeoutError):
-    """``job.wait()`` gave up before the job finished."""
 
 
 class Agent(Resource):
@@ -194,9 +185,8 @@ class Job(Refreshable, Savable):
 
     def logs(self) -> list[str]:
         """The job's console log lines."""
-        answer = self._bound_client().transport.request(
-            "GET", build_path("jobs/{}/console_logs/", self.pk)
-        )
+        jobs: JobManager = self._manager()
+        answer = jobs.console_logs(self._saved_pk())
         if isinstance(answer, Mapping):
             answer = answer.get("logs", answer.get("results", []))
         if isinstance(answer, list):
@@ -266,6 +256,13 @@ class PluginManager(
     resource = Plugin
     path = "plugins/"
 
+    def run_json(self, ref: PathParam, body: Mapping[str, Any]) -> Any:
+        """POST ``plugins/{id or code}/run/`` with ``body``; the answer as sent (a job, or
+        an action's direct result)."""
+        return self.client.transport.request(
+            "POST", build_path("plugins/{}/run/", ref), data=dict(body)
+        )
+
     def run(
         self,
         plugin: PathParam | Plugin,
@@ -282,9 +279,7 @@ class PluginManager(
         """Run a plugin given by id, code or object; returns the started :class:`Job`."""
         ref = plugin.pk if isinstance(plugin, Plugin) else plugin
         body = run_body(action, params, agent, storage, version, job_id, debug, language)
-        answer = self.client.transport.request(
-            "POST", build_path("plugins/{}/run/", ref), data=body
-        )
+        answer = self.run_json(ref, body)
         jobs: JobManager = self.client.manager_for(Job)
         job: Job = jobs._build(answer)
         return job
@@ -371,6 +366,14 @@ class JobManager(GetMixin[Job], ListMixin[Job], UpdateMixin[Job]):
         {"status": JobStatus, "plugin": "code", "agent": "id", "action": "str", "limit": "int"},
         common=False,
     )
+
+    def console_logs(self, pk: PathParam) -> Any:
+        """``GET jobs/{pk}/console_logs/``, as the server sends it."""
+        return self.client.transport.request("GET", build_path("jobs/{}/console_logs/", pk))
+
+    def create_logs(self, body: Any) -> Any:
+        """``POST logs/``: log entries of jobs (one object, or a list)."""
+        return self.client.transport.request("POST", "logs/", data=body)
 
 
 class StorageManager(GetMixin[Storage], ListMixin[Storage], CreateMixin[Storage]):

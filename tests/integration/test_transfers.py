@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from synapse import Client, InvalidInputError, Model
 from synapse.downloads import convert_urls
+from synapse.errors import ChecksumMismatchError
 from synapse.local import LocalBackend
-from synapse.uploads import ChecksumMismatchError, ChunkedUploader
+from synapse.uploads import ChunkedUploader
 
 KIB = 1024
 

@@ -1,0 +1,142 @@
+"""The shape of the package, checked: layers without cycles, one declaration per kind,
+one HTTP path, one home for errors."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+import synapse
+from synapse import Client, errors
+from synapse.managers import KINDS
+
+ROOT = Path(synapse.__file__).parent
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every import between synapse modules, including those under TYPE_CHECKING and
+    inside functions."""
+    modules = {module_name(p): p for p in ROOT.rglob("*.py")}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+            for target in targets:
+                if target in modules and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    graph = import_graph()
+    assert len(graph) > 30
+    assert "synapse.resources.base" in graph["synapse.resources.annotation"]
+    assert cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_method_api_has_no_path_and_sends_nothing_itself() -> None:
+    tree = ast.parse((ROOT / "methods.py").read_text())
+    paths = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.fullmatch(r"[a-z_]+/([a-z_{}]+/)*", node.value)
+    ]
+    assert paths == []
+    requests_sent = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in ("request", "send")
+    ]
+    assert requests_sent == []
+
+
+def test_only_the_transport_imports_the_http_library() -> None:
+    graph_sources = {
+        module_name(p): p.read_text()
+        for p in ROOT.rglob("*.py")
+        if not module_name(p).startswith("synapse.local")
+    }
+    importing = sorted(
+        name
+        for name, source in graph_sources.items()
+        if re.search(r"^\s*(import|from) (requests|urllib3)\b", source, re.MULTILINE)
+    )
+    assert importing == ["synapse.transport"]
+
+
+def test_the_client_has_a_manager_for_each_declared_kind_and_nothing_else() -> None:
+    declared = {n for n, t in inspect.get_annotations(Client).items() if "Manager" in str(t)}
+    assert declared == set(KINDS)
+    client = Client("https://api.synapse.test", "t" * 20)
+    for name, kind in KINDS.items():
+        manager = getattr(client, name)
+        assert type(manager) is kind
+        assert client.manager_for(kind.resource) is manager
+        assert kind.resource.__name__ in {m.resource.__name__ for m in KINDS.values()}
+
+
+def test_every_error_class_lives_in_errors_and_is_exported() -> None:
+    homes = {}
+    for path in ROOT.rglob("*.py"):
+        name = module_name(path)
+        if name.startswith("synapse.local"):
+            continue  # the server's own errors are never raised to users
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                bases = {getattr(b, "id", getattr(b, "attr", "")) for b in node.bases}
+                if any(b.endswith(("Error", "Exception", "Warning", "Failed")) for b in bases):
+                    homes[node.name] = name
+    assert homes
+    assert {n: m for n, m in homes.items() if m != "synapse.errors"} == {}
+    for name in homes:
+        assert getattr(synapse, name) is getattr(errors, name)
+        assert name in (errors.__doc__ or ""), f"{name} is missing from the drawn tree"
