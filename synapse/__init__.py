@@ -22,6 +22,7 @@ from synapse.errors import (
     ReadOnlyFieldError,
     ServerError,
     TooManyRedirectsError,
+    TransportError,
     UnknownFieldWarning,
     UnknownFilterError,
     UnknownFilterWarning,
@@ -31,6 +32,7 @@ from synapse.errors import (
 )
 from synapse.methods import BackendClient
 from synapse.query import QuerySet
+from synapse.transport import MockTransport
 from synapse.resources import (
     Agent,
     Assignment,
@@ -78,6 +80,7 @@ __all__ = [
     "JobFailed",
     "JobStatus",
     "JobTimeoutError",
+    "MockTransport",
     "Model",
     "MultipleObjectsReturned",
     "NotFoundError",
@@ -97,6 +100,7 @@ __all__ = [
     "TaskTag",
     "Timeout",
     "TooManyRedirectsError",
+    "TransportError",
     "UnknownFieldWarning",
     "UnknownFilterError",
     "UnknownFilterWarning",

@@ -12,6 +12,8 @@ from cachetools import LRUCache
 
 from synapse.config import Config, Secret, TimeoutLike
 from synapse.downloads import download
+from synapse.encoding import FileValue
+from synapse.errors import InvalidInputError
 from synapse.managers import KINDS, GetMixin, Manager
 from synapse.pagination import PageFetcher, SequentialFetcher
 from synapse.resources.annotation import (
@@ -36,8 +38,10 @@ from synapse.resources.ml import (
     GroundTruthVersionManager,
     ModelManager,
 )
-from synapse.transport import FileValue, Params, Transport
+from synapse.retry import RetryPolicy
+from synapse.transport import HTTPTransport, Transport
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
+from synapse.urls import Params
 
 __all__ = ["Client"]
 
@@ -62,6 +66,13 @@ class Client:
             one number for both, or a :class:`~synapse.config.Timeout`.
         max_retries: retries of the one retry policy (default 3).
         page_size: items per page when listing (default 100, at most 1000).
+        unknown_filters: ``"warn"`` sends filter names the SDK does not know, with a
+            warning, instead of raising (``SYNAPSE_UNKNOWN_FILTERS``).
+        retry: the :class:`~synapse.retry.RetryPolicy` of every request (its ``sleep``
+            and ``rng`` can be injected, e.g. to record the waits in tests).
+        transport: the :class:`~synapse.transport.HTTPTransport` that sends requests:
+            :class:`~synapse.transport.RequestsTransport` by default, or a
+            :class:`~synapse.transport.MockTransport` in tests.
 
     A client may be shared by threads. Use it as a context manager, or call
     :meth:`close`, to release its connections.
@@ -98,6 +109,8 @@ class Client:
         max_retries: int | None = None,
         page_size: int | None = None,
         unknown_filters: str | None = None,
+        retry: RetryPolicy | None = None,
+        transport: HTTPTransport | None = None,
     ) -> None:
         self.config = Config.resolve(
             base_url,
@@ -110,7 +123,9 @@ class Client:
             page_size=page_size,
             unknown_filters=unknown_filters,
         )
-        self.transport = Transport(self.config)
+        if retry is not None and max_retries is not None and retry.max_retries != max_retries:
+            raise InvalidInputError("give max_retries or retry=RetryPolicy(...), not both")
+        self.transport = Transport(self.config, policy=retry, http=transport)
         self.page_fetcher: PageFetcher = SequentialFetcher()
         self._cache: LRUCache[tuple[type, Any], Resource] = LRUCache(maxsize=4096)
         self._cache_lock = threading.Lock()

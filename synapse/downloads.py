@@ -85,7 +85,7 @@ def download(transport: Transport, url: str, dest: str | os.PathLike[str]) -> Pa
                 failures += 1
                 if failures > policy.max_retries:
                     raise
-                transport._sleep(policy.delay(failures - 1, None, transport._random))
+                policy.wait(failures - 1)
                 have = part.stat().st_size if part.exists() else 0
         part.replace(target)
         return target

@@ -26,6 +26,10 @@ Every error the SDK raises on purpose is a :class:`ClientError`::
 
 ``str(error)`` is always one readable line and never contains a credential.
 
+Outside the tree, :class:`TransportError` is what an HTTP transport raises when a request
+got no answer; the SDK turns it into the matching ``ClientConnectionError`` or
+``ClientTimeoutError``. A ``MockTransport`` handler raises it to play a network failure.
+
 Warnings (not errors): :class:`UnknownFilterWarning` when a filter the SDK does not know
 is sent anyway, :class:`UnknownValueWarning` when a value outside a known enum is sent
 anyway (a storage provider the SDK does not list), :class:`UnknownFieldWarning` when a
@@ -36,7 +40,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "AuthenticationError",
@@ -56,6 +60,7 @@ __all__ = [
     "ReadOnlyFieldError",
     "ServerError",
     "TooManyRedirectsError",
+    "TransportError",
     "UnknownFieldWarning",
     "UnknownFilterError",
     "UnknownFilterWarning",
@@ -144,6 +149,25 @@ class ClientTimeoutError(ClientError):
 class TooManyRedirectsError(ClientError):
     """The server sent more redirects than the client follows: a loop, not a failure that
     a retry would mend."""
+
+
+class TransportError(Exception):
+    """A request got no answer. ``kind`` says how far it got: ``connect`` and
+    ``connect_timeout`` never reached the server; ``read_timeout`` and ``broken`` may
+    have (``sent``); ``redirects`` went round in a loop."""
+
+    def __init__(
+        self,
+        kind: Literal["connect", "connect_timeout", "read_timeout", "broken", "redirects"],
+        detail: str = "",
+    ) -> None:
+        super().__init__(detail or kind)
+        self.kind = kind
+        self.detail = detail
+
+    @property
+    def sent(self) -> bool:
+        return self.kind not in ("connect", "connect_timeout")
 
 
 class HTTPError(ClientError):

@@ -19,7 +19,7 @@ from synapse.errors import ClientError, InvalidInputError, NotFoundError
 from synapse.filters import FilterSet
 from synapse.pagination import StableWalk
 from synapse.query import QuerySet
-from synapse.transport import PathParam, build_path
+from synapse.urls import PathParam, build_path
 
 if TYPE_CHECKING:
     from synapse.context import Context

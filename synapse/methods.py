@@ -27,12 +27,13 @@ from typing import IO, TYPE_CHECKING, Any, overload
 
 from synapse.client import Client
 from synapse.downloads import convert_urls
+from synapse.encoding import check_readable
 from synapse.enums import AnnotateAction, JobStatus, require_enum
 from synapse.errors import ClientError, InvalidInputError, UnknownFieldWarning
 from synapse.pagination import Page, PagePlan, StableWalk, stable_pages
 from synapse.resources.integration import run_body
-from synapse.transport import PathParam, check_readable
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_state
+from synapse.urls import PathParam
 
 if TYPE_CHECKING:
     from synapse.managers import ListMixin

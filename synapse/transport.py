@@ -1,34 +1,32 @@
-"""HTTP for the whole SDK: the only module that imports ``requests``.
+"""HTTP for the whole SDK, in two layers.
 
-One :class:`Transport` per client holds one pooled ``requests.Session``. It builds URLs
-(validating path parameters), adds the Synapse headers (only for the configured origin),
-encodes bodies, applies the one retry policy of the SDK and maps failures to the errors
-of :mod:`synapse.errors`.
+:class:`Transport` is the one path every request of the SDK takes: it builds the URL
+(:mod:`synapse.urls`), adds the Synapse headers (for the configured origin only),
+encodes the body (:mod:`synapse.encoding`), applies the one retry policy
+(:mod:`synapse.retry`) and maps failures to the errors of :mod:`synapse.errors`. Its
+answers are the SDK's own :class:`Response`.
+
+Below it, an :class:`HTTPTransport` sends one :class:`Request` and returns one
+:class:`Response`, nothing more. :class:`RequestsTransport`, the default, is the only
+code of the SDK that touches ``requests``; :class:`MockTransport` answers from a function,
+for tests (``Client(..., transport=MockTransport(handler))``, as httpx offers).
 
 Thread safety: a transport may be shared by threads that send requests at the same time
-(the session's connection pool is thread safe); do not change its settings while it is in
-use. A pickled transport leaves its session behind and opens a new one on first use.
+(the session's connection pool is thread safe). A pickled transport leaves its session
+behind and opens a new one on first use.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
-import enum
 import json
 import logging
-import math
 import os
 import platform
-import random
 import threading
-import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path, PurePath
-from typing import IO, Any
-from urllib.parse import quote, urlsplit
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
@@ -36,6 +34,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from synapse._version import __version__
 from synapse.config import Config, Timeout, mask_url_credentials
+from synapse.encoding import Body, FileValue, OpenFiles, check_files, encode_json, form_fields
 from synapse.errors import (
     ClientConnectionError,
     ClientError,
@@ -44,18 +43,21 @@ from synapse.errors import (
     HTTPError,
     InvalidInputError,
     TooManyRedirectsError,
+    TransportError,
     error_for_status,
 )
+from synapse.retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
+from synapse.urls import Params, encode_params, join_url, origin
 
 __all__ = [
     "CREDENTIAL_HEADERS",
-    "RetryPolicy",
+    "MAX_ERROR_BODY",
+    "HTTPTransport",
+    "MockTransport",
+    "Request",
+    "RequestsTransport",
+    "Response",
     "Transport",
-    "build_path",
-    "check_readable",
-    "encode_params",
-    "join_url",
-    "path_param",
 ]
 
 logger = logging.getLogger("synapse")
@@ -78,256 +80,160 @@ logging.getLogger("urllib3.connectionpool").addFilter(_MaskUrlCredentials())
 
 USER_AGENT = f"synapse-orm/{__version__} python/{platform.python_version()}"
 CREDENTIAL_HEADERS = ("Synapse-Access-Token", "Authorization", "Synapse-Tenant", "SYNAPSE-Agent")
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 #: How much of an error body is read (the rest is never downloaded): enough for any
 #: real error message, bounded against a server that answers 100 MB of text.
 MAX_ERROR_BODY = 64 * 1024
 MAX_REDIRECTS = 10
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
-PathParam = int | str | uuid.UUID
+
+# --------------------------------------------------------------------------- the SDK's types
 
 
-# --------------------------------------------------------------------------- URLs
+@dataclass
+class Request:
+    """One request as an :class:`HTTPTransport` sends it.
 
-
-def path_param(value: PathParam) -> str:
-    """One URL path segment from an id: an int, a UUID, or a safe string, percent-encoded.
-
-    Strings may not be empty, contain ``/``, ``\\``, ``..``, whitespace or control
-    characters, so that no id can point a request outside its resource.
+    ``content`` is the body (JSON bytes, raw bytes, an iterable of bytes or a file);
+    ``form`` and ``files`` make a multipart body instead (paths are opened by the
+    transport, per attempt).
     """
-    if isinstance(value, bool):
-        raise InvalidInputError(f"an id must be an int or a string, got the bool {value!r}")
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if not isinstance(value, str):
-        raise InvalidInputError(f"an id must be an int or a string, got {type(value).__name__}")
-    if (
-        not value
-        or value == "."
-        or ".." in value
-        or "/" in value
-        or "\\" in value
-        or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value)
-    ):
-        raise InvalidInputError(f"invalid id {value!r}: not usable as a URL path segment")
-    return quote(value, safe="@")
+
+    method: str
+    url: str
+    params: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    content: Any = None
+    form: list[tuple[str, str]] | None = None
+    files: Mapping[str, FileValue] | None = None
+    timeout: Timeout = field(default_factory=Timeout)
+    stream: bool = False
+
+    def json(self) -> Any:
+        """The JSON body, decoded (for handlers of a :class:`MockTransport`)."""
+        if not isinstance(self.content, bytes):
+            raise ValueError("this request has no JSON body")
+        return json.loads(self.content)
 
 
-def build_path(template: str, *params: PathParam) -> str:
-    """Fill each ``{}`` of a trusted path template with a validated path parameter."""
-    if template.count("{}") != len(params):
-        raise TypeError(f"path template {template!r} takes {template.count('{}')} parameters")
-    return template.format(*(path_param(p) for p in params))
+class Headers(dict[str, str]):
+    """Response headers, looked up without regard to case."""
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        super().__init__({k.lower(): v for k, v in (items or {}).items()})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
 
 
-def join_url(base_url: str, path: str) -> str:
-    """An absolute http(s) URL is used as is; anything else hangs off the base URL."""
-    if path.startswith(("http://", "https://")):
-        return path
-    return f"{base_url.rstrip('/')}/{path.lstrip('/')}"
+class Response:
+    """An answer: status, headers, URL, and a body read whole (:attr:`content`) or
+    streamed (:meth:`iter_bytes`). A streamed body that breaks raises
+    :class:`TransportError`."""
 
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        json: Any = None,
+        url: str = "",
+        reason: str = "",
+        stream: Callable[[int], Iterator[bytes]] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.headers = Headers(headers)
+        if json is not None and content is None:
+            content = _json_bytes(json)
+            self.headers.setdefault("content-type", "application/json")
+        self._content = content if content is not None or stream else b""
+        self._stream = stream
+        self._on_close = on_close
+        self.url = url
+        self.reason = reason
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+    @property
+    def content(self) -> bytes:
+        """The whole body (read now if it was streamed)."""
+        if self._content is None:
+            self._content = b"".join(self.iter_bytes(1 << 16))
+        return self._content
 
-
-def _wire_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, enum.Enum):
-        return str(value.value)
-    return str(value)
-
-
-Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
-
-
-def encode_params(params: Params | None) -> list[tuple[str, str]]:
-    """Query pairs: lists become repeated keys, ``None`` is dropped, bools are true/false."""
-    pairs: list[tuple[str, str]] = []
-    items = params.items() if isinstance(params, Mapping) else (params or [])
-    for key, value in items:
-        if value is None:
-            continue
-        if isinstance(value, (list, tuple, set, frozenset)):
-            pairs.extend((key, _wire_value(v)) for v in value if v is not None)
-        else:
-            pairs.append((key, _wire_value(value)))
-    return pairs
-
-
-# --------------------------------------------------------------------------- bodies
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, (uuid.UUID, PurePath)):
-        return str(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    raise TypeError(f"cannot send {type(value).__name__} as JSON")
-
-
-def encode_json(data: Any) -> bytes:
-    """The JSON body the backend expects (standard encoder, ASCII-escaped)."""
-    return json.dumps(data, default=_json_default).encode("ascii")
-
-
-FileValue = str | os.PathLike[str] | bytes | IO[bytes] | tuple[str, Any]
-Body = bytes | Callable[[], Any]
-
-
-def _form_fields(data: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    fields: list[tuple[str, str]] = []
-    for key, value in (data or {}).items():
-        if value is None:
-            continue
-        if isinstance(value, dict):
-            fields.append((key, json.dumps(value, default=_json_default)))
-        elif isinstance(value, (list, tuple)):
-            fields.extend((key, _form_scalar(v)) for v in value)
-        else:
-            fields.append((key, _form_scalar(value)))
-    return fields
-
-
-def _form_scalar(value: Any) -> str:
-    if isinstance(value, enum.Enum):
-        return str(value.value)
-    return str(value)  # bools as True/False, as the backend's form parser expects
-
-
-def check_readable(path: str | os.PathLike[str]) -> Path:
-    """The path as a ``Path``, or a clear error (before any request) if it cannot be read."""
-    file = Path(path)
-    if not file.exists():
-        raise InvalidInputError(f"file not found: {file}")
-    if not file.is_file():
-        raise InvalidInputError(f"not a regular file: {file}")
-    if not os.access(file, os.R_OK):
-        raise InvalidInputError(f"file is not readable: {file}")
-    return file
-
-
-def check_files(files: Mapping[str, FileValue]) -> None:
-    """Raise before any request if a file given as a path is missing or unreadable."""
-    for value in files.values():
-        if isinstance(value, (str, os.PathLike)):
-            check_readable(value)
-
-
-class _OpenFiles:
-    """The multipart file parts for one attempt; paths are opened and closed per attempt."""
-
-    def __init__(self, files: Mapping[str, FileValue]) -> None:
-        self.files = files
-        self.opened: list[IO[bytes]] = []
-
-    def __enter__(self) -> list[tuple[str, tuple[str, Any]]]:
-        parts: list[tuple[str, tuple[str, Any]]] = []
-        for name, value in self.files.items():
-            if isinstance(value, (str, os.PathLike)):
-                handle = open(value, "rb")  # closed in __exit__
-                self.opened.append(handle)
-                parts.append((name, (Path(value).name, handle)))
-            elif isinstance(value, bytes):
-                parts.append((name, (name, value)))
-            elif isinstance(value, tuple):
-                parts.append((name, (value[0], value[1])))
-            else:
-                if value.seekable():
-                    value.seek(0)
-                filename = Path(str(getattr(value, "name", name))).name
-                parts.append((name, (filename, value)))
-        return parts
-
-    def __exit__(self, *exc: object) -> None:
-        for handle in self.opened:
-            handle.close()
-        self.opened.clear()
-
-
-# --------------------------------------------------------------------------- retries
-
-
-def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
+    def iter_bytes(self, chunk_size: int) -> Iterator[bytes]:
+        """The body in pieces of about ``chunk_size`` bytes; the response closes after."""
         try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
-        seconds = when.timestamp() - now()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
+            if self._content is not None:
+                for start in range(0, len(self._content), chunk_size):
+                    yield self._content[start : start + chunk_size]
+            elif self._stream is not None:
+                yield from self._stream(chunk_size)
+        finally:
+            self.close()
+
+    def read_bounded(self, limit: int) -> tuple[bytes, bool]:
+        """At most ``limit`` bytes of the body, and whether there was more. The rest is
+        never downloaded: the response is closed instead of drained."""
+        if self._content is not None:
+            return self._content[:limit], len(self._content) > limit
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in self.iter_bytes(16 * 1024):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    break
+        except TransportError:
+            pass  # a broken error body still makes an error, from what did arrive
+        finally:
+            self.close()
+        return b"".join(chunks)[:limit], size > limit
+
+    def close(self) -> None:
+        """Release the connection (unread bytes are not downloaded)."""
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status_code}>"
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """The SDK's one retry policy.
-
-    Requests that cannot have reached the server (connection refused, connect timeout)
-    and 429 answers are retried for every method. 408, 425, 500, 502, 503, 504 and
-    failures after the request was sent are retried only for idempotent methods: a POST
-    or PATCH that may have been applied is never sent twice.
-    """
-
-    max_retries: int = 3
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-    retry_after_cap: float = 60.0
-    retry_any_method: frozenset[int] = frozenset({429})
-    retry_idempotent: frozenset[int] = frozenset({408, 425, 500, 502, 503, 504})
-
-    def retries_status(self, method: str, status: int) -> bool:
-        """Whether an answer with this status may be retried for this method."""
-        if status in self.retry_any_method:
-            return True
-        return status in self.retry_idempotent and method in IDEMPOTENT_METHODS
-
-    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        """Seconds to wait before retry number ``attempt`` (0-based): full jitter backoff."""
-        if retry_after is not None:
-            return min(retry_after, self.retry_after_cap)
-        return rng.uniform(0.0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value).encode()
 
 
-# --------------------------------------------------------------------------- session
+class HTTPTransport(Protocol):
+    """Sends one request and returns its answer: no retries, no error mapping."""
+
+    def handle(self, request: Request) -> Response: ...
+
+    def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- requests
 
 
 class _Session(requests.Session):
     """A session that drops every credential header on a redirect to another origin."""
 
-    def __init__(self, origin: tuple[str, str, int | None]) -> None:
+    def __init__(self, own: tuple[str, str, int | None] | None) -> None:
         super().__init__()
-        self.synapse_origin = origin
+        self.synapse_origin = own
 
     def rebuild_auth(
         self, prepared_request: requests.PreparedRequest, response: requests.Response
     ) -> None:
         super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
-        if _origin(prepared_request.url or "") != self.synapse_origin:
+        if origin(prepared_request.url or "") != self.synapse_origin:
             for name in CREDENTIAL_HEADERS:
                 prepared_request.headers.pop(name, None)
 
@@ -342,30 +248,17 @@ class _Adapter(requests.adapters.HTTPAdapter):
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
 
 
-class _Failure(Exception):
-    """Internal: a transport failure with what the retry loop needs to know."""
+class RequestsTransport:
+    """The default :class:`HTTPTransport`: one pooled ``requests.Session``.
 
-    def __init__(self, error: ClientError, *, sent: bool, retryable: bool = True) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.sent = sent
-        self.retryable = retryable
+    ``origin`` is where credentials may go: a redirect elsewhere loses them.
+    """
 
-
-class Transport:
-    """Sends requests to one backend with its credentials, retries and error mapping."""
-
-    def __init__(self, config: Config, *, policy: RetryPolicy | None = None) -> None:
-        self.config = config
-        self.policy = policy or RetryPolicy(max_retries=config.max_retries)
-        self.origin = _origin(config.base_url)
+    def __init__(self, own_origin: tuple[str, str, int | None] | None = None) -> None:
+        self.origin = own_origin
         self._session: _Session | None = None
         self._proxies: dict[tuple[str, str, int | None], dict[str, str]] = {}
         self._lock = threading.Lock()
-        self._sleep: Callable[[float], None] = time.sleep
-        self._random = random.Random()
-
-    # -- life cycle
 
     @property
     def session(self) -> requests.Session:
@@ -377,7 +270,6 @@ class Transport:
                     adapter = _Adapter(pool_connections=4, pool_maxsize=32, max_retries=0)
                     session.mount("http://", adapter)
                     session.mount("https://", adapter)
-                    session.headers["User-Agent"] = USER_AGENT
                     session.max_redirects = MAX_REDIRECTS
                     # The environment is read once, here, not on every request as
                     # requests does by default (that costs more than a small page).
@@ -390,37 +282,164 @@ class Transport:
                     self._session = session
         return self._session
 
+    def _proxies_for(self, url: str) -> dict[str, str]:
+        """The environment's proxies for this URL's origin (``*_PROXY``, ``NO_PROXY``)."""
+        key = origin(url)
+        proxies = self._proxies.get(key)
+        if proxies is None:
+            proxies = self._proxies[key] = requests.utils.get_environ_proxies(url)
+        return proxies
+
+    def handle(self, request: Request) -> Response:
+        kwargs: dict[str, Any] = {
+            "params": request.params,
+            "headers": request.headers,
+            "timeout": request.timeout.as_tuple(),
+            "stream": True,
+            "proxies": self._proxies_for(request.url),
+        }
+        try:
+            if request.files:
+                with OpenFiles(request.files) as parts:
+                    kwargs["data"] = request.form or []
+                    kwargs["files"] = parts
+                    answer = self.session.request(request.method, request.url, **kwargs)
+            else:
+                kwargs["data"] = request.content
+                answer = self.session.request(request.method, request.url, **kwargs)
+        except requests.exceptions.RequestException as exc:
+            raise _transport_error(exc) from exc
+
+        def stream(chunk_size: int) -> Iterator[bytes]:
+            try:
+                yield from answer.iter_content(chunk_size)
+            except requests.exceptions.RequestException as exc:
+                raise _transport_error(exc) from exc
+
+        return Response(
+            answer.status_code,
+            headers=answer.headers,
+            url=answer.url or request.url,
+            reason=answer.reason or "",
+            stream=stream,
+            on_close=answer.close,
+        )
+
     def close(self) -> None:
-        """Close pooled connections; the next request opens a new session."""
         with self._lock:
             if self._session is not None:
                 self._session.close()
                 self._session = None
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_session"] = None
-        del state["_lock"]
-        del state["_sleep"]
-        return state
+        return {"origin": self.origin}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__init__(state["origin"])  # type: ignore[misc]
+
+
+def _transport_error(exc: requests.exceptions.RequestException) -> TransportError:
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return TransportError("redirects", str(exc))
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return TransportError("connect_timeout", str(exc))
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return TransportError("read_timeout", str(exc))
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
+            refused = "refused" in str(reason).lower()
+            return TransportError("connect", "connection refused" if refused else "unreachable")
+    return TransportError("broken", str(exc))
+
+
+# --------------------------------------------------------------------------- mock
+
+
+Handler = Callable[[Request], Response]
+
+
+class MockTransport:
+    """An :class:`HTTPTransport` that answers every request with ``handler(request)``.
+
+    For tests of code that uses the SDK, without a server::
+
+        def handler(request: Request) -> Response:
+            if request.url.endswith("/projects/1/"):
+                return Response(200, json={"id": 1, "title": "t"})
+            return Response(404, json={"detail": "Not found."})
+
+        client = Client("https://api.example.com", "token", transport=MockTransport(handler))
+
+    The handler may raise :class:`TransportError` to play a network failure. Every
+    request is kept in :attr:`requests`.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[Request] = []
         self._lock = threading.Lock()
-        self._sleep = time.sleep
+
+    def handle(self, request: Request) -> Response:
+        content = request.content
+        if content is not None and not isinstance(content, bytes):  # a file or chunks
+            request.content = content.read() if hasattr(content, "read") else b"".join(content)
+        with self._lock:
+            self.requests.append(request)
+        response = self.handler(request)
+        if not response.url:
+            response.url = request.url
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- the one path
+
+
+class _Failure(Exception):
+    """Internal: a failure with what the retry loop needs to know."""
+
+    def __init__(self, error: ClientError, *, sent: bool, retryable: bool = True) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.sent = sent
+        self.retryable = retryable
+
+
+class Transport:
+    """Sends requests to one backend with its credentials, retries and error mapping."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        policy: RetryPolicy | None = None,
+        http: HTTPTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.policy = policy or RetryPolicy(max_retries=config.max_retries)
+        self.origin = origin(config.base_url)
+        self.http: HTTPTransport = http or RequestsTransport(self.origin)
+
+    # -- life cycle
+
+    @property
+    def session(self) -> requests.Session:
+        """The pooled ``requests.Session`` of the default transport."""
+        if not isinstance(self.http, RequestsTransport):
+            raise AttributeError(f"{type(self.http).__name__} has no requests session")
+        return self.http.session
+
+    def close(self) -> None:
+        """Close pooled connections; the next request opens new ones."""
+        self.http.close()
 
     def __repr__(self) -> str:
         return f"<Transport {self.config.base_url}>"
 
     # -- building requests
-
-    def proxies_for(self, url: str) -> dict[str, str]:
-        """The environment's proxies for this URL's origin (``*_PROXY``, ``NO_PROXY``)."""
-        origin = _origin(url)
-        proxies = self._proxies.get(origin)
-        if proxies is None:
-            proxies = self._proxies[origin] = requests.utils.get_environ_proxies(url)
-        return proxies
 
     def url(self, path: str) -> str:
         """The absolute URL of an API path (or the URL itself when already absolute)."""
@@ -428,7 +447,7 @@ class Transport:
 
     def is_own_origin(self, url: str) -> bool:
         """Whether ``url`` is on the configured scheme, host and port."""
-        return _origin(url) == self.origin
+        return origin(url) == self.origin
 
     def on_own_origin(self, url: str) -> str:
         """A URL the backend returned, moved onto the configured origin if it names the
@@ -481,7 +500,7 @@ class Transport:
             timeout=timeout,
             max_retries=max_retries,
         )
-        return decode_body(response)
+        return _decode(response.content, response.status_code)
 
     def send(
         self,
@@ -497,8 +516,8 @@ class Transport:
         max_retries: int | None = None,
         stream: bool = False,
         ok_statuses: Iterable[int] = (),
-    ) -> requests.Response:
-        """Send with retries and return the successful response (raw, for streaming).
+    ) -> Response:
+        """Send with retries and return the successful response (streamed if asked).
 
         ``body`` sends raw bytes, or what a factory makes (called anew per attempt: an
         iterable of bytes, or a file-like object with ``__len__``), in place of
@@ -510,24 +529,33 @@ class Transport:
             raise InvalidInputError(f"not an http(s) URL: {url!r}")
         if files:
             check_files(files)
-        request_headers: dict[str, str] = {}
+        request_headers: dict[str, str] = {"User-Agent": USER_AGENT}
         if self.is_own_origin(url):
             request_headers.update(self.auth_headers())
         if method in BODY_METHODS and not files and body is None:
             request_headers["Content-Type"] = "application/json"
         request_headers.update(headers or {})
-        query = encode_params(params)
         timeouts = Timeout.coerce(timeout if timeout is not None else self.config.timeout)
         retries = self.policy.max_retries if max_retries is None else max_retries
         accepted = frozenset(ok_statuses)
 
+        def build() -> Request:
+            request = Request(
+                method, url, encode_params(params), dict(request_headers),
+                timeout=timeouts, stream=stream,
+            )  # fmt: skip
+            if body is not None:
+                request.content = body if isinstance(body, bytes) else body()
+            elif files:
+                request.form, request.files = form_fields(data), files
+            elif method in BODY_METHODS and data is not None:
+                request.content = encode_json(data)
+            return request
+
         attempt = 0
         while True:
             try:
-                response = self._attempt(
-                    method, url, query, request_headers, data, files, body, timeouts, stream,
-                    accepted,
-                )  # fmt: skip
+                response = self._attempt(build(), accepted)
             except _Failure as failure:
                 retryable = failure.retryable and (not failure.sent or method in IDEMPOTENT_METHODS)
                 if not retryable or attempt >= retries:
@@ -546,74 +574,40 @@ class Transport:
                 continue
             raise self._http_error(method, url, response, retry_after)
 
-    def _attempt(
-        self,
-        method: str,
-        url: str,
-        query: list[tuple[str, str]],
-        headers: dict[str, str],
-        data: Any,
-        files: Mapping[str, FileValue] | None,
-        body: Body | None,
-        timeout: Any,
-        stream: bool,
-        accepted: frozenset[int],
-    ) -> requests.Response:
-        """One request. The body is always streamed, so that an error body is never read
-        whole; a success body is read here (unless the caller streams it), inside the
-        error mapping, since a connection can break in the middle of it."""
-        kwargs: dict[str, Any] = {
-            "params": query,
-            "headers": headers,
-            "timeout": timeout.as_tuple(),
-            "stream": True,
-            "proxies": self.proxies_for(url),
-        }
+    def _attempt(self, request: Request, accepted: frozenset[int]) -> Response:
+        """One request. The body is streamed, so that an error body is never read whole;
+        a success body is read here (unless the caller streams it), inside the error
+        mapping, since a connection can break in the middle of it."""
         try:
-            if body is not None:
-                kwargs["data"] = body if isinstance(body, bytes) else body()
-                response = self.session.request(method, url, **kwargs)
-            elif files:
-                with _OpenFiles(files) as parts:
-                    kwargs["data"] = _form_fields(data)
-                    kwargs["files"] = parts
-                    response = self.session.request(method, url, **kwargs)
-            else:
-                if method in BODY_METHODS and data is not None:
-                    kwargs["data"] = encode_json(data)
-                response = self.session.request(method, url, **kwargs)
-            if not stream and (response.status_code < 400 or response.status_code in accepted):
+            response = self.http.handle(request)
+            if not request.stream and (
+                response.status_code < 400 or response.status_code in accepted
+            ):
                 response.content  # noqa: B018 - read the whole success body now
             return response
-        except requests.exceptions.RequestException as exc:
-            raise self._failure(method, url, exc, timeout) from exc
+        except TransportError as exc:
+            raise self._failure(request, exc) from exc
 
-    def _failure(
-        self, method: str, url: str, exc: requests.exceptions.RequestException, timeout: Any
-    ) -> _Failure:
-        where: dict[str, Any] = {"method": method, "url": self.config.redact(url)}
-        if isinstance(exc, requests.exceptions.TooManyRedirects):
+    def _failure(self, request: Request, exc: TransportError) -> _Failure:
+        method, timeout = request.method, request.timeout
+        where: dict[str, Any] = {"method": method, "url": self.config.redact(request.url)}
+        if exc.kind == "redirects":
             loop = TooManyRedirectsError(f"more than {MAX_REDIRECTS} redirects", **where)
             return _Failure(loop, sent=True, retryable=False)
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
+        if exc.kind == "connect_timeout":
             error: ClientError = ClientTimeoutError(
                 f"connection timeout (>{timeout.connect}s)", **where
             )
             return _Failure(error, sent=False)
-        if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
-            exc, requests.exceptions.ReadTimeout
-        ):
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
-                text = "connection refused" if "refused" in str(reason).lower() else "unreachable"
-                return _Failure(ClientConnectionError(f"host {text}", **where), sent=False)
-        detail = self.config.redact(str(exc))[:200]
-        if isinstance(exc, requests.exceptions.ReadTimeout):
+        if exc.kind == "connect":
+            return _Failure(ClientConnectionError(f"host {exc.detail}", **where), sent=False)
+        detail = self.config.redact(exc.detail)[:200]
+        if exc.kind == "read_timeout":
             message = f"read timeout (>{timeout.read}s)"
         else:
             message = f"connection broken after the request was sent: {detail}"
         if method in IDEMPOTENT_METHODS:
-            if isinstance(exc, requests.exceptions.ReadTimeout):
+            if exc.kind == "read_timeout":
                 error = ClientTimeoutError(message, **where)
             else:
                 error = ClientConnectionError(message, **where)
@@ -632,7 +626,7 @@ class Transport:
         why: str,
         retry_after: float | None,
     ) -> None:
-        delay = self.policy.delay(attempt, retry_after, self._random)
+        delay = self.policy.delay(attempt, retry_after)
         logger.warning(
             "retrying %s %s after %s (retry %d of %d, in %.2fs)",
             method,
@@ -642,7 +636,7 @@ class Transport:
             retries,
             delay,
         )
-        self._sleep(delay)
+        self.policy.sleep(delay)
 
     def _redact(self, value: Any, depth: int = 0) -> Any:
         """A copy of a decoded body with every credential of the config masked; nesting
@@ -658,9 +652,9 @@ class Transport:
         return value
 
     def _http_error(
-        self, method: str, url: str, response: requests.Response, retry_after: float | None
+        self, method: str, url: str, response: Response, retry_after: float | None
     ) -> HTTPError:
-        content, cut = _read_bounded(response, MAX_ERROR_BODY)
+        content, cut = response.read_bounded(MAX_ERROR_BODY)
         decoded = (
             content.decode("utf-8", "replace") if cut else _decode(content, response.status_code)
         )
@@ -677,47 +671,23 @@ class Transport:
             truncated_at=MAX_ERROR_BODY if cut else None,
         )
 
-    def iter_content(self, response: requests.Response, chunk_size: int) -> Iterator[bytes]:
+    def iter_content(self, response: Response, chunk_size: int) -> Iterator[bytes]:
         """The body of a streamed response; a broken stream raises ClientConnectionError."""
         try:
-            yield from response.iter_content(chunk_size)
-        except requests.exceptions.RequestException as exc:
+            yield from response.iter_bytes(chunk_size)
+        except TransportError as exc:
             raise ClientConnectionError(
-                f"the download broke off: {self.config.redact(str(exc))[:200]}",
+                f"the download broke off: {self.config.redact(exc.detail)[:200]}",
                 method="GET",
-                url=self.config.redact(response.url or ""),
+                url=self.config.redact(response.url),
             ) from exc
-        finally:
-            response.close()
-
-
-def decode_body(response: requests.Response) -> Any:
-    """``None`` for 204 or an empty body, parsed JSON when it parses, the text otherwise."""
-    return _decode(response.content, response.status_code)
 
 
 def _decode(content: bytes, status: int) -> Any:
+    """``None`` for 204 or an empty body, parsed JSON when it parses, the text otherwise."""
     if status == 204 or not content:
         return None
     try:
         return json.loads(content)
     except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
         return content.decode("utf-8", "replace")
-
-
-def _read_bounded(response: requests.Response, limit: int) -> tuple[bytes, bool]:
-    """At most ``limit`` bytes of a streamed body, and whether there was more. The rest is
-    never downloaded: the connection is closed instead of drained."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_content(16 * 1024):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                break
-    except requests.exceptions.RequestException:
-        pass  # a broken error body still makes an error, from what did arrive
-    finally:
-        response.close()
-    return b"".join(chunks)[:limit], size > limit

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from synapse.encoding import check_readable
 from synapse.errors import (
     ChecksumMismatchError,
     ClientConnectionError,
@@ -43,7 +44,7 @@ from synapse.errors import (
     ServerError,
     ValidationError,
 )
-from synapse.transport import build_path, check_readable
+from synapse.urls import build_path
 
 if TYPE_CHECKING:
     from synapse.transport import Transport
@@ -324,7 +325,7 @@ class ChunkedUploader:
             if failures > policy.max_retries:
                 raise error
             retry_after = error.retry_after if isinstance(error, RateLimitError) else None
-            self.transport._sleep(policy.delay(failures - 1, retry_after, self.transport._random))
+            policy.wait(failures - 1, retry_after)
             if upload_id is None:
                 hasher = checkpoint  # nothing is known on the server: begin again
                 offset, url = 0, "chunked_upload/"
@@ -407,9 +408,7 @@ class ChunkedUploader:
                 if failures > policy.max_retries:
                     raise
                 retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-                self.transport._sleep(
-                    policy.delay(failures - 1, retry_after, self.transport._random)
-                )
+                policy.wait(failures - 1, retry_after)
                 continue
             if not isinstance(answer, dict) or "id" not in answer:
                 raise ClientError(f"unexpected finalize answer: {answer!r:.100}")

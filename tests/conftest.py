@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -25,6 +26,16 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def no_wait(seconds: float) -> None:
+    """A retry policy's sleep that does not sleep (picklable, unlike a lambda)."""
+
+
+def waits_with(client: Client, sleep: Callable[[float], None] = no_wait) -> Client:
+    """``client`` with its retry policy waiting through ``sleep`` (the public seam)."""
+    client.transport.policy = dataclasses.replace(client.transport.policy, sleep=sleep)
+    return client
+
+
 @pytest.fixture
 def sleeps() -> list[float]:
     return []
@@ -32,7 +43,6 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def client(sleeps: list[float]) -> Iterator[Client]:
-    c = Client(BASE, TOKEN, tenant="acme", agent_token=AGENT)
-    c.transport._sleep = sleeps.append
+    c = waits_with(Client(BASE, TOKEN, tenant="acme", agent_token=AGENT), sleeps.append)
     yield c
     c.close()

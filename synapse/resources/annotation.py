@@ -26,7 +26,7 @@ from synapse.managers import (
 from synapse.query import QuerySet
 from synapse.resources.base import Deletable, JsonDict, Refreshable, Relation, Resource, Savable
 from synapse.resources.data import DataCollection, DataUnit
-from synapse.transport import PathParam, build_path
+from synapse.urls import PathParam, build_path
 
 __all__ = [
     "Assignment",

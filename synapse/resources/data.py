@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from synapse.downloads import download
+from synapse.encoding import check_readable
 from synapse.errors import ClientError, InvalidInputError
 from synapse.filters import FilterSet
 from synapse.managers import (
@@ -29,7 +30,6 @@ from synapse.managers import (
 from synapse.paths import path_inside, safe_component, unique_path, url_basename
 from synapse.query import QuerySet
 from synapse.resources.base import Deletable, JsonDict, Refreshable, Relation, Resource, Savable
-from synapse.transport import check_readable
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
 
 __all__ = [

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from pydantic import Field, JsonValue
 
+from synapse.encoding import check_readable
 from synapse.enums import JobStatus, StorageCategory, StorageProvider, parse_enum, require_enum
 from synapse.errors import (
     InvalidInputError,
@@ -32,7 +33,7 @@ from synapse.resources.base import (
     TolerantStorageCategory,
     TolerantStorageProvider,
 )
-from synapse.transport import PathParam, build_path, check_readable
+from synapse.urls import PathParam, build_path
 
 __all__ = [
     "Agent",

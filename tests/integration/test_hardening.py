@@ -25,6 +25,7 @@ from synapse import (
 from synapse.local import LocalBackend
 from synapse.local.seed import DEMO_AGENT_TOKEN
 from synapse.transport import MAX_ERROR_BODY
+from tests.conftest import waits_with
 
 Step = Callable[[BaseHTTPRequestHandler], None]
 
@@ -94,7 +95,7 @@ def _body(code: int, data: bytes, headers: dict[str, str] | None = None, *,
 @pytest.fixture
 def no_sleep() -> Callable[[Client], Client]:
     def quiet(client: Client) -> Client:
-        client.transport._sleep = lambda _: None
+        waits_with(client)
         return client
 
     return quiet
@@ -225,7 +226,7 @@ def test_the_agent_token_never_reaches_a_log_line(
     synapse_backend: LocalBackend, demo: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     client = Client(synapse_backend.url, synapse_backend.token)
-    client.transport._sleep = lambda _: None
+    waits_with(client)
     with caplog.at_level(logging.DEBUG), client:
         client.agents.health_check(DEMO_AGENT_TOKEN)
         synapse_backend.fail_next(f"/agents/{DEMO_AGENT_TOKEN}/connect/", 429)

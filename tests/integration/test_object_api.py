@@ -290,7 +290,7 @@ def test_pickle_and_copy_keep_dirty_state(synapse_client: Client, demo: dict[str
     clone = pickle.loads(pickle.dumps(task))
     assert clone.changed_fields == {"meta"}
     assert clone._client is not None
-    assert clone._client.transport._session is None
+    assert clone._client.transport.http._session is None  # type: ignore[attr-defined]
     clone.save()  # works from its own lazily made session
     assert synapse_client.tasks.get(1).meta == {"dirty": True}
     shallow = copy.copy(task)

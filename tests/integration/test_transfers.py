@@ -20,6 +20,7 @@ from synapse.downloads import convert_urls
 from synapse.errors import ChecksumMismatchError
 from synapse.local import LocalBackend
 from synapse.uploads import ChunkedUploader
+from tests.conftest import waits_with
 
 KIB = 1024
 
@@ -52,7 +53,7 @@ def test_a_dropped_chunk_is_recovered_with_at_most_one_resend(
 ) -> None:
     source = make_file(tmp_path / "big.bin", 300 * KIB)
     synapse_backend.set_faults(drop_chunk=3, drop_when=when)
-    synapse_client.transport._sleep = lambda _: None
+    waits_with(synapse_client)
     upload = synapse_client.chunked_upload(source, chunk_size=64 * KIB)
     assert upload["checksum"] == hashlib.md5(source.read_bytes()).hexdigest()
     assert hashlib.md5(stored_bytes(synapse_client, upload)).hexdigest() == upload["checksum"]
@@ -72,9 +73,9 @@ def test_upload_survives_503s_and_429s(
 ) -> None:
     source = make_file(tmp_path / "f.bin", 200 * KIB)
     synapse_backend.set_faults(error_rate=0.2, rate_limit_every=4, retry_after=0, seed=5)
-    synapse_client.transport._sleep = lambda _: None
+    waits_with(synapse_client)
     client = Client(synapse_backend.url, synapse_backend.token, max_retries=10)
-    client.transport._sleep = lambda _: None
+    waits_with(client)
     upload = client.chunked_upload(source, chunk_size=16 * KIB)
     synapse_backend.set_faults(error_rate=0.0, rate_limit_every=0)
     assert stored_bytes(client, upload) == source.read_bytes()
@@ -297,7 +298,7 @@ def test_download_resumes_with_range_after_a_drop(
     data_file = synapse_client.data_files.create(source)
     assert data_file.file is not None
     synapse_backend.set_faults(drop_download_after=150 * KIB)
-    synapse_client.transport._sleep = lambda _: None
+    waits_with(synapse_client)
     saved = synapse_client.download(data_file.file, tmp_path / "copy.bin")
     assert saved.read_bytes() == source.read_bytes()
     gets = [r for r in synapse_backend.requests if r.path.startswith("/media/")]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from synapse import BackendClient, InvalidInputError, JobStatus, StorageProvider
 from synapse.errors import UnknownFilterError
-from tests.conftest import BASE, TOKEN
+from tests.conftest import BASE, TOKEN, waits_with
 
 ANY = re.compile(rf"{re.escape(BASE)}/.*")
 GENERIC = {"id": 1, "count": 0, "next": None, "previous": None, "results": [], "checksum": "c"}
@@ -32,7 +32,7 @@ def mock() -> Any:
 @pytest.fixture
 def backend() -> BackendClient:
     c = BackendClient(BASE, TOKEN)
-    c.transport._sleep = lambda _: None
+    waits_with(c)
     return c
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from synapse import Client, InvalidInputError, JobStatus, StorageCategory, Task
 from synapse.pagination import ReadAheadFetcher, SequentialFetcher, plan_pages
-from tests.conftest import BASE
+from tests.conftest import BASE, waits_with
 
 LIST_URL = f"{BASE}/sdk/tasks/"
 
@@ -44,7 +44,7 @@ def serve(items: list[dict[str, Any]], calls: list[dict[str, list[str]]], cap: i
 
 def fresh_client(page_size: int = 100) -> Client:
     client = Client(BASE, "token-for-properties-1234", page_size=page_size)
-    client.transport._sleep = lambda _: None
+    waits_with(client)
     return client
 
 

@@ -27,8 +27,10 @@ from synapse import (
     ServerError,
     ValidationError,
 )
-from synapse.transport import USER_AGENT, RetryPolicy, build_path, join_url, parse_retry_after
-from tests.conftest import AGENT, BASE, TOKEN
+from synapse.retry import RetryPolicy, parse_retry_after
+from synapse.transport import USER_AGENT
+from synapse.urls import build_path, join_url
+from tests.conftest import AGENT, BASE, TOKEN, waits_with
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -249,14 +251,16 @@ def test_parse_retry_after_forms() -> None:
 
 
 def test_backoff_is_full_jitter_within_bounds() -> None:
-    policy = RetryPolicy()
-    rng = random.Random(7)
+    waited: list[float] = []
+    policy = RetryPolicy(rng=random.Random(7), sleep=waited.append)
     for attempt in range(12):
         ceiling = min(30.0, 0.5 * 2**attempt)
-        delays = [policy.delay(attempt, None, rng) for _ in range(200)]
+        delays = [policy.wait(attempt) for _ in range(200)]
         assert all(0.0 <= d <= ceiling for d in delays)
         assert max(delays) > ceiling * 0.8  # really spread over the whole window
-    assert policy.delay(0, 12.0, rng) == 12.0
+    assert policy.wait(0, 12.0) == 12.0
+    assert policy.wait(0, 600.0) == 60.0  # Retry-After is capped
+    assert waited[-2:] == [12.0, 60.0]
 
 
 @responses.activate
@@ -274,7 +278,7 @@ def test_giving_up_raises_the_real_last_status(client: Client, sleeps: list[floa
 @responses.activate
 def test_max_retries_per_client_and_per_call(sleeps: list[float]) -> None:
     c = Client(BASE, max_retries=1)
-    c.transport._sleep = sleeps.append
+    waits_with(c, sleeps.append)
     responses.get(f"{BASE}/r/", status=503)
     with pytest.raises(ServerError):
         c.request("GET", "r/")
@@ -319,7 +323,7 @@ def test_read_timeout_post_is_incomplete_and_get_retries(
 
 def test_refused_connection_maps_to_connection_error(sleeps: list[float]) -> None:
     c = Client("http://127.0.0.1:9", max_retries=1)
-    c.transport._sleep = sleeps.append
+    waits_with(c, sleeps.append)
     with pytest.raises(ClientConnectionError, match=r"refused|unreachable") as info:
         c.request("GET", "x/")
     assert not isinstance(info.value, ClientResponseIncompleteError)
@@ -331,7 +335,7 @@ def test_one_log_line_per_retry_without_secrets(
     caplog: pytest.LogCaptureFixture, sleeps: list[float]
 ) -> None:
     c = Client(BASE, TOKEN, agent_token=AGENT)
-    c.transport._sleep = sleeps.append
+    waits_with(c, sleeps.append)
     url = f"{BASE}/agents/{AGENT}/connect/"
     responses.get(url, status=503)
     responses.get(url, status=503)
@@ -491,7 +495,7 @@ def test_pickled_client_recreates_its_session_lazily(client: Client) -> None:
 
     client.transport.session  # noqa: B018 - open the session
     copy = pickle.loads(pickle.dumps(client))
-    assert copy.transport._session is None
+    assert copy.transport.http._session is None  # type: ignore[attr-defined]
     assert copy.transport.session is not client.transport.session
     assert json.dumps(copy.transport.auth_headers()) == json.dumps(client.transport.auth_headers())
 

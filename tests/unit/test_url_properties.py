@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from synapse import InvalidInputError
-from synapse.transport import build_path, join_url
+from synapse.urls import build_path, join_url
 
 ids = st.one_of(
     st.integers(min_value=0),

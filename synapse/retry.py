@@ -1,0 +1,80 @@
+"""The SDK's one retry policy: which failures are retried, and how long to wait.
+
+Every retry loop of the SDK (requests, chunk uploads, downloads) waits through
+:meth:`RetryPolicy.wait`, so that one ``sleep`` and one random source can be injected
+(tests pass ``sleep=`` to record the waits instead of sleeping them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["IDEMPOTENT_METHODS", "RetryPolicy", "parse_retry_after"]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        seconds = when.timestamp() - now()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The SDK's one retry policy.
+
+    Requests that cannot have reached the server (connection refused, connect timeout)
+    and 429 answers are retried for every method. 408, 425, 500, 502, 503, 504 and
+    failures after the request was sent are retried only for idempotent methods: a POST
+    or PATCH that may have been applied is never sent twice.
+    """
+
+    max_retries: int = 3
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    retry_after_cap: float = 60.0
+    retry_any_method: frozenset[int] = frozenset({429})
+    retry_idempotent: frozenset[int] = frozenset({408, 425, 500, 502, 503, 504})
+    #: How to wait; tests give a function that records the delays instead.
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def retries_status(self, method: str, status: int) -> bool:
+        """Whether an answer with this status may be retried for this method."""
+        if status in self.retry_any_method:
+            return True
+        return status in self.retry_idempotent and method in IDEMPOTENT_METHODS
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based): the server's
+        ``Retry-After`` (capped), else full-jitter exponential backoff."""
+        if retry_after is not None:
+            return min(retry_after, self.retry_after_cap)
+        return self.rng.uniform(0.0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+    def wait(self, attempt: int, retry_after: float | None = None) -> float:
+        """Wait before retry number ``attempt``; returns the seconds waited."""
+        seconds = self.delay(attempt, retry_after)
+        self.sleep(seconds)
+        return seconds
