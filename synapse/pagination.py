@@ -100,7 +100,8 @@ class SequentialFetcher:
     read_ahead = False
 
     def __init__(self) -> None:
-        self.server_max: int | None = None  # learnt if the server caps page sizes lower
+        #: Page-size caps learnt per list path, where a server caps them below ours.
+        self.server_max: dict[str, int] = {}
 
     def _start(
         self, transport: Transport, path: str, params: list[tuple[str, str]]
@@ -112,10 +113,11 @@ class SequentialFetcher:
         wanted = None if plan.high is None else plan.high - plan.low
         if wanted is not None and wanted <= 0:
             return
-        default = min(plan.page_size, self.server_max or MAX_PAGE_SIZE)
+        cap = self.server_max.get(plan.path)
+        default = min(plan.page_size, cap or MAX_PAGE_SIZE)
         size, number, skip = plan_pages(plan.low, plan.high, default)
-        if self.server_max and size > self.server_max:
-            size, number, skip = plan_pages(plan.low, None, self.server_max)
+        if cap and size > cap:
+            size, number, skip = plan_pages(plan.low, None, cap)
 
         def start(page: int) -> Callable[[], Any]:
             params = [*plan.params, ("page_size", str(size)), ("page", str(page))]
@@ -135,10 +137,10 @@ class SequentialFetcher:
             start_of_page = (number - 1) * size
             expected = size if count is None else min(size, max(0, count - start_of_page))
             if len(results) < expected and has_next:
-                if sent or not results or self.server_max == len(results):
+                if sent or not results or cap == len(results):
                     raise ClientError("the server changed its page size during a listing")
                 # The server caps page sizes below ours: learn its limit and start over.
-                self.server_max = len(results)
+                self.server_max[plan.path] = len(results)
                 yield from self.pages(transport, plan)
                 return
             items, offset = results[skip:], skip

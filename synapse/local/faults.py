@@ -60,6 +60,7 @@ class RequestRecord:
     tenant: str | None = None
     range: str | None = None
     credentials: list[str] = field(default_factory=list)
+    latency: float = 0.0  # the delay injected before answering
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,6 +158,7 @@ class FaultLayer:
             elif f.error_rate and self._random.random() < f.error_rate:
                 injected = (503, {})
         if f.latency:
+            record.latency = f.latency
             await asyncio.sleep(f.latency)
         if injected is not None:
             record.status = injected[0]

@@ -49,7 +49,9 @@ def fresh_client(page_size: int = 100) -> Client:
 
 
 def minimal_pages(low: int, high: int) -> int:
-    return min(math.ceil(high / p) - low // p for p in range(1, 1001))
+    """The fewest pages any page size covers ``[low, high)`` with, counted by brute force
+    (the page of each wanted index), not by the planner's own formula."""
+    return min(len({i // p for i in range(low, high)}) for p in range(1, 1001))
 
 
 @pytest.mark.parametrize("fetcher", [SequentialFetcher, ReadAheadFetcher])
@@ -108,7 +110,8 @@ def test_a_server_that_caps_page_size_still_gives_everything(total: int, cap: in
         assert [t.id for t in client.tasks.all()] == [i["id"] for i in items]
 
 
-@given(low=st.integers(0, 5000), length=st.integers(1, 3000))
+@settings(max_examples=25, deadline=None)
+@given(low=st.integers(0, 2500), length=st.integers(1, 1500))
 def test_plan_pages_covers_the_range(low: int, length: int) -> None:
     high = low + length
     size, first, skip = plan_pages(low, high, 100)
