@@ -32,7 +32,6 @@ from synapse.errors import (
 )
 from synapse.methods import BackendClient
 from synapse.query import QuerySet
-from synapse.transport import MockTransport
 from synapse.resources import (
     Agent,
     Assignment,
@@ -53,6 +52,7 @@ from synapse.resources import (
     Task,
     TaskTag,
 )
+from synapse.transport import MockTransport
 
 __all__ = [
     "Agent",

@@ -25,6 +25,13 @@ class Kind:
     relations: dict[str, str] = field(default_factory=dict)  # field -> table it points to
     indexed: tuple[str, ...] = ()
     defaults: dict[str, object] = field(default_factory=dict)
+    # How the API shows a doc of this kind:
+    #: fields shown only when a query flag is true (a storage's secrets)
+    shown_with_flag: dict[str, str] = field(default_factory=dict)
+    #: nested lists shown as their ids unless expanded (a collection's specifications)
+    ids_unless_expanded: tuple[str, ...] = ()
+    #: the row id is shown under this name, and ``id`` holds this field instead
+    row_id_as: tuple[str, str] | None = None
 
 
 def _kinds(*kinds: Kind) -> dict[str, Kind]:
@@ -90,6 +97,7 @@ KINDS: dict[str, Kind] = _kinds(
         "storages",
         {"category": "str", "provider": "str", "is_default": "bool", "name": "str"},
         defaults={"configuration": {}, "is_default": False},
+        shown_with_flag={"configuration": "with_configuration"},
     ),
     Kind(
         "models",
@@ -101,6 +109,7 @@ KINDS: dict[str, Kind] = _kinds(
         "data_collections",
         {"name": "str", "category": "str", "is_archived": "bool"},
         defaults={"description": "", "meta": {}, "file_specifications": [], "is_archived": False},
+        ids_unless_expanded=("file_specifications",),
     ),
     Kind("data_files", {"checksum": "str"}, indexed=("checksum",)),
     Kind(
@@ -131,5 +140,6 @@ KINDS: dict[str, Kind] = _kinds(
         aliases={"categories": "category__in"},
         relations={"data_unit": "data_units", "ground_truth": "ground_truths"},
         defaults={"data": {}, "files": {}},
+        row_id_as=("pgh_id", "ground_truth"),  # events: pgh_id is the event, id its truth
     ),
 )  # fmt: skip

@@ -138,7 +138,7 @@ def test_md5_mismatch_is_a_typed_error(
 
     def corrupt(done: int, total: int) -> None:
         if done == 20 * KIB:  # after the first chunk, flip a stored byte on the server
-            (part,) = uploads.iterdir()
+            part = max(uploads.iterdir(), key=lambda p: p.stat().st_mtime_ns)  # this upload's
             data = bytearray(part.read_bytes())
             data[0] ^= 0xFF
             part.write_bytes(bytes(data))
