@@ -14,6 +14,7 @@ from synapse.config import Config, Secret, TimeoutLike
 from synapse.downloads import download
 from synapse.encoding import FileValue
 from synapse.errors import InvalidInputError
+from synapse.http import HTTPTransport
 from synapse.managers import KINDS, GetMixin, Manager
 from synapse.pagination import PageFetcher, SequentialFetcher
 from synapse.resources.annotation import (
@@ -39,7 +40,7 @@ from synapse.resources.ml import (
     ModelManager,
 )
 from synapse.retry import RetryPolicy
-from synapse.transport import HTTPTransport, Transport
+from synapse.transport import Transport
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
 from synapse.urls import Params
 

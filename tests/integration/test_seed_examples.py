@@ -15,7 +15,7 @@ import pytest
 from synapse import BackendClient, ClientError, StorageProvider
 from synapse.local import LocalBackend
 from synapse.local.seed import DEMO_AGENT_TOKEN
-from synapse.methods import ListResult
+from synapse.results import ListResult
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ def test_only_the_transport_imports_the_http_library() -> None:
         for name, source in graph_sources.items()
         if re.search(r"^\s*(import|from) (requests|urllib3)\b", source, re.MULTILINE)
     )
-    assert importing == ["synapse.transport"]
+    assert importing == ["synapse.http"]
 
 
 def test_the_client_has_a_manager_for_each_declared_kind_and_nothing_else() -> None:

@@ -16,8 +16,8 @@ from synapse import (
     Project,
     TransportError,
 )
+from synapse.http import Request, Response
 from synapse.retry import RetryPolicy
-from synapse.transport import Request, Response
 
 BASE = "https://api.example.com"
 
