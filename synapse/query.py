@@ -153,7 +153,7 @@ class QuerySet(Generic[T]):
             low=self._low if low is None else low,
             high=self._high if high is None else high,
             page_size=self._page_size or client.config.page_size,
-            model=None if self._expand else self._manager.resource,
+            model=self._manager.resource,  # expanded relations parse in the same pass
         )
 
     def _pages(self, plan: PagePlan) -> Iterator[Page]:

@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--token", help="access token to accept (random if not given)")
     common.add_argument("--seed", choices=["demo"], help="seed a small realistic world")
     common.add_argument("--tasks", type=int, default=0, help="seed a project with N tasks")
+    common.add_argument(
+        "--compact",
+        action="store_true",
+        help="make those tasks bare (default: production-shaped pages)",
+    )
     common.add_argument("--job-seconds", type=float, default=0.5, help="time per job step")
     common.add_argument(
         "--max-json-body",
@@ -72,6 +77,7 @@ def _backend(args: argparse.Namespace) -> LocalBackend:
         data_dir=args.data_dir,
         seed=args.seed,
         tasks=args.tasks,
+        compact=args.compact,
         job_seconds=args.job_seconds,
         faults=faults,
         max_json_body=args.max_json_body,

@@ -58,6 +58,7 @@ class BackendCore:
         self.lock: DataDirLock | None = None
         (files_dir / "uploads").mkdir(parents=True, exist_ok=True)
         (files_dir / "media").mkdir(parents=True, exist_ok=True)
+        self._spec_cache: dict[int, tuple[int, dict[str, dict[str, Any]]]] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -151,6 +152,19 @@ class BackendCore:
             doc["files"] = self.present_files(request, doc)
         return doc
 
+    def _specs(self, collection_id: Any) -> dict[str, dict[str, Any]]:
+        """A collection's file specifications by name, read once per collection and kept
+        until the collections change (a page of units would read it per unit)."""
+        if not isinstance(collection_id, int):
+            return {}
+        version = self.store.version(KINDS["data_collections"])
+        cached = self._spec_cache.get(collection_id)
+        if cached is None or cached[0] != version:
+            collection = self.store.get(KINDS["data_collections"], collection_id) or {}
+            specs = {s["name"]: s for s in collection.get("file_specifications", [])}
+            cached = self._spec_cache[collection_id] = (version, specs)
+        return cached[1]
+
     def before_update(
         self, table: str, doc: dict[str, Any], body: dict[str, Any]
     ) -> dict[str, Any]:
@@ -162,14 +176,17 @@ class BackendCore:
         return doc
 
     def present_files(self, request: Request, doc: dict[str, Any]) -> dict[str, Any]:
-        specs: dict[str, dict[str, Any]] = {}
-        collection_id = doc.get("data_collection")
-        if isinstance(collection_id, int):
-            collection = self.store.get(KINDS["data_collections"], collection_id)
-            if collection:
-                specs = {s["name"]: s for s in collection.get("file_specifications", [])}
+        """A unit's files as the API shows them: each with its URL, size and spec flags.
+        An entry that already holds its media ``file_key`` (seeded in bulk) is shown
+        without looking its data file up."""
+        specs = self._specs(doc.get("data_collection"))
         files: dict[str, Any] = {}
         for name, entry in doc["files"].items():
+            if isinstance(entry, dict) and "file_key" in entry:
+                shown = {k: v for k, v in entry.items() if k != "file_key"}
+                shown["url"] = self.media_url(request, entry["file_key"])
+                files[name] = shown
+                continue
             if not isinstance(entry, dict) or "checksum" not in entry:
                 files[name] = entry
                 continue

@@ -175,19 +175,95 @@ def seed_demo(backend: Backend) -> dict[str, Any]:
     }
 
 
-def seed_tasks(backend: Backend, count: int, *, title: str = "Big project") -> int:
-    """A project holding ``count`` tasks (100,000 in a few seconds); returns its id."""
+def seed_tasks(
+    backend: Backend, count: int, *, title: str = "Big project", compact: bool = False
+) -> int:
+    """A project holding ``count`` tasks (100,000 in seconds); returns its id.
+
+    By default the tasks look like a production backend's pages: each has its data unit
+    (expanded by ``sdk/tasks/``) with three files, several annotations, an assignee
+    object and a dozen fields the SDK's models do not declare. ``compact=True`` makes
+    bare tasks (no data unit, a one-key ``data``).
+    """
     project = backend.new("projects", {"title": title, "category": "image"})
     created = now_iso()
+    if compact:
+        backend.store.insert_many(
+            KINDS["tasks"],
+            (
+                {"project": project["id"], "data_unit": None, "data": {"n": n}, "meta": {},
+                 "tags": [], "is_discarded": False, "created": created}
+                for n in range(count)
+            ),
+        )  # fmt: skip
+        return int(project["id"])
+    collection = backend.new(
+        "data_collections",
+        {"name": f"{title} frames", "category": "image",
+         "file_specifications": [
+             {"id": 21, "name": "image_1", "is_required": True, "is_primary": True,
+              "file_type": "image"},
+             {"id": 22, "name": "image_2", "is_required": False, "is_primary": False,
+              "file_type": "image"},
+             {"id": 23, "name": "meta", "is_required": False, "is_primary": False,
+              "file_type": "data"},
+         ]},
+    )  # fmt: skip
+    samples = (("image_1", "jpg"), ("image_2", "png"), ("meta", "json"))
+    keys = {n: _media(backend, f"sample.{ext}", f"{n} sample".encode())[0] for n, ext in samples}
+    first_unit = backend.store.next_id(KINDS["data_units"])
+    backend.store.insert_many(
+        KINDS["data_units"],
+        (_realistic_unit(first_unit + n, n, collection["id"], keys, created) for n in range(count)),
+    )
     backend.store.insert_many(
         KINDS["tasks"],
-        (
-            {"project": project["id"], "data_unit": None, "data": {"n": n}, "meta": {},
-             "tags": [], "is_discarded": False, "created": created}
-            for n in range(count)
-        ),
-    )  # fmt: skip
+        (_realistic_task(n, project["id"], first_unit + n, created) for n in range(count)),
+    )
     return int(project["id"])
+
+
+def _realistic_unit(
+    pk: int, n: int, collection: int, keys: dict[str, str], created: str
+) -> dict[str, Any]:
+    def entry(name: str, filename: str, primary: bool, kind: str, size: int) -> dict[str, Any]:
+        return {"file_key": keys[name], "file_name_original": filename, "is_primary": primary,
+                "file_type": kind, "size": size, "checksum": f"{n:032x}",
+                "meta": {"width": 1920, "height": 1080} if kind == "image" else {}}  # fmt: skip
+
+    return {
+        "id": pk,
+        "data_collection": collection,
+        "meta": {"frame": n, "camera": ["front", "rear", "left"][n % 3], "city": "Seoul"},
+        "files": {
+            "image_1": entry("image_1", f"frame_{n:06d}.jpg", True, "image", 412_331),
+            "image_2": entry("image_2", f"depth_{n:06d}.png", False, "image", 120_874),
+            "meta": entry("meta", f"frame_{n:06d}.json", False, "data", 1_204),
+        },
+        "created": created,
+    }
+
+
+def _realistic_task(n: int, project: int, unit: int, created: str) -> dict[str, Any]:
+    annotations = [
+        {"id": f"a{n}-{k}", "tool": "bounding_box", "classification": {"class": CLASSES[k % 4],
+         "occluded": k % 2 == 0, "truncated": False}, "coordinate": {"x": 10 * k, "y": 20 + k,
+         "width": 64, "height": 48}, "confidence": 0.9 - k / 100, "track_id": k}
+        for k in range(5)
+    ]  # fmt: skip
+    return {
+        "project": project, "data_unit": unit, "is_discarded": False, "schema": "dm_schema_v1",
+        "data": {"annotations": annotations, "relations": [], "version": 3},
+        "meta": {"source": "import", "batch": n // 1000}, "tags": [], "created": created,
+        "status": "in_progress", "workshop": None, "count_assignments": 1,
+        "assignee": {"id": 7 + n % 20, "username": f"labeler{n % 20}",
+                     "email": f"labeler{n % 20}@example.com", "is_active": True},
+        "reviewer": {"id": 3, "username": "reviewer3"},
+        "priority": n % 5, "review_state": "pending", "last_activity_at": created,
+        "time_spent_seconds": 37 + n % 300, "ai_confidence": 0.87, "source": "upload",
+        "batch": f"batch-{n // 1000:04d}", "language": "en", "is_locked": False,
+        "comment_count": n % 3, "external_id": f"ext-{n:08d}",
+    }  # fmt: skip
 
 
 def _data_file(backend: Backend, name: str, data: bytes) -> str:

@@ -90,7 +90,8 @@ class LocalBackend:
         data_dir: folder for the SQLite database and uploaded files (kept across runs);
             in memory when not given.
         seed: ``"demo"`` for a small realistic world, or None.
-        tasks: also seed a project with this many tasks.
+        tasks: also seed a project with this many tasks (production-shaped pages).
+        compact: make those tasks bare instead (no data unit, no annotations).
         job_seconds: how long each step of a plugin run's job takes.
         faults: initial fault knobs (see :class:`synapse.local.faults.Faults`).
         max_json_body: largest JSON body accepted, in bytes (413 above).
@@ -106,6 +107,7 @@ class LocalBackend:
         data_dir: str | Path | None = None,
         seed: str | None = None,
         tasks: int = 0,
+        compact: bool = False,
         job_seconds: float = 0.05,
         faults: dict[str, Any] | None = None,
         max_json_body: int = DEFAULT_MAX_JSON_BODY,
@@ -128,7 +130,7 @@ class LocalBackend:
         elif seed:
             raise ValueError(f"unknown seed {seed!r}; known: 'demo'")
         if tasks:
-            self.big_project = seed_tasks(self.backend, tasks)
+            self.big_project = seed_tasks(self.backend, tasks, compact=compact)
         if faults:
             self.layer.configure(**faults)
         self._server: uvicorn.Server | None = None

@@ -65,16 +65,24 @@ class Store:
         # for a count and an offset, which SQLite answers by scanning; a list of ids
         # answers both at once. Dropped when the table changes.
         self._id_lists: dict[str, OrderedDict[tuple[Any, ...], list[int]]] = {}
+        self._versions: dict[str, int] = {}
         if path:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
         self._create()
 
+    def version(self, kind: Kind) -> int:
+        """A number that changes whenever the kind's table changes (for caches)."""
+        return self._versions.get(kind.table, 0) + self._versions.get("*", 0)
+
     def _changed(self, table: str | None = None) -> None:
         if table is None:
             self._id_lists.clear()
+            self._versions = {t: v + 1 for t, v in self._versions.items()}
+            self._versions["*"] = self._versions.get("*", 0) + 1
         else:
             self._id_lists.pop(table, None)
+            self._versions[table] = self._versions.get(table, 0) + 1
 
     def _create(self) -> None:
         with self.lock:
@@ -118,14 +126,26 @@ class Store:
         return {"id": cursor.lastrowid, **body}
 
     def insert_many(self, kind: Kind, bodies: Iterable[dict[str, Any]]) -> None:
+        """Store many documents in one transaction; a body may name its ``id``."""
         with self.lock:
             self.db.execute("BEGIN")
             self.db.executemany(
-                f"INSERT INTO {kind.table} (body) VALUES (?)",
-                ((json.dumps(b),) for b in bodies),
-            )
+                f"INSERT INTO {kind.table} (id, body) VALUES (?, ?)",
+                ((b.get("id"), json.dumps({k: v for k, v in b.items() if k != "id"}))
+                 for b in bodies),
+            )  # fmt: skip
             self.db.execute("COMMIT")
             self._changed(kind.table)
+
+    def next_id(self, kind: Kind) -> int:
+        """The id the next inserted document of this kind gets."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0),"
+                f" COALESCE((SELECT MAX(id) FROM {kind.table}), 0))",
+                (kind.table,),
+            ).fetchone()
+        return int(row[0]) + 1
 
     def get(self, kind: Kind, pk: int) -> dict[str, Any] | None:
         with self.lock:

@@ -24,7 +24,15 @@ from synapse.managers import (
     settle,
 )
 from synapse.query import QuerySet
-from synapse.resources.base import Deletable, JsonDict, Refreshable, Relation, Resource, Savable
+from synapse.resources.base import (
+    Deletable,
+    JsonDict,
+    Refreshable,
+    RelatedId,
+    Relation,
+    Resource,
+    Savable,
+)
 from synapse.resources.data import DataCollection, DataUnit
 from synapse.urls import PathParam, build_path
 
@@ -86,7 +94,7 @@ class Project(Refreshable, Savable, Deletable):
     title: str | None = None
     description: str | None = None
     category: str | None = None
-    data_collection_id: int | None = Field(None, alias="data_collection")
+    data_collection_id: RelatedId = Field(None, alias="data_collection")
     configuration: JsonDict | None = None
     settings: JsonDict | None = None
     is_archived: bool | None = None
@@ -114,8 +122,8 @@ class Task(Refreshable, Savable, Deletable):
     _repr_fields = ("id", "project_id", "data_unit_id")
     _read_only = BASE_READ_ONLY | {"count_assignments", "has_data", "status"}
 
-    project_id: int | None = Field(None, alias="project")
-    data_unit_id: int | None = Field(None, alias="data_unit")
+    project_id: RelatedId = Field(None, alias="project")
+    data_unit_id: RelatedId = Field(None, alias="data_unit")
     data: JsonValue = None
     meta: JsonDict | None = None
     tags: list[int] | None = None
@@ -164,7 +172,7 @@ class TaskTag(Refreshable, Savable, Deletable):
 
     _repr_fields = ("id", "name")
 
-    project_id: int | None = Field(None, alias="project")
+    project_id: RelatedId = Field(None, alias="project")
     name: str | None = None
     color: str | None = None
 
@@ -174,8 +182,8 @@ class Assignment(Refreshable, Savable):
 
     _repr_fields = ("id", "task_id", "status_label")
 
-    project_id: int | None = Field(None, alias="project")
-    task_id: int | None = Field(None, alias="task")
+    project_id: RelatedId = Field(None, alias="project")
+    task_id: RelatedId = Field(None, alias="task")
     user: int | None = None
     reviewer: int | None = None
     status_label: str | None = None

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, overload
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
 from synapse.enums import JobStatus, StorageCategory, StorageProvider
 from synapse.errors import (
@@ -35,6 +35,7 @@ __all__ = [
     "Deletable",
     "JsonDict",
     "Refreshable",
+    "RelatedId",
     "Relation",
     "Resource",
     "Savable",
@@ -44,6 +45,19 @@ __all__ = [
 ]
 
 JsonDict = dict[str, JsonValue]
+
+
+def _id_of_related(value: Any) -> Any:
+    """A relation arrives as an id, or as the whole object when expanded: keep the id (the
+    object stays in the answer, where :class:`Relation` finds it without a request)."""
+    if isinstance(value, Mapping):
+        return value.get("id")
+    return value
+
+
+#: The id field of a relation: parses in one pass whether the server sent an id or the
+#: expanded object.
+RelatedId = Annotated[int | None, BeforeValidator(_id_of_related)]
 # Known wire values become enum members; values the SDK does not know stay strings.
 TolerantJobStatus = Annotated[JobStatus | str, Field(union_mode="left_to_right")]
 TolerantStorageCategory = Annotated[StorageCategory | str, Field(union_mode="left_to_right")]
@@ -81,6 +95,12 @@ class Relation(Generic[R]):
         expanded = obj._expanded.get(self.name)
         if expanded is not None and expanded.pk == pk:
             return expanded  # type: ignore[return-value]
+        field = type(obj).model_fields[self.id_field]
+        sent = obj._meta.raw.get(field.alias or self.id_field)
+        if isinstance(sent, Mapping) and sent.get("id") == pk:  # expanded in the answer
+            found = self.target.from_api(obj._client, sent)
+            obj._expanded[self.name] = found
+            return found
         return obj._bound_client().related(self.target, pk)
 
     def __set__(self, obj: Resource, value: R | int | str | None) -> None:
@@ -93,6 +113,19 @@ class Relation(Generic[R]):
 
 
 _RELATIONS: dict[type, dict[str, tuple[str, Relation[Any]]]] = {}
+_RELATED_IDS: dict[type, frozenset[str]] = {}
+
+
+def _related_id_fields(cls: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``cls`` declared as :data:`RelatedId`."""
+    found = _RELATED_IDS.get(cls)
+    if found is None:
+        found = _RELATED_IDS[cls] = frozenset(
+            name
+            for name, field in cls.model_fields.items()
+            if any(getattr(m, "func", None) is _id_of_related for m in field.metadata)
+        )
+    return found
 _ADAPTERS: dict[type, pydantic.TypeAdapter[Any]] = {}
 
 
@@ -233,10 +266,6 @@ class Resource(BaseModel):
         cls: type[R], client: Context | None, items: Sequence[Mapping[str, Any]]
     ) -> list[R]:
         """Instances for a page of answers: one validation call for the whole page."""
-        for wire, _ in cls._relations().values():
-            for item in items:
-                if isinstance(item.get(wire), Mapping):  # expanded relations: one by one
-                    return [cls.from_api(client, item) for item in items]
         adapter = _ADAPTERS.get(cls)
         if adapter is None:
             adapter = _ADAPTERS[cls] = pydantic.TypeAdapter(list[cls])  # type: ignore[valid-type]
@@ -360,11 +389,14 @@ class Resource(BaseModel):
         state = self._meta
         raw = state.raw
         changed = set()
+        related_ids = _related_id_fields(type(self))
         for name, field in type(self).model_fields.items():
             if name in self._read_only:
                 continue
             wire = field.alias or name
             value = raw.get(wire)
+            if name in related_ids:
+                value = _id_of_related(value)  # an expanded relation: compare its id
             if name not in state.dirty and not isinstance(value, (dict, list)):
                 continue  # a scalar can only change by assignment
             if wire not in raw and name in state.dirty:

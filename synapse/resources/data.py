@@ -29,7 +29,15 @@ from synapse.managers import (
 )
 from synapse.paths import path_inside, safe_component, unique_path, url_basename
 from synapse.query import QuerySet
-from synapse.resources.base import Deletable, JsonDict, Refreshable, Relation, Resource, Savable
+from synapse.resources.base import (
+    Deletable,
+    JsonDict,
+    Refreshable,
+    RelatedId,
+    Relation,
+    Resource,
+    Savable,
+)
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
 
 __all__ = [
@@ -222,7 +230,7 @@ class DataUnit(Refreshable, Savable, Deletable):
 
     _repr_fields = ("id", "data_collection_id")
 
-    data_collection_id: int | None = Field(None, alias="data_collection")
+    data_collection_id: RelatedId = Field(None, alias="data_collection")
     meta: JsonDict | None = None
     files: dict[str, JsonValue] | None = None
     groups: list[str] | None = None

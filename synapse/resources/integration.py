@@ -26,6 +26,7 @@ from synapse.resources.base import (
     Deletable,
     JsonDict,
     Refreshable,
+    RelatedId,
     Relation,
     Resource,
     Savable,
@@ -141,7 +142,7 @@ class PluginRelease(Refreshable):
 
     _repr_fields = ("id", "plugin_id", "version")
 
-    plugin_id: int | None = Field(None, alias="plugin")
+    plugin_id: RelatedId = Field(None, alias="plugin")
     version: str | None = None
     config: JsonDict | None = None
     requirements: list[str] | None = None
@@ -164,7 +165,7 @@ class Job(Refreshable, Savable):
     id: int | str | None = None  # type: ignore[assignment]  # UUID strings on some backends
     status: TolerantJobStatus | None = None
     action: str | None = None
-    plugin_release_id: int | None = Field(None, alias="plugin_release")
+    plugin_release_id: RelatedId = Field(None, alias="plugin_release")
     agent: JsonValue = None
     params: JsonDict | None = None
     meta: JsonDict | None = None

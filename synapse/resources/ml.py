@@ -14,7 +14,15 @@ from synapse.errors import InvalidInputError
 from synapse.filters import FilterSet
 from synapse.managers import CreateMixin, DeleteMixin, GetMixin, ListMixin, UpdateMixin
 from synapse.paths import path_inside, safe_component, url_basename
-from synapse.resources.base import Deletable, JsonDict, Refreshable, Relation, Resource, Savable
+from synapse.resources.base import (
+    Deletable,
+    JsonDict,
+    Refreshable,
+    RelatedId,
+    Relation,
+    Resource,
+    Savable,
+)
 from synapse.resources.data import DataUnit
 from synapse.uploads import ProgressCallback, upload_file
 
@@ -39,7 +47,7 @@ class Model(Refreshable, Savable, Deletable):
     name: str | None = None
     description: str | None = None
     category: str | None = None
-    project_id: int | None = Field(None, alias="project")
+    project_id: RelatedId = Field(None, alias="project")
     plugin: str | None = None
     version: str | None = None
     checkpoint: int | None = None
@@ -73,7 +81,7 @@ class GroundTruthEvent(Resource):
     data: JsonValue = None
     files: dict[str, JsonValue] | None = None
     task: int | None = None
-    data_unit_id: int | None = Field(None, alias="data_unit")
+    data_unit_id: RelatedId = Field(None, alias="data_unit")
     ground_truth_dataset_versions: list[int] | None = None
 
     data_unit = Relation[DataUnit]("data_unit_id", DataUnit)
@@ -89,7 +97,7 @@ class GroundTruth(Resource):
     files: dict[str, JsonValue] | None = None
     ground_truth_dataset: int | None = None
     ground_truth_dataset_versions: list[int] | None = None
-    data_unit_id: int | None = Field(None, alias="data_unit")
+    data_unit_id: RelatedId = Field(None, alias="data_unit")
 
     data_unit = Relation[DataUnit]("data_unit_id", DataUnit)
 
