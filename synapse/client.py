@@ -16,7 +16,7 @@ from synapse.encoding import FileValue
 from synapse.errors import InvalidInputError
 from synapse.http import HTTPTransport
 from synapse.managers import KINDS, GetMixin, Manager
-from synapse.pagination import PageFetcher, SequentialFetcher
+from synapse.pagination import ConcurrentFetcher, PageFetcher
 from synapse.resources.annotation import (
     AssignmentManager,
     ProjectManager,
@@ -71,9 +71,11 @@ class Client:
             warning, instead of raising (``SYNAPSE_UNKNOWN_FILTERS``).
         retry: the :class:`~synapse.retry.RetryPolicy` of every request (its ``sleep``
             and ``rng`` can be injected, e.g. to record the waits in tests).
-        transport: the :class:`~synapse.transport.HTTPTransport` that sends requests:
-            :class:`~synapse.transport.RequestsTransport` by default, or a
-            :class:`~synapse.transport.MockTransport` in tests.
+        transport: the :class:`~synapse.http.HTTPTransport` that sends requests:
+            :class:`~synapse.http.RequestsTransport` by default, or a
+            :class:`~synapse.http.MockTransport` in tests.
+        pages_in_flight: page requests kept in flight while a listing is consumed
+            (default 4, ``SYNAPSE_PAGES_IN_FLIGHT``; 1 fetches one page at a time).
 
     A client may be shared by threads. Use it as a context manager, or call
     :meth:`close`, to release its connections.
@@ -112,6 +114,7 @@ class Client:
         unknown_filters: str | None = None,
         retry: RetryPolicy | None = None,
         transport: HTTPTransport | None = None,
+        pages_in_flight: int | None = None,
     ) -> None:
         self.config = Config.resolve(
             base_url,
@@ -123,11 +126,12 @@ class Client:
             max_retries=max_retries,
             page_size=page_size,
             unknown_filters=unknown_filters,
+            pages_in_flight=pages_in_flight,
         )
         if retry is not None and max_retries is not None and retry.max_retries != max_retries:
             raise InvalidInputError("give max_retries or retry=RetryPolicy(...), not both")
         self.transport = Transport(self.config, policy=retry, http=transport)
-        self.page_fetcher: PageFetcher = SequentialFetcher()
+        self.page_fetcher: PageFetcher = ConcurrentFetcher(self.config.pages_in_flight)
         self._cache: LRUCache[tuple[type, Any], Resource] = LRUCache(maxsize=4096)
         self._cache_lock = threading.Lock()
         self._managers: dict[type, Manager[Any]] = {}

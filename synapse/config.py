@@ -34,6 +34,7 @@ ENV_ACCESS_TOKEN = "SYNAPSE_ACCESS_TOKEN"  # noqa: S105 - a variable name
 ENV_TENANT = "SYNAPSE_TENANT"
 ENV_AGENT_TOKEN = "SYNAPSE_AGENT_TOKEN"  # noqa: S105 - a variable name
 ENV_UNKNOWN_FILTERS = "SYNAPSE_UNKNOWN_FILTERS"
+ENV_PAGES_IN_FLIGHT = "SYNAPSE_PAGES_IN_FLIGHT"
 UNKNOWN_FILTER_MODES = ("raise", "warn")
 
 
@@ -200,6 +201,8 @@ class Config:
     #: What a filter name the SDK does not know does: ``"raise"`` (the default: the
     #: backend would ignore it and return everything) or ``"warn"`` and send it.
     unknown_filters: str = "raise"
+    #: Page requests kept in flight while a listing is consumed (1: one at a time).
+    pages_in_flight: int = 4
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -215,6 +218,7 @@ class Config:
         max_retries: int | None = None,
         page_size: int | None = None,
         unknown_filters: str | None = None,
+        pages_in_flight: int | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Config:
         """Merge explicit arguments over the ``SYNAPSE_*`` environment variables."""
@@ -245,6 +249,17 @@ class Config:
             raise InvalidInputError(
                 f"unknown_filters must be 'raise' or 'warn', got {unknown_filters!r}"
             )
+        if pages_in_flight is None:
+            from_env = env.get(ENV_PAGES_IN_FLIGHT)
+            pages_in_flight = int(from_env) if from_env and from_env.isdigit() else 4
+        if (
+            isinstance(pages_in_flight, bool)
+            or not isinstance(pages_in_flight, int)
+            or not 1 <= pages_in_flight <= 32
+        ):
+            raise InvalidInputError(
+                f"pages_in_flight must be an int from 1 to 32, got {pages_in_flight!r}"
+            )
         return cls(
             base_url=validate_base_url(base_url or ""),
             access_token=_secret(access_token),
@@ -255,6 +270,7 @@ class Config:
             max_retries=retries,
             page_size=size,
             unknown_filters=unknown_filters,
+            pages_in_flight=pages_in_flight,
         )
 
     def secrets(self) -> list[str]:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "ConcurrentFetcher",
     "Page",
     "PageFetcher",
     "PagePlan",
@@ -94,20 +96,35 @@ class PageFetcher(Protocol):
     def pages(self, transport: Transport, plan: PagePlan) -> Iterator[Page]: ...
 
 
-class SequentialFetcher:
-    """Fetches one page at a time, when the consumer asks for it."""
+class ConcurrentFetcher:
+    """Keeps up to ``in_flight`` page requests going while pages are consumed.
 
-    read_ahead = False
+    The first page is fetched in the caller's thread (the first item costs one request,
+    and a one-page query starts no thread); its ``count`` tells how many pages follow,
+    and those are fetched ``in_flight`` at a time on worker threads named
+    ``synapse-pages``. Items come out in order, each exactly once; at most
+    ``in_flight + 1`` pages are held. Each page goes through the transport, so a page
+    answered 503 is retried in its own slot without reordering anything. Leaving the
+    loop early cancels the pages not yet sent. ``in_flight=1`` is strictly sequential.
+    Without a ``count`` (some endpoints), pages are followed one by one.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, in_flight: int = 4) -> None:
+        if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
+            raise ValueError(f"in_flight must be an int >= 1, got {in_flight!r}")
+        self.in_flight = in_flight
         #: Page-size caps learnt per list path, where a server caps them below ours.
         self.server_max: dict[str, int] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
-    def _start(
-        self, transport: Transport, path: str, params: list[tuple[str, str]]
-    ) -> Callable[[], bytes]:
-        """Begin fetching a page; the returned call gives its body."""
-        return lambda: transport.send("GET", path, params=params).content
+    def _submit(self, fetch: Callable[[int], bytes], number: int) -> Future[bytes]:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    self.in_flight, thread_name_prefix="synapse-pages"
+                )
+            return self._executor.submit(fetch, number)
 
     def pages(self, transport: Transport, plan: PagePlan) -> Iterator[Page]:
         wanted = None if plan.high is None else plan.high - plan.low
@@ -119,74 +136,62 @@ class SequentialFetcher:
         if cap and size > cap:
             size, number, skip = plan_pages(plan.low, None, cap)
 
-        def start(page: int) -> Callable[[], Any]:
+        def fetch(page: int) -> bytes:
             params = [*plan.params, ("page_size", str(size)), ("page", str(page))]
-            return self._start(transport, plan.path, params)
+            return transport.send("GET", plan.path, params=params).content
 
-        pending = start(number)
+        try:
+            content = fetch(number)
+        except NotFoundError:
+            if number == 1:
+                raise
+            return  # DRF answers 404 for a page past the end: nothing more
+        count, results, next_url = _parse_page(content, plan.model)
+        expected = size if count is None else min(size, max(0, count - (number - 1) * size))
+        if len(results) < expected and next_url:
+            if not results or cap == len(results):
+                raise ClientError("the server changed its page size during a listing")
+            # The server caps page sizes below ours: learn its limit and start over.
+            self.server_max[plan.path] = len(results)
+            yield from self.pages(transport, plan)
+            return
+        last: int | None = None  # the last page number to fetch, when the count says
+        if count is not None:
+            end = count if plan.high is None else min(count, plan.high)
+            last = max(number, math.ceil(end / size))
+        pending: deque[tuple[int, Future[bytes]]] = deque()
+        following = number + 1
         sent = 0
-        while True:
-            try:
-                content = pending()
-            except NotFoundError:
-                if number == 1:
-                    raise
-                return  # DRF answers 404 for a page past the end: nothing more
-            count, results, next_url = _parse_page(content, plan.model)
-            has_next = bool(next_url)
-            start_of_page = (number - 1) * size
-            expected = size if count is None else min(size, max(0, count - start_of_page))
-            if len(results) < expected and has_next:
-                if sent or not results or cap == len(results):
-                    raise ClientError("the server changed its page size during a listing")
-                # The server caps page sizes below ours: learn its limit and start over.
-                self.server_max[plan.path] = len(results)
-                yield from self.pages(transport, plan)
-                return
-            items, offset = results[skip:], skip
-            skip = 0
-            if wanted is not None:
-                items = items[: wanted - sent]
-            sent += len(items)
-            more = has_next and bool(results) and (wanted is None or sent < wanted)
-            if more:
+        try:
+            while True:
+                items, offset = results[skip:], skip
+                skip = 0
+                if wanted is not None:
+                    items = items[: wanted - sent]
+                sent += len(items)
+                more = bool(next_url) and bool(results) and (wanted is None or sent < wanted)
+                yield Page(count, items, content, offset)
+                if not more:
+                    return
+                # Asked for more: keep up to in_flight pages going from here on (not
+                # before, so that a caller who wanted the first page paid one request).
+                if last is not None and self.in_flight > 1:
+                    while len(pending) < self.in_flight and following <= last:
+                        pending.append((following, self._submit(fetch, following)))
+                        following += 1
                 number += 1
-                pending = start(number)  # with read-ahead, fetched while this page is used
-            yield Page(count, items, content, offset)
-            if not more:
-                return
-
-
-class ReadAheadFetcher(SequentialFetcher):
-    """Fetches the next page on a worker thread while the current one is consumed.
-
-    Items still come out in order, exactly once; at most two pages are held.
-    """
-
-    read_ahead = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._executor: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-
-    def _start(
-        self, transport: Transport, path: str, params: list[tuple[str, str]]
-    ) -> Callable[[], bytes]:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(4, thread_name_prefix="synapse-pages")
-        started = threading.Event()
-
-        def fetch() -> bytes:
-            started.set()
-            return transport.send("GET", path, params=params).content
-
-        future = self._executor.submit(fetch)
-        # Let the worker send the request now, before this thread turns CPU-bound again
-        # (a waiting thread would otherwise wait for the interpreter's switch interval).
-        started.wait(0.05)
-        return future.result
+                try:
+                    content = pending.popleft()[1].result() if pending else fetch(number)
+                except NotFoundError:
+                    return  # the list shrank meanwhile: nothing more
+                count, results, next_url = _parse_page(content, plan.model)
+                start = (number - 1) * size
+                expected = size if count is None else min(size, max(0, count - start))
+                if len(results) < expected and next_url:
+                    raise ClientError("the server changed its page size during a listing")
+        finally:
+            for _, future in pending:
+                future.cancel()  # pages not sent yet are never sent
 
     def close(self) -> None:
         """Stop the worker threads (a later listing starts new ones)."""
@@ -196,7 +201,29 @@ class ReadAheadFetcher(SequentialFetcher):
                 self._executor = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"server_max": self.server_max}
+        return {"in_flight": self.in_flight, "server_max": self.server_max}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["in_flight"])  # type: ignore[misc]
+        self.server_max = state["server_max"]
+
+
+class SequentialFetcher(ConcurrentFetcher):
+    """One page at a time, when the consumer asks for it (``in_flight=1``)."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+        self.server_max = state["server_max"]
+
+
+class ReadAheadFetcher(ConcurrentFetcher):
+    """The next page fetched while the current one is consumed (``in_flight=2``)."""
+
+    def __init__(self) -> None:
+        super().__init__(2)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__()  # type: ignore[misc]

@@ -126,6 +126,8 @@ def _related_id_fields(cls: type[BaseModel]) -> frozenset[str]:
             if any(getattr(m, "func", None) is _id_of_related for m in field.metadata)
         )
     return found
+
+
 _ADAPTERS: dict[type, pydantic.TypeAdapter[Any]] = {}
 
 

@@ -55,8 +55,9 @@ def test_page_numbers_skip_live_items_under_deletes(
     start = originals(project, backend)
     qs = client.tasks.filter(project=project).page_size(25)
     seen = walk_with_churn(backend, project, qs.iterator())
-    assert len(set(seen)) == len(seen)
-    assert start - set(seen)  # some live, never-deleted-before-seen tasks were skipped
+    skipped = start - set(seen)  # live tasks never seen
+    repeated = len(seen) - len(set(seen))  # pages fetched ahead, before a delete
+    assert skipped or repeated
 
 
 @pytest.mark.parametrize("ordering", [None, "-id", "id"])

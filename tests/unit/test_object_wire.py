@@ -133,10 +133,15 @@ def test_an_odd_server_object_is_a_clear_error_without_values(client: Client) ->
 
 def test_close_stops_the_read_ahead_threads(client: Client) -> None:
     client.page_fetcher = ReadAheadFetcher()
+    before = set(threading.enumerate())
     with responses.RequestsMock() as mock:
-        mock.get(f"{BASE}/sdk/tasks/", json={"count": 1, "next": None, "results": [{"id": 1}]})
-        assert [t.id for t in client.tasks.all()] == [1]
-    threads = [t for t in threading.enumerate() if t.name.startswith("synapse-pages")]
+        nxt = f"{BASE}/sdk/tasks/?page=2"
+        mock.get(f"{BASE}/sdk/tasks/", json={"count": 2, "next": nxt, "results": [{"id": 1}]})
+        mock.get(f"{BASE}/sdk/tasks/", json={"count": 2, "next": None, "results": [{"id": 2}]})
+        assert [t.id for t in client.tasks.all().page_size(1)] == [1, 2]
+    threads = [
+        t for t in threading.enumerate() if t.name.startswith("synapse-pages") and t not in before
+    ]
     assert threads
     assert all(t.is_alive() for t in threads)
     client.close()

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synapse import Client, InvalidInputError, JobStatus, StorageCategory, Task
-from synapse.pagination import ReadAheadFetcher, SequentialFetcher, plan_pages
+from synapse.pagination import ConcurrentFetcher, ReadAheadFetcher, SequentialFetcher, plan_pages
 from tests.conftest import BASE, waits_with
 
 LIST_URL = f"{BASE}/sdk/tasks/"
@@ -54,7 +54,9 @@ def minimal_pages(low: int, high: int) -> int:
     return min(len({i // p for i in range(low, high)}) for p in range(1, 1001))
 
 
-@pytest.mark.parametrize("fetcher", [SequentialFetcher, ReadAheadFetcher])
+@pytest.mark.parametrize(
+    "fetcher", [SequentialFetcher, ReadAheadFetcher, lambda: ConcurrentFetcher(4)]
+)
 @settings(max_examples=100, deadline=None)
 @given(
     total=st.integers(0, 60),
@@ -63,7 +65,7 @@ def minimal_pages(low: int, high: int) -> int:
     length=st.one_of(st.none(), st.integers(0, 70)),
 )
 def test_slicing_equals_list_slicing(
-    fetcher: type[SequentialFetcher], total: int, page_size: int, a: int, length: int | None
+    fetcher: Any, total: int, page_size: int, a: int, length: int | None
 ) -> None:
     items = [{"id": i + 1, "project": 1} for i in range(total)]
     b = None if length is None else a + length

@@ -1,0 +1,118 @@
+"""Pages in flight concurrently: items in order, each exactly once, whatever fails."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synapse import Client
+from synapse.pagination import ConcurrentFetcher
+from tests.conftest import BASE, waits_with
+
+LIST_URL = f"{BASE}/sdk/tasks/"
+
+
+def flaky_server(total: int, seed: int, fault_rate: float, log: list[int]) -> Any:
+    """A list of ``total`` tasks whose pages answer 503 or 429 now and then."""
+    rng = random.Random(seed)
+    lock = threading.Lock()
+
+    def callback(request: Any) -> tuple[int, dict[str, str], str]:
+        query = parse_qs(urlsplit(request.url).query)
+        size = int(query["page_size"][0])
+        page = int(query["page"][0])
+        with lock:
+            roll = rng.random()
+            log.append(page)
+        if roll < fault_rate / 2:
+            return 503, {}, json.dumps({"detail": "busy"})
+        if roll < fault_rate:
+            return 429, {"Retry-After": "0"}, json.dumps({"detail": "slow down"})
+        rows = [
+            {"id": i + 1, "project": 1} for i in range((page - 1) * size, min(total, page * size))
+        ]
+        last = max(1, -(-total // size))
+        body = {"count": total, "previous": None, "results": rows,
+                "next": f"{LIST_URL}?page={page + 1}" if page < last else None}  # fmt: skip
+        return 200, {}, json.dumps(body)
+
+    return callback
+
+
+def client_with(in_flight: int, page_size: int) -> Client:
+    client = waits_with(Client(BASE, "t" * 20, page_size=page_size, max_retries=8))
+    client.page_fetcher = ConcurrentFetcher(in_flight)
+    return client
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    total=st.integers(0, 120),
+    page_size=st.integers(1, 9),
+    in_flight=st.integers(1, 6),
+    seed=st.integers(0, 10**6),
+)
+def test_every_item_once_in_order_under_503s_and_429s(
+    total: int, page_size: int, in_flight: int, seed: int
+) -> None:
+    log: list[int] = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.GET, LIST_URL, callback=flaky_server(total, seed, 0.25, log))
+        client = client_with(in_flight, page_size)
+        got = [t.id for t in client.tasks.all()]
+        client.close()
+    assert got == list(range(1, total + 1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(total=st.integers(1, 200), page_size=st.integers(1, 10), a=st.integers(0, 220),
+       length=st.integers(0, 80), in_flight=st.integers(2, 6))  # fmt: skip
+def test_any_slice_equals_the_list_slice(
+    total: int, page_size: int, a: int, length: int, in_flight: int
+) -> None:
+    log: list[int] = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.GET, LIST_URL, callback=flaky_server(total, 1, 0.0, log))
+        client = client_with(in_flight, page_size)
+        everything = list(range(1, total + 1))
+        assert [t.id for t in client.tasks.all()[a : a + length]] == everything[a : a + length]
+        client.close()
+
+
+def test_an_early_break_sends_at_most_in_flight_more_pages_and_close_ends_the_threads() -> None:
+    log: list[int] = []
+    before = set(threading.enumerate())
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.GET, LIST_URL, callback=flaky_server(1000, 1, 0.0, log))
+        client = client_with(4, 10)
+        for task in client.tasks.all().iterator():
+            if task.id == 25:  # in the third page
+                break
+        threads = [t for t in threading.enumerate() if t not in before]
+        assert threads
+        assert all(t.name.startswith("synapse-pages") for t in threads)
+        client.close()
+        for thread in threads:
+            thread.join(5)
+        assert not any(t.is_alive() for t in threads)
+    assert len(set(log)) <= 3 + 4  # the pages read, and at most in_flight fetched ahead
+
+
+def test_a_one_page_query_starts_no_thread() -> None:
+    log: list[int] = []
+    before = set(threading.enumerate())
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.GET, LIST_URL, callback=flaky_server(7, 1, 0.0, log))
+        client = client_with(4, 10)
+        assert len(list(client.tasks.all())) == 7
+        assert client.tasks.all()[0].id == 1
+        assert set(threading.enumerate()) == before
+        client.close()
+    assert log == [1, 1]
