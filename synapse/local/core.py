@@ -8,10 +8,12 @@ import hashlib
 import json
 import math
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from cachetools import LRUCache
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,6 +46,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BackendCore"]
 
+ROW_CACHE_BYTES = 256 * 1024 * 1024
+#: Kinds whose rendering changes with time, not only with writes.
+UNCACHED_TABLES = frozenset({"jobs"})
+
 
 class BackendCore:
     """State, parsing and rendering of one local backend, and the generic endpoints;
@@ -59,6 +65,10 @@ class BackendCore:
         (files_dir / "uploads").mkdir(parents=True, exist_ok=True)
         (files_dir / "media").mkdir(parents=True, exist_ok=True)
         self._spec_cache: dict[int, tuple[int, dict[str, dict[str, Any]]]] = {}
+        # Rendered list rows, bounded by their total size (a server keeps its memory).
+        self._row_cache: LRUCache[tuple[Any, ...], str] = LRUCache(
+            maxsize=ROW_CACHE_BYTES, getsizeof=len
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -229,15 +239,58 @@ class BackendCore:
         pages = max(1, math.ceil(count / size))
         if page < 1 or page > pages:
             raise ApiError(404, {"detail": "Invalid page."})
-        docs = self.store.select(kind, query, limit=size, offset=(page - 1) * size)
-        return _json(
+        ids = self.store.select_ids(kind, query, limit=size, offset=(page - 1) * size)
+        envelope = json.dumps(
             {
                 "count": count,
                 "next": _page_link(request, page + 1) if page < pages else None,
                 "previous": _page_link(request, page - 1) if page > 1 else None,
-                "results": self.render(request, table, docs, default_expand),
-            }
+                "results": [],
+            },
+            separators=(",", ":"),
         )
+        rows = self.rendered_rows(request, table, ids, default_expand)
+        body = f"{envelope[:-2]}{','.join(rows)}]}}"  # envelope ends with "results":[]}
+        return Response(body, media_type="application/json")
+
+    def rendered_rows(
+        self,
+        request: Request,
+        table: str,
+        ids: Sequence[int],
+        default_expand: tuple[str, ...],
+    ) -> Sequence[str]:
+        """Each listed row's JSON text, from a bounded cache when nothing it shows can have
+        changed: its table and its expanded relations' tables keep their versions, and
+        the query asks for the same shape (expansions, fields, flags, host). Kinds that
+        change with time (jobs) are never cached."""
+        kind = KINDS[table]
+        cacheable = table not in UNCACHED_TABLES
+        shape = (
+            table,
+            tuple(sorted(set(_multi(request, "expand")) | set(default_expand))),
+            tuple(_multi(request, "fields")),
+            _flag(request, "with_configuration"),
+            _base(request),
+            self.store.version(kind),
+            *(self.store.version(KINDS[t]) for t in sorted(set(kind.relations.values()))),
+        )
+        rows: dict[int, str] = {}
+        if cacheable:
+            for pk in ids:
+                cached = self._row_cache.get((shape, pk))
+                if cached is not None:
+                    rows[pk] = cached
+        missing = [pk for pk in ids if pk not in rows]
+        if missing:
+            found = self.store.get_many(kind, missing)
+            docs = [found[pk] for pk in missing if pk in found]
+            for doc in self.render(request, table, docs, default_expand):
+                pk = doc.get("pgh_id", doc["id"]) if kind.row_id_as else doc["id"]
+                rows[pk] = text = json.dumps(doc, separators=(",", ":"))
+                if cacheable:
+                    self._row_cache[(shape, pk)] = text
+        return [rows[pk] for pk in ids if pk in rows]
 
     def cursor_page(
         self, request: Request, table: str, query: Query, default_expand: tuple[str, ...]

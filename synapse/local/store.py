@@ -233,9 +233,13 @@ class Store:
 
     def select(self, kind: Kind, query: Query, *, limit: int, offset: int) -> list[dict[str, Any]]:
         """One page of matching objects, in the query's order."""
-        wanted = self._ids(kind, query)[offset : offset + limit]
+        wanted = self.select_ids(kind, query, limit=limit, offset=offset)
         found = self.get_many(kind, wanted)
         return [found[pk] for pk in wanted if pk in found]
+
+    def select_ids(self, kind: Kind, query: Query, *, limit: int, offset: int) -> list[int]:
+        """The ids of one page of matching objects, in the query's order."""
+        return self._ids(kind, query)[offset : offset + limit]
 
     def select_first(self, kind: Kind, query: Query, *, limit: int) -> list[dict[str, Any]]:
         """The first ``limit`` matching objects, straight from SQL (no cached id list:

@@ -204,6 +204,9 @@ class Resource(BaseModel):
         populate_by_name=True,
         ignored_types=(Relation,),
         protected_namespaces=(),
+        # Validators are built on first use, not at import: `import synapse` stays
+        # cheap for a notebook or a CLI that uses a few kinds.
+        defer_build=True,
     )
 
     #: Fields the server computes; assigning them raises.

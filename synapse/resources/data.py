@@ -54,7 +54,7 @@ __all__ = [
 class FileSpecification(BaseModel):
     """One kind of file a data unit of a collection holds (``image_1``, ``meta``...)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     id: int | None = None
     name: str | None = None

@@ -97,3 +97,21 @@ def test_a_second_server_on_one_data_dir_is_refused(
         assert requests.get(f"{first.url}/projects/", timeout=5).status_code == 401
     with LocalBackend(data_dir=tmp_path) as again:  # the lock went with the first server
         assert again.url
+
+
+def test_listed_rows_show_writes_to_their_table_and_their_expanded_relations(
+    api: Api, demo: dict[str, Any]
+) -> None:
+    def first_row() -> dict[str, Any]:
+        rows = api.get("sdk/tasks/", params={"project": demo["project"], "page_size": 3})
+        return rows.json()["results"][0]  # type: ignore[no-any-return]
+
+    before = first_row()  # rendered and cached
+    assert first_row() == before
+    api.patch(f"tasks/{before['id']}/", json={"meta": {"edited": 1}})
+    assert first_row()["meta"] == {"edited": 1}
+    unit = before["data_unit"]["id"]
+    api.patch(f"data_units/{unit}/", json={"meta": {"unit_edited": 2}})
+    assert first_row()["data_unit"]["meta"] == {"unit_edited": 2}
+    narrow = api.get("sdk/tasks/", params={"project": demo["project"], "fields": "id,meta"})
+    assert set(narrow.json()["results"][0]) == {"id", "meta"}
