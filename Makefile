@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/local_backend.py
 	$(BIN)/python benchmarks/listing.py
 	$(BIN)/python benchmarks/upload.py
+	$(BIN)/python benchmarks/import_time.py
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis

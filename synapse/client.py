@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Mapping
@@ -144,6 +145,17 @@ class Client:
     def base_url(self) -> str:
         """The backend's root URL."""
         return self.config.base_url
+
+    @property
+    def page_size(self) -> int:
+        """Items per page when listing; settable (``client.page_size = 500``)."""
+        return self.config.page_size
+
+    @page_size.setter
+    def page_size(self, size: int) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
+            raise InvalidInputError(f"page_size must be an int from 1 to 1000, got {size!r}")
+        self.config = dataclasses.replace(self.config, page_size=size)
 
     def request(
         self,

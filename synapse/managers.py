@@ -62,6 +62,8 @@ class Manager(Generic[T]):
     #: Path listed by ``filter()``/``all()``, when it differs (``"sdk/tasks/"``).
     list_path_override: str | None = None
     filters: FilterSet = FilterSet()
+    #: Fields the list can be ordered by (``order_by("-created")``), checked before sending.
+    orderings: frozenset[str] = frozenset({"id"})
     #: Relations always expanded when listing or getting (``file_specifications``).
     default_expand: tuple[str, ...] = ()
     #: Query parameters always sent when getting one object (``with_configuration``).
@@ -108,6 +110,9 @@ class GetMixin(Manager[T]):
 
         Raises ``<Resource>.DoesNotExist`` (a :class:`~synapse.errors.NotFoundError`).
         """
+        key = self.resource._pk_field
+        if pk is None and set(filters) == {key}:  # get(id=5): the same as get(5)
+            pk = filters.pop(key)
         if pk is None:
             if not filters:
                 raise InvalidInputError("get() needs an id or filters")

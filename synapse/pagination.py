@@ -52,6 +52,8 @@ class PagePlan:
     page_size: int = 100
     #: Parse results straight from the JSON into this resource class (else dicts).
     model: type[pydantic.BaseModel] | None = None
+    #: Use ``page_size`` as given even for a bounded range (the caller asked for it).
+    fixed_size: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ class ConcurrentFetcher:
             return
         cap = self.server_max.get(plan.path)
         default = min(plan.page_size, cap or MAX_PAGE_SIZE)
-        size, number, skip = plan_pages(plan.low, plan.high, default)
+        size, number, skip = plan_pages(plan.low, None if plan.fixed_size else plan.high, default)
         if cap and size > cap:
             size, number, skip = plan_pages(plan.low, None, cap)
 

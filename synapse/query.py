@@ -9,7 +9,8 @@ cover them, with a page size chosen to fit (``qs[:10]`` is one request for 10 it
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
@@ -33,6 +34,7 @@ class Listing(Protocol[T_co]):
 
     filters: FilterSet
     default_expand: tuple[str, ...]
+    orderings: frozenset[str]
 
     @property
     def resource(self) -> type[T_co]: ...
@@ -57,6 +59,7 @@ class QuerySet(Generic[T]):
         page_size: int | None = None,
         low: int = 0,
         high: int | None = None,
+        empty: bool = False,
     ) -> None:
         self._manager = manager
         self._filters = dict(filters or {})
@@ -66,6 +69,7 @@ class QuerySet(Generic[T]):
         self._page_size = page_size
         self._low = low
         self._high = high
+        self._empty = empty  # none(), or filters that cannot match: nothing is sent
         self._result_cache: list[T] | None = None
 
     # ------------------------------------------------------------------ chaining
@@ -79,6 +83,7 @@ class QuerySet(Generic[T]):
             "page_size": self._page_size,
             "low": self._low,
             "high": self._high,
+            "empty": self._empty,
         }
         state.update(changes)
         return type(self)(self._manager, **state)
@@ -99,6 +104,55 @@ class QuerySet(Generic[T]):
             kind=self._manager.resource.__name__,
             unknown=self._manager.client.config.unknown_filters,
         )
+        return self._merged(encoded)
+
+    def _merged(self, encoded: Mapping[str, str]) -> QuerySet[T]:
+        """These filters ANDed with the query's: the same value twice is fine, two id lists
+        intersect, and two different values of one filter raise (the backend cannot AND
+        them, and would keep only one)."""
+        merged = dict(self._filters)
+        empty = self._empty
+        for name, value in encoded.items():
+            old = merged.get(name)
+            if old is None or old == value:
+                merged[name] = value
+            elif name.endswith("__in") or name == "ids":
+                wanted = set(value.split(","))
+                common = [v for v in old.split(",") if v in wanted]
+                empty = empty or not common
+                merged[name] = ",".join(common) or old
+            else:
+                raise InvalidInputError(
+                    f"filter {name!r} is already {old!r}: a second value ({value!r}) cannot "
+                    "be combined with it (the backend would keep only one)"
+                )
+        return self._clone(filters=merged, empty=empty)
+
+    def none(self) -> QuerySet[T]:
+        """A query that matches nothing and sends no request."""
+        return self._clone(empty=True)
+
+    def exclude(self, **filters: Any) -> QuerySet[T]:
+        """Leave out objects by id (``exclude(id=5)``, ``exclude(id__in=[...])``), which
+        the backend expresses as ``ids_ex``; other exclusions raise before sending."""
+        self._check_unsliced("exclude")
+        key = self._manager.resource._pk_field
+        ids: list[Any] = []
+        for name, value in filters.items():
+            if name in (key, "pk"):
+                ids.append(value)
+            elif name in (f"{key}__in", "pk__in"):
+                ids.extend(value)
+            else:
+                raise InvalidInputError(
+                    f"the backend can only exclude by id (ids_ex), not by {name!r}"
+                )
+        if not ids:
+            return self._clone()
+        current = self._filters.get("ids_ex")
+        encoded = self._manager.filters.encode({"ids_ex": ids}, unknown="raise")
+        if current:
+            encoded = {"ids_ex": f"{current},{encoded['ids_ex']}"}
         return self._clone(filters={**self._filters, **encoded})
 
     def raw_filter(self, **params: Any) -> QuerySet[T]:
@@ -114,9 +168,18 @@ class QuerySet(Generic[T]):
     def order_by(self, *fields: str) -> QuerySet[T]:
         """Order by fields; ``-field`` for descending. Replaces any earlier ordering."""
         self._check_unsliced("order")
+        allowed = self._manager.orderings
         for name in fields:
             if not isinstance(name, str) or not name.lstrip("-"):
                 raise InvalidInputError(f"order_by takes field names, got {name!r}")
+            if name.lstrip("-") not in allowed:
+                close = difflib.get_close_matches(name.lstrip("-"), sorted(allowed), n=2)
+                hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                raise InvalidInputError(
+                    f"{self._manager.resource.__name__} lists cannot be ordered by "
+                    f"{name.lstrip('-')!r}{hint} (orderable: {', '.join(sorted(allowed))}); "
+                    "the backend would silently fall back to its default order"
+                )
         return self._clone(ordering=tuple(fields))
 
     def expand(self, *relations: str) -> QuerySet[T]:
@@ -129,7 +192,8 @@ class QuerySet(Generic[T]):
         return self._clone(fields=wanted)
 
     def page_size(self, size: int) -> QuerySet[T]:
-        """Items per request when iterating (1 to 1000)."""
+        """Items per request (1 to 1000), also for slices: ``qs.page_size(10)[0:500]`` is
+        50 requests of 10, as asked (without it, a slice picks the fewest requests)."""
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"page_size must be an int from 1 to 1000, got {size!r}")
         return self._clone(page_size=size)
@@ -153,6 +217,7 @@ class QuerySet(Generic[T]):
             low=self._low if low is None else low,
             high=self._high if high is None else high,
             page_size=self._page_size or client.config.page_size,
+            fixed_size=self._page_size is not None,
             model=self._manager.resource,  # expanded relations parse in the same pass
         )
 
@@ -162,7 +227,7 @@ class QuerySet(Generic[T]):
 
     # ------------------------------------------------------------------ evaluation
 
-    def iterator(self, *, stable: bool = False) -> Iterator[T]:
+    def iterator(self, chunk_size: int | None = None, *, stable: bool = False) -> Iterator[T]:
         """Stream the results page by page, without caching them.
 
         ``stable=True`` walks the list so that rows inserted or deleted meanwhile never
@@ -171,6 +236,11 @@ class QuerySet(Generic[T]):
         newest first), else by primary key (``id__gt``). It covers the whole query, not a
         slice, and orders by the primary key.
         """
+        if chunk_size is not None:
+            yield from self.page_size(chunk_size).iterator(stable=stable)
+            return
+        if self._empty:
+            return
         if stable:
             self._check_unsliced("walk stably")
             walk = self._manager.stable_walk(self._ordering)
@@ -245,6 +315,8 @@ class QuerySet(Generic[T]):
         """How many objects match: the cache's length, or one request with page_size=1."""
         if self._result_cache is not None:
             return len(self._result_cache)
+        if self._empty:
+            return 0
         page = next(self._pages(replace(self._plan(low=0, high=1), page_size=1)), None)
         total = page.count if page is not None and page.count is not None else None
         if total is None:  # the endpoint gives no count: count by iterating
@@ -257,6 +329,48 @@ class QuerySet(Generic[T]):
         if self._result_cache is not None:
             return bool(self._result_cache)
         return self.first() is not None
+
+    def last(self) -> T | None:
+        """The last object in the query's order (by id when unordered), or None: one small
+        request, with the ordering reversed."""
+        ordering = self._ordering or (self._manager.resource._pk_field,)
+        flipped = tuple(o[1:] if o.startswith("-") else f"-{o}" for o in ordering)
+        return self.order_by(*flipped).first()
+
+    def in_bulk(self, ids: Iterable[Any]) -> dict[Any, T]:
+        """The objects with these ids, by id (ids that match nothing are left out):
+        one request per 100 ids."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[Any, T] = {}
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start : start + 100]
+            for obj in self.filter(ids=chunk).page_size(len(chunk)).iterator():
+                found[obj.pk] = obj
+        return found
+
+    def values(self, *fields: str) -> Iterator[dict[str, Any]]:
+        """Plain dicts with the wire's field names (all, or ``fields``), page by page,
+        without building models: faster than objects when only data is wanted."""
+        for item in self._raw_items(fields):
+            yield {f: item.get(f) for f in fields} if fields else item
+
+    def values_list(self, *fields: str, flat: bool = False) -> Iterator[Any]:
+        """Tuples of the wire values of ``fields`` (or single values with ``flat=True``
+        and one field), without building models."""
+        if flat and len(fields) != 1:
+            raise InvalidInputError("values_list(flat=True) takes exactly one field")
+        if not fields:
+            raise InvalidInputError("values_list() needs field names")
+        for item in self._raw_items(fields):
+            yield item.get(fields[0]) if flat else tuple(item.get(f) for f in fields)
+
+    def _raw_items(self, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        if self._empty:
+            return
+        query = self.only(*fields) if fields else self
+        plan = replace(query._plan(), model=None)
+        for page in query._pages(plan):
+            yield from page.items
 
     def first(self) -> T | None:
         """The first object, or None (one small request unless cached)."""

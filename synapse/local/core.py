@@ -313,16 +313,17 @@ class BackendCore:
             size = max(1, min(int(request.query_params.get("page_size", "100")), MAX_PAGE_SIZE))
         except ValueError:
             raise ApiError(404, {"detail": "Invalid page."}) from None
-        docs = self.store.select_first(KINDS[table], query, limit=size + 1)
-        more = len(docs) > size
-        docs = docs[:size]
+        ids = self.store.select_first_ids(KINDS[table], query, limit=size + 1)
+        more = len(ids) > size
+        ids = ids[:size]
         link = None
         if more:
-            cursor = base64.urlsafe_b64encode(f"<{docs[-1]['id']}".encode()).decode()
+            cursor = base64.urlsafe_b64encode(f"<{ids[-1]}".encode()).decode()
             pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
             link = f"{_base(request)}{request.url.path}?{urlencode([*pairs, ('cursor', cursor)])}"
-        results = self.render(request, table, docs, default_expand)
-        return _json({"next": link, "previous": None, "results": results})
+        envelope = json.dumps({"next": link, "previous": None, "results": []})
+        rows = self.rendered_rows(request, table, ids, default_expand)
+        return Response(f"{envelope[:-2]}{','.join(rows)}]}}", media_type="application/json")
 
     async def retrieve(self, request: Request, table: str, pk: str) -> Response:
         doc = self.load(table, pk)

@@ -241,17 +241,17 @@ class Store:
         """The ids of one page of matching objects, in the query's order."""
         return self._ids(kind, query)[offset : offset + limit]
 
-    def select_first(self, kind: Kind, query: Query, *, limit: int) -> list[dict[str, Any]]:
-        """The first ``limit`` matching objects, straight from SQL (no cached id list:
-        each cursor page asks a different question)."""
+    def select_first_ids(self, kind: Kind, query: Query, *, limit: int) -> list[int]:
+        """The ids of the first ``limit`` matching objects, straight from SQL (no cached
+        id list: each cursor page asks a different question)."""
         order = ", ".join([*query.order, "id"])
         where, params = query.sql_with_bounds()
         with self.lock:
             rows = self.db.execute(
-                f"SELECT id, body FROM {kind.table} WHERE {where} ORDER BY {order} LIMIT ?",
+                f"SELECT id FROM {kind.table} WHERE {where} ORDER BY {order} LIMIT ?",
                 [*params, limit],
             ).fetchall()
-        return [_doc(row) for row in rows]
+        return [int(row[0]) for row in rows]
 
     # -- chunked uploads (string ids)
 

@@ -28,10 +28,10 @@ from synapse.resources.base import (
     Deletable,
     JsonDict,
     Refreshable,
-    RelatedId,
     Relation,
     Resource,
     Savable,
+    related_id,
 )
 from synapse.resources.data import DataCollection, DataUnit
 from synapse.urls import PathParam, build_path
@@ -94,7 +94,7 @@ class Project(Refreshable, Savable, Deletable):
     title: str | None = None
     description: str | None = None
     category: str | None = None
-    data_collection_id: RelatedId = Field(None, alias="data_collection")
+    data_collection_id: int | None = related_id("data_collection")
     configuration: JsonDict | None = None
     settings: JsonDict | None = None
     is_archived: bool | None = None
@@ -122,8 +122,8 @@ class Task(Refreshable, Savable, Deletable):
     _repr_fields = ("id", "project_id", "data_unit_id")
     _read_only = BASE_READ_ONLY | {"count_assignments", "has_data", "status"}
 
-    project_id: RelatedId = Field(None, alias="project")
-    data_unit_id: RelatedId = Field(None, alias="data_unit")
+    project_id: int | None = related_id("project")
+    data_unit_id: int | None = related_id("data_unit")
     data: JsonValue = None
     meta: JsonDict | None = None
     tags: list[int] | None = None
@@ -172,7 +172,7 @@ class TaskTag(Refreshable, Savable, Deletable):
 
     _repr_fields = ("id", "name")
 
-    project_id: RelatedId = Field(None, alias="project")
+    project_id: int | None = related_id("project")
     name: str | None = None
     color: str | None = None
 
@@ -182,8 +182,8 @@ class Assignment(Refreshable, Savable):
 
     _repr_fields = ("id", "task_id", "status_label")
 
-    project_id: RelatedId = Field(None, alias="project")
-    task_id: RelatedId = Field(None, alias="task")
+    project_id: int | None = related_id("project")
+    task_id: int | None = related_id("task")
     user: int | None = None
     reviewer: int | None = None
     status_label: str | None = None
@@ -287,6 +287,7 @@ class ProjectManager(
     """``client.projects``."""
 
     name = "projects"
+    orderings = frozenset({"id", "title", "category", "created"})
     resource = Project
     path = "projects/"
 
@@ -302,6 +303,7 @@ class TaskManager(
     """``client.tasks``: listed through ``sdk/tasks/`` with the backend's task filters."""
 
     name = "tasks"
+    orderings = frozenset({"id", "created", "project", "data_unit", "status", "is_discarded"})
     resource = Task
     path = "tasks/"
     list_path_override = "sdk/tasks/"
@@ -375,6 +377,7 @@ class TaskTagManager(
     """``client.task_tags``."""
 
     name = "task_tags"
+    orderings = frozenset({"id", "name"})
     resource = TaskTag
     path = "task_tags/"
     filters = FilterSet({"project": "id"})
@@ -386,6 +389,7 @@ class AssignmentManager(
     """``client.assignments``: listed through ``sdk/assignments/``."""
 
     name = "assignments"
+    orderings = frozenset({"id", "created", "status_label", "status_review", "user", "task"})
     resource = Assignment
     path = "assignments/"
     list_path_override = "sdk/assignments/"

@@ -10,13 +10,14 @@ fields that changed. Fields the server sends that the model does not declare are
 from __future__ import annotations
 
 import copy
+import difflib
 import html
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, overload
 
 import pydantic
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, JsonValue
 
 from synapse.enums import JobStatus, StorageCategory, StorageProvider
 from synapse.errors import (
@@ -35,29 +36,33 @@ __all__ = [
     "Deletable",
     "JsonDict",
     "Refreshable",
-    "RelatedId",
     "Relation",
     "Resource",
     "Savable",
     "TolerantJobStatus",
     "TolerantStorageCategory",
     "TolerantStorageProvider",
+    "related_id",
 ]
 
 JsonDict = dict[str, JsonValue]
 
 
 def _id_of_related(value: Any) -> Any:
-    """A relation arrives as an id, or as the whole object when expanded: keep the id (the
-    object stays in the answer, where :class:`Relation` finds it without a request)."""
-    if isinstance(value, Mapping):
+    """A relation arrives as an id, or as the whole object when expanded: its id."""
+    if isinstance(value, dict):
         return value.get("id")
     return value
 
 
-#: The id field of a relation: parses in one pass whether the server sent an id or the
-#: expanded object.
-RelatedId = Annotated[int | None, BeforeValidator(_id_of_related)]
+def related_id(wire: str) -> Any:
+    """The id field of a relation sent as ``wire``: it parses in one pass (inside
+    pydantic's core, no Python call per item) whether the server sent an id or the
+    expanded object, whose ``id`` it takes; the object stays in the answer, where
+    :class:`Relation` finds it without a request."""
+    return Field(None, alias=wire, validation_alias=AliasChoices(AliasPath(wire, "id"), wire))
+
+
 # Known wire values become enum members; values the SDK does not know stay strings.
 TolerantJobStatus = Annotated[JobStatus | str, Field(union_mode="left_to_right")]
 TolerantStorageCategory = Annotated[StorageCategory | str, Field(union_mode="left_to_right")]
@@ -117,13 +122,13 @@ _RELATED_IDS: dict[type, frozenset[str]] = {}
 
 
 def _related_id_fields(cls: type[BaseModel]) -> frozenset[str]:
-    """The fields of ``cls`` declared as :data:`RelatedId`."""
+    """The fields of ``cls`` declared with :func:`related_id`."""
     found = _RELATED_IDS.get(cls)
     if found is None:
         found = _RELATED_IDS[cls] = frozenset(
             name
             for name, field in cls.model_fields.items()
-            if any(getattr(m, "func", None) is _id_of_related for m in field.metadata)
+            if isinstance(field.validation_alias, AliasChoices)
         )
     return found
 
@@ -232,13 +237,18 @@ class Resource(BaseModel):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         name = cls.__name__
+        # Named where pickle finds them (module + qualified name): errors cross process
+        # pools, and a pool must be able to rebuild ``Task.DoesNotExist``.
+        where = {"__module__": cls.__module__}
         cls.DoesNotExist = type(
-            "DoesNotExist", (NotFoundError,), {"__qualname__": f"{name}.DoesNotExist"}
+            "DoesNotExist",
+            (NotFoundError,),
+            {**where, "__qualname__": f"{name}.DoesNotExist"},
         )
         cls.MultipleObjectsReturned = type(
             "MultipleObjectsReturned",
             (MultipleObjectsReturned,),
-            {"__qualname__": f"{name}.MultipleObjectsReturned"},
+            {**where, "__qualname__": f"{name}.MultipleObjectsReturned"},
         )
 
     # ------------------------------------------------------------------ building
@@ -373,6 +383,16 @@ class Resource(BaseModel):
         if isinstance(relation, Relation):
             relation.__set__(self, value)
             return
+        fields = type(self).model_fields
+        extra = self.__pydantic_extra__ or {}
+        if name not in fields and name not in extra:
+            known = [*fields, *extra, *self._relations()]
+            close = difflib.get_close_matches(name, known, n=2)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise AttributeError(
+                f"{type(self).__name__} has no field {name!r}{hint} "
+                "(nor did the server send one: it would store a stray key)"
+            )
         if name in self._read_only or (
             self._writable is not None
             and name in type(self).model_fields

@@ -33,10 +33,10 @@ from synapse.resources.base import (
     Deletable,
     JsonDict,
     Refreshable,
-    RelatedId,
     Relation,
     Resource,
     Savable,
+    related_id,
 )
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
 
@@ -230,7 +230,7 @@ class DataUnit(Refreshable, Savable, Deletable):
 
     _repr_fields = ("id", "data_collection_id")
 
-    data_collection_id: RelatedId = Field(None, alias="data_collection")
+    data_collection_id: int | None = related_id("data_collection")
     meta: JsonDict | None = None
     files: dict[str, JsonValue] | None = None
     groups: list[str] | None = None
@@ -252,6 +252,7 @@ class DataCollectionManager(
     """``client.data_collections``; answers include the file specifications."""
 
     name = "data_collections"
+    orderings = frozenset({"id", "name", "category"})
     resource = DataCollection
     path = "data_collections/"
     default_expand = ("file_specifications",)
@@ -261,6 +262,7 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
     """``client.data_files``."""
 
     name = "data_files"
+    orderings = frozenset({"id"})
     resource = DataFile
     path = "data_files/"
 
@@ -324,6 +326,7 @@ class DataUnitManager(
     """``client.data_units``; ``bulk_create`` sends each batch as one list."""
 
     name = "data_units"
+    orderings = frozenset({"id", "created"})
     resource = DataUnit
     path = "data_units/"
     # protocol 8.11: data_collection is the natural filter (inferred, not in the package)

@@ -26,13 +26,13 @@ from synapse.resources.base import (
     Deletable,
     JsonDict,
     Refreshable,
-    RelatedId,
     Relation,
     Resource,
     Savable,
     TolerantJobStatus,
     TolerantStorageCategory,
     TolerantStorageProvider,
+    related_id,
 )
 from synapse.urls import PathParam, build_path
 
@@ -142,7 +142,7 @@ class PluginRelease(Refreshable):
 
     _repr_fields = ("id", "plugin_id", "version")
 
-    plugin_id: RelatedId = Field(None, alias="plugin")
+    plugin_id: int | None = related_id("plugin")
     version: str | None = None
     config: JsonDict | None = None
     requirements: list[str] | None = None
@@ -165,7 +165,7 @@ class Job(Refreshable, Savable):
     id: int | str | None = None  # type: ignore[assignment]  # UUID strings on some backends
     status: TolerantJobStatus | None = None
     action: str | None = None
-    plugin_release_id: RelatedId = Field(None, alias="plugin_release")
+    plugin_release_id: int | None = related_id("plugin_release")
     agent: JsonValue = None
     params: JsonDict | None = None
     meta: JsonDict | None = None
@@ -235,6 +235,7 @@ class AgentManager(ListMixin[Agent]):
     """``client.agents``."""
 
     name = "agents"
+    orderings = frozenset({"id", "name", "status"})
     resource = Agent
     path = "agents/"
 
@@ -255,6 +256,7 @@ class PluginManager(
     full_update = True  # the backend updates plugins with PUT
 
     name = "plugins"
+    orderings = frozenset({"id", "code", "name", "category"})
     resource = Plugin
     path = "plugins/"
 
@@ -321,6 +323,7 @@ class PluginReleaseManager(
     """``client.plugin_releases``; ``get()`` takes an id or ``"code@version"``."""
 
     name = "plugin_releases"
+    orderings = frozenset({"id", "version"})
     resource = PluginRelease
     path = "plugin_releases/"
     filters = FilterSet({"plugin": "code"}, common=False)
@@ -361,6 +364,7 @@ class JobManager(GetMixin[Job], ListMixin[Job], UpdateMixin[Job]):
     """``client.jobs``."""
 
     name = "jobs"
+    orderings = frozenset({"id", "created", "status", "action"})
     resource = Job
     path = "jobs/"
     filters = FilterSet(
@@ -382,6 +386,7 @@ class StorageManager(GetMixin[Storage], ListMixin[Storage], CreateMixin[Storage]
     """``client.storages``; ``get()`` includes the configuration."""
 
     name = "storages"
+    orderings = frozenset({"id", "name", "category", "provider"})
     resource = Storage
     path = "storages/"
     filters = FilterSet({"category": StorageCategory}, common=False)

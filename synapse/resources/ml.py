@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, JsonValue
+from pydantic import JsonValue
 
 from synapse.downloads import download
 from synapse.errors import InvalidInputError
@@ -18,10 +18,10 @@ from synapse.resources.base import (
     Deletable,
     JsonDict,
     Refreshable,
-    RelatedId,
     Relation,
     Resource,
     Savable,
+    related_id,
 )
 from synapse.resources.data import DataUnit
 from synapse.uploads import ProgressCallback, upload_file
@@ -47,7 +47,7 @@ class Model(Refreshable, Savable, Deletable):
     name: str | None = None
     description: str | None = None
     category: str | None = None
-    project_id: RelatedId = Field(None, alias="project")
+    project_id: int | None = related_id("project")
     plugin: str | None = None
     version: str | None = None
     checkpoint: int | None = None
@@ -81,7 +81,7 @@ class GroundTruthEvent(Resource):
     data: JsonValue = None
     files: dict[str, JsonValue] | None = None
     task: int | None = None
-    data_unit_id: RelatedId = Field(None, alias="data_unit")
+    data_unit_id: int | None = related_id("data_unit")
     ground_truth_dataset_versions: list[int] | None = None
 
     data_unit = Relation[DataUnit]("data_unit_id", DataUnit)
@@ -97,7 +97,7 @@ class GroundTruth(Resource):
     files: dict[str, JsonValue] | None = None
     ground_truth_dataset: int | None = None
     ground_truth_dataset_versions: list[int] | None = None
-    data_unit_id: RelatedId = Field(None, alias="data_unit")
+    data_unit_id: int | None = related_id("data_unit")
 
     data_unit = Relation[DataUnit]("data_unit_id", DataUnit)
 
@@ -124,6 +124,7 @@ class ModelManager(
     """``client.models``."""
 
     name = "models"
+    orderings = frozenset({"id", "name", "version", "category"})
     resource = Model
     path = "models/"
     filters = FilterSet(
@@ -155,6 +156,7 @@ class GroundTruthEventManager(ListMixin[GroundTruthEvent]):
     """``client.ground_truth_events``: listed through ``sdk/ground_truth_events/``."""
 
     name = "ground_truth_events"
+    orderings = frozenset({"pgh_id", "category"})
     resource = GroundTruthEvent
     path = "sdk/ground_truth_events/"
     cursor_pagination = True
@@ -175,6 +177,7 @@ class GroundTruthManager(ListMixin[GroundTruth]):
     """``client.ground_truths``."""
 
     name = "ground_truths"
+    orderings = frozenset({"id", "category"})
     resource = GroundTruth
     path = "ground_truths/"
     filters = FilterSet(
@@ -188,6 +191,7 @@ class GroundTruthVersionManager(
     """``client.ground_truth_versions``."""
 
     name = "ground_truth_versions"
+    orderings = frozenset({"id"})
     resource = GroundTruthDatasetVersion
     path = "ground_truth_dataset_versions/"
     filters = FilterSet({"ground_truth_dataset": "id", "is_archived": "bool"}, common=False)

@@ -499,3 +499,17 @@ def test_repr_of_listed_objects_parses_their_page_once(monkeypatch: pytest.Monke
         tasks[3].meta = {"edited": True}
         assert tasks[3].changed_fields == {"meta"}
         assert len(parses) == 2
+
+
+def test_order_by_is_checked_against_the_kinds_orderable_fields(
+    synapse_client: Client, synapse_backend: LocalBackend, demo: dict[str, Any]
+) -> None:
+    synapse_backend.clear_requests()
+    with pytest.raises(InvalidInputError, match="did you mean 'id'"):
+        synapse_client.tasks.order_by("-idd")
+    with pytest.raises(InvalidInputError, match="orderable: "):
+        synapse_client.jobs.order_by("colour")
+    assert synapse_backend.requests == []
+    newest = synapse_client.tasks.filter(project=demo["project"]).order_by("-id").first()
+    assert newest is not None
+    assert newest.id == 12

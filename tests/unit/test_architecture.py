@@ -140,3 +140,11 @@ def test_every_error_class_lives_in_errors_and_is_exported() -> None:
     for name in homes:
         assert getattr(synapse, name) is getattr(errors, name)
         assert name in (errors.__doc__ or ""), f"{name} is missing from the drawn tree"
+
+
+def test_the_kinds_page_is_what_the_declarations_say() -> None:
+    from synapse.reference import kinds_markdown
+
+    page = ROOT.parent / "docs" / "kinds.md"
+    assert page.read_text() == kinds_markdown(), "run: python -m synapse.reference > docs/kinds.md"
+    assert "`project` (id)" in page.read_text()

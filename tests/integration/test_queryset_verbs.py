@@ -1,0 +1,97 @@
+"""The QuerySet verbs a Django user reaches for, each with the fewest requests; names and
+settings checked; errors that cross processes."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pytest
+
+from synapse import Client, DataUnit, InvalidInputError, Task
+from synapse.local import LocalBackend
+
+
+def listed(backend: LocalBackend) -> list[str]:
+    return [r.query for r in backend.requests if r.path == "/sdk/tasks/"]
+
+
+@pytest.fixture
+def qs(synapse_client: Client, demo: dict[str, Any]) -> Any:
+    return synapse_client.tasks.filter(project=demo["project"])
+
+
+def test_none_last_exclude_in_bulk(qs: Any, synapse_backend: LocalBackend) -> None:
+    synapse_backend.clear_requests()
+    assert list(qs.none()) == []
+    assert qs.none().count() == 0
+    assert synapse_backend.requests == []
+    last = qs.last()
+    assert last is not None
+    assert last.id == 12
+    assert "ordering=-id" in listed(synapse_backend)[-1]
+    assert [t.id for t in qs.exclude(id__in=[1, 2]).exclude(id=3)][:2] == [4, 5]
+    with pytest.raises(InvalidInputError, match="only exclude by id"):
+        qs.exclude(is_discarded=True)
+    synapse_backend.clear_requests()
+    found = qs.in_bulk([2, 5, 999])
+    assert sorted(found) == [2, 5]
+    assert isinstance(found[5], Task)
+    assert len(listed(synapse_backend)) == 1
+
+
+def test_values_are_plain_dicts_with_wire_names(qs: Any) -> None:
+    rows = list(qs.values("id", "project"))
+    assert rows[0] == {"id": 1, "project": rows[0]["project"]}
+    assert all(type(r) is dict for r in rows)
+    assert list(qs.values_list("id", flat=True))[:3] == [1, 2, 3]
+    assert next(iter(qs.values_list("id", "project")))[0] == 1
+    with pytest.raises(InvalidInputError):
+        list(qs.values_list("id", "project", flat=True))
+
+
+def test_a_second_value_of_one_filter_raises_and_id_lists_intersect(qs: Any) -> None:
+    assert qs.filter(project=1).filter(project=1).count() == 12
+    with pytest.raises(InvalidInputError, match="already"):
+        qs.filter(project=2)
+    assert [t.id for t in qs.filter(id__in=[1, 2, 3]).filter(id__in=[2, 3, 4])] == [2, 3]
+    assert qs.filter(id__in=[1]).filter(id__in=[2]).count() == 0
+
+
+def test_page_sizes_are_honoured(
+    synapse_client: Client, synapse_backend: LocalBackend, qs: Any
+) -> None:
+    synapse_backend.clear_requests()
+    assert len(list(qs.page_size(5)[0:12])) == 12
+    assert len(listed(synapse_backend)) == 3  # 3 requests of 5, as asked
+    synapse_backend.clear_requests()
+    assert len(list(qs.iterator(chunk_size=4))) == 12
+    assert all("page_size=4" in q for q in listed(synapse_backend))
+    synapse_client.page_size = 6
+    synapse_backend.clear_requests()
+    assert len(list(qs)) == 12
+    assert all("page_size=6" in q for q in listed(synapse_backend))
+    with pytest.raises(InvalidInputError):
+        synapse_client.page_size = 0
+
+
+def test_assigning_an_unknown_name_raises_with_a_suggestion(
+    synapse_client: Client, demo: dict[str, Any]
+) -> None:
+    task = synapse_client.tasks.get(1)
+    with pytest.raises(AttributeError, match="did you mean 'meta'"):
+        task.metaa = {"x": 1}  # type: ignore[attr-defined]
+    assert task.changed_fields == set()
+
+
+def test_get_by_id_keyword_works_for_every_kind_with_get(synapse_client: Client, demo: Any) -> None:
+    assert isinstance(synapse_client.data_units.get(id=1), DataUnit)
+    assert synapse_client.tasks.get(id=1).id == 1
+
+
+def test_does_not_exist_errors_pickle(synapse_client: Client) -> None:
+    with pytest.raises(Task.DoesNotExist) as caught:
+        synapse_client.tasks.get(99999)
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert type(again) is Task.DoesNotExist
+    assert again.status_code == 404
