@@ -77,6 +77,8 @@ class Client:
             :class:`~synapse.http.MockTransport` in tests.
         pages_in_flight: page requests kept in flight while a listing is consumed
             (default 4, ``SYNAPSE_PAGES_IN_FLIGHT``; 1 fetches one page at a time).
+        profile: a named profile of ``~/.config/synapse/config.toml`` (or
+            ``SYNAPSE_PROFILE``), used where arguments and environment say nothing.
 
     A client may be shared by threads. Use it as a context manager, or call
     :meth:`close`, to release its connections.
@@ -116,6 +118,7 @@ class Client:
         retry: RetryPolicy | None = None,
         transport: HTTPTransport | None = None,
         pages_in_flight: int | None = None,
+        profile: str | None = None,
     ) -> None:
         self.config = Config.resolve(
             base_url,
@@ -128,6 +131,7 @@ class Client:
             page_size=page_size,
             unknown_filters=unknown_filters,
             pages_in_flight=pages_in_flight,
+            profile=profile,
         )
         if retry is not None and max_retries is not None and retry.max_retries != max_retries:
             raise InvalidInputError("give max_retries or retry=RetryPolicy(...), not both")

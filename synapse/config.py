@@ -11,13 +11,20 @@ import ipaddress
 import math
 import os
 import re
+import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from synapse.errors import InvalidInputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -35,6 +42,64 @@ ENV_TENANT = "SYNAPSE_TENANT"
 ENV_AGENT_TOKEN = "SYNAPSE_AGENT_TOKEN"  # noqa: S105 - a variable name
 ENV_UNKNOWN_FILTERS = "SYNAPSE_UNKNOWN_FILTERS"
 ENV_PAGES_IN_FLIGHT = "SYNAPSE_PAGES_IN_FLIGHT"
+ENV_PROFILE = "SYNAPSE_PROFILE"
+ENV_CONFIG_FILE = "SYNAPSE_CONFIG_FILE"
+PROFILE_KEYS = frozenset({"base_url", "access_token", "tenant", "agent_token"})
+
+
+def config_file(env: Mapping[str, str]) -> Path:
+    """``SYNAPSE_CONFIG_FILE``, else ``$XDG_CONFIG_HOME/synapse/config.toml`` (by default
+    ``~/.config/synapse/config.toml``)."""
+    explicit = env.get(ENV_CONFIG_FILE)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "synapse" / "config.toml"
+
+
+def load_profile(name: str | None, env: Mapping[str, str]) -> dict[str, str]:
+    """The settings of a named profile of the config file, as python-gitlab users know it::
+
+        default = "staging"            # used when no profile is named
+
+        [profiles.staging]
+        base_url = "https://staging.synapse.example"
+        access_token = "..."
+
+    Nothing is read when no profile is named (by argument, ``SYNAPSE_PROFILE`` or
+    ``default``). Tokens from the file are held as secrets like any other; a file that
+    others can read gives a warning.
+    """
+    path = config_file(env)
+    if not path.is_file():
+        if name:
+            raise InvalidInputError(f"profile {name!r} asked for, but {path} does not exist")
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc}") from None
+    name = name or document.get("default")
+    if not name:
+        return {}
+    profiles = document.get("profiles", {})
+    if name not in profiles:
+        raise InvalidInputError(
+            f"no profile {name!r} in {path}; profiles there: {sorted(profiles) or 'none'}"
+        )
+    settings = profiles[name]
+    unknown = set(settings) - PROFILE_KEYS
+    if unknown:
+        raise InvalidInputError(f"profile {name!r} has unknown keys {sorted(unknown)}")
+    if os.name == "posix" and path.stat().st_mode & 0o044:
+        warnings.warn(
+            f"{path} can be read by other users and holds tokens: chmod 600 {path}",
+            UserWarning,
+            stacklevel=4,
+        )
+    return {k: str(v) for k, v in settings.items()}
+
+
 UNKNOWN_FILTER_MODES = ("raise", "warn")
 
 
@@ -219,18 +284,22 @@ class Config:
         page_size: int | None = None,
         unknown_filters: str | None = None,
         pages_in_flight: int | None = None,
+        profile: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Config:
-        """Merge explicit arguments over the ``SYNAPSE_*`` environment variables."""
+        """Merge explicit arguments over the ``SYNAPSE_*`` environment variables, and
+        those over a profile of the config file (see :func:`load_profile`)."""
         env = os.environ if environ is None else environ
+        chosen = load_profile(profile or env.get(ENV_PROFILE), env)
         if base_url is None:
             base_url = next((env[name] for name in ENV_BASE_URL if env.get(name)), None)
+            base_url = base_url or chosen.get("base_url")
         if access_token is None:
-            access_token = env.get(ENV_ACCESS_TOKEN)
+            access_token = env.get(ENV_ACCESS_TOKEN) or chosen.get("access_token")
         if tenant is None:
-            tenant = env.get(ENV_TENANT)
+            tenant = env.get(ENV_TENANT) or chosen.get("tenant")
         if agent_token is None:
-            agent_token = env.get(ENV_AGENT_TOKEN)
+            agent_token = env.get(ENV_AGENT_TOKEN) or chosen.get("agent_token")
         if authorization_token is not None:
             warnings.warn(
                 "authorization_token is deprecated: use access_token",

@@ -122,6 +122,7 @@ class GetMixin(Manager[T]):
             return found
         if filters:
             raise InvalidInputError("get() takes an id or filters, not both")
+        self.client.forget(self.resource, pk)  # relations loaded from now on see this state
         try:
             data = self.fetch(pk)
         except NotFoundError as exc:
@@ -354,16 +355,29 @@ V = TypeVar("V")
 
 
 def settle(
-    entries: Sequence[E], call: Callable[[], Sequence[V]], assign: Callable[[E, V], None]
+    entries: Sequence[E],
+    call: Callable[[Sequence[int]], Sequence[V]],
+    assign: Callable[[E, V], None],
 ) -> None:
-    """Send one batch request for ``entries``: each gets its result, or the batch's error.
+    """Send one batch request for ``entries``: each gets its result, or its error.
 
-    An answer with fewer objects than were sent marks the rest as failed, never as done.
+    ``call(indexes)`` sends the entries at those indexes. When the server rejects the
+    whole batch's content (400/422: nothing was applied), each entry is sent alone, so
+    that the valid ones are created and each invalid one gets its own error. Any other
+    failure (the batch may have been applied) is every entry's error, never resent. An
+    answer with fewer objects than were sent marks the rest as failed, never as done.
     """
-    from synapse.errors import ClientError
+    from synapse.errors import ClientError, ValidationError
 
     try:
-        results = call()
+        results = call(range(len(entries)))
+    except ValidationError as exc:
+        if len(entries) == 1:
+            setattr(entries[0], "error", exc)  # noqa: B010 - entries of any report type
+            return
+        for index, entry in enumerate(entries):
+            settle([entry], lambda _, i=index: call([i]), assign)  # type: ignore[misc]
+        return
     except ClientError as exc:
         for entry in entries:
             setattr(entry, "error", exc)  # noqa: B010 - entries of any report type

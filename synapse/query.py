@@ -10,10 +10,12 @@ cover them, with a page size chosen to fit (``qs[:10]`` is one request for 10 it
 from __future__ import annotations
 
 import difflib
+import html
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
+from synapse.display import html_cell
 from synapse.errors import InvalidInputError
 from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, PageSource, stable_pages
 
@@ -400,6 +402,32 @@ class QuerySet(Generic[T]):
         source = self._result_cache if self._result_cache is not None else self.only("id")
         ids = [obj.pk for obj in source]
         return setter(ids, tags, action) if ids else None
+
+    def _repr_html_(self, rows: int = 10) -> str:
+        """The first rows as a table, and the count: one request (none when cached)."""
+        resource = self._manager.resource
+        if self._result_cache is not None:
+            shown, total = self._result_cache[:rows], len(self._result_cache)
+        elif self._empty:
+            shown, total = [], 0
+        else:
+            page = next(iter(self._pages(self._plan(high=self._low + rows))), None)
+            shown = list(self._objects(iter([page]))) if page is not None else []
+            total = len(shown) if page is None or page.count is None else page.count
+            if page is not None and page.count is not None:
+                upper = page.count if self._high is None else min(page.count, self._high)
+                total = max(0, upper - self._low)
+        fields = resource.model_fields
+        columns = [*resource._repr_fields, *(n for n in fields if n not in resource._repr_fields)]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html_cell(getattr(o, c, None), 80)}</td>" for c in columns)
+            + "</tr>"
+            for o in shown
+        )  # fmt: skip
+        more = f" (first {len(shown)})" if total > len(shown) else ""
+        caption = html.escape(f"{self!r}: {total} {resource.__name__} objects{more}")
+        return f"<table><caption>{caption}</caption><tr>{head}</tr>{body}</table>"
 
     def _describe(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self._filters.items()) or "the query"

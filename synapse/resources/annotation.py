@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from pydantic import Field, JsonValue
@@ -358,7 +357,11 @@ class TaskManager(
             for batch in batched(members, batch_size):
                 entries = [BulkItem[Task](index, item) for index, item in batch]
                 rows = [item for _, item in batch]
-                settle(entries, partial(self._create_batch, project, rows), _set_result)
+                settle(
+                    entries,
+                    lambda picked, p=project, r=rows: self._create_batch(p, [r[i] for i in picked]),  # type: ignore[misc]
+                    _set_result,
+                )
                 results.update((entry.index, entry) for entry in entries)
         return BulkReport([results[i] for i in sorted(results)])
 

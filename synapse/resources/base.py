@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, ov
 import pydantic
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, JsonValue
 
+from synapse.display import html_cell
 from synapse.enums import JobStatus, StorageCategory, StorageProvider
 from synapse.errors import (
     ClientError,
@@ -42,6 +43,7 @@ __all__ = [
     "TolerantJobStatus",
     "TolerantStorageCategory",
     "TolerantStorageProvider",
+    "html_cell",
     "related_id",
 ]
 
@@ -104,9 +106,12 @@ class Relation(Generic[R]):
         sent = obj._meta.raw.get(field.alias or self.id_field)
         if isinstance(sent, Mapping) and sent.get("id") == pk:  # expanded in the answer
             found = self.target.from_api(obj._client, sent)
-            obj._expanded[self.name] = found
-            return found
-        return obj._bound_client().related(self.target, pk)
+        else:
+            # The client caches one object per id; each owner gets its own copy, so an
+            # unsaved edit made through one task's project never shows on another's.
+            found = copy.copy(obj._bound_client().related(self.target, pk))
+        obj._expanded[self.name] = found
+        return found
 
     def __set__(self, obj: Resource, value: R | int | str | None) -> None:
         pk = value.pk if isinstance(value, Resource) else value
@@ -366,9 +371,7 @@ class Resource(BaseModel):
         for name, field in type(self).model_fields.items():
             if field.repr is False:
                 continue
-            value = html.escape(repr(getattr(self, name)))
-            if len(value) > 200:
-                value = value[:200] + "…"
+            value = html_cell(getattr(self, name))
             rows.append(f"<tr><th style='text-align:left'>{name}</th><td>{value}</td></tr>")
         title = html.escape(repr(self))
         return f"<table><caption>{title}</caption>{''.join(rows)}</table>"

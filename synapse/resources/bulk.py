@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 from synapse.errors import ClientError, InvalidInputError
@@ -74,10 +73,20 @@ def upload_many(
             if not ready:
                 continue
             units = [payload for _, payload in ready]
-            settle([e for e, _ in ready], partial(units_manager.create_many, units), _unit)
+            settle(
+                [e for e, _ in ready],
+                lambda picked, u=units: units_manager.create_many([u[i] for i in picked]),  # type: ignore[misc]
+                _unit,
+            )
             made = [entry for entry, _ in ready if entry.data_unit is not None]
             if project_id is None or not made:
                 continue
             rows = [{"data_unit": entry.data_unit} for entry in made]
-            settle(made, partial(tasks_manager._create_batch, project_id, rows), _task)
+            settle(
+                made,
+                lambda picked, r=rows: tasks_manager._create_batch(  # type: ignore[misc]
+                    project_id, [r[i] for i in picked]
+                ),
+                _task,
+            )
     return report

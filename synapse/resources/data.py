@@ -6,7 +6,6 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -378,6 +377,10 @@ class DataUnitManager(
         for batch in batched(indexed, batch_size):
             entries = [BulkItem[DataUnit](index, item) for index, item in batch]
             rows = [item for _, item in batch]
-            settle(entries, partial(self.create_many, rows), _set_result)
+            settle(
+                entries,
+                lambda picked, r=rows: self.create_many([r[i] for i in picked]),  # type: ignore[misc]
+                _set_result,
+            )
             report.items.extend(entries)
         return report

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 import pickle
 import warnings
+from typing import Any
 
 import pytest
 
@@ -116,3 +117,57 @@ def test_redact_replaces_every_secret() -> None:
     assert TOKEN not in text
     assert "agent-secret-9876543210" not in text
     assert "****" in text
+
+
+PROFILES = """
+default = "staging"
+
+[profiles.staging]
+base_url = "https://staging.synapse.example"
+access_token = "staging-token-0123456789"
+tenant = "acme"
+
+[profiles.prod]
+base_url = "https://api.synapse.example"
+access_token = "prod-token-0123456789abc"
+"""
+
+
+@pytest.fixture
+def profile_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    path = tmp_path / "config.toml"
+    path.write_text(PROFILES)
+    path.chmod(0o600)
+    monkeypatch.setenv("SYNAPSE_CONFIG_FILE", str(path))
+    return path
+
+
+def test_profiles_in_the_order_argument_environment_profile(
+    profile_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synapse import Client
+
+    prod = Client(profile="prod")
+    assert prod.base_url == "https://api.synapse.example"
+    assert prod.transport.auth_headers()["Synapse-Access-Token"] == "Token prod-token-0123456789abc"
+    assert "prod-token" not in repr(prod)
+    staging = Client()  # the file's default profile
+    assert staging.config.tenant == "acme"
+    monkeypatch.setenv("SYNAPSE_PROFILE", "prod")
+    assert Client().base_url == "https://api.synapse.example"
+    monkeypatch.setenv("SYNAPSE_ACCESS_TOKEN", "env-token-0123456789abcd")
+    assert Client().config.access_token.reveal() == "env-token-0123456789abcd"  # type: ignore[union-attr]
+    assert Client(access_token="arg-token-0123456789abcd").config.access_token.reveal() == (  # type: ignore[union-attr]
+        "arg-token-0123456789abcd"
+    )
+    assert Client("https://other.example", profile="prod").base_url == "https://other.example"
+
+
+def test_an_unknown_profile_or_a_readable_file_is_reported(profile_file: Any) -> None:
+    from synapse import Client, InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=r"no profile 'qa'.*\['prod', 'staging'\]"):
+        Client(profile="qa")
+    profile_file.chmod(0o644)
+    with pytest.warns(UserWarning, match="can be read by other users"):
+        Client(profile="prod")
