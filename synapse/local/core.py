@@ -21,6 +21,7 @@ from starlette.responses import Response
 from synapse.local.http import (
     CURSOR_TABLES,
     DEFAULT_PAGE_SIZE,
+    ENCODE,
     INT64,
     MAX_PAGE_SIZE,
     ApiError,
@@ -69,6 +70,7 @@ class BackendCore:
         self._row_cache: LRUCache[tuple[Any, ...], str] = LRUCache(
             maxsize=ROW_CACHE_BYTES, getsizeof=len
         )
+        self._pages_seen: LRUCache[tuple[Any, ...], bool] = LRUCache(maxsize=200_000)
 
     # ------------------------------------------------------------------ helpers
 
@@ -240,14 +242,13 @@ class BackendCore:
         if page < 1 or page > pages:
             raise ApiError(404, {"detail": "Invalid page."})
         ids = self.store.select_ids(kind, query, limit=size, offset=(page - 1) * size)
-        envelope = json.dumps(
+        envelope = ENCODE(
             {
                 "count": count,
                 "next": _page_link(request, page + 1) if page < pages else None,
                 "previous": _page_link(request, page - 1) if page > 1 else None,
                 "results": [],
-            },
-            separators=(",", ":"),
+            }
         )
         rows = self.rendered_rows(request, table, ids, default_expand)
         body = f"{envelope[:-2]}{','.join(rows)}]}}"  # envelope ends with "results":[]}
@@ -275,6 +276,15 @@ class BackendCore:
             self.store.version(kind),
             *(self.store.version(KINDS[t]) for t in sorted(set(kind.relations.values()))),
         )
+        page_key = (shape, ids[0] if ids else None, len(ids))
+        if cacheable and page_key not in self._pages_seen:
+            # A page asked for the first time is rendered in one go; its rows are kept
+            # only once it is asked again (a one-off listing pays no caching).
+            self._pages_seen[page_key] = True
+            found = self.store.get_many(kind, ids)
+            docs = [found[pk] for pk in ids if pk in found]
+            rendered = ENCODE(self.render(request, table, docs, default_expand))
+            return [rendered[1:-1]] if docs else []
         rows: dict[int, str] = {}
         if cacheable:
             for pk in ids:
@@ -287,7 +297,7 @@ class BackendCore:
             docs = [found[pk] for pk in missing if pk in found]
             for doc in self.render(request, table, docs, default_expand):
                 pk = doc.get("pgh_id", doc["id"]) if kind.row_id_as else doc["id"]
-                rows[pk] = text = json.dumps(doc, separators=(",", ":"))
+                rows[pk] = text = ENCODE(doc)
                 if cacheable:
                     self._row_cache[(shape, pk)] = text
         return [rows[pk] for pk in ids if pk in rows]
@@ -321,7 +331,7 @@ class BackendCore:
             cursor = base64.urlsafe_b64encode(f"<{ids[-1]}".encode()).decode()
             pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
             link = f"{_base(request)}{request.url.path}?{urlencode([*pairs, ('cursor', cursor)])}"
-        envelope = json.dumps({"next": link, "previous": None, "results": []})
+        envelope = ENCODE({"next": link, "previous": None, "results": []})
         rows = self.rendered_rows(request, table, ids, default_expand)
         return Response(f"{envelope[:-2]}{','.join(rows)}]}}", media_type="application/json")
 

@@ -71,10 +71,13 @@ def safe_filename(name: str | None) -> str:
     return base if base not in ("", ".", "..") else "file"
 
 
+#: One compact encoder for every answer (``json.dumps`` with options builds a new one per
+#: call, which shows when every listed row is encoded on its own).
+ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")), status_code=status, media_type="application/json"
-    )
+    return Response(ENCODE(body), status_code=status, media_type="application/json")
 
 
 #: Lists that offer ``pagination=cursor`` (the sdk/ endpoints of the protocol).
