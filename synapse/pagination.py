@@ -206,7 +206,7 @@ class ConcurrentFetcher:
         return {"in_flight": self.in_flight, "server_max": self.server_max}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["in_flight"])  # type: ignore[misc]
+        ConcurrentFetcher.__init__(self, state["in_flight"])  # subclasses too
         self.server_max = state["server_max"]
 
 
@@ -216,20 +216,12 @@ class SequentialFetcher(ConcurrentFetcher):
     def __init__(self) -> None:
         super().__init__(1)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()  # type: ignore[misc]
-        self.server_max = state["server_max"]
-
 
 class ReadAheadFetcher(ConcurrentFetcher):
     """The next page fetched while the current one is consumed (``in_flight=2``)."""
 
     def __init__(self) -> None:
         super().__init__(2)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()  # type: ignore[misc]
-        self.server_max = state["server_max"]
 
 
 class PageSource:

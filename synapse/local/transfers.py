@@ -23,6 +23,13 @@ __all__ = ["TransferHandlers"]
 class TransferHandlers(BackendCore):
     """``chunked_upload/`` PUTs, state and finalize; ``media/`` with byte ranges."""
 
+    def load_upload(self, upload_id: str) -> dict[str, Any]:
+        """A chunked upload's state, or a 404."""
+        found = self.store.get_upload(upload_id)
+        if found is None:
+            raise not_found()
+        return found
+
     async def chunk(self, request: Request, upload_id: str | None) -> Response:
         content_range = request.headers.get("content-range", "")
         try:
@@ -52,10 +59,7 @@ class TransferHandlers(BackendCore):
                 "created_at": now_iso(),
             }
         else:
-            found = self.store.get_upload(upload_id)
-            if found is None:
-                raise not_found()
-            upload = found
+            upload = self.load_upload(upload_id)
             if upload["status"] == 2:
                 raise ApiError(400, {"detail": "Upload has already been completed."})
             if start != upload["offset"]:
@@ -87,10 +91,7 @@ class TransferHandlers(BackendCore):
         return shown
 
     async def upload_status(self, request: Request, upload_id: str) -> Response:
-        upload = self.store.get_upload(upload_id)
-        if upload is None:
-            raise not_found()
-        return _json(self.upload_state(request, upload))
+        return _json(self.upload_state(request, self.load_upload(upload_id)))
 
     async def finalize(self, request: Request, upload_id: str | None) -> Response:
         body = await self.dict_body(request)
@@ -112,10 +113,7 @@ class TransferHandlers(BackendCore):
             }
             (self.files_dir / "uploads" / upload["id"]).write_bytes(b"")
         else:
-            found = self.store.get_upload(upload_id)
-            if found is None:
-                raise not_found()
-            upload = found
+            upload = self.load_upload(upload_id)
             if upload["status"] == 2:
                 if upload["checksum"] != md5:
                     raise ApiError(400, {"detail": "md5 checksum does not match"})
