@@ -65,23 +65,23 @@ class Client:
         tenant: tenant code, sent as ``Synapse-Tenant``.
         agent_token: agent identity, sent as ``SYNAPSE-Agent``.
         timeout: ``{'connect': 5, 'read': 15}`` (default), a ``(connect, read)`` tuple,
-            one number for both, or a :class:`~synapse.config.Timeout`.
+            one number for both, or a [`Timeout`][synapse.config.Timeout].
         max_retries: retries of the one retry policy (default 3).
         page_size: items per page when listing (default 100, at most 1000).
         unknown_filters: ``"warn"`` sends filter names the SDK does not know, with a
             warning, instead of raising (``SYNAPSE_UNKNOWN_FILTERS``).
-        retry: the :class:`~synapse.retry.RetryPolicy` of every request (its ``sleep``
+        retry: the [`RetryPolicy`][synapse.retry.RetryPolicy] of every request (its ``sleep``
             and ``rng`` can be injected, e.g. to record the waits in tests).
-        transport: the :class:`~synapse.http.HTTPTransport` that sends requests:
-            :class:`~synapse.http.RequestsTransport` by default, or a
-            :class:`~synapse.http.MockTransport` in tests.
+        transport: the `HTTPTransport` that sends requests:
+            `RequestsTransport` by default, or a
+            [`MockTransport`][synapse.http.MockTransport] in tests.
         pages_in_flight: page requests kept in flight while a listing is consumed
             (default 4, ``SYNAPSE_PAGES_IN_FLIGHT``; 1 fetches one page at a time).
         profile: a named profile of ``~/.config/synapse/config.toml`` (or
             ``SYNAPSE_PROFILE``), used where arguments and environment say nothing.
 
     A client may be shared by threads. Use it as a context manager, or call
-    :meth:`close`, to release its connections.
+    `close()`, to release its connections.
     """
 
     # The managers, one per kind declared in synapse.resources (made from KINDS in

@@ -1,7 +1,7 @@
 """Client settings, from arguments first and the environment second.
 
 The environment is read when a client is built, never at import, so a notebook can set
-``os.environ`` and then build a client. Tokens are held as :class:`Secret` so that they
+``os.environ`` and then build a client. Tokens are held as `Secret` so that they
 never show in a ``repr``, a log line or an error message.
 """
 
@@ -118,7 +118,7 @@ def mask_url_credentials(text: str) -> str:
 
 
 class Secret:
-    """A credential. Its ``repr`` and ``str`` are masked; :meth:`reveal` gives the value."""
+    """A credential. Its ``repr`` and ``str`` are masked; `reveal()` gives the value."""
 
     __slots__ = ("_value",)
 
@@ -253,7 +253,7 @@ def _secret(value: str | Secret | None) -> Secret | None:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything a client needs to talk to one backend. Build it with :meth:`resolve`."""
+    """Everything a client needs to talk to one backend. Build it with `resolve()`."""
 
     base_url: str
     access_token: Secret | None = None
@@ -288,7 +288,7 @@ class Config:
         environ: Mapping[str, str] | None = None,
     ) -> Config:
         """Merge explicit arguments over the ``SYNAPSE_*`` environment variables, and
-        those over a profile of the config file (see :func:`load_profile`)."""
+        those over a profile of the config file (see `load_profile()`)."""
         env = os.environ if environ is None else environ
         chosen = load_profile(profile or env.get(ENV_PROFILE), env)
         if base_url is None:

@@ -1,6 +1,6 @@
 """What resources, managers and queries need from the client that loaded them.
 
-Lower layers depend on this small interface, never on :class:`synapse.Client` itself, so
+Lower layers depend on this small interface, never on [`Client`][synapse.client.Client] itself, so
 the import graph has no cycle: the client (at the top) satisfies it, and a test can hand
 them anything else that does.
 """

@@ -2,7 +2,8 @@
 renamed into place only when complete. Storage URLs on another host get no Synapse
 credentials (the transport sends them to the configured origin only).
 
-Also :func:`convert_urls`, the old package's ``url_conversion`` (protocol 2.6): URLs in
+Also [`convert_urls()`][synapse.downloads.convert_urls], the old package's ``url_conversion``
+(protocol 2.6): URLs in
 chosen fields of an answer are replaced by local paths of the downloaded files, cached by
 the URL without its query string, so re-signed URLs of one object hit the cache.
 """
@@ -112,7 +113,7 @@ def _range_start(content_range: str) -> int | None:
 
 
 def media_cache_dir() -> Path:
-    """Where :func:`convert_urls` keeps downloaded files."""
+    """Where [`convert_urls()`][synapse.downloads.convert_urls] keeps downloaded files."""
     return cache_dir() / "media"
 
 

@@ -2,8 +2,9 @@
 
 Members are strings: ``StorageProvider.AMAZON_S3 == "amazon_s3"`` holds, and they
 serialize as their wire strings. Values the server sends that a member does not name
-yet are kept as plain strings where responses are parsed (see :func:`parse_enum`).
-Values a caller sends are checked strictly (see :func:`require_enum`).
+yet are kept as plain strings where responses are parsed (see
+[`parse_enum()`][synapse.enums.parse_enum]).
+Values a caller sends are checked strictly (see [`require_enum()`][synapse.enums.require_enum]).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def parse_enum(enum: type[E], value: object) -> E | str:
 
 def require_enum(enum: type[E], value: object, *, field: str = "value") -> E:
     """The member for ``value``: a member, its wire string or name in any case, or a
-    documented alias (``"completed"`` for :attr:`JobStatus.SUCCEEDED`); else a clear error."""
+    documented alias (``"completed"`` for `SUCCEEDED`); else a clear error."""
     found = _lookup(enum, value)
     if found is None:
         allowed = ", ".join(repr(m.value) for m in enum)

@@ -1,6 +1,6 @@
 """Errors raised by the SDK.
 
-Every error the SDK raises on purpose is a :class:`ClientError`::
+Every error the SDK raises on purpose is a [`ClientError`][synapse.errors.ClientError]::
 
     ClientError
     ├── ClientConnectionError            the server could not be reached
@@ -26,13 +26,17 @@ Every error the SDK raises on purpose is a :class:`ClientError`::
 
 ``str(error)`` is always one readable line and never contains a credential.
 
-Outside the tree, :class:`TransportError` is what an HTTP transport raises when a request
+Outside the tree, [`TransportError`][synapse.errors.TransportError] is what an HTTP transport
+raises when a request
 got no answer; the SDK turns it into the matching ``ClientConnectionError`` or
 ``ClientTimeoutError``. A ``MockTransport`` handler raises it to play a network failure.
 
-Warnings (not errors): :class:`UnknownFilterWarning` when a filter the SDK does not know
-is sent anyway, :class:`UnknownValueWarning` when a value outside a known enum is sent
-anyway (a storage provider the SDK does not list), :class:`UnknownFieldWarning` when a
+Warnings (not errors): [`UnknownFilterWarning`][synapse.errors.UnknownFilterWarning] when a filter
+the SDK does not know
+is sent anyway, [`UnknownValueWarning`][synapse.errors.UnknownValueWarning] when a value outside a
+known enum is sent
+anyway (a storage provider the SDK does not list),
+[`UnknownFieldWarning`][synapse.errors.UnknownFieldWarning] when a
 request field the SDK does not know is sent as given.
 """
 
@@ -174,7 +178,7 @@ class HTTPError(ClientError):
     """The server answered with an error status.
 
     ``body_truncated`` is True when the error body was longer than the SDK reads
-    (:data:`synapse.transport.MAX_ERROR_BODY`): ``response`` then holds its beginning.
+    (`MAX_ERROR_BODY`): ``response`` then holds its beginning.
     """
 
     _body_truncated: bool = False

@@ -1,7 +1,8 @@
 """Filters of list endpoints: which names each accepts, and how values go on the wire.
 
 The backend silently ignores a filter name it does not know and returns everything, so
-every name is checked before sending (:class:`~synapse.errors.UnknownFilterError`, with a
+every name is checked before sending ([`UnknownFilterError`][synapse.errors.UnknownFilterError],
+with a
 did-you-mean), unless the caller asks to send it anyway with a warning.
 """
 
@@ -64,8 +65,10 @@ class FilterSet:
     def check_names(
         self, names: Iterable[str], *, kind: str = "this list", unknown: str = "raise"
     ) -> list[str]:
-        """The names not allowed. Each raises :class:`UnknownFilterError` with a
-        suggestion, or with ``unknown="warn"`` gives an :class:`UnknownFilterWarning`."""
+        """The names not allowed. Each raises
+        [`UnknownFilterError`][synapse.errors.UnknownFilterError] with a
+        suggestion, or with ``unknown="warn"`` gives an
+        [`UnknownFilterWarning`][synapse.errors.UnknownFilterWarning]."""
         allowed = self.allowed()
         strangers = [name for name in names if name not in allowed]
         for name in strangers:

@@ -1,11 +1,11 @@
-"""Sending one request: the SDK's own :class:`Request` and :class:`Response`, and the
-:class:`HTTPTransport`s that send them.
+"""Sending one request: the SDK's own `Request` and [`Response`][synapse.http.Response], and the
+`HTTPTransport`s that send them.
 
-:class:`RequestsTransport`, the default, is the only code of the SDK that touches
-``requests``; its failures become :class:`~synapse.errors.TransportError`.
-:class:`MockTransport` answers from a function, for tests
+`RequestsTransport`, the default, is the only code of the SDK that touches
+``requests``; its failures become [`TransportError`][synapse.errors.TransportError].
+[`MockTransport`][synapse.http.MockTransport] answers from a function, for tests
 (``Client(..., transport=MockTransport(handler))``, as httpx offers). Retries, credentials
-and error mapping are not here but in :mod:`synapse.transport`, the one path above.
+and error mapping are not here but in `transport`, the one path above.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ logging.getLogger("urllib3.connectionpool").addFilter(_MaskUrlCredentials())
 
 @dataclass
 class Request:
-    """One request as an :class:`HTTPTransport` sends it.
+    """One request as an `HTTPTransport` sends it.
 
     ``content`` is the body (JSON bytes, raw bytes, an iterable of bytes or a file);
     ``form`` and ``files`` make a multipart body instead (paths are opened by the
@@ -81,7 +81,8 @@ class Request:
     stream: bool = False
 
     def json(self) -> Any:
-        """The JSON body, decoded (for handlers of a :class:`MockTransport`)."""
+        """The JSON body, decoded (for handlers of a
+        [`MockTransport`][synapse.http.MockTransport])."""
         if not isinstance(self.content, bytes):
             raise ValueError("this request has no JSON body")
         return json.loads(self.content)
@@ -104,9 +105,9 @@ class Headers(dict[str, str]):
 
 
 class Response:
-    """An answer: status, headers, URL, and a body read whole (:attr:`content`) or
-    streamed (:meth:`iter_bytes`). A streamed body that breaks raises
-    :class:`TransportError`."""
+    """An answer: status, headers, URL, and a body read whole (`content`) or
+    streamed (`iter_bytes()`). A streamed body that breaks raises
+    [`TransportError`][synapse.errors.TransportError]."""
 
     def __init__(
         self,
@@ -220,7 +221,7 @@ class _Adapter(requests.adapters.HTTPAdapter):
 
 
 class RequestsTransport:
-    """The default :class:`HTTPTransport`: one pooled ``requests.Session``.
+    """The default `HTTPTransport`: one pooled ``requests.Session``.
 
     ``origin`` is where credentials may go: a redirect elsewhere loses them.
     """
@@ -331,7 +332,7 @@ Handler = Callable[[Request], Response]
 
 
 class MockTransport:
-    """An :class:`HTTPTransport` that answers every request with ``handler(request)``.
+    """An `HTTPTransport` that answers every request with ``handler(request)``.
 
     For tests of code that uses the SDK, without a server::
 
@@ -342,8 +343,9 @@ class MockTransport:
 
         client = Client("https://api.example.com", "token", transport=MockTransport(handler))
 
-    The handler may raise :class:`TransportError` to play a network failure. Every
-    request is kept in :attr:`requests`.
+    The handler may raise [`TransportError`][synapse.errors.TransportError] to play a network
+    failure. Every
+    request is kept in `requests`.
     """
 
     def __init__(self, handler: Handler) -> None:

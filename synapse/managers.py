@@ -1,8 +1,11 @@
 """Managers: the entry point to each kind of resource on a client (``client.tasks``).
 
-A manager is composed of the capabilities its endpoints support: :class:`GetMixin`
-(``get``), :class:`ListMixin` (``filter``, ``all``, ``count``...), :class:`UpdateMixin`
-(``save``), :class:`DeleteMixin` (``delete``), :class:`CreateMixin`
+A manager is composed of the capabilities its endpoints support:
+[`GetMixin`][synapse.managers.GetMixin]
+(``get``), [`ListMixin`][synapse.managers.ListMixin] (``filter``, ``all``, ``count``...),
+[`UpdateMixin`][synapse.managers.UpdateMixin]
+(``save``), [`DeleteMixin`][synapse.managers.DeleteMixin] (``delete``),
+[`CreateMixin`][synapse.managers.CreateMixin]
 (``create``, ``bulk_create``, ``get_or_create``). A kind without a list endpoint has no
 ``filter()``; calling it is an ``AttributeError`` rather than a request that cannot work.
 """
@@ -50,7 +53,7 @@ class Manager(Generic[T]):
     """The one declaration of a kind: its name on the client, resource class, paths,
     filters, expansions and (through the mixins it is made of) capabilities.
 
-    Subclasses that set ``name`` are registered in :data:`KINDS`; the client makes one
+    Subclasses that set ``name`` are registered in `KINDS`; the client makes one
     manager per registered kind.
     """
 
@@ -108,7 +111,7 @@ class GetMixin(Manager[T]):
     def get(self, pk: PathParam | None = None, /, **filters: Any) -> T:
         """The object with this id, or the one object matching ``filters``.
 
-        Raises ``<Resource>.DoesNotExist`` (a :class:`~synapse.errors.NotFoundError`).
+        Raises ``<Resource>.DoesNotExist`` (a [`NotFoundError`][synapse.errors.NotFoundError]).
         """
         key = self.resource._pk_field
         if pk is None and set(filters) == {key}:  # get(id=5): the same as get(5)
@@ -192,7 +195,7 @@ class DeleteMixin(Manager[T]):
 
 
 class ListMixin(Manager[T]):
-    """Lazy listing through :class:`~synapse.query.QuerySet`."""
+    """Lazy listing through [`QuerySet`][synapse.query.QuerySet]."""
 
     #: The list endpoint offers the backend's cursor pagination (``pagination=cursor``).
     cursor_pagination: bool = False

@@ -5,7 +5,8 @@ sent it. Each is a thin call into the managers, the uploads and the transport: t
 no second HTTP path. Where the old package had a quirk (protocol section 10), these
 methods do not copy it:
 
-- ``list_*(list_all=True)`` returns a lazy :class:`ListResult` (its ``len()`` is the
+- ``list_*(list_all=True)`` returns a lazy [`ListResult`][synapse.results.ListResult] (its
+  ``len()`` is the
   server's count) instead of a ``(generator, count)`` tuple;
 - ``url_conversion`` is applied only when given, in both listing modes; ``get_model``
   downloads nothing unless asked;
@@ -313,7 +314,7 @@ class BackendClient(Client):
         use_chunked_upload: bool | None = None,
     ) -> dict[str, Any]:
         """Upload each file of ``{"files": {spec: path}, "meta", "groups"}``; returns the
-        payload for :meth:`create_data_units` (no unit is created)."""
+        payload for `create_data_units()` (no unit is created)."""
         return self.data_units.upload_payload(
             collection_id,
             organized_file.get("files") or {},
@@ -325,7 +326,7 @@ class BackendClient(Client):
     def create_data_units(self, uploaded_files: Any) -> Any:
         """POST ``data_units/`` with one payload or a list; the answer as sent.
 
-        Each payload is what :meth:`upload_data_file` returns: ``{"data_collection": id,
+        Each payload is what `upload_data_file()` returns: ``{"data_collection": id,
         "files": {spec: {"checksum", "path"}}, "meta"?, "groups"?}``. Anything else is
         refused before sending, with a message that says so.
         """
@@ -417,7 +418,8 @@ class BackendClient(Client):
         """POST ``plugins/{id or code}/run/``; the answer as sent (a job, or a result).
 
         ``parameters`` is accepted for ``params`` (the original documentation's word). A key
-        the SDK does not know is sent as given, with an :class:`UnknownFieldWarning`.
+        the SDK does not know is sent as given, with an
+        [`UnknownFieldWarning`][synapse.errors.UnknownFieldWarning].
         """
         fields = dict(data)
         if "parameters" in fields:

@@ -1,9 +1,9 @@
 """Fetching the pages of a list: planning which pages cover a range, and parsing them.
 
-A :class:`PagePlan` says which items of a filtered, ordered list are wanted; a
-:class:`PageFetcher` yields the pages that cover it, in order, each item once.
-:class:`SequentialFetcher` is the default; :class:`ReadAheadFetcher` fetches the next page
-while the current one is consumed. :class:`QuerySet <synapse.query.QuerySet>` and the
+A `PagePlan` says which items of a filtered, ordered list are wanted; a
+`PageFetcher` yields the pages that cover it, in order, each item once.
+`SequentialFetcher` is the default; `ReadAheadFetcher` fetches the next page
+while the current one is consumed. `QuerySet>` and the
 method API's ``ListResult`` both consume pages through these, and nothing else.
 """
 

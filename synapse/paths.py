@@ -3,8 +3,8 @@
 A file specification name, an original file name or the last segment of a URL is chosen
 by whoever filled the server, so it is untrusted input: ``../../x``, ``/etc/passwd``,
 ``C:\\x``, ``..`` or a name with control characters must never decide where bytes land.
-:func:`safe_component` reduces any such text to one harmless path component, and
-:func:`path_inside` joins components under a destination and refuses anything that would
+`safe_component()` reduces any such text to one harmless path component, and
+`path_inside()` joins components under a destination and refuses anything that would
 still resolve outside it (a symlink planted inside the destination, for instance).
 """
 
@@ -33,7 +33,7 @@ def safe_component(name: object, fallback: str = "file") -> str:
 
     Separators, drive colons and control characters become ``_``; leading dots and
     spaces are dropped (no hidden files, no ``..``); a name over
-    :data:`MAX_COMPONENT_BYTES` bytes is shortened keeping its suffix. ``fallback`` (which
+    `MAX_COMPONENT_BYTES` bytes is shortened keeping its suffix. ``fallback`` (which
     must itself be safe) is used when nothing is left.
     """
     text = unicodedata.normalize("NFC", str(name)) if name is not None else ""
@@ -62,7 +62,7 @@ def _shorten(text: str) -> str:
 def path_inside(dest: str | os.PathLike[str], *components: str) -> Path:
     """``dest`` joined with already-safe components, checked to stay inside ``dest``.
 
-    Raises :class:`~synapse.errors.UnsafePathError` when the result (symlinks resolved)
+    Raises [`UnsafePathError`][synapse.errors.UnsafePathError] when the result (symlinks resolved)
     is not below ``dest``: a component that was not made safe, or a link placed in the
     destination that points elsewhere.
     """
@@ -78,7 +78,7 @@ def path_inside(dest: str | os.PathLike[str], *components: str) -> Path:
 
 def url_basename(url: str) -> str:
     """The last segment of a URL's path, percent-decoded: untrusted, pass it through
-    :func:`safe_component` before it names anything."""
+    `safe_component()` before it names anything."""
     return PurePosixPath(unquote(urlsplit(url).path)).name
 
 

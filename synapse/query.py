@@ -1,10 +1,11 @@
 """Lazy, chainable, sliceable queries over the backend's paginated lists.
 
-A :class:`QuerySet` sends nothing until it is evaluated (iterated, ``len()``, ``list()``,
+A [`QuerySet`][synapse.query.QuerySet] sends nothing until it is evaluated (iterated, ``len()``,
+``list()``,
 ``bool()``, indexed). Chaining returns new QuerySets. Slices fetch only the pages that
 cover them, with a page size chosen to fit (``qs[:10]`` is one request for 10 items).
 ``iterator()`` streams page by page without caching. Filters are checked by
-:mod:`synapse.filters`; pages are fetched by :mod:`synapse.pagination`.
+`filters`; pages are fetched by `pagination`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ T_co = TypeVar("T_co", bound="Resource", covariant=True)
 
 
 class Listing(Protocol[T_co]):
-    """What a QuerySet needs from the manager of its kind (a :class:`ListMixin`)."""
+    """What a QuerySet needs from the manager of its kind (a `ListMixin`)."""
 
     filters: FilterSet
     default_expand: tuple[str, ...]
@@ -159,8 +160,8 @@ class QuerySet(Generic[T]):
 
     def raw_filter(self, **params: Any) -> QuerySet[T]:
         """Send filters as given, for names the SDK does not know yet (the real backend may
-        know more than the SDK); each unknown name gives an :class:`UnknownFilterWarning`
-        instead of an error. Known names are checked as in :meth:`filter`."""
+        know more than the SDK); each unknown name gives an `UnknownFilterWarning`
+        instead of an error. Known names are checked as in `filter()`."""
         self._check_unsliced("filter")
         encoded = self._manager.filters.encode(
             params, kind=self._manager.resource.__name__, unknown="warn"

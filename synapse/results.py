@@ -19,12 +19,12 @@ class ListResult:
 
     ``len()`` fetches the first page if needed (and iteration then reuses it); iterating
     streams the pages. ``result[i]`` and ``result[a:b]`` fetch only the pages that cover
-    them, planned as :class:`~synapse.QuerySet` slices are (``result[0]`` is one request
+    them, planned as [`QuerySet`][synapse.query.QuerySet] slices are (``result[0]`` is one request
     for one item). A negative index asks for the count first. The old package returned
     ``(generator, count)`` instead: ``items, count = ...`` now unpacks the first two
     items (see the migration guide).
 
-    With ``stable=True`` (a :class:`~synapse.pagination.StableWalk`), iterating never
+    With ``stable=True`` (a [`StableWalk`][synapse.pagination.StableWalk]), iterating never
     skips or repeats an item while rows are inserted or deleted; ``len()`` then costs one
     small request of its own.
     """

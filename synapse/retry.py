@@ -1,7 +1,8 @@
 """The SDK's one retry policy: which failures are retried, and how long to wait.
 
 Every retry loop of the SDK (requests, chunk uploads, downloads) waits through
-:meth:`RetryPolicy.wait`, so that one ``sleep`` and one random source can be injected
+[`wait()`][synapse.retry.RetryPolicy.wait], so that one ``sleep`` and one random source can be
+injected
 (tests pass ``sleep=`` to record the waits instead of sleeping them).
 """
 

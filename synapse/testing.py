@@ -93,7 +93,7 @@ def synapse_backend(_synapse_backend_session: LocalBackend) -> LocalBackend:
 
 @pytest.fixture
 def synapse_client(synapse_backend: LocalBackend) -> Iterator[Client]:
-    """A client bound to :func:`synapse_backend`."""
+    """A client bound to `synapse_backend()`."""
     from synapse.client import Client
 
     with Client(synapse_backend.url, synapse_backend.token) as client:

@@ -1,11 +1,11 @@
 """The one path every request of the SDK takes.
 
-:class:`Transport` builds the URL (:mod:`synapse.urls`), adds the Synapse headers (for
-the configured origin only), encodes the body (:mod:`synapse.encoding`), applies the one
-retry policy (:mod:`synapse.retry`) and maps failures to the errors of
-:mod:`synapse.errors`. It sends through an :class:`~synapse.http.HTTPTransport`
+`Transport` builds the URL (`urls`), adds the Synapse headers (for
+the configured origin only), encodes the body (`encoding`), applies the one
+retry policy (`retry`) and maps failures to the errors of
+[`errors`][synapse.errors]. It sends through an `HTTPTransport`
 (``requests`` by default, a mock in tests) and answers with the SDK's own
-:class:`~synapse.http.Response`.
+[`Response`][synapse.http.Response].
 
 Thread safety: a transport may be shared by threads that send requests at the same time
 (the session's connection pool is thread safe). A pickled transport leaves its session

@@ -35,7 +35,7 @@ CREDENTIAL_HEADERS = (
 
 @dataclass
 class Faults:
-    """The fault knobs; change them through :meth:`FaultLayer.configure`."""
+    """The fault knobs; change them through `configure()`."""
 
     latency: float = 0.0
     error_rate: float = 0.0

@@ -93,7 +93,7 @@ class LocalBackend:
         tasks: also seed a project with this many tasks (production-shaped pages).
         compact: make those tasks bare instead (no data unit, no annotations).
         job_seconds: how long each step of a plugin run's job takes.
-        faults: initial fault knobs (see :class:`synapse.local.faults.Faults`).
+        faults: initial fault knobs (see `Faults`).
         max_json_body: largest JSON body accepted, in bytes (413 above).
         max_upload_body: largest multipart body (uploads, chunks) accepted, in bytes.
     """

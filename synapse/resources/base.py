@@ -2,7 +2,7 @@
 (refresh, save, delete) that kinds opt into.
 
 A resource is a pydantic model of one object of the backend. It remembers the client that
-loaded it and the answer it was loaded from, so that :meth:`Resource.save` sends only the
+loaded it and the answer it was loaded from, so that `save()` sends only the
 fields that changed. Fields the server sends that the model does not declare are kept
 (``model_extra``) and sent back where a full update needs them.
 """
@@ -61,7 +61,7 @@ def related_id(wire: str) -> Any:
     """The id field of a relation sent as ``wire``: it parses in one pass (inside
     pydantic's core, no Python call per item) whether the server sent an id or the
     expanded object, whose ``id`` it takes; the object stays in the answer, where
-    :class:`Relation` finds it without a request."""
+    [`Relation`][synapse.resources.base.Relation] finds it without a request."""
     return Field(None, alias=wire, validation_alias=AliasChoices(AliasPath(wire, "id"), wire))
 
 
@@ -127,7 +127,7 @@ _RELATED_IDS: dict[type, frozenset[str]] = {}
 
 
 def _related_id_fields(cls: type[BaseModel]) -> frozenset[str]:
-    """The fields of ``cls`` declared with :func:`related_id`."""
+    """The fields of ``cls`` declared with [`related_id()`][synapse.resources.base.related_id]."""
     found = _RELATED_IDS.get(cls)
     if found is None:
         found = _RELATED_IDS[cls] = frozenset(
@@ -202,10 +202,12 @@ class Resource(BaseModel):
     """Base of every resource: binding to a client, change tracking, equality by id.
 
     What an object can do on the server comes from the capabilities of its kind:
-    :class:`Refreshable` (``refresh()``), :class:`Savable` (``save()``, ``update()``) and
-    :class:`Deletable` (``delete()``), each going through the kind's manager. A kind the
+    [`Refreshable`][synapse.resources.base.Refreshable] (``refresh()``),
+    [`Savable`][synapse.resources.base.Savable] (``save()``, ``update()``) and
+    [`Deletable`][synapse.resources.base.Deletable] (``delete()``), each going through the kind's
+    manager. A kind the
     backend cannot delete has no ``delete``. Assignments are validated; assigning a
-    read-only field raises :class:`ReadOnlyFieldError`.
+    read-only field raises [`ReadOnlyFieldError`][synapse.errors.ReadOnlyFieldError].
     """
 
     model_config = ConfigDict(

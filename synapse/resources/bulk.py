@@ -1,7 +1,7 @@
 """Uploading many data units at once: parallel files, batched units, optional tasks.
 
 It sits above the data and annotation kinds (it makes units and tasks); the client
-offers it to ``DataCollection.upload_many`` through :class:`~synapse.context.Context`.
+offers it to ``DataCollection.upload_many`` through `Context`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def upload_many(
     max_workers: int,
     chunked: bool | None,
 ) -> UploadReport:
-    """See :meth:`DataCollection.upload_many`."""
+    """See [`upload_many()`][synapse.resources.data.DataCollection.upload_many]."""
     if batch_size < 1 or max_workers < 1:
         raise InvalidInputError("batch_size and max_workers must be at least 1")
     project_id = project.pk if isinstance(project, Resource) else project

@@ -208,7 +208,7 @@ class DataUnit(Refreshable, Savable, Deletable):
         """Download each file into ``dest/<specification>/<original name>``.
 
         Specification and file names come from the server, so each is reduced to one safe
-        path component (:func:`synapse.paths.safe_component`): nothing is written outside
+        path component (`safe_component()`): nothing is written outside
         ``dest``, whatever the names say. Two files whose names reduce alike get distinct
         names rather than overwriting each other.
         """

@@ -97,7 +97,8 @@ class Plugin(Refreshable, Savable, Deletable):
         debug: bool | None = None,
         language: str = "ko",
     ) -> Job:
-        """Run an action of this plugin; returns the :class:`Job` the backend started."""
+        """Run an action of this plugin; returns the [`Job`][synapse.resources.integration.Job] the
+        backend started."""
         plugins: PluginManager = self._manager()
         return plugins.run(
             self.id if self.id is not None else self._require_code(),
@@ -196,7 +197,7 @@ class Job(Refreshable, Savable):
         return [str(answer)] if answer else []
 
     def wait(self, timeout: float | None = None, poll: float = 0.5) -> Job:
-        """Poll until the job finishes; raise :class:`JobFailed` if it failed.
+        """Poll until the job finishes; raise [`JobFailed`][synapse.errors.JobFailed] if it failed.
 
         Polls start every ``poll`` seconds and back off to at most 10 s.
         """
@@ -280,7 +281,8 @@ class PluginManager(
         debug: bool | None = None,
         language: str = "ko",
     ) -> Job:
-        """Run a plugin given by id, code or object; returns the started :class:`Job`."""
+        """Run a plugin given by id, code or object; returns the started
+        [`Job`][synapse.resources.integration.Job]."""
         ref = plugin.pk if isinstance(plugin, Plugin) else plugin
         body = run_body(action, params, agent, storage, version, job_id, debug, language)
         answer = self.run_json(ref, body)
@@ -394,8 +396,10 @@ class StorageManager(GetMixin[Storage], ListMixin[Storage], CreateMixin[Storage]
 
     def create(self, **fields: Any) -> Storage:
         """Create a storage. ``name`` and ``provider`` are required; ``category``
-        (:class:`StorageCategory`) may be left to the server's default. A provider the
-        SDK does not list is sent as given, with an :class:`UnknownValueWarning`: the
+        ([`StorageCategory`][synapse.enums.StorageCategory]) may be left to the server's default. A
+        provider the
+        SDK does not list is sent as given, with an
+        [`UnknownValueWarning`][synapse.errors.UnknownValueWarning]: the
         server may know more providers than the SDK."""
         for name in ("name", "provider"):
             if fields.get(name) in (None, ""):

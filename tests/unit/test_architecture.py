@@ -148,3 +148,14 @@ def test_the_kinds_page_is_what_the_declarations_say() -> None:
     page = ROOT.parent / "docs" / "kinds.md"
     assert page.read_text() == kinds_markdown(), "run: python -m synapse.reference > docs/kinds.md"
     assert "`project` (id)" in page.read_text()
+
+
+def test_docstrings_use_mkdocstrings_cross_references_not_sphinx_roles() -> None:
+    role = re.compile(r":(class|meth|func|attr|data|mod|exc):`")
+    offenders = [
+        f"{path.relative_to(ROOT.parent)}:{n}"
+        for path in ROOT.rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), start=1)
+        if role.search(line)
+    ]
+    assert offenders == []
