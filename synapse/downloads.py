@@ -2,8 +2,8 @@
 renamed into place only when complete. Storage URLs on another host get no Synapse
 credentials (the transport sends them to the configured origin only).
 
-Also [`convert_urls()`][synapse.downloads.convert_urls], the old package's ``url_conversion``
-(protocol 2.6): URLs in
+Also [`convert_urls()`][synapse.downloads.convert_urls], the old package's ``url_conversion``: URLs
+in
 chosen fields of an answer are replaced by local paths of the downloaded files, cached by
 the URL without its query string, so re-signed URLs of one object hit the cache.
 """

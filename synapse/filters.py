@@ -53,7 +53,7 @@ CONTROL_PARAMS = frozenset(
 
 @dataclass(frozen=True)
 class FilterSet:
-    """The filters a list endpoint accepts (protocol section 8), and how to encode them."""
+    """The filters a list endpoint accepts , and how to encode them."""
 
     fields: Mapping[str, FilterType] = field(default_factory=dict)
     hints: Mapping[str, str] = field(default_factory=dict)

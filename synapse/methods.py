@@ -2,7 +2,7 @@
 
 Every method keeps its name and arguments and returns plain JSON-like data as the server
 sent it. Each is a thin call into the managers, the uploads and the transport: there is
-no second HTTP path. Where the old package had a quirk (protocol section 10), these
+no second HTTP path. Where the old package had a quirk, these
 methods do not copy it:
 
 - ``list_*(list_all=True)`` returns a lazy [`ListResult`][synapse.results.ListResult] (its
@@ -304,7 +304,7 @@ class BackendClient(Client):
     def create_data_file(
         self, file_path: str | os.PathLike[str], use_chunked_upload: bool | None = None
     ) -> Any:
-        """Upload a file as a data file: chunked above 50 MiB unless told (protocol 4.2)."""
+        """Upload a file as a data file: chunked above 50 MiB unless told."""
         return self.data_files.create(file_path, chunked=use_chunked_upload)._meta.raw
 
     def upload_data_file(

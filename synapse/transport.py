@@ -122,7 +122,8 @@ class Transport:
         return parts._replace(scheme=base.scheme, netloc=base.netloc).geturl()
 
     def auth_headers(self) -> dict[str, str]:
-        """The Synapse headers of protocol 1.2, for requests to the configured origin."""
+        """The Synapse headers (``Synapse-Access-Token``...), for requests to the configured
+        origin."""
         cfg = self.config
         headers: dict[str, str] = {}
         if cfg.access_token:

@@ -1,4 +1,4 @@
-"""Projects, tasks, task tags and assignments (protocol sections 3.1, 3.4, 8.1-8.3)."""
+"""Projects, tasks, task tags and assignments."""
 
 from __future__ import annotations
 

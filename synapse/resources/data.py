@@ -1,4 +1,4 @@
-"""Data collections, files and units (protocol sections 3.3, 4.2, 4.5, 8.9-8.11)."""
+"""Data collections, files and units."""
 
 from __future__ import annotations
 
@@ -278,7 +278,7 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         """Upload a local file as a data file.
 
         Files larger than ``chunk_size`` (50 MiB) go through the resumable chunked upload,
-        smaller ones as one multipart POST (protocol 4.2); ``chunked`` forces either way.
+        smaller ones as one multipart POST; ``chunked`` forces either way.
         """
         path = check_readable(file)
         size = path.stat().st_size
@@ -328,7 +328,7 @@ class DataUnitManager(
     orderings = frozenset({"id", "created"})
     resource = DataUnit
     path = "data_units/"
-    # protocol 8.11: data_collection is the natural filter (inferred, not in the package)
+    # data_collection is the natural filter (inferred, not in the package)
     filters = FilterSet({"data_collection": "id"})
 
     def upload_payload(
@@ -341,7 +341,7 @@ class DataUnitManager(
         chunked: bool | None = None,
         progress: bool = False,
     ) -> dict[str, Any]:
-        """Upload a unit's files; the ``data_units/`` payload naming them (protocol 4.5).
+        """Upload a unit's files; the ``data_units/`` payload naming them.
 
         ``groups`` go from the top level to the leaf; a single string is one group.
         """

@@ -1,4 +1,4 @@
-"""Agents, plugins, releases, jobs and storages (protocol sections 3.5, 8.4-8.7)."""
+"""Agents, plugins, releases, jobs and storages."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ class Plugin(Refreshable, Savable, Deletable):
         requirements: list[str] | None = None,
         debug: bool = False,
     ) -> PluginRelease:
-        """Release a version of this plugin, with its archive if given (protocol 4.4)."""
+        """Release a version of this plugin, with its archive if given."""
         manager: PluginReleaseManager = self._bound_client().manager_for(PluginRelease)
         return manager.create(
             plugin=self._require_code(),
@@ -370,7 +370,7 @@ class JobManager(GetMixin[Job], ListMixin[Job], UpdateMixin[Job]):
     resource = Job
     path = "jobs/"
     filters = FilterSet(
-        # protocol 8.6; ``limit`` is what the old package's callers send
+        # ``limit`` is what the old package's callers send
         {"status": JobStatus, "plugin": "code", "agent": "id", "action": "str", "limit": "int"},
         common=False,
     )

@@ -1,4 +1,4 @@
-"""Models and ground truth (protocol sections 3.6, 8.8, 8.12, 8.13)."""
+"""Models and ground truth."""
 
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ class ModelManager(
         on_progress: ProgressCallback | None = None,
         **fields: Any,
     ) -> Model:
-        """Create a model; a ``file`` goes up with the chunked upload first (protocol 4.3)."""
+        """Create a model; a ``file`` goes up with the chunked upload first."""
         if not fields.get("name"):
             raise InvalidInputError("a model needs name=")
         body = self._body(fields)

@@ -159,3 +159,18 @@ def test_docstrings_use_mkdocstrings_cross_references_not_sphinx_roles() -> None
         if role.search(line)
     ]
     assert offenders == []
+
+
+def test_user_docs_never_point_to_a_protocol_section() -> None:
+    """Users do not have the wire contract document: neither the pages nor the API
+    reference (the docstrings) may send them to "protocol 4.2"."""
+    section = re.compile(r"protocol (section )?\d")
+    pages = [ROOT.parent / "README.md", *(ROOT.parent / "docs").glob("*.md")]
+    sources = [p for p in ROOT.rglob("*.py") if "local" not in p.parts]
+    offenders = [
+        f"{path.name}:{n}"
+        for path in [*pages, *sources]
+        for n, line in enumerate(path.read_text().splitlines(), start=1)
+        if section.search(line)
+    ]
+    assert offenders == []
