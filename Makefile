@@ -1,5 +1,5 @@
 # Every target sets itself up from nothing: a virtualenv in .venv with the package
-# installed editable with its test and local-backend extras.
+# installed editable with its test, local-backend and pipeline extras.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local,pandas,arrow,dask]'
 	touch $(STAMP)
 
 lint: $(STAMP)

@@ -221,9 +221,10 @@ class Client:
         batch_size: int,
         max_workers: int,
         chunked: bool | None,
+        executor: Any = None,
     ) -> Any:
         """See ``DataCollection.upload_many``."""
-        return upload_many(collection, items, project, batch_size, max_workers, chunked)
+        return upload_many(collection, items, project, batch_size, max_workers, chunked, executor)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -45,6 +45,7 @@ class Context(Protocol):
         batch_size: int,
         max_workers: int,
         chunked: bool | None,
+        executor: Any = None,
     ) -> Any:
         """Upload many data units into a collection (see ``DataCollection.upload_many``)."""
         ...

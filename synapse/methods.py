@@ -148,7 +148,13 @@ class BackendClient(Client):
             ordering = given.get("ordering")
             walk = manager.stable_walk(tuple(str(ordering).split(",")) if ordering else ())
         return ListResult(
-            client, manager.list_path, list(given.items()), page_size, convert, walk=walk
+            client,
+            manager.list_path,
+            list(given.items()),
+            page_size,
+            convert,
+            walk=walk,
+            resource=manager.resource,
         )
 
     def _all_items(

@@ -21,9 +21,15 @@ from synapse.errors import InvalidInputError
 from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, PageSource, stable_pages
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pandas as pd
+    import pyarrow as pa
+
     from synapse.context import Context
     from synapse.filters import FilterSet
     from synapse.pagination import StableWalk
+    from synapse.partitions import Partition
     from synapse.resources.base import Resource
 
 __all__ = ["Listing", "QuerySet"]
@@ -368,12 +374,93 @@ class QuerySet(Generic[T]):
             yield item.get(fields[0]) if flat else tuple(item.get(f) for f in fields)
 
     def _raw_items(self, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        query = self.only(*fields) if fields else self
+        for page in query._dict_pages():
+            yield from page.items
+
+    def _dict_pages(self) -> Iterator[Page]:
+        """The query's pages with their items as wire dicts (no models)."""
         if self._empty:
             return
-        query = self.only(*fields) if fields else self
-        plan = replace(query._plan(), model=None)
-        for page in query._pages(plan):
-            yield from page.items
+        yield from self._pages(replace(self._plan(), model=None))
+
+    # ------------------------------------------------------------------ tables
+
+    def to_pandas(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """A DataFrame of the query: a row per object, the wire's field names as columns.
+
+        Built page by page straight from the JSON, without models. ``columns`` picks
+        columns (only those fields are asked of the server); by default every declared
+        field, typed (nullable ints and bools, UTC timestamps, strings; nested JSON as
+        objects). ``flatten=True`` spreads nested objects into ``data_unit.id``-style
+        columns. ``progress`` shows a bar (by default: for 10,000 rows or more, when a
+        terminal or a notebook is watching). Needs ``synapse-orm[pandas]``.
+        """
+        return self._table(columns, flatten, progress, "pandas")  # type: ignore[no-any-return]
+
+    def to_arrow(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> pa.Table:
+        """The query as an Arrow table, as `to_pandas` builds it (nested JSON as JSON
+        text). Needs ``synapse-orm[arrow]``."""
+        return self._table(columns, flatten, progress, "arrow")
+
+    def _table(
+        self, columns: Sequence[str] | None, flatten: bool, progress: bool | None, backend: Any
+    ) -> Any:
+        from synapse.frames import TableBuilder, fetched_fields, fill_table
+
+        builder = TableBuilder(self._manager.resource, columns, flatten=flatten, backend=backend)
+        query = self.only(*fetched_fields(columns)) if columns is not None else self
+        pages = ((page.count, page.items) for page in query._dict_pages())
+        label = f"{self._manager.resource.__name__} rows"
+        return fill_table(builder, pages, progress=progress, label=label)
+
+    def partitions(
+        self, n: int | None = None, *, pages_per_partition: int | None = None
+    ) -> list[Partition]:
+        """Picklable pieces of the query (page ranges of the same filters and ordering)
+        that together hold every item once: ``n`` of them, or ``pages_per_partition``
+        pages each (default 10). Any engine can map over them; one request (the count).
+        """
+        from synapse.partitions import split
+
+        if self._empty:
+            return []
+        size = self._page_size or self._manager.client.config.page_size
+        return split(self, self.count(), size, n, pages_per_partition)
+
+    def to_dask(
+        self,
+        npartitions: int | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        flatten: bool = False,
+    ) -> Any:
+        """A ``dask.dataframe`` over `partitions`: each worker fetches its own pages with
+        the (pickled) client. Filters and ``columns`` are asked of the server; the
+        declared fields give the frame's columns and types up front. Needs
+        ``synapse-orm[dask]``."""
+        from synapse.partitions import to_dask
+
+        if flatten and columns is None:
+            raise InvalidInputError(
+                "to_dask(flatten=True) needs columns=[...]: flattened columns are only known "
+                "once the data is read, and Dask needs them up front"
+            )
+        meta = self.none().to_pandas(columns, flatten=flatten)
+        parts = self.partitions(npartitions)
+        return to_dask(parts, meta, columns, flatten)
 
     def first(self) -> T | None:
         """The first object, or None (one small request unless cached)."""

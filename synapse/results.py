@@ -9,6 +9,12 @@ from typing import TYPE_CHECKING, Any, overload
 from synapse.pagination import Page, PagePlan, StableWalk, stable_pages
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pandas as pd
+    import pyarrow as pa
+    from pydantic import BaseModel
+
     from synapse.context import Context
 
 __all__ = ["ListResult"]
@@ -38,8 +44,10 @@ class ListResult:
         convert: Callable[[dict[str, Any]], None] | None,
         *,
         walk: StableWalk | None = None,
+        resource: type[BaseModel] | None = None,
     ) -> None:
         self._client = client
+        self._resource = resource  # its declared fields are a table's columns
         self._plan = PagePlan(path, tuple(params), page_size=page_size)
         self._convert = convert
         self._walk = walk
@@ -108,6 +116,40 @@ class ListResult:
             if self._convert is not None:
                 self._convert(item)
             yield item
+
+    def to_pandas(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """Every item as a DataFrame, page by page, as
+        [`QuerySet.to_pandas`][synapse.query.QuerySet.to_pandas] builds it."""
+        return self._table(columns, flatten, progress, "pandas")  # type: ignore[no-any-return]
+
+    def to_arrow(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> pa.Table:
+        """Every item as an Arrow table (nested JSON as JSON text)."""
+        return self._table(columns, flatten, progress, "arrow")
+
+    def _table(
+        self, columns: Sequence[str] | None, flatten: bool, progress: bool | None, backend: Any
+    ) -> Any:
+        from synapse.frames import TableBuilder, fill_table
+
+        builder = TableBuilder(self._resource, columns, flatten=flatten, backend=backend)
+        if self._walk is not None:
+            pages: Iterator[Page] = stable_pages(self._client.transport, self._plan, self._walk)
+        else:
+            pages = self._range_pages(0, None)
+        rows = ((page.count, list(self._items(page.items))) for page in pages)
+        return fill_table(builder, rows, progress=progress, label=f"{self._plan.path} rows")
 
     def __repr__(self) -> str:
         count = "?" if self._count is None else self._count

@@ -7,10 +7,10 @@ offers it to ``DataCollection.upload_many`` through `Context`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synapse.errors import ClientError, InvalidInputError
+from synapse.executors import check_executor, run_each, using
 from synapse.managers import batched, settle
 from synapse.resources.annotation import Task, TaskManager
 from synapse.resources.base import Resource
@@ -22,7 +22,12 @@ from synapse.resources.data import (
     UploadReport,
 )
 
-__all__ = ["upload_many"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from synapse.context import Context
+
+__all__ = ["unit_payload", "upload_many"]
 
 
 def _unit(entry: UploadItem, unit: DataUnit) -> None:
@@ -33,6 +38,20 @@ def _task(entry: UploadItem, task: Task) -> None:
     entry.task = task
 
 
+def unit_payload(
+    client: Context,
+    collection_id: int | None,
+    files: Mapping[str, Path],
+    meta: Mapping[str, Any] | None,
+    groups: str | list[str] | None,
+    chunked: bool | None,
+) -> dict[str, Any]:
+    """Upload one unit's files with ``client`` (in whichever process runs it); the
+    ``data_units/`` payload naming them."""
+    units: DataUnitManager = client.manager_for(DataUnit)
+    return units.upload_payload(collection_id, files, meta, groups, chunked=chunked)
+
+
 def upload_many(
     collection: DataCollection,
     items: Iterable[Mapping[str, Any]],
@@ -40,10 +59,12 @@ def upload_many(
     batch_size: int,
     max_workers: int,
     chunked: bool | None,
+    executor: Any = None,
 ) -> UploadReport:
     """See [`upload_many()`][synapse.resources.data.DataCollection.upload_many]."""
     if batch_size < 1 or max_workers < 1:
         raise InvalidInputError("batch_size and max_workers must be at least 1")
+    check_executor(executor)
     project_id = project.pk if isinstance(project, Resource) else project
     if project_id is not None and (isinstance(project_id, bool) or not isinstance(project_id, int)):
         raise InvalidInputError(f"project must be an int id or a Project, got {project!r}")
@@ -52,24 +73,25 @@ def upload_many(
     tasks_manager: TaskManager = client.manager_for(Task)
     report = UploadReport([UploadItem(i, item) for i, item in enumerate(items)])
 
-    def prepare(entry: UploadItem) -> dict[str, Any] | None:
-        try:
-            files = collection.check_files(entry.item.get("files") or {})
-            return units_manager.upload_payload(
-                collection.id,
-                files,
-                entry.item.get("meta"),
-                entry.item.get("groups"),
-                chunked=chunked,
-            )
-        except ClientError as exc:
-            entry.error = exc
-            return None
-
-    with ThreadPoolExecutor(max_workers, thread_name_prefix="synapse-upload") as pool:
+    with using(executor, max_workers, "synapse-upload") as pool:
         for batch in batched(report.items, batch_size):
-            payloads = list(pool.map(prepare, batch))
-            ready = [(e, p) for e, p in zip(batch, payloads, strict=True) if p is not None]
+            calls, checked = [], []
+            for entry in batch:  # files are checked against the collection before sending
+                try:
+                    files = collection.check_files(entry.item.get("files") or {})
+                except ClientError as exc:
+                    entry.error = exc
+                    continue
+                meta, groups = entry.item.get("meta"), entry.item.get("groups")
+                calls.append((client, collection.id, files, meta, groups, chunked))
+                checked.append(entry)
+            ready = []
+            for entry, (payload, error) in zip(
+                checked, run_each(pool, unit_payload, calls), strict=True
+            ):
+                entry.error = error
+                if payload is not None:
+                    ready.append((entry, payload))
             if not ready:
                 continue
             units = [payload for _, payload in ready]

@@ -7,13 +7,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from synapse.downloads import download
 from synapse.encoding import check_readable
 from synapse.errors import ClientError, InvalidInputError
+from synapse.executors import run_each, using
 from synapse.filters import FilterSet
 from synapse.managers import (
     BulkItem,
@@ -38,6 +39,9 @@ from synapse.resources.base import (
     related_id,
 )
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
+
+if TYPE_CHECKING:
+    from synapse.context import Context
 
 __all__ = [
     "DataCollection",
@@ -139,15 +143,18 @@ class DataCollection(Refreshable, Savable, Deletable):
         batch_size: int = 1000,
         max_workers: int = 8,
         chunked: bool | None = None,
+        executor: Any = None,
     ) -> UploadReport:
         """Upload many units: ``items`` are ``{"files": {...}, "meta": ..., "groups": ...}``.
 
-        Files upload in parallel (``max_workers``), units are created ``batch_size`` at a
+        Files upload in parallel (``max_workers`` threads, or on ``executor``: any
+        ``concurrent.futures.Executor`` or a ``dask.distributed.Client``, whose workers
+        must see the files at the same paths), units are created ``batch_size`` at a
         time, and tasks are created in ``project`` if given. Every item gets a line in the
         report; a failure never stops the others.
         """
         report: UploadReport = self._bound_client().upload_many(
-            self, items, project, batch_size, max_workers, chunked
+            self, items, project, batch_size, max_workers, chunked, executor
         )
         return report
 
@@ -280,7 +287,21 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         Files larger than ``chunk_size`` (50 MiB) go through the resumable chunked upload,
         smaller ones as one multipart POST; ``chunked`` forces either way.
         """
-        path = check_readable(file)
+        answer = self._upload(
+            check_readable(file), chunked, chunk_size, progress, on_progress, resume
+        )
+        return self._build(answer)
+
+    def _upload(
+        self,
+        path: Path,
+        chunked: bool | None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress: bool = False,
+        on_progress: ProgressCallback | None = None,
+        resume: bool | None = None,
+    ) -> Any:
+        """Upload one file; the server's answer (a data file's JSON)."""
         size = path.stat().st_size
         if chunked is None:
             chunked = size > chunk_size
@@ -289,14 +310,46 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
                 self.client.transport, path, chunk_size=chunk_size, progress=progress,
                 on_progress=on_progress, resume=resume,
             )  # fmt: skip
-            answer = self.client.transport.request(
+            return self.client.transport.request(
                 "POST", self.path, data={"chunked_upload": upload["id"]}
             )
-        else:
-            answer = self.client.transport.request("POST", self.path, files={"file": path})
-            if on_progress is not None:
-                on_progress(size, size)
-        return self._build(answer)
+        answer = self.client.transport.request("POST", self.path, files={"file": path})
+        if on_progress is not None:
+            on_progress(size, size)
+        return answer
+
+    def upload_many(
+        self,
+        files: Iterable[str | os.PathLike[str]],
+        *,
+        chunked: bool | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        executor: Any = None,
+        max_workers: int = 8,
+    ) -> BulkReport[DataFile]:
+        """Upload many local files as data files, in parallel; each file's outcome is in
+        the report (a failed file never stops the others).
+
+        ``executor`` runs the uploads: any ``concurrent.futures.Executor`` (a process pool
+        pickles the client to each process) or a ``dask.distributed.Client`` (each worker
+        uploads with the pickled client, and must see the files at the same paths).
+        Without one, a pool of ``max_workers`` threads. Each upload retries and resumes
+        as [`create()`][synapse.resources.data.DataFileManager.create] does in-process.
+        """
+        paths = [check_readable(f) for f in files]  # every path checked before sending
+        calls = [(self.client, path, chunked, chunk_size) for path in paths]
+        report: BulkReport[DataFile] = BulkReport()
+        with using(executor, max_workers, "synapse-upload") as pool:
+            outcomes = run_each(pool, upload_data_file, calls)
+        for index, (path, (answer, error)) in enumerate(zip(paths, outcomes, strict=True)):
+            entry: BulkItem[DataFile] = BulkItem(index, {"file": str(path)}, error=error)
+            if error is None:
+                try:
+                    entry.result = self._build(answer)
+                except ClientError as exc:
+                    entry.error = exc
+            report.items.append(entry)
+        return report
 
     def verify_checksums(self, checksums: Iterable[str]) -> list[str]:
         """Which of these checksums the backend already stores."""
@@ -309,6 +362,14 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         return self.client.transport.request(
             "POST", "data_files/verify_checksums/", data={"checksums": list(checksums)}
         )
+
+
+def upload_data_file(
+    client: Context, path: Path, chunked: bool | None, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Any:
+    """Upload one file with ``client`` (in whichever process runs it); its answer."""
+    manager: DataFileManager = client.manager_for(DataFile)
+    return manager._upload(path, chunked, chunk_size)
 
 
 def _set_result(entry: BulkItem[DataUnit], unit: DataUnit) -> None:

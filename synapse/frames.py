@@ -1,0 +1,352 @@
+"""Tables from listings: pandas DataFrames and Arrow tables built from the page JSON.
+
+Each page's items become typed column chunks as the page arrives; no model object is
+built, and a page's dicts are dropped once converted, so memory beyond the result is
+about one page. Columns are the wire's field names. By default they are the kind's
+declared fields, typed from their declarations (ints, floats, bools, UTC timestamps,
+strings; nested JSON as Python objects in pandas and JSON text in Arrow). A relation
+column holds the id even when the server expanded the object. ``flatten=True`` spreads
+nested objects into ``data_unit.id``-style columns instead.
+
+pandas and pyarrow are optional extras, imported here on first use only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
+
+from pydantic import AliasChoices, BaseModel
+
+from synapse.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = [
+    "Column",
+    "TableBuilder",
+    "declared_columns",
+    "fetched_fields",
+    "fill_table",
+    "progress_wanted",
+    "require",
+]
+
+ColumnKind = Literal["int", "float", "bool", "datetime", "string", "json"]
+
+#: Conversions at or above this many items show a progress bar by default (when a
+#: person is watching: a terminal or a notebook).
+PROGRESS_THRESHOLD = 10_000
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: its wire name, its type, and whether it is a relation id."""
+
+    name: str
+    kind: ColumnKind
+    relation: bool = False
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional dependency, or say which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"this needs {module.split('.')[0]}: pip install 'synapse-orm[{extra}]'"
+        ) from exc
+
+
+def _kind(annotation: Any) -> ColumnKind:
+    """The column type of a field's annotation (``int | None`` is int, an enum is a
+    string, anything else is JSON)."""
+    while hasattr(annotation, "__metadata__"):  # Annotated[...]
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, UnionType):
+        kinds = {_kind(a) for a in get_args(annotation) if a is not type(None)}
+        if len(kinds) == 1:
+            return kinds.pop()
+        return "float" if kinds == {"int", "float"} else "json"
+    if not isinstance(annotation, type):
+        return "json"
+    if issubclass(annotation, bool):
+        return "bool"
+    if issubclass(annotation, Enum) or issubclass(annotation, str):
+        return "string"
+    if issubclass(annotation, int):
+        return "int"
+    if issubclass(annotation, float):
+        return "float"
+    if issubclass(annotation, datetime):
+        return "datetime"
+    return "json"
+
+
+def declared_columns(model: type[BaseModel]) -> tuple[Column, ...]:
+    """The columns of a kind: each declared field under its wire name."""
+    return tuple(
+        Column(
+            field.alias or name,
+            _kind(field.annotation),
+            relation=isinstance(field.validation_alias, AliasChoices),
+        )
+        for name, field in model.model_fields.items()
+    )
+
+
+def fetched_fields(columns: Sequence[str]) -> tuple[str, ...]:
+    """The top-level wire fields to ask the server for (``fields=``) to fill ``columns``
+    (``data_unit.id`` needs ``data_unit``)."""
+    return tuple(dict.fromkeys(c.split(".", 1)[0] for c in columns))
+
+
+def progress_wanted(progress: bool | None, total: int | None) -> bool:
+    """``progress`` if given; else on for a large conversion that someone watches."""
+    if progress is not None:
+        return progress
+    if total is None or total < PROGRESS_THRESHOLD:
+        return False
+    watched = sys.stderr is not None and sys.stderr.isatty()
+    return watched or "ipykernel" in sys.modules
+
+
+def _infer(values: Iterable[Any]) -> ColumnKind | None:
+    """The kind of a flattened column from its values; None while all are missing."""
+    seen: set[type] = {type(v) for v in values if v is not None}
+    if not seen:
+        return None
+    if seen == {bool}:
+        return "bool"
+    if seen == {int}:
+        return "int"
+    if seen <= {int, float} and bool not in seen:
+        return "float"
+    if seen == {str}:
+        return "string"
+    return "json"
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, Mapping) and value:
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}", inner, out)
+    else:
+        out[prefix] = value
+
+
+class _Pandas:
+    """Column chunks as pandas extension arrays (nullable ints and bools, strings)."""
+
+    def __init__(self) -> None:
+        self.pd = require("pandas", "pandas")
+
+    def chunk(self, kind: ColumnKind, values: list[Any]) -> Any:
+        pd = self.pd
+        try:
+            if kind == "int":
+                return pd.array(values, dtype="Int64")
+            if kind == "float":
+                return pd.array(values, dtype="Float64")
+            if kind == "bool":
+                return pd.array(values, dtype="boolean")
+            if kind == "string":
+                return pd.array(values, dtype="string")
+            if kind == "datetime":
+                series = pd.Series(values, dtype=object)
+                parsed = pd.to_datetime(series, utc=True, format="ISO8601")
+                return parsed.dt.as_unit("us").array
+        except (TypeError, ValueError, OverflowError):
+            pass  # a value that does not fit the declared type: kept as sent
+        return pd.Series(values, dtype=object).array
+
+    def table(self, columns: dict[str, list[Any]]) -> pd.DataFrame:
+        pandas = self.pd
+        data = {}
+        for name, chunks in columns.items():
+            series = [pandas.Series(chunk, copy=False) for chunk in chunks]
+            data[name] = pandas.concat(series, ignore_index=True) if len(series) > 1 else series[0]
+        frame: pd.DataFrame = pandas.DataFrame(data)
+        return frame
+
+
+class _Arrow:
+    """Column chunks as Arrow arrays; nested JSON as JSON text."""
+
+    def __init__(self) -> None:
+        self.pa = require("pyarrow", "arrow")
+        self.pc = require("pyarrow.compute", "arrow")
+        pa = self.pa
+        self.types = {
+            "int": pa.int64(),
+            "float": pa.float64(),
+            "bool": pa.bool_(),
+            "string": pa.string(),
+            "datetime": pa.timestamp("us", tz="UTC"),
+            "json": pa.string(),
+        }
+
+    def chunk(self, kind: ColumnKind, values: list[Any]) -> Any:
+        pa = self.pa
+        if kind != "json":
+            try:
+                if kind == "datetime":
+                    return self.pc.cast(pa.array(values, pa.string()), self.types["datetime"])
+                return pa.array(values, self.types[kind])
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+                pass  # kept as sent, as text; the column becomes text (see table())
+        text = [v if isinstance(v, str) and kind != "json" else _json_text(v) for v in values]
+        return pa.array(text, pa.string())
+
+    def table(self, columns: dict[str, list[Any]]) -> pa.Table:
+        pa = self.pa
+        arrays = {}
+        for name, chunks in columns.items():
+            if len({chunk.type for chunk in chunks}) > 1:  # a page fell back to text
+                chunks = [c if c.type == pa.string() else c.cast(pa.string()) for c in chunks]
+            arrays[name] = pa.chunked_array(chunks, type=chunks[0].type)
+        return pa.table(arrays)
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+class TableBuilder:
+    """Turns pages of wire dicts into one table, page by page.
+
+    ``columns`` names the output columns (default: every declared one); names the kind
+    does not declare are typed from their values. With ``flatten``, nested objects
+    become dotted columns, discovered as they appear (a page without one gets nulls).
+    """
+
+    def __init__(
+        self,
+        model: type[BaseModel] | None,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        backend: Literal["pandas", "arrow"] = "pandas",
+    ) -> None:
+        if columns is not None:
+            if isinstance(columns, str) or not all(isinstance(c, str) and c for c in columns):
+                raise InvalidInputError(f"columns must be a list of field names, got {columns!r}")
+            if len(set(columns)) != len(columns):
+                raise InvalidInputError(f"columns are named twice in {list(columns)!r}")
+        self._engine: _Pandas | _Arrow = _Pandas() if backend == "pandas" else _Arrow()
+        declared = {c.name: c for c in declared_columns(model)} if model is not None else {}
+        self._declared = declared
+        self._wanted = tuple(columns) if columns is not None else None
+        self._flatten = flatten
+        names = self._wanted if self._wanted is not None else tuple(declared)
+        # Output columns in order, with their kinds (None: not known until a value comes).
+        self._kinds: dict[str, ColumnKind | None] = {
+            name: declared[name].kind if name in declared else None for name in names
+        }
+        self._chunks: dict[str, list[Any]] = {name: [] for name in names}
+        self._rows = 0
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    def add(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Convert one page's items into a chunk of each column."""
+        if not items:
+            return
+        values = self._flattened(items) if self._flatten else self._plain(items)
+        for name, column in values.items():
+            if name not in self._chunks:  # a flattened column seen for the first time
+                self._kinds[name] = None
+                self._chunks[name] = []
+            kind = self._kinds[name]
+            if kind is None:
+                kind = self._kinds[name] = _infer(column)
+            self._backfill(name, kind)
+            self._chunks[name].append(self._engine.chunk(kind or "json", column))
+        self._rows += len(items)
+        for name in self._chunks:  # columns this page did not have
+            self._backfill(name, self._kinds[name])
+
+    def _backfill(self, name: str, kind: ColumnKind | None) -> None:
+        """Nulls for the rows before a column's first value, so all columns align."""
+        done = sum(len(chunk) for chunk in self._chunks[name])
+        if done < self._rows:
+            nulls = [None] * (self._rows - done)
+            self._chunks[name].append(self._engine.chunk(kind or "json", nulls))
+
+    def _plain(self, items: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+        names: dict[str, None] = dict.fromkeys(self._chunks)
+        if self._wanted is None and not self._declared:  # no declaration: what is sent
+            for item in items:
+                names.update(dict.fromkeys(item))
+        out = {}
+        for name in names:
+            column = [item.get(name) for item in items]
+            declared = self._declared.get(name)
+            if declared is not None and declared.relation:
+                column = [v.get("id") if isinstance(v, Mapping) else v for v in column]
+            out[name] = column
+        return out
+
+    def _flattened(self, items: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+        rows = []
+        for item in items:
+            row: dict[str, Any] = {}
+            for key, value in item.items():
+                declared = self._declared.get(key)
+                if declared is not None and declared.relation and isinstance(value, Mapping):
+                    row[key] = value.get("id")  # the relation's id column stays
+                _flatten(key, value, row)
+            rows.append(row)
+        if self._wanted is not None:
+            names = dict.fromkeys(self._wanted)
+        else:
+            names = dict.fromkeys(self._chunks)
+            for row in rows:
+                names.update(dict.fromkeys(row))
+            if self._declared:  # undeclared top-level fields stay out, their leaves too
+                names = {n: None for n in names if n.split(".", 1)[0] in self._declared}
+        return {name: [row.get(name) for row in rows] for name in names}
+
+    def result(self) -> Any:
+        """The table: a pandas DataFrame or an Arrow table."""
+        for name in self._chunks:
+            if not self._chunks[name]:
+                self._chunks[name].append(self._engine.chunk(self._kinds[name] or "json", []))
+        return self._engine.table(self._chunks)
+
+
+def fill_table(
+    builder: TableBuilder,
+    pages: Iterator[tuple[int | None, Sequence[Mapping[str, Any]]]],
+    *,
+    progress: bool | None,
+    label: str,
+) -> Any:
+    """Feed ``pages`` (``(count, items)``) to ``builder``, with a progress bar when
+    wanted; the finished table."""
+    bar: Any = None
+    try:
+        for count, items in pages:
+            if bar is None and progress_wanted(progress, count):
+                from tqdm.auto import tqdm  # a widget in notebooks
+
+                bar = tqdm(total=count, unit="rows", desc=label)
+            builder.add(items)
+            if bar is not None:
+                bar.update(len(items))
+    finally:
+        if bar is not None:
+            bar.close()
+    return builder.result()

@@ -1,0 +1,150 @@
+"""Partitions of a query: picklable page ranges that any engine can map over.
+
+A [`Partition`][synapse.partitions.Partition] is a slice of a query (same filters and
+ordering, a fixed page size) covering whole pages; the partitions of a query cover every
+item once. Each carries the client, so a worker process that unpickles one fetches its
+own pages (the client's token travels with it and never appears in a repr). Dask builds
+a DataFrame over them with `to_dask`; multiprocessing or Ray can map over them as well.
+
+Partitions are planned from the count at the time of the call, on page numbers: rows
+inserted or deleted before a partition is fetched shift its pages, so split a list that
+is not being written to (or filter on a creation time before the split).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from synapse.errors import InvalidInputError
+from synapse.frames import require
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["DEFAULT_PAGES_PER_PARTITION", "Partition", "partition_frame", "split", "to_dask"]
+
+#: Pages per partition when neither a number of partitions nor a size is given.
+DEFAULT_PAGES_PER_PARTITION = 10
+
+
+class _Query(Protocol):
+    """What a partition needs of a [`QuerySet`][synapse.query.QuerySet]."""
+
+    def iterator(self) -> Iterator[Any]: ...
+    def values(self, *fields: str) -> Iterator[dict[str, Any]]: ...
+    def to_pandas(
+        self, columns: Sequence[str] | None = ..., *, flatten: bool = ..., progress: bool | None
+    ) -> Any: ...
+    def to_arrow(
+        self, columns: Sequence[str] | None = ..., *, flatten: bool = ..., progress: bool | None
+    ) -> Any: ...
+
+
+@dataclass(frozen=True, repr=False)
+class Partition:
+    """Items ``[start, stop)`` of a query (``stop`` None: to its end), fetched on demand."""
+
+    query: _Query
+    index: int
+    start: int
+    stop: int | None
+
+    def __iter__(self) -> Iterator[Any]:
+        """The partition's objects, streamed."""
+        return self.query.iterator()
+
+    def values(self, *fields: str) -> Iterator[dict[str, Any]]:
+        """The partition's items as wire dicts."""
+        return self.query.values(*fields)
+
+    def to_pandas(self, columns: Sequence[str] | None = None, *, flatten: bool = False) -> Any:
+        """The partition as a DataFrame, indexed by position in the whole query."""
+        frame = self.query.to_pandas(columns, flatten=flatten, progress=False)
+        frame.index = range(self.start, self.start + len(frame))
+        return frame
+
+    def to_arrow(self, columns: Sequence[str] | None = None, *, flatten: bool = False) -> Any:
+        """The partition as an Arrow table."""
+        return self.query.to_arrow(columns, flatten=flatten, progress=False)
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        # What the partition fetches, by its description (never the client's token).
+        return ("synapse.Partition", repr(self.query), self.start, self.stop)
+
+    def __repr__(self) -> str:
+        stop = "" if self.stop is None else self.stop
+        return f"<Partition {self.index} [{self.start}:{stop}] of {self.query!r}>"
+
+
+def split(
+    query: Any,
+    count: int,
+    page_size: int,
+    n: int | None = None,
+    pages_per_partition: int | None = None,
+) -> list[Partition]:
+    """Cut ``query`` (with ``count`` items, fetched ``page_size`` at a time) into whole
+    pages: ``n`` partitions (or fewer, when there are fewer pages), or
+    ``pages_per_partition`` pages each. The last one runs to the end of the query."""
+    for name, value in (("n", n), ("pages_per_partition", pages_per_partition)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidInputError(f"{name} must be an int, got {value!r}")
+        if value is not None and value < 1:
+            raise InvalidInputError(f"{name} must be at least 1, got {value!r}")
+    if n is not None and pages_per_partition is not None:
+        raise InvalidInputError("give the number of partitions or pages_per_partition, not both")
+    pages = math.ceil(count / page_size)
+    if pages == 0:
+        return []
+    per = math.ceil(pages / n) if n is not None else pages_per_partition
+    per = per or DEFAULT_PAGES_PER_PARTITION
+    fixed = query.page_size(page_size)
+    bounds = list(range(0, pages * page_size, per * page_size))
+    parts = []
+    for index, start in enumerate(bounds):
+        stop = bounds[index + 1] if index + 1 < len(bounds) else None
+        parts.append(Partition(fixed[start:stop], index, start, stop))
+    return parts
+
+
+def partition_frame(
+    partition: Partition,
+    columns: Sequence[str] | None = None,
+    *,
+    flatten: bool = False,
+    dtypes: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """One partition as a DataFrame (what each Dask task runs; Dask's optimizer passes
+    ``columns`` when only some are used, and they are asked of the server). ``dtypes``
+    are the meta's, so that every partition agrees with it."""
+    frame: pd.DataFrame = partition.to_pandas(columns, flatten=flatten)
+    if dtypes:
+        frame = frame.astype({c: dtypes[c] for c in frame.columns if c in dtypes})
+    return frame
+
+
+def to_dask(
+    parts: list[Partition], meta: pd.DataFrame, columns: Sequence[str] | None, flatten: bool
+) -> Any:
+    """A Dask DataFrame with one partition per element of ``parts``; ``meta`` is the
+    empty frame of the declared columns (an empty query is one empty partition)."""
+    dask = require("dask", "dask")
+    dd = require("dask.dataframe", "dask")
+    # Dask turns object columns into strings by default: nested JSON would become its
+    # Python repr. The columns keep the types the declarations give them instead.
+    with dask.config.set({"dataframe.convert-string": False}):
+        if not parts:
+            return dd.from_pandas(meta, npartitions=1)
+        return dd.from_map(
+            partition_frame,
+            parts,
+            meta=meta,
+            label="synapse-partition",
+            enforce_metadata=False,
+            columns=list(columns) if columns is not None else None,
+            flatten=flatten,
+            dtypes=meta.dtypes.to_dict(),
+        )
