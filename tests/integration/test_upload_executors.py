@@ -1,0 +1,102 @@
+"""Bulk uploads on an executor the caller chooses (threads, processes), read back."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synapse import Client, InvalidInputError, ValidationError
+from synapse.local import LocalBackend
+
+KIB = 1024
+
+
+def make_files(folder: Path, count: int, size: int) -> list[Path]:
+    paths = []
+    for n in range(count):
+        path = folder / f"file-{n}.bin"
+        path.write_bytes(bytes((n * 7 + i) % 251 for i in range(size)))
+        paths.append(path)
+    return paths
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("kind", ["threads", "processes"])
+def test_upload_many_on_an_executor_lands_every_file(
+    synapse_client: Client, tmp_path: Path, kind: str
+) -> None:
+    paths = make_files(tmp_path, 6, 150 * KIB)
+    pool = ThreadPoolExecutor(3) if kind == "threads" else ProcessPoolExecutor(2)
+    with pool:
+        # Chunked in 64 KiB pieces: each file is several requests in its worker.
+        report = synapse_client.data_files.upload_many(
+            paths, chunked=True, chunk_size=64 * KIB, executor=pool
+        )
+    assert report.ok
+    assert [item.item["file"] for item in report.items] == [str(p) for p in paths]
+    for path, item in zip(paths, report.items, strict=True):
+        assert item.result is not None
+        stored = synapse_client.data_files.get(item.result.id)  # read back
+        assert stored.checksum == md5(path)
+        assert stored.size == path.stat().st_size
+
+
+def test_upload_many_reports_the_one_that_failed(
+    synapse_client: Client, synapse_backend: LocalBackend, tmp_path: Path
+) -> None:
+    paths = make_files(tmp_path, 4, 2 * KIB)
+    synapse_backend.fail_next("/data_files/", 400)
+    report = synapse_client.data_files.upload_many(paths, max_workers=2)
+    assert len(report.failed) == 1
+    assert isinstance(report.failed[0].error, ValidationError)
+    assert len(report.created) == 3
+    for item in report.items:
+        if item.result is not None:
+            assert synapse_client.data_files.get(item.result.id).checksum == md5(
+                Path(item.item["file"])
+            )
+
+
+def test_bad_input_is_refused_before_anything_is_sent(
+    synapse_client: Client, synapse_backend: LocalBackend, tmp_path: Path
+) -> None:
+    paths = make_files(tmp_path, 2, KIB)
+    synapse_backend.clear_requests()
+    with pytest.raises(InvalidInputError, match="not found"):
+        synapse_client.data_files.upload_many([*paths, tmp_path / "missing.bin"])
+    with pytest.raises(InvalidInputError, match="executor"):
+        synapse_client.data_files.upload_many(paths, executor=object())
+    with pytest.raises(InvalidInputError, match="max_workers"):
+        synapse_client.data_files.upload_many(paths, max_workers=0)
+    assert synapse_backend.requests == []
+
+
+def test_collection_upload_on_processes_makes_units_and_tasks(
+    synapse_client: Client, demo: dict[str, Any], tmp_path: Path
+) -> None:
+    collection = synapse_client.data_collections.get(demo["data_collection"])
+    images = make_files(tmp_path, 5, 3 * KIB)
+    items: list[dict[str, Any]] = [
+        {"files": {"image_1": path}, "meta": {"n": n}} for n, path in enumerate(images)
+    ]
+    items[2] = {"files": {"video": images[2]}}  # refused by the collection, before sending
+    before = synapse_client.tasks.filter(project=demo["project"]).count()
+    with ProcessPoolExecutor(2) as pool:
+        report = collection.upload_many(items, project=demo["project"], executor=pool)
+    assert [i.ok for i in report.items] == [True, True, False, True, True]
+    assert "unknown file specification" in str(report.items[2].error)
+    for n, item in enumerate(report.items):
+        if item.data_unit is None:
+            continue
+        unit = synapse_client.data_units.get(item.data_unit.id)  # read back
+        assert unit.meta == {"n": n}
+        assert unit.files is not None
+        assert unit.files["image_1"]["checksum"] == md5(images[n])
+    assert synapse_client.tasks.filter(project=demo["project"]).count() == before + 4
