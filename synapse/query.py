@@ -327,10 +327,16 @@ class QuerySet(Generic[T]):
         if self._empty:
             return 0
         page = next(self._pages(replace(self._plan(low=0, high=1), page_size=1)), None)
-        total = page.count if page is not None and page.count is not None else None
+        total = self._in_range(page.count if page is not None else None)
         if total is None:  # the endpoint gives no count: count by iterating
             return sum(1 for _ in self.iterator())
-        upper = total if self._high is None else min(total, self._high)
+        return total
+
+    def _in_range(self, count: int | None) -> int | None:
+        """How many of the list's ``count`` items this (sliced) query covers."""
+        if count is None:
+            return None
+        upper = count if self._high is None else min(count, self._high)
         return max(0, upper - self._low)
 
     def exists(self) -> bool:
@@ -422,7 +428,7 @@ class QuerySet(Generic[T]):
 
         builder = TableBuilder(self._manager.resource, columns, flatten=flatten, backend=backend)
         query = self.only(*fetched_fields(columns)) if columns is not None else self
-        pages = ((page.count, page.items) for page in query._dict_pages())
+        pages = ((self._in_range(page.count), page.items) for page in query._dict_pages())
         label = f"{self._manager.resource.__name__} rows"
         return fill_table(builder, pages, progress=progress, label=label)
 
@@ -501,10 +507,8 @@ class QuerySet(Generic[T]):
         else:
             page = next(iter(self._pages(self._plan(high=self._low + rows))), None)
             shown = list(self._objects(iter([page]))) if page is not None else []
-            total = len(shown) if page is None or page.count is None else page.count
-            if page is not None and page.count is not None:
-                upper = page.count if self._high is None else min(page.count, self._high)
-                total = max(0, upper - self._low)
+            counted = self._in_range(page.count) if page is not None else None
+            total = len(shown) if counted is None else counted
         fields = resource.model_fields
         columns = [*resource._repr_fields, *(n for n in fields if n not in resource._repr_fields)]
         head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)

@@ -244,6 +244,10 @@ def _realistic_unit(
     }
 
 
+# A spread of states, as a project in progress has (counts by status differ).
+TASK_STATUSES = ("completed",) * 4 + ("in_progress",) * 3 + ("stand_by",) * 2 + ("skipped",)
+
+
 def _realistic_task(n: int, project: int, unit: int, created: str) -> dict[str, Any]:
     annotations = [
         {"id": f"a{n}-{k}", "tool": "bounding_box", "classification": {"class": CLASSES[k % 4],
@@ -255,7 +259,7 @@ def _realistic_task(n: int, project: int, unit: int, created: str) -> dict[str, 
         "project": project, "data_unit": unit, "is_discarded": False, "schema": "dm_schema_v1",
         "data": {"annotations": annotations, "relations": [], "version": 3},
         "meta": {"source": "import", "batch": n // 1000}, "tags": [], "created": created,
-        "status": "in_progress", "workshop": None, "count_assignments": 1,
+        "status": TASK_STATUSES[n * 3 % 10], "workshop": None, "count_assignments": 1,
         "assignee": {"id": 7 + n % 20, "username": f"labeler{n % 20}",
                      "email": f"labeler{n % 20}@example.com", "is_active": True},
         "reviewer": {"id": 3, "username": "reviewer3"},

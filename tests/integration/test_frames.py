@@ -196,6 +196,8 @@ def test_progress_bar_when_asked_and_quiet_by_default(
     err = capsys.readouterr().err
     assert "Task rows" in err
     assert f"{TASKS}/{TASKS}" in err
+    query[5:105].to_pandas(["id"], progress=True)  # the bar counts the slice, not the list
+    assert "100/100" in capsys.readouterr().err
 
 
 def test_progress_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
