@@ -223,12 +223,19 @@ def _json_text(value: Any) -> str | None:
 
 
 class TableBuilder:
-    """Turns pages of wire dicts into one table, page by page.
+    """Turns pages of wire dicts into one table, a batch of rows at a time.
 
     ``columns`` names the output columns (default: every declared one); names the kind
     does not declare are typed from their values. With ``flatten``, nested objects
-    become dotted columns, discovered as they appear (a page without one gets nulls).
+    become dotted columns, discovered as they appear (rows without one get nulls).
+
+    Each page's column values are kept (not its dicts) until ``BATCH_ROWS`` rows have
+    come, then turned into one typed chunk per column: few chunks to join at the end,
+    and at most a batch of plain values held besides the result.
     """
+
+    #: Rows converted together into one chunk of each column.
+    BATCH_ROWS = 16_384
 
     def __init__(
         self,
@@ -254,36 +261,56 @@ class TableBuilder:
             name: declared[name].kind if name in declared else None for name in names
         }
         self._chunks: dict[str, list[Any]] = {name: [] for name in names}
+        self._pending: dict[str, list[Any]] = {name: [] for name in names}  # not converted yet
+        self._converted: dict[str, int] = dict.fromkeys(names, 0)
         self._rows = 0
+        self._unconverted = 0  # rows added since the last conversion
 
     @property
     def rows(self) -> int:
         return self._rows
 
     def add(self, items: Sequence[Mapping[str, Any]]) -> None:
-        """Convert one page's items into a chunk of each column."""
+        """Take one page's items (their values are converted a batch at a time)."""
         if not items:
             return
         values = self._flattened(items) if self._flatten else self._plain(items)
         for name, column in values.items():
-            if name not in self._chunks:  # a flattened column seen for the first time
+            pending = self._pending.get(name)
+            if pending is None:  # a column seen for the first time: null until now
                 self._kinds[name] = None
                 self._chunks[name] = []
+                self._converted[name] = 0
+                pending = self._pending[name] = [None] * self._rows
+            pending.extend(column)
+        self._rows += len(items)
+        self._align()
+        self._unconverted += len(items)
+        if self._unconverted >= self.BATCH_ROWS:
+            self._convert(final=False)
+
+    def _align(self) -> None:
+        """Nulls in the columns a page did not have, so that all columns stay aligned."""
+        for name, pending in self._pending.items():
+            missing = self._rows - self._converted[name] - len(pending)
+            if missing:
+                pending.extend([None] * missing)
+
+    def _convert(self, *, final: bool) -> None:
+        """Turn the values held into a typed chunk per column. A column with no value yet
+        waits (its type is not known), unless this is the end."""
+        for name, pending in self._pending.items():
+            if not pending:
+                continue
             kind = self._kinds[name]
             if kind is None:
-                kind = self._kinds[name] = _infer(column)
-            self._backfill(name, kind)
-            self._chunks[name].append(self._engine.chunk(kind or "json", column))
-        self._rows += len(items)
-        for name in self._chunks:  # columns this page did not have
-            self._backfill(name, self._kinds[name])
-
-    def _backfill(self, name: str, kind: ColumnKind | None) -> None:
-        """Nulls for the rows before a column's first value, so all columns align."""
-        done = sum(len(chunk) for chunk in self._chunks[name])
-        if done < self._rows:
-            nulls = [None] * (self._rows - done)
-            self._chunks[name].append(self._engine.chunk(kind or "json", nulls))
+                kind = self._kinds[name] = _infer(pending)
+            if kind is None and not final:
+                continue
+            self._chunks[name].append(self._engine.chunk(kind or "json", pending))
+            self._converted[name] += len(pending)
+            self._pending[name] = []
+        self._unconverted = 0
 
     def _plain(self, items: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
         names: dict[str, None] = dict.fromkeys(self._chunks)
@@ -321,9 +348,10 @@ class TableBuilder:
 
     def result(self) -> Any:
         """The table: a pandas DataFrame or an Arrow table."""
-        for name in self._chunks:
-            if not self._chunks[name]:
-                self._chunks[name].append(self._engine.chunk(self._kinds[name] or "json", []))
+        self._convert(final=True)
+        for name, chunks in self._chunks.items():
+            if not chunks:
+                chunks.append(self._engine.chunk(self._kinds[name] or "json", []))
         return self._engine.table(self._chunks)
 
 
