@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/local_backend.py
 	$(BIN)/python benchmarks/listing.py
 	$(BIN)/python benchmarks/upload.py
+	$(BIN)/python benchmarks/frames.py
+	$(BIN)/python benchmarks/dask_scaling.py
 	$(BIN)/python benchmarks/import_time.py
 
 clean:

@@ -1,4 +1,10 @@
-"""synapse: a resource-oriented Python SDK for the Synapse data-annotation backend."""
+"""synapse: a resource-oriented Python SDK for the Synapse data-annotation backend.
+
+The resource classes (``synapse.Task``...) load on first use, with pydantic: ``import
+synapse`` and building a client stay light for CLIs and notebooks.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from synapse._version import __version__
 from synapse.client import Client
@@ -32,26 +38,28 @@ from synapse.errors import (
 )
 from synapse.methods import BackendClient
 from synapse.query import QuerySet
-from synapse.resources import (
-    Agent,
-    Assignment,
-    DataCollection,
-    DataFile,
-    DataUnit,
-    FileSpecification,
-    GroundTruth,
-    GroundTruthDatasetVersion,
-    GroundTruthEvent,
-    Job,
-    Model,
-    Plugin,
-    PluginRelease,
-    Project,
-    Resource,
-    Storage,
-    Task,
-    TaskTag,
-)
+
+if TYPE_CHECKING:
+    from synapse.resources import (
+        Agent,
+        Assignment,
+        DataCollection,
+        DataFile,
+        DataUnit,
+        FileSpecification,
+        GroundTruth,
+        GroundTruthDatasetVersion,
+        GroundTruthEvent,
+        Job,
+        Model,
+        Plugin,
+        PluginRelease,
+        Project,
+        Resource,
+        Storage,
+        Task,
+        TaskTag,
+    )
 from synapse.transport import MockTransport
 
 __all__ = [
@@ -109,3 +117,18 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A resource class, imported on first use (``synapse.Task``)."""
+    if name in __all__:
+        import synapse.resources
+
+        value = getattr(synapse.resources, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'synapse' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

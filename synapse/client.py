@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from cachetools import LRUCache
 
@@ -16,39 +17,78 @@ from synapse.downloads import download
 from synapse.encoding import FileValue
 from synapse.errors import InvalidInputError
 from synapse.http import HTTPTransport
-from synapse.managers import KINDS, GetMixin, Manager
 from synapse.pagination import ConcurrentFetcher, PageFetcher
-from synapse.resources.annotation import (
-    AssignmentManager,
-    ProjectManager,
-    TaskManager,
-    TaskTagManager,
-)
-from synapse.resources.base import Resource
-from synapse.resources.bulk import upload_many
-from synapse.resources.data import DataCollectionManager, DataFileManager, DataUnitManager
-from synapse.resources.integration import (
-    AgentManager,
-    JobManager,
-    PluginManager,
-    PluginReleaseManager,
-    StorageManager,
-)
-from synapse.resources.ml import (
-    GroundTruthEventManager,
-    GroundTruthManager,
-    GroundTruthVersionManager,
-    ModelManager,
-)
 from synapse.retry import RetryPolicy
 from synapse.transport import Transport
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
 from synapse.urls import Params
 
+if TYPE_CHECKING:
+    from synapse.resources.annotation import (
+        AssignmentManager,
+        ProjectManager,
+        TaskManager,
+        TaskTagManager,
+    )
+    from synapse.resources.base import Resource
+    from synapse.resources.data import (
+        DataCollectionManager,
+        DataFileManager,
+        DataUnitManager,
+    )
+    from synapse.resources.integration import (
+        AgentManager,
+        JobManager,
+        PluginManager,
+        PluginReleaseManager,
+        StorageManager,
+    )
+    from synapse.resources.ml import (
+        GroundTruthEventManager,
+        GroundTruthManager,
+        GroundTruthVersionManager,
+        ModelManager,
+    )
+
 __all__ = ["Client"]
 
 C = TypeVar("C", bound="Client")
 R = TypeVar("R")
+M = TypeVar("M")
+
+_MANAGERS_LOCK = threading.Lock()
+
+
+class _Managed(Generic[M]):
+    """A client's manager of one kind, made on first use.
+
+    The kinds' modules (and pydantic, which their models need) load when a manager is
+    first used, not at ``import synapse`` or when a client is built: a CLI or a notebook
+    that imports the package pays for the models only once it lists or gets something.
+    """
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, client: None, owner: type) -> _Managed[M]: ...
+    @overload
+    def __get__(self, client: Client, owner: type) -> M: ...
+    def __get__(self, client: Client | None, owner: type) -> _Managed[M] | M:
+        if client is None:
+            return self
+        importlib.import_module(self.module)  # declares the kind (registers it in KINDS)
+        from synapse.managers import KINDS
+
+        with _MANAGERS_LOCK:
+            manager = client.__dict__.get(self.name)
+            if manager is None:  # the instance's dict answers from now on
+                manager = client.__dict__[self.name] = KINDS[self.name](client)
+        return manager  # type: ignore[return-value]
 
 
 class Client:
@@ -84,24 +124,24 @@ class Client:
     `close()`, to release its connections.
     """
 
-    # The managers, one per kind declared in synapse.resources (made from KINDS in
-    # __init__); listed here for type checkers and editors.
-    projects: ProjectManager
-    tasks: TaskManager
-    task_tags: TaskTagManager
-    assignments: AssignmentManager
-    agents: AgentManager
-    plugins: PluginManager
-    plugin_releases: PluginReleaseManager
-    jobs: JobManager
-    storages: StorageManager
-    models: ModelManager
-    data_collections: DataCollectionManager
-    data_files: DataFileManager
-    data_units: DataUnitManager
-    ground_truth_events: GroundTruthEventManager
-    ground_truths: GroundTruthManager
-    ground_truth_versions: GroundTruthVersionManager
+    # The managers, one per kind declared in synapse.resources (a test keeps this list
+    # and the declarations in step), each made from KINDS on first use.
+    projects: _Managed[ProjectManager] = _Managed("synapse.resources.annotation")
+    tasks: _Managed[TaskManager] = _Managed("synapse.resources.annotation")
+    task_tags: _Managed[TaskTagManager] = _Managed("synapse.resources.annotation")
+    assignments: _Managed[AssignmentManager] = _Managed("synapse.resources.annotation")
+    agents: _Managed[AgentManager] = _Managed("synapse.resources.integration")
+    plugins: _Managed[PluginManager] = _Managed("synapse.resources.integration")
+    plugin_releases: _Managed[PluginReleaseManager] = _Managed("synapse.resources.integration")
+    jobs: _Managed[JobManager] = _Managed("synapse.resources.integration")
+    storages: _Managed[StorageManager] = _Managed("synapse.resources.integration")
+    models: _Managed[ModelManager] = _Managed("synapse.resources.ml")
+    data_collections: _Managed[DataCollectionManager] = _Managed("synapse.resources.data")
+    data_files: _Managed[DataFileManager] = _Managed("synapse.resources.data")
+    data_units: _Managed[DataUnitManager] = _Managed("synapse.resources.data")
+    ground_truth_events: _Managed[GroundTruthEventManager] = _Managed("synapse.resources.ml")
+    ground_truths: _Managed[GroundTruthManager] = _Managed("synapse.resources.ml")
+    ground_truth_versions: _Managed[GroundTruthVersionManager] = _Managed("synapse.resources.ml")
 
     def __init__(
         self,
@@ -139,11 +179,6 @@ class Client:
         self.page_fetcher: PageFetcher = ConcurrentFetcher(self.config.pages_in_flight)
         self._cache: LRUCache[tuple[type, Any], Resource] = LRUCache(maxsize=4096)
         self._cache_lock = threading.Lock()
-        self._managers: dict[type, Manager[Any]] = {}
-        for name, kind in KINDS.items():  # one manager per declared kind
-            manager = kind(self)
-            setattr(self, name, manager)
-            self._managers[kind.resource] = manager
 
     @property
     def base_url(self) -> str:
@@ -187,10 +222,12 @@ class Client:
 
     def manager_for(self, resource: type[Any]) -> Any:
         """The manager of a resource class: ``client.manager_for(Task) is client.tasks``."""
-        try:
-            return self._managers[resource]
-        except KeyError:
-            raise AttributeError(f"no manager for {resource.__name__}") from None
+        from synapse.managers import KINDS  # declared by then: the class is at hand
+
+        for name, kind in KINDS.items():
+            if kind.resource is resource:
+                return getattr(self, name)
+        raise AttributeError(f"no manager for {resource.__name__}")
 
     def related(self, resource: type[R], pk: Any) -> R:
         """The object of this class with this id, loaded once and then cached."""
@@ -200,6 +237,8 @@ class Client:
         if cached is not None:
             found: R = cached  # type: ignore[assignment]
             return found
+        from synapse.managers import GetMixin
+
         manager = self.manager_for(resource)
         if not isinstance(manager, GetMixin):
             raise AttributeError(f"{resource.__name__} cannot be loaded by id")
@@ -224,6 +263,8 @@ class Client:
         executor: Any = None,
     ) -> Any:
         """See ``DataCollection.upload_many``."""
+        from synapse.resources.bulk import upload_many
+
         return upload_many(collection, items, project, batch_size, max_workers, chunked, executor)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -250,6 +250,11 @@ class TableBuilder:
                 raise InvalidInputError(f"columns must be a list of field names, got {columns!r}")
             if len(set(columns)) != len(columns):
                 raise InvalidInputError(f"columns are named twice in {list(columns)!r}")
+            dotted = [c for c in columns if "." in c]
+            if dotted and not flatten:
+                raise InvalidInputError(
+                    f"{dotted[0]!r} names a nested field: pass flatten=True to get dotted columns"
+                )
         self._engine: _Pandas | _Arrow = _Pandas() if backend == "pandas" else _Arrow()
         declared = {c.name: c for c in declared_columns(model)} if model is not None else {}
         self._declared = declared
@@ -265,10 +270,6 @@ class TableBuilder:
         self._converted: dict[str, int] = dict.fromkeys(names, 0)
         self._rows = 0
         self._unconverted = 0  # rows added since the last conversion
-
-    @property
-    def rows(self) -> int:
-        return self._rows
 
     def add(self, items: Sequence[Mapping[str, Any]]) -> None:
         """Take one page's items (their values are converted a batch at a time)."""

@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-import pydantic
-
 from synapse.errors import ClientError, InvalidInputError, NotFoundError
 from synapse.filters import FilterSet
 from synapse.pagination import StableWalk
@@ -305,6 +303,8 @@ class CreateMixin(Manager[T]):
 
         Related objects may be given as objects (``project=project``): their ids are sent.
         """
+        import pydantic
+
         from synapse.resources.base import Resource
 
         values = {k: v.pk if isinstance(v, Resource) else v for k, v in fields.items()}

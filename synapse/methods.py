@@ -34,7 +34,6 @@ from synapse.downloads import convert_urls
 from synapse.encoding import check_readable
 from synapse.enums import AnnotateAction, JobStatus, require_enum
 from synapse.errors import ClientError, InvalidInputError, UnknownFieldWarning
-from synapse.resources.integration import run_body
 from synapse.results import ListResult
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_state
 from synapse.urls import PathParam
@@ -439,6 +438,8 @@ class BackendClient(Client):
                 UnknownFieldWarning,
                 stacklevel=2,
             )
+        from synapse.resources.integration import run_body
+
         body = run_body(
             fields.get("action"),
             fields.get("params"),

@@ -18,11 +18,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import pydantic
-
 from synapse.errors import ClientError, NotFoundError
 
 if TYPE_CHECKING:
+    import pydantic
+
     from synapse.transport import Transport
 
 __all__ = [
@@ -255,6 +255,8 @@ def _parse_page(
     """``(count, results, next)`` of a page's JSON; results parse straight into
     ``model`` when given (one pass, no intermediate dicts), else into dicts."""
     if model is not None:
+        import pydantic  # loaded with the models, not with the package
+
         adapter = _PAGE_ADAPTERS.get(model)
         if adapter is None:
             envelope = pydantic.create_model(

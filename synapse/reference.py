@@ -6,7 +6,7 @@ the declarations say, so the documented filters and orderings cannot drift.
 
 from __future__ import annotations
 
-import synapse.client  # noqa: F401 - imports every resource module, and so every kind
+import synapse.resources  # noqa: F401 - imports every resource module, and so every kind
 from synapse.managers import KINDS, CreateMixin, DeleteMixin, GetMixin, ListMixin, UpdateMixin
 
 __all__ = ["kinds_markdown"]

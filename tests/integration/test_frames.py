@@ -177,7 +177,7 @@ def test_bad_columns_raise_before_any_request(world: Any) -> None:
     backend, client = world
     backend.clear_requests()
     query = client.tasks.filter(project=backend.big_project)
-    for bad in ("id", ["id", "id"], ["id", ""], [3]):
+    for bad in ("id", ["id", "id"], ["id", ""], [3], ["data_unit.id"]):
         with pytest.raises(InvalidInputError):
             query.to_pandas(bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="columns"):

@@ -11,6 +11,7 @@ import pytest
 
 from synapse import Client, InvalidInputError, ValidationError
 from synapse.local import LocalBackend
+from synapse.retry import RetryPolicy
 
 KIB = 1024
 
@@ -100,3 +101,21 @@ def test_collection_upload_on_processes_makes_units_and_tasks(
         assert unit.files is not None
         assert unit.files["image_1"]["checksum"] == md5(images[n])
     assert synapse_client.tasks.filter(project=demo["project"]).count() == before + 4
+
+
+def test_a_dropped_chunk_in_a_worker_process_is_resumed_there(
+    synapse_client: Client, synapse_backend: LocalBackend, tmp_path: Path
+) -> None:
+    paths = make_files(tmp_path, 3, 200 * KIB)
+    synapse_client.transport.policy = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
+    synapse_backend.set_faults(drop_chunk=2, drop_when="after")
+    with ProcessPoolExecutor(2) as pool:
+        report = synapse_client.data_files.upload_many(
+            paths, chunked=True, chunk_size=64 * KIB, executor=pool
+        )
+    assert report.ok
+    dropped = [r for r in synapse_backend.requests if r.method == "PUT" and r.status is None]
+    assert len(dropped) == 1  # the worker's upload lost a chunk's answer, and went on
+    for path, item in zip(paths, report.items, strict=True):
+        assert item.result is not None
+        assert synapse_client.data_files.get(item.result.id).checksum == md5(path)

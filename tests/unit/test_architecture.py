@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import synapse
+import synapse.resources
 from synapse import Client, errors
 from synapse.managers import KINDS
 
@@ -118,6 +119,7 @@ def test_the_client_has_a_manager_for_each_declared_kind_and_nothing_else() -> N
     assert declared == set(KINDS)
     client = Client("https://api.synapse.test", "t" * 20)
     for name, kind in KINDS.items():
+        assert vars(Client)[name].module == kind.__module__  # loaded from where it is declared
         manager = getattr(client, name)
         assert type(manager) is kind
         assert client.manager_for(kind.resource) is manager

@@ -1,0 +1,68 @@
+"""``import synapse`` and building a client stay light: the models (and pydantic), the
+pipeline extras and the local backend load when first used."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import synapse
+from synapse import Client
+
+HEAVY = ("pydantic", "pandas", "pyarrow", "dask", "tqdm", "starlette", "synapse.local",
+         "synapse.resources", "synapse.managers", "synapse.frames")  # fmt: skip
+
+
+CLIENT = "synapse.Client('https://api.synapse.test', 't' * 20)"
+
+
+def loaded_after(code: str) -> list[str]:
+    probe = f"{code}; import sys; print([m for m in {HEAVY!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return eval(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]  # noqa: S307
+
+
+def test_importing_and_building_a_client_loads_nothing_heavy() -> None:
+    assert loaded_after("import synapse") == []
+    assert (
+        loaded_after("import synapse; synapse.Client('https://api.synapse.test', 't' * 20)") == []
+    )
+    assert loaded_after("from synapse import BackendClient, QuerySet, Client") == []
+
+
+def test_the_first_use_of_a_manager_loads_its_models() -> None:
+    loaded = loaded_after(
+        "import synapse; synapse.Client('https://api.synapse.test', 't' * 20).tasks"
+    )
+    assert "pydantic" in loaded
+    assert "synapse.resources" in loaded
+    assert "pandas" not in loaded
+
+
+def test_resource_classes_are_there_on_first_use() -> None:
+    from synapse.resources.annotation import Task
+
+    assert synapse.Task is Task
+    assert "Task" in dir(synapse)
+    with pytest.raises(AttributeError, match="no attribute 'Tsak'"):
+        synapse.Tsak  # noqa: B018
+
+
+def test_a_manager_is_made_once_per_client_even_from_threads() -> None:
+    client = Client("https://api.synapse.test", "t" * 20)
+    seen: list[object] = []
+    threads = [threading.Thread(target=lambda: seen.append(client.jobs)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(m) for m in seen}) == 1
+    assert client.jobs is seen[0]
+    assert client.manager_for(synapse.Job) is client.jobs
+    copy = pickle.loads(pickle.dumps(client))
+    assert copy.jobs is not client.jobs
+    assert copy.jobs.client is copy
