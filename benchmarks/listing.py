@@ -32,6 +32,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).parent))
 from _server import Server, local_server
 
+import synapse.resources  # noqa: F401 - the models load once per process (see import_time.py)
 from synapse import Client
 
 IN_FLIGHT = 4

@@ -137,6 +137,32 @@ def _infer(values: Iterable[Any]) -> ColumnKind | None:
     return "json"
 
 
+#: The Python types a column of each kind holds as sent (besides None).
+_FITS: dict[ColumnKind, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "string": (str,),
+    "datetime": (str,),
+}
+
+
+def _fits(kind: ColumnKind, values: list[Any]) -> bool:
+    """Whether every value is of the kind's types as sent: a typed column never coerces
+    (``0`` into ``False``, ``5`` into ``"5"``); a value that does not fit keeps the
+    whole chunk as sent instead."""
+    allowed = _FITS.get(kind)
+    if allowed is None:
+        return True
+    exclude_bool = bool not in allowed  # bool is an int to isinstance
+    for value in values:
+        if value is None:
+            continue
+        if not isinstance(value, allowed) or (exclude_bool and isinstance(value, bool)):
+            return False
+    return True
+
+
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
     if isinstance(value, Mapping) and value:
         for key, inner in value.items():
@@ -153,6 +179,8 @@ class _Pandas:
 
     def chunk(self, kind: ColumnKind, values: list[Any]) -> Any:
         pd = self.pd
+        if not _fits(kind, values):
+            return pd.Series(values, dtype=object).array
         try:
             if kind == "int":
                 return pd.array(values, dtype="Int64")
@@ -170,13 +198,13 @@ class _Pandas:
             pass  # a value that does not fit the declared type: kept as sent
         return pd.Series(values, dtype=object).array
 
-    def table(self, columns: dict[str, list[Any]]) -> pd.DataFrame:
+    def table(self, columns: dict[str, list[Any]], rows: int) -> pd.DataFrame:
         pandas = self.pd
         data = {}
         for name, chunks in columns.items():
             series = [pandas.Series(chunk, copy=False) for chunk in chunks]
             data[name] = pandas.concat(series, ignore_index=True) if len(series) > 1 else series[0]
-        frame: pd.DataFrame = pandas.DataFrame(data)
+        frame: pd.DataFrame = pandas.DataFrame(data, index=pandas.RangeIndex(rows))
         return frame
 
 
@@ -198,7 +226,7 @@ class _Arrow:
 
     def chunk(self, kind: ColumnKind, values: list[Any]) -> Any:
         pa = self.pa
-        if kind != "json":
+        if kind != "json" and _fits(kind, values):
             try:
                 if kind == "datetime":
                     return self.pc.cast(pa.array(values, pa.string()), self.types["datetime"])
@@ -208,7 +236,8 @@ class _Arrow:
         text = [v if isinstance(v, str) and kind != "json" else _json_text(v) for v in values]
         return pa.array(text, pa.string())
 
-    def table(self, columns: dict[str, list[Any]]) -> pa.Table:
+    def table(self, columns: dict[str, list[Any]], rows: int) -> pa.Table:
+        """The table (Arrow cannot hold rows without columns: no column, no row)."""
         pa = self.pa
         arrays = {}
         for name, chunks in columns.items():
@@ -353,7 +382,7 @@ class TableBuilder:
         for name, chunks in self._chunks.items():
             if not chunks:
                 chunks.append(self._engine.chunk(self._kinds[name] or "json", []))
-        return self._engine.table(self._chunks)
+        return self._engine.table(self._chunks, self._rows)
 
 
 def fill_table(
