@@ -21,11 +21,6 @@ from urllib.parse import urlsplit
 
 from synapse.errors import InvalidInputError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 __all__ = [
     "DEFAULT_TIMEOUT",
     "Config",
@@ -75,6 +70,10 @@ def load_profile(name: str | None, env: Mapping[str, str]) -> dict[str, str]:
         if name:
             raise InvalidInputError(f"profile {name!r} asked for, but {path} does not exist")
         return {}
+    if sys.version_info >= (3, 11):  # imported here: only a config file needs it
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

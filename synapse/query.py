@@ -18,13 +18,11 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from synapse.display import html_cell
 from synapse.errors import InvalidInputError
+from synapse.frames import Pages, Tabular
 from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, PageSource, stable_pages
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    import pandas as pd
-    import pyarrow as pa
 
     from synapse.context import Context
     from synapse.filters import FilterSet
@@ -54,7 +52,7 @@ class Listing(Protocol[T_co]):
     def stable_walk(self, ordering: tuple[str, ...] = ()) -> StableWalk: ...
 
 
-class QuerySet(Generic[T]):
+class QuerySet(Tabular, Generic[T]):
     """A lazy query of one kind of resource. Chain, slice, iterate; Django-like."""
 
     def __init__(
@@ -390,47 +388,17 @@ class QuerySet(Generic[T]):
             return
         yield from self._pages(replace(self._plan(), model=None))
 
-    # ------------------------------------------------------------------ tables
+    # ------------------------------------------------------------------ tables (Tabular)
 
-    def to_pandas(
-        self,
-        columns: Sequence[str] | None = None,
-        *,
-        flatten: bool = False,
-        progress: bool | None = None,
-    ) -> pd.DataFrame:
-        """A DataFrame of the query: a row per object, the wire's field names as columns.
+    def _table_model(self) -> type[Resource]:
+        return self._manager.resource
 
-        Built page by page straight from the JSON, without models. ``columns`` picks
-        columns (only those fields are asked of the server); by default every declared
-        field, typed (nullable ints and bools, UTC timestamps, strings; nested JSON as
-        objects). ``flatten=True`` spreads nested objects into ``data_unit.id``-style
-        columns. ``progress`` shows a bar (by default: for 10,000 rows or more, when a
-        terminal or a notebook is watching). Needs ``synapse-orm[pandas]``.
-        """
-        return self._table(columns, flatten, progress, "pandas")  # type: ignore[no-any-return]
+    def _table_pages(self, fields: tuple[str, ...]) -> Pages:
+        query = self.only(*fields) if fields else self
+        return ((self._in_range(page.count), page.items) for page in query._dict_pages())
 
-    def to_arrow(
-        self,
-        columns: Sequence[str] | None = None,
-        *,
-        flatten: bool = False,
-        progress: bool | None = None,
-    ) -> pa.Table:
-        """The query as an Arrow table, as `to_pandas` builds it (nested JSON as JSON
-        text). Needs ``synapse-orm[arrow]``."""
-        return self._table(columns, flatten, progress, "arrow")
-
-    def _table(
-        self, columns: Sequence[str] | None, flatten: bool, progress: bool | None, backend: Any
-    ) -> Any:
-        from synapse.frames import TableBuilder, fetched_fields, fill_table
-
-        builder = TableBuilder(self._manager.resource, columns, flatten=flatten, backend=backend)
-        query = self.only(*fetched_fields(columns)) if columns is not None else self
-        pages = ((self._in_range(page.count), page.items) for page in query._dict_pages())
-        label = f"{self._manager.resource.__name__} rows"
-        return fill_table(builder, pages, progress=progress, label=label)
+    def _table_label(self) -> str:
+        return f"{self._manager.resource.__name__} rows"
 
     def partitions(
         self, n: int | None = None, *, pages_per_partition: int | None = None

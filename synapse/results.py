@@ -6,13 +6,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, overload
 
+from synapse.frames import Pages, Tabular
 from synapse.pagination import Page, PagePlan, StableWalk, stable_pages
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    import pandas as pd
-    import pyarrow as pa
     from pydantic import BaseModel
 
     from synapse.context import Context
@@ -20,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["ListResult"]
 
 
-class ListResult:
+class ListResult(Tabular):
     """``list_*(list_all=True)``: every item, lazily; ``len()`` is the server's count.
 
     ``len()`` fetches the first page if needed (and iteration then reuses it); iterating
@@ -117,39 +114,21 @@ class ListResult:
                 self._convert(item)
             yield item
 
-    def to_pandas(
-        self,
-        columns: Sequence[str] | None = None,
-        *,
-        flatten: bool = False,
-        progress: bool | None = None,
-    ) -> pd.DataFrame:
-        """Every item as a DataFrame, page by page, as
-        [`QuerySet.to_pandas`][synapse.query.QuerySet.to_pandas] builds it."""
-        return self._table(columns, flatten, progress, "pandas")  # type: ignore[no-any-return]
+    # -- tables (Tabular)
 
-    def to_arrow(
-        self,
-        columns: Sequence[str] | None = None,
-        *,
-        flatten: bool = False,
-        progress: bool | None = None,
-    ) -> pa.Table:
-        """Every item as an Arrow table (nested JSON as JSON text)."""
-        return self._table(columns, flatten, progress, "arrow")
+    def _table_model(self) -> type[BaseModel] | None:
+        return self._resource
 
-    def _table(
-        self, columns: Sequence[str] | None, flatten: bool, progress: bool | None, backend: Any
-    ) -> Any:
-        from synapse.frames import TableBuilder, fill_table
-
-        builder = TableBuilder(self._resource, columns, flatten=flatten, backend=backend)
+    def _table_pages(self, fields: tuple[str, ...]) -> Pages:
+        plan = replace(self._plan, params=(*self._plan.params, *(("fields", f) for f in fields)))
         if self._walk is not None:
-            pages: Iterator[Page] = stable_pages(self._client.transport, self._plan, self._walk)
+            pages = stable_pages(self._client.transport, plan, self._walk)
         else:
-            pages = self._range_pages(0, None)
-        rows = ((page.count, list(self._items(page.items))) for page in pages)
-        return fill_table(builder, rows, progress=progress, label=f"{self._plan.path} rows")
+            pages = self._client.page_fetcher.pages(self._client.transport, plan)
+        return ((page.count, list(self._items(page.items))) for page in pages)
+
+    def _table_label(self) -> str:
+        return f"{self._plan.path} rows"
 
     def __repr__(self) -> str:
         count = "?" if self._count is None else self._count

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,7 +50,7 @@ __all__ = ["MAX_ERROR_BODY", "USER_AGENT", "MockTransport", "Transport"]
 
 logger = logging.getLogger("synapse")
 
-USER_AGENT = f"synapse-orm/{__version__} python/{platform.python_version()}"
+USER_AGENT = f"synapse-orm/{__version__} python/{'.'.join(map(str, sys.version_info[:3]))}"
 #: How much of an error body is read (the rest is never downloaded): enough for any
 #: real error message, bounded against a server that answers 100 MB of text.
 MAX_ERROR_BODY = 64 * 1024

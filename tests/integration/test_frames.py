@@ -170,7 +170,11 @@ def test_list_all_results_convert_too(world: Any) -> None:
     assert len(frame) == TASKS
     assert str(frame["created"].dtype) == "datetime64[us, UTC]"
     assert frame["id"].tolist() == [item["id"] for item in result]
+    backend.clear_requests()
     assert result.to_arrow(["id", "status"]).num_rows == TASKS
+    queries = [r.query for r in backend.requests if r.path.endswith("/tasks/")]
+    assert queries
+    assert all("fields=id" in q and "fields=status" in q for q in queries)
 
 
 def test_bad_columns_raise_before_any_request(world: Any) -> None:

@@ -14,7 +14,7 @@ import synapse
 from synapse import Client
 
 HEAVY = ("pydantic", "pandas", "pyarrow", "dask", "tqdm", "starlette", "synapse.local",
-         "synapse.resources", "synapse.managers", "synapse.frames")  # fmt: skip
+         "synapse.resources", "synapse.managers", "synapse.partitions")  # fmt: skip
 
 
 CLIENT = "synapse.Client('https://api.synapse.test', 't' * 20)"
