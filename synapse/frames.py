@@ -387,9 +387,13 @@ class TableBuilder:
         return self._engine.table(self._chunks, self._rows)
 
 
+#: ``(rows to come in all, or None; items)`` per page of wire dicts.
+Pages = Iterator[tuple[int | None, Sequence[Mapping[str, Any]]]]
+
+
 def fill_table(
     builder: TableBuilder,
-    pages: Iterator[tuple[int | None, Sequence[Mapping[str, Any]]]],
+    pages: Pages,
     *,
     progress: bool | None,
     label: str,
@@ -410,9 +414,6 @@ def fill_table(
         if bar is not None:
             bar.close()
     return builder.result()
-
-
-Pages = Iterator[tuple[int | None, Sequence[Mapping[str, Any]]]]
 
 
 class Tabular:

@@ -76,3 +76,13 @@ def test_flattened_tables_hold_every_leaf_of_every_row(rows: list[Any], cuts: li
             for column, got in record.items():
                 assert check(got, expected.get(column)), (column, got, expected.get(column))
             assert set(expected) <= set(record)
+
+
+def test_a_missing_extra_is_named_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from synapse import Task
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"pip install 'synapse-orm\[arrow\]'"):
+        TableBuilder(Task, backend="arrow")
