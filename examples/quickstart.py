@@ -51,6 +51,15 @@ def main() -> None:
         print(f"  changed fields: {task.changed_fields}; save() sends only those")
         task.save()
 
+        step("Tasks as a table")
+        try:
+            table = client.tasks.filter(project=project).to_pandas(["id", "status", "created"])
+        except ImportError as missing:  # pandas is an optional extra
+            print(f"  {missing}")
+        else:
+            print(f"  {len(table)} rows, columns {list(table.columns)}, built from the JSON")
+            print(f"  types: {', '.join(f'{c} {t}' for c, t in table.dtypes.items())}")
+
         step("Assignments of the project")
         for assignment in project.assignments[:3]:
             print(f"  {assignment!r} on {assignment.task!r}")
