@@ -102,3 +102,19 @@ def test_upload_through_the_cluster_lands_every_file(
         assert item.result is not None
         stored = client.data_files.get(item.result.id)  # read back
         assert stored.checksum == hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_a_failing_partition_never_shows_the_token(cluster: Any, world: Any) -> None:
+    backend, client = world
+    frame = client.tasks.filter(project=backend.big_project).to_dask(3)
+    backend.set_faults(once={"/sdk/tasks/": 400})  # not retried: the partition fails
+    try:
+        with pytest.raises(Exception) as failure:  # noqa: PT011 - whatever Dask re-raises
+            frame.compute()
+    finally:
+        backend.set_faults(once={})
+    logs = f"{cluster.get_worker_logs()} {cluster.get_scheduler_logs()}"
+    assert "400" in str(failure.value)
+    assert "Compute Failed" in logs  # the worker logged the failed task
+    assert backend.token not in f"{failure.value!r} {failure.value} {logs}"
+    assert backend.token not in repr(frame)
