@@ -120,11 +120,12 @@ class ListResult(Tabular):
         return self._resource
 
     def _table_pages(self, fields: tuple[str, ...]) -> Pages:
-        plan = replace(self._plan, params=(*self._plan.params, *(("fields", f) for f in fields)))
+        params = (*self._plan.params, *(("fields", f) for f in fields))
         if self._walk is not None:
+            plan = replace(self._plan, params=params)
             pages = stable_pages(self._client.transport, plan, self._walk)
         else:
-            pages = self._client.page_fetcher.pages(self._client.transport, plan)
+            pages = self._range_pages(0, None, params=params)
         return ((page.count, list(self._items(page.items))) for page in pages)
 
     def _table_label(self) -> str:

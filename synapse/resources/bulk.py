@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from synapse.errors import ClientError, InvalidInputError
-from synapse.executors import check_executor, run_each, using
+from synapse.executors import run_each, using
 from synapse.managers import batched, settle
 from synapse.resources.annotation import Task, TaskManager
 from synapse.resources.base import Resource
@@ -64,7 +64,6 @@ def upload_many(
     """See [`upload_many()`][synapse.resources.data.DataCollection.upload_many]."""
     if batch_size < 1 or max_workers < 1:
         raise InvalidInputError("batch_size and max_workers must be at least 1")
-    check_executor(executor)
     project_id = project.pk if isinstance(project, Resource) else project
     if project_id is not None and (isinstance(project_id, bool) or not isinstance(project_id, int)):
         raise InvalidInputError(f"project must be an int id or a Project, got {project!r}")

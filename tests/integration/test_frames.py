@@ -20,6 +20,7 @@ import synapse.frames as frames
 import synapse.pagination as pagination
 from synapse import BackendClient, Client, InvalidInputError
 from synapse.local import LocalBackend
+from synapse.partitions import Partition
 
 TASKS = 230
 
@@ -281,11 +282,6 @@ def test_partitions_fetched_by_other_processes_make_the_whole_frame(world: Any) 
     query = client.tasks.filter(project=backend.big_project).order_by("id")
     parts = query.page_size(40).partitions(3)
     with ProcessPoolExecutor(2) as pool:
-        pieces = list(pool.map(frames_of, parts))
+        pieces = list(pool.map(Partition.to_pandas, parts))
     frame = pd.concat(pieces)
     pd.testing.assert_frame_equal(frame, query.to_pandas(), check_index_type=False)
-
-
-def frames_of(part: Any) -> pd.DataFrame:
-    frame: pd.DataFrame = part.to_pandas()
-    return frame
