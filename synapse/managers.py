@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+import synapse.protocol as protocol
 from synapse.errors import ClientError, InvalidInputError, NotFoundError
 from synapse.filters import FilterSet
 from synapse.pagination import StableWalk
@@ -37,6 +38,7 @@ __all__ = [
     "Manager",
     "UpdateMixin",
     "batched",
+    "manager_class",
     "settle",
 ]
 
@@ -48,15 +50,20 @@ KINDS: dict[str, type[Manager[Any]]] = {}
 
 
 class Manager(Generic[T]):
-    """The one declaration of a kind: its name on the client, resource class, paths,
-    filters, expansions and (through the mixins it is made of) capabilities.
+    """The object API of one kind: its declaration in [`synapse.protocol`][synapse.protocol]
+    (paths, filters, orderings, expansions, capabilities) made into methods.
 
-    Subclasses that set ``name`` are registered in `KINDS`; the client makes one
-    manager per registered kind.
+    A subclass names its kind (``name = "tasks"``) and is registered in `KINDS`; every
+    other fact is read from the declaration, and the capability mixins it is made of
+    are checked against the declared capabilities when the class is created. A kind
+    with no behaviour of its own gets a manager composed from its capabilities
+    ([`manager_class`][synapse.managers.manager_class]).
     """
 
     #: The client's attribute for this kind (``"tasks"``): declaring it registers the kind.
     name: ClassVar[str] = ""
+    #: The kind's declaration.
+    kind: ClassVar[protocol.Kind]
     resource: type[T]
     #: Collection path for create and details, e.g. ``"tasks/"``.
     path: str = ""
@@ -69,10 +76,15 @@ class Manager(Generic[T]):
     default_expand: tuple[str, ...] = ()
     #: Query parameters always sent when getting one object (``with_configuration``).
     detail_params: Mapping[str, Any] = {}
+    #: The list endpoint offers the backend's cursor pagination (``pagination=cursor``).
+    cursor_pagination: bool = False
+    #: The backend updates this kind whole (PUT) rather than by changed fields (PATCH).
+    full_update: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__ and cls.name:
+            _bind(cls, protocol.KINDS[cls.name])
             KINDS[cls.name] = cls
 
     def __init__(self, client: Context) -> None:
@@ -148,8 +160,6 @@ class UpdateMixin(Manager[T]):
     """``save(obj)``: the changed fields as a PATCH, or the whole object as a PUT for
     kinds the backend only updates whole (``full_update``)."""
 
-    full_update: bool = False
-
     def save(self, obj: T) -> None:
         """Send ``obj``'s changes and reload it from the answer; create it if it is new."""
         if obj._meta.deleted:
@@ -194,9 +204,6 @@ class DeleteMixin(Manager[T]):
 
 class ListMixin(Manager[T]):
     """Lazy listing through [`QuerySet`][synapse.query.QuerySet]."""
-
-    #: The list endpoint offers the backend's cursor pagination (``pagination=cursor``).
-    cursor_pagination: bool = False
 
     def stable_walk(self, ordering: tuple[str, ...] = ()) -> StableWalk:
         """How this kind is listed stably under concurrent writes, for a query ordered by
@@ -395,3 +402,51 @@ def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     """Consecutive slices of at most ``size`` items."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+#: The mixin that gives each declared capability.
+MIXINS: dict[protocol.Capability, type[Manager[Any]]] = {
+    "get": GetMixin,
+    "list": ListMixin,
+    "create": CreateMixin,
+    "update": UpdateMixin,
+    "delete": DeleteMixin,
+}
+
+
+def _bind(cls: type[Manager[Any]], kind: protocol.Kind) -> None:
+    """Give a manager class its kind's facts, after checking that the mixins it is made
+    of are exactly the declared capabilities (a drift fails at import, not in use)."""
+    import importlib
+
+    has = {cap for cap, mixin in MIXINS.items() if issubclass(cls, mixin)}
+    if has != set(kind.capabilities):
+        raise TypeError(
+            f"{cls.__name__} offers {sorted(has)} but {kind.name} declares "
+            f"{sorted(kind.capabilities)}"
+        )
+    cls.kind = kind
+    cls.resource = getattr(importlib.import_module(kind.module), kind.resource_name)
+    cls.path = kind.path
+    cls.list_path_override = kind.list_path
+    cls.filters = FilterSet.of(kind)
+    cls.orderings = kind.orderings
+    cls.default_expand = kind.default_expand
+    cls.detail_params = dict(kind.detail_params)
+    cls.cursor_pagination = kind.cursor is not None
+    cls.full_update = kind.full_update
+
+
+def manager_class(name: str) -> type[Manager[Any]]:
+    """The manager class of a declared kind: its own class where its resource module
+    defines one, else one composed from the declared capabilities."""
+    import importlib
+
+    kind = protocol.KINDS[name]
+    importlib.import_module(kind.module)  # defines the kind's manager, if it has one
+    found = KINDS.get(name)
+    if found is None:
+        bases = tuple(MIXINS[cap] for cap in protocol.CAPABILITIES if cap in kind.capabilities)
+        cls_name = f"{kind.resource_name}Manager"
+        found = type(cls_name, bases or (Manager,), {"name": name, "__module__": kind.module})
+    return found

@@ -10,7 +10,6 @@ from pydantic import Field, JsonValue
 
 from synapse.enums import AnnotateAction, TagAction, require_enum
 from synapse.errors import InvalidInputError
-from synapse.filters import FilterSet, date_ranges, id_filters
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -24,12 +23,9 @@ from synapse.managers import (
 )
 from synapse.query import QuerySet
 from synapse.resources.base import (
-    Deletable,
     JsonDict,
-    Refreshable,
     Relation,
     Resource,
-    Savable,
     related_id,
 )
 from synapse.resources.data import DataCollection, DataUnit
@@ -64,8 +60,8 @@ def _tag_ids(tags: Iterable[int | Resource] | int | Resource) -> list[int]:
 class TagSetter:
     """``set_tags`` of tasks and assignments: one request for many ids."""
 
-    set_tags_path: str = ""
     client: Any
+    path: str
 
     def set_tags(
         self,
@@ -81,10 +77,12 @@ class TagSetter:
             "tags": _tag_ids(tags),
             "action": require_enum(TagAction, action, field="action").value,
         }
-        return self.client.transport.request("POST", self.set_tags_path, params=params, data=body)
+        return self.client.transport.request(
+            "POST", f"{self.path}set_tags/", params=params, data=body
+        )
 
 
-class Project(Refreshable, Savable, Deletable):
+class Project(Resource):
     """An annotation project."""
 
     _repr_fields = ("id", "title")
@@ -115,7 +113,7 @@ class Project(Refreshable, Savable, Deletable):
         return assignments.filter(project=self)
 
 
-class Task(Refreshable, Savable, Deletable):
+class Task(Resource):
     """One item to annotate: a data unit in a project."""
 
     _repr_fields = ("id", "project_id", "data_unit_id")
@@ -166,7 +164,7 @@ class Task(Refreshable, Savable, Deletable):
         return self.id
 
 
-class TaskTag(Refreshable, Savable, Deletable):
+class TaskTag(Resource):
     """A tag that can be put on tasks."""
 
     _repr_fields = ("id", "name")
@@ -176,7 +174,7 @@ class TaskTag(Refreshable, Savable, Deletable):
     color: str | None = None
 
 
-class Assignment(Refreshable, Savable):
+class Assignment(Resource):
     """One person's work on a task."""
 
     _repr_fields = ("id", "task_id", "status_label")
@@ -212,69 +210,6 @@ class Assignment(Refreshable, Savable):
 
 # --------------------------------------------------------------------------- managers
 
-TASK_FILTERS = FilterSet(
-    {
-        "project": "id",
-        **id_filters(),
-        "is_discarded": "bool",
-        "schema": "str",
-        "has_assignment": "bool",
-        "has_reached_max_assignments": "bool",
-        "status_label": "str",
-        "status_review": "str",
-        "assignments": "ids",
-        "assignments__is_discarded": "bool",
-        "labelers": "ids",
-        "reviewers": "ids",
-        "groups": "ids",
-        "stages": "ids",
-        "workshops": "ids",
-        "tags": "ids",
-        "discarded_filter": "str",
-        **date_ranges("created"),
-    },
-    hints={
-        "created_after": "created__gt",
-        "created_before": "created__lt",
-        "workshop": "workshops",
-    },
-)
-
-ASSIGNMENT_FILTERS = FilterSet(
-    {
-        "project": "id",
-        **id_filters(),
-        "workshop": "id",
-        "tasks": "ids",
-        "users": "ids",
-        "reviewers": "ids",
-        "groups": "ids",
-        "stages": "ids",
-        "task_tags": "ids",
-        "tags": "ids",
-        "status_label": "str",
-        "status_review": "str",
-        "is_discarded": "bool",
-        "is_discard_confirmed": "bool",
-        "is_confirmed": "bool",
-        **date_ranges(
-            "created",
-            "label_submitted",
-            "last_labeled",
-            "last_reviewed",
-            "labeler_last_action_at",
-            "reviewer_last_action_at",
-        ),
-    },
-    hints={
-        "task": "tasks",
-        "workshops": "workshop",
-        "user": "users",
-        "created_after": "created__gt",
-        "created_before": "created__lt",
-    },
-)
-
 
 class ProjectManager(
     GetMixin[Project],
@@ -286,9 +221,6 @@ class ProjectManager(
     """``client.projects``."""
 
     name = "projects"
-    orderings = frozenset({"id", "title", "category", "created"})
-    resource = Project
-    path = "projects/"
 
 
 class TaskManager(
@@ -302,13 +234,6 @@ class TaskManager(
     """``client.tasks``: listed through ``sdk/tasks/`` with the backend's task filters."""
 
     name = "tasks"
-    orderings = frozenset({"id", "created", "project", "data_unit", "status", "is_discarded"})
-    resource = Task
-    path = "tasks/"
-    list_path_override = "sdk/tasks/"
-    cursor_pagination = True
-    filters = TASK_FILTERS
-    set_tags_path = "tasks/set_tags/"
 
     def annotate(self, pk: PathParam, body: Mapping[str, Any], schema: str | None = None) -> Any:
         """PUT ``tasks/{pk}/annotate_task_data/`` with ``{"action", "data"}``; the answer."""
@@ -380,10 +305,6 @@ class TaskTagManager(
     """``client.task_tags``."""
 
     name = "task_tags"
-    orderings = frozenset({"id", "name"})
-    resource = TaskTag
-    path = "task_tags/"
-    filters = FilterSet({"project": "id"})
 
 
 class AssignmentManager(
@@ -392,10 +313,3 @@ class AssignmentManager(
     """``client.assignments``: listed through ``sdk/assignments/``."""
 
     name = "assignments"
-    orderings = frozenset({"id", "created", "status_label", "status_review", "user", "task"})
-    resource = Assignment
-    path = "assignments/"
-    list_path_override = "sdk/assignments/"
-    cursor_pagination = True
-    filters = ASSIGNMENT_FILTERS
-    set_tags_path = "assignments/set_tags/"

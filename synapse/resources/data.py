@@ -15,7 +15,6 @@ from synapse.downloads import download
 from synapse.encoding import check_readable
 from synapse.errors import ClientError, InvalidInputError
 from synapse.executors import run_each, using
-from synapse.filters import FilterSet
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -30,12 +29,9 @@ from synapse.managers import (
 from synapse.paths import path_inside, safe_component, unique_path, url_basename
 from synapse.query import QuerySet
 from synapse.resources.base import (
-    Deletable,
     JsonDict,
-    Refreshable,
     Relation,
     Resource,
-    Savable,
     related_id,
 )
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
@@ -69,7 +65,7 @@ class FileSpecification(BaseModel):
     index: int | None = None
 
 
-class DataCollection(Refreshable, Savable, Deletable):
+class DataCollection(Resource):
     """A collection of data units sharing file specifications."""
 
     _repr_fields = ("id", "name")
@@ -196,7 +192,7 @@ class UploadReport:
         return f"<UploadReport {len(self.succeeded)} uploaded, {len(self.failed)} failed>"
 
 
-class DataFile(Refreshable):
+class DataFile(Resource):
     """An uploaded file, known by its checksum."""
 
     _repr_fields = ("id", "checksum", "size")
@@ -208,7 +204,7 @@ class DataFile(Refreshable):
     updated_at: datetime | None = None
 
 
-class DataUnit(Refreshable, Savable, Deletable):
+class DataUnit(Resource):
     """A set of files (one per specification) with metadata: what a task shows."""
 
     def download(self, dest: str | os.PathLike[str]) -> dict[str, Path]:
@@ -258,19 +254,12 @@ class DataCollectionManager(
     """``client.data_collections``; answers include the file specifications."""
 
     name = "data_collections"
-    orderings = frozenset({"id", "name", "category"})
-    resource = DataCollection
-    path = "data_collections/"
-    default_expand = ("file_specifications",)
 
 
 class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
     """``client.data_files``."""
 
     name = "data_files"
-    orderings = frozenset({"id"})
-    resource = DataFile
-    path = "data_files/"
 
     def create(  # type: ignore[override]
         self,
@@ -386,11 +375,6 @@ class DataUnitManager(
     """``client.data_units``; ``bulk_create`` sends each batch as one list."""
 
     name = "data_units"
-    orderings = frozenset({"id", "created"})
-    resource = DataUnit
-    path = "data_units/"
-    # data_collection is the natural filter (inferred, not in the package)
-    filters = FilterSet({"data_collection": "id"})
 
     def upload_payload(
         self,

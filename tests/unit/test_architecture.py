@@ -4,14 +4,14 @@ one HTTP path, one home for errors."""
 from __future__ import annotations
 
 import ast
-import inspect
+import importlib
 import re
 from pathlib import Path
 
 import synapse
 import synapse.resources
-from synapse import Client, errors
-from synapse.managers import KINDS
+from synapse import Client, errors, protocol
+from synapse.managers import KINDS, manager_class
 
 ROOT = Path(synapse.__file__).parent
 
@@ -114,16 +114,33 @@ def test_only_the_transport_imports_the_http_library() -> None:
     assert importing == ["synapse.http"]
 
 
-def test_the_client_has_a_manager_for_each_declared_kind_and_nothing_else() -> None:
-    declared = {n for n, t in inspect.get_annotations(Client).items() if "Manager" in str(t)}
-    assert declared == set(KINDS)
+def client_stub() -> dict[str, str]:
+    """The typed stub of the client's managers: ``name: ManagerClass`` under
+    ``if TYPE_CHECKING`` in the class body."""
+    tree = ast.parse((ROOT / "client.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Client")
+    return {
+        node.target.id: ast.unparse(node.annotation)
+        for block in cls.body
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+        for node in block.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
+
+
+def test_the_client_stub_names_each_declared_kind_and_its_manager() -> None:
+    stub = client_stub()
+    assert set(stub) == set(protocol.KINDS)
     client = Client("https://api.synapse.test", "t" * 20)
-    for name, kind in KINDS.items():
-        assert vars(Client)[name].module == kind.__module__  # loaded from where it is declared
+    for name, kind in protocol.KINDS.items():
         manager = getattr(client, name)
-        assert type(manager) is kind
-        assert client.manager_for(kind.resource) is manager
-        assert kind.resource.__name__ in {m.resource.__name__ for m in KINDS.values()}
+        assert type(manager) is manager_class(name) is KINDS[name]
+        assert stub[name] == type(manager).__name__  # what mypy sees is what runs
+        assert type(manager).__module__ == kind.module  # loaded from where it is declared
+        resource = getattr(importlib.import_module(kind.module), kind.resource_name)
+        assert client.manager_for(resource) is manager is client.manager_for(manager.resource)
+        assert kind.resource_name in synapse.__all__
+        assert getattr(synapse, kind.resource_name) is manager.resource
 
 
 def test_every_error_class_lives_in_errors_and_is_exported() -> None:
