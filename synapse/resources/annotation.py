@@ -117,7 +117,7 @@ class Task(Resource):
     """One item to annotate: a data unit in a project."""
 
     _repr_fields = ("id", "project_id", "data_unit_id")
-    _read_only = BASE_READ_ONLY | {"count_assignments", "has_data", "status"}
+    _read_only = BASE_READ_ONLY | {"count_assignments", "has_data"}
 
     project_id: int | None = related_id("project")
     data_unit_id: int | None = related_id("data_unit")
@@ -126,7 +126,8 @@ class Task(Resource):
     tags: list[int] | None = None
     is_discarded: bool | None = None
     schema_name: str | None = Field(None, alias="schema")
-    status: str | None = None
+    status_label: str | None = None
+    status_review: str | None = None
     workshop: int | None = None
     assignment: JsonValue = None
     count_assignments: int | None = None

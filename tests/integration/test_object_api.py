@@ -359,7 +359,7 @@ def test_annotate(
     task = synapse_client.tasks.get(2)
     task.annotate({"boxes": [1]}, action="save", schema="any")
     assert task.data == {"boxes": [1]}
-    assert task.status == "saved"
+    assert task.status_label == "in_progress"
     record = synapse_backend.requests[-1]
     assert (record.method, record.path, record.query) == (
         "PUT",

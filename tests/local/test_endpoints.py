@@ -103,7 +103,7 @@ def test_annotate_task_data(api: Api, demo: dict[str, Any]) -> None:
     )
     assert response.status_code == 200
     assert response.json()["data"] == data
-    assert response.json()["status"] == "submitted"
+    assert response.json()["status_label"] == "completed"
     bad = api.put("tasks/1/annotate_task_data/", json={"action": "publish", "data": {}})
     assert bad.status_code == 400
     assert "action" in bad.json()
