@@ -34,6 +34,7 @@ __all__ = [
     "declare",
     "id_filters",
     "kind_of_resource",
+    "withdraw",
 ]
 
 #: What a kind's endpoints offer: ``get`` (detail GET), ``list``, ``create`` (POST),
@@ -200,10 +201,17 @@ KINDS: dict[str, Kind] = {}
 
 
 def declare(kind: Kind) -> Kind:
-    """Register a kind; the SDK and the local backend see it from then on."""
+    """Register a kind; the SDK and the local backend see it from then on (a local
+    backend started afterwards serves it)."""
     KINDS[kind.name] = kind
     _BY_RESOURCE.clear()
     return kind
+
+
+def withdraw(name: str) -> None:
+    """Forget a declared kind (a test's throwaway kind)."""
+    KINDS.pop(name, None)
+    _BY_RESOURCE.clear()
 
 
 _BY_RESOURCE: dict[str, Kind] = {}
@@ -382,7 +390,9 @@ declare(Kind(
         "plugin": Filter("code", "plugin"),
         "name": Filter("str", "name"),
         "limit": Filter("int", lookup="limit", note="seen in the package's MCP server"),
-        "offset": Filter("int", lookup="offset", note="seen in the package's MCP server"),
+        "offset": Filter("int", lookup="offset", refused=True,
+                         note="seen in the package's MCP server, unverified with page "
+                              "numbers (which of the two wins is not given)"),
     },
     common_filters=False,
     orderings=frozenset({"id", "name", "version", "category"}),

@@ -104,6 +104,18 @@ def seed_demo(backend: Backend) -> dict[str, Any]:
                 "status_label": "completed" if n <= 3 else "in_progress",
                 "status_review": "in_progress" if n == 1 else "stand_by",
                 "reviewer": 3 if n <= 3 else None,
+                # a day of work each: labeled, submitted when completed, then reviewed
+                "last_labeled": f"2026-01-0{n}T09:00:00Z",
+                "labeler_last_action_at": f"2026-01-0{n}T09:30:00Z",
+                **(
+                    {
+                        "label_submitted": f"2026-01-0{n}T10:00:00Z",
+                        "last_reviewed": f"2026-01-0{n}T15:00:00Z",
+                        "reviewer_last_action_at": f"2026-01-0{n}T15:30:00Z",
+                    }
+                    if n <= 3
+                    else {}
+                ),
                 "is_discarded": n == 6,
                 "tags": [review["id"]] if n % 2 else [],
                 "data": {"boxes": [{"class": CLASSES[n % 4], "xywh": [10, 20, 30, 40]}]},

@@ -173,14 +173,9 @@ def capability(needs: str) -> Callable[[F], F]:
 
 def capabilities_of(cls: type) -> frozenset[str]:
     """What the kind of a resource class declares it can do (nothing when undeclared)."""
-    found = _CAPABILITIES.get(cls)
-    if found is None:
-        kind = protocol.kind_of_resource(cls.__module__, cls.__qualname__)
-        found = _CAPABILITIES[cls] = frozenset(kind.capabilities) if kind else frozenset()
-    return found
+    kind = protocol.kind_of_resource(cls.__module__, cls.__qualname__)
+    return kind.capabilities if kind else frozenset()
 
-
-_CAPABILITIES: dict[type, frozenset[str]] = {}
 
 _ADAPTERS: dict[type, pydantic.TypeAdapter[Any]] = {}
 
