@@ -163,7 +163,8 @@ class UploadItem:
     item: Mapping[str, Any]
     data_unit: DataUnit | None = None
     task: Resource | None = None  # the Task made for the unit, when a project was given
-    error: ClientError | None = None
+    #: What stopped this item: a `ClientError`, or any other exception (a file gone).
+    error: Exception | None = None
 
     @property
     def ok(self) -> bool:
@@ -227,7 +228,14 @@ class DataUnit(Resource):
                 path_inside(dest, safe_component(name, "spec"), safe_component(original)), taken
             )
             taken.add(target)
-            saved[name] = download(client.transport, url, target)
+            size, checksum = entry.get("size"), entry.get("checksum")
+            saved[name] = download(
+                client.transport,
+                url,
+                target,
+                size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+                checksum=checksum if isinstance(checksum, str) else None,
+            )
         return saved
 
     _repr_fields = ("id", "data_collection_id")
