@@ -8,9 +8,11 @@ For the quickstart, for integration tests, and for testing pipelines offline::
         ...  # point a client at backend.url with backend.token
 
 Needs the ``local`` extra (``pip install 'synapse-orm[local]'``). It shares only the
-wire protocol with the client side of the package and never imports it.
+wire protocol (``synapse.protocol``) with the client side of the package and never
+imports the client.
 """
 
+from synapse.local.clock import ManualClock
 from synapse.local.server import LocalBackend
 
-__all__ = ["LocalBackend"]
+__all__ = ["LocalBackend", "ManualClock"]

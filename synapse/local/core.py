@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import math
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from synapse.local.clock import Clock
 from synapse.local.http import (
     DEFAULT_PAGE_SIZE,
     ENCODE,
@@ -56,11 +58,20 @@ class BackendCore:
     """State, parsing and rendering of one local backend, and the generic endpoints;
     each family of resources adds its handlers in a module of its own."""
 
-    def __init__(self, store: Store, files_dir: Path, token: str, job_seconds: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        files_dir: Path,
+        token: str,
+        job_seconds: float,
+        clock: Clock = time.time,
+    ) -> None:
         self.store = store
         self.files_dir = files_dir
         self.token = token
         self.job_seconds = job_seconds
+        #: What simulated jobs advance on (a test's `ManualClock`).
+        self.clock = clock
         self.faults: FaultLayer | None = None
         self.lock: DataDirLock | None = None
         (files_dir / "uploads").mkdir(parents=True, exist_ok=True)

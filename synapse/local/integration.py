@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -70,7 +69,7 @@ class IntegrationHandlers(BackendCore):
                 "debug": bool(body.get("debug", False)),
                 "language": body.get("language", "ko"),
                 "console_logs": [f"[{now_iso()}] job queued: {plugin['code']}"],
-                "created_ts": time.time(),
+                "created_ts": self.clock(),
                 "auto": True,
                 "fail": bool(plugin.get("meta", {}).get("fail") or params.get("fail")),
             },
@@ -100,7 +99,7 @@ class IntegrationHandlers(BackendCore):
         """Move a run job PENDING -> RUNNING -> SUCCEEDED/FAILED as time passes."""
         if not doc.get("auto") or doc.get("status") in JOB_FINISHED:
             return doc
-        elapsed = time.time() - float(doc.get("created_ts", 0))
+        elapsed = self.clock() - float(doc.get("created_ts", 0))
         changed = False
         if elapsed >= self.job_seconds and doc["status"] == "PENDING":
             doc["status"] = "RUNNING"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 import warnings
 from collections.abc import Mapping
 from datetime import datetime
@@ -195,17 +194,21 @@ class Job(Resource):
     def wait(self, timeout: float | None = None, poll: float = 0.5) -> Job:
         """Poll until the job finishes; raise [`JobFailed`][synapse.errors.JobFailed] if it failed.
 
-        Polls start every ``poll`` seconds and back off to at most 10 s.
+        Polls start every ``poll`` seconds and back off to at most 10 s; ``timeout`` counts
+        the seconds waited between polls. The waits go through the client's retry policy
+        ``sleep`` (one injectable sleep: a test's can move a local backend's clock).
         """
         if poll <= 0:
             raise InvalidInputError("poll must be a positive number of seconds")
-        deadline = None if timeout is None else time.monotonic() + timeout
+        sleep = self._bound_client().transport.policy.sleep
+        waited = 0.0
         interval = poll
         while not self.is_finished:
-            if deadline is not None and time.monotonic() >= deadline:
+            if timeout is not None and waited >= timeout:
                 raise JobTimeoutError(f"job {self.id} still {self.status} after {timeout}s")
-            pause = interval if deadline is None else min(interval, deadline - time.monotonic())
-            time.sleep(max(0.0, pause))
+            pause = interval if timeout is None else min(interval, timeout - waited)
+            sleep(pause)
+            waited += pause
             interval = min(interval * 1.5, 10.0)
             self.refresh()
         if self.status != JobStatus.SUCCEEDED:

@@ -193,3 +193,16 @@ def test_user_docs_never_point_to_a_protocol_section() -> None:
         if section.search(line)
     ]
     assert offenders == []
+
+
+def test_no_test_waits_on_the_wall_clock() -> None:
+    """Tests move clocks (a `ManualClock`, an injected sleep); they never sleep or poll
+    against a deadline."""
+    sleeping = re.compile(r"\btime\.(sleep|monotonic|time)\(|\bsleep\(\d")
+    offenders = [
+        f"{path.relative_to(ROOT.parent)}:{n}"
+        for path in (ROOT.parent / "tests").rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), start=1)
+        if sleeping.search(line) and "sleeping = re.compile" not in line
+    ]
+    assert offenders == []
