@@ -206,3 +206,65 @@ def test_no_test_waits_on_the_wall_clock() -> None:
         if sleeping.search(line) and "sleeping = re.compile" not in line
     ]
     assert offenders == []
+
+
+def documented_layers() -> dict[str, int]:
+    """Each module of the map in docs/architecture.md with its depth (0 is the top); a
+    folder (``clients/``) stands for every module under it."""
+    page = (ROOT.parent / "docs" / "architecture.md").read_text()
+    block = page.split("## Layers", 1)[1].split("```", 2)[1]
+    modules = {module_name(p): p for p in ROOT.rglob("*.py")}
+    layers: dict[str, int] = {}
+    depth = 0
+    for line in block.strip("\n").splitlines():
+        names = re.findall(r"(?<!\S)([\w/]+\.py|[\w]+/)(?!\S)", line)
+        if not names:
+            continue  # a description going on under the line above
+        for name in names:
+            where = ROOT.parent / name if name.startswith("synapse/") else ROOT / name
+            if name.endswith("/"):
+                layers.update({m: depth for m, p in modules.items() if where in p.parents})
+            else:
+                layers[module_name(where)] = depth
+        depth += 1
+    return layers
+
+
+def module_level_imports(path: Path) -> set[str]:
+    """The synapse modules a module imports when it loads (not under TYPE_CHECKING,
+    not inside functions)."""
+    modules = {module_name(p) for p in ROOT.rglob("*.py")}
+    found: set[str] = set()
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                visit(node.orelse)
+                continue
+            if isinstance(node, (ast.If, ast.Try)):
+                visit(node.body)
+                visit(getattr(node, "orelse", []))
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+            found.update(t for t in targets if t in modules)
+
+    visit(ast.parse(path.read_text()).body)
+    return found
+
+
+def test_the_layer_map_is_the_import_order() -> None:
+    layers = documented_layers()
+    sources = {module_name(p): p for p in ROOT.rglob("*.py")}
+    client_side = {name for name in sources if not name.startswith("synapse.local")}
+    assert set(layers) == client_side, "every module of the client side is on the map"
+    assert layers["synapse.protocol"] == max(layers.values())  # the bottom layer
+    upward = sorted(
+        f"{name} -> {target}"
+        for name in client_side
+        for target in module_level_imports(sources[name]) - {name}
+        if target in layers and layers[target] < layers[name]
+    )
+    assert upward == []
