@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from synapse import Client, DataUnit, InvalidInputError, Task
+import synapse.protocol as protocol
+from synapse import Client, InvalidInputError, Task
 from synapse.local import LocalBackend
+from synapse.local.kinds import KINDS as TABLES
+from synapse.local.store import Query
 
 
 def listed(backend: LocalBackend) -> list[str]:
@@ -40,9 +43,10 @@ def test_none_last_exclude_in_bulk(qs: Any, synapse_backend: LocalBackend) -> No
     assert len(listed(synapse_backend)) == 1
 
 
-def test_values_are_plain_dicts_with_wire_names(qs: Any) -> None:
+def test_values_are_plain_dicts_with_wire_names(qs: Any, demo: dict[str, Any]) -> None:
     rows = list(qs.values("id", "project"))
-    assert rows[0] == {"id": 1, "project": rows[0]["project"]}
+    assert rows[0] == {"id": 1, "project": demo["project"]}
+    assert [r["id"] for r in rows] == list(range(1, 13))
     assert all(type(r) is dict for r in rows)
     assert list(qs.values_list("id", flat=True))[:3] == [1, 2, 3]
     assert next(iter(qs.values_list("id", "project")))[0] == 1
@@ -84,9 +88,21 @@ def test_assigning_an_unknown_name_raises_with_a_suggestion(
     assert task.changed_fields == set()
 
 
-def test_get_by_id_keyword_works_for_every_kind_with_get(synapse_client: Client, demo: Any) -> None:
-    assert isinstance(synapse_client.data_units.get(id=1), DataUnit)
-    assert synapse_client.tasks.get(id=1).id == 1
+@pytest.mark.parametrize(
+    "name", sorted(n for n, k in protocol.KINDS.items() if "get" in k.capabilities)
+)
+def test_get_by_id_keyword_works_for_every_kind_with_get(
+    synapse_client: Client, synapse_backend: LocalBackend, demo: Any, name: str
+) -> None:
+    table = TABLES[protocol.KINDS[name].table]
+    pk = min(
+        doc["id"] for doc in synapse_backend.backend.store.select(table, Query(), limit=9, offset=0)
+    )
+    manager = getattr(synapse_client, name)
+    got = manager.get(id=pk)
+    assert isinstance(got, manager.resource)
+    assert got.pk == pk
+    assert got == manager.get(pk)
 
 
 def test_does_not_exist_errors_pickle(synapse_client: Client) -> None:
