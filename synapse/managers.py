@@ -25,7 +25,9 @@ from synapse.urls import PathParam, build_path
 
 if TYPE_CHECKING:
     from synapse.context import Context
+    from synapse.partitions import Partition, PartitionKind
     from synapse.resources.base import Resource
+    from synapse.values import ValuesQuerySet
 
 __all__ = [
     "KINDS",
@@ -264,6 +266,81 @@ class ListMixin(Manager[T]):
     def iterator(self) -> Iterator[T]:
         """Stream every object without caching."""
         return self.all().iterator()
+
+    # The other query verbs, on the manager as on its QuerySet (Django's
+    # ``Manager.from_queryset``): ``client.tasks.exclude(...)`` needs no ``.all()``.
+
+    def none(self) -> QuerySet[T]:
+        """An empty query: nothing is ever sent."""
+        return self.all().none()
+
+    def exclude(self, **filters: Any) -> QuerySet[T]:
+        """All objects but those matching ``filters`` (by id)."""
+        return self.all().exclude(**filters)
+
+    def raw_filter(self, **params: Any) -> QuerySet[T]:
+        """Filters sent as given, unknown names with a warning (see `QuerySet.raw_filter`)."""
+        return self.all().raw_filter(**params)
+
+    def page_size(self, size: int) -> QuerySet[T]:
+        """All objects, fetched ``size`` per request."""
+        return self.all().page_size(size)
+
+    def last(self) -> T | None:
+        """The last object (by id), or None."""
+        return self.all().last()
+
+    def in_bulk(self, ids: Iterable[Any]) -> dict[Any, T]:
+        """The objects with these ids, by id."""
+        return self.all().in_bulk(ids)
+
+    def values(self, *fields: str) -> ValuesQuerySet:
+        """Every object as a plain dict of wire values (a lazy query)."""
+        return self.all().values(*fields)
+
+    def values_list(self, *fields: str, flat: bool = False) -> ValuesQuerySet:
+        """Every object as a tuple of wire values, or one value with ``flat=True``."""
+        return self.all().values_list(*fields, flat=flat)
+
+    def to_pandas(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """Every object as a DataFrame row (see `QuerySet.to_pandas`)."""
+        return self.all().to_pandas(columns, flatten=flatten, progress=progress)
+
+    def to_arrow(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """Every object as an Arrow table row (see `QuerySet.to_arrow`)."""
+        return self.all().to_arrow(columns, flatten=flatten, progress=progress)
+
+    def partitions(
+        self,
+        n: int | None = None,
+        *,
+        pages_per_partition: int | None = None,
+        by: PartitionKind | None = None,
+    ) -> list[Partition]:
+        """Picklable pieces of the whole list (see `QuerySet.partitions`)."""
+        return self.all().partitions(n, pages_per_partition=pages_per_partition, by=by)
+
+    def to_dask(
+        self,
+        npartitions: int | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        flatten: bool = False,
+    ) -> Any:
+        """A ``dask.dataframe`` over the whole list (see `QuerySet.to_dask`)."""
+        return self.all().to_dask(npartitions, columns=columns, flatten=flatten)
 
 
 @dataclass
