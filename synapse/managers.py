@@ -40,6 +40,7 @@ __all__ = [
     "Manager",
     "UpdateMixin",
     "batched",
+    "bulk_in_batches",
     "manager_class",
     "settle",
 ]
@@ -474,6 +475,28 @@ def settle(
         assign(entry, result)
     for entry in entries[len(results) :]:
         setattr(entry, "error", ClientError("the server answered fewer objects than were sent"))  # noqa: B010
+
+
+def bulk_in_batches(
+    items: Sequence[tuple[int, Mapping[str, Any]]],
+    batch_size: int,
+    send: Callable[[list[Mapping[str, Any]]], Sequence[T]],
+) -> list[BulkItem[T]]:
+    """``(index, item)`` pairs sent ``batch_size`` at a time, one request per batch
+    (``send``), each item getting its result or its error (see `settle`)."""
+    if batch_size < 1:
+        raise InvalidInputError("batch_size must be at least 1")
+    done: list[BulkItem[T]] = []
+    for batch in batched(items, batch_size):
+        entries = [BulkItem[T](index, item) for index, item in batch]
+        rows = [item for _, item in batch]
+        settle(entries, lambda picked, r=rows: send([r[i] for i in picked]), _set_result)  # type: ignore[misc]
+        done.extend(entries)
+    return done
+
+
+def _set_result(entry: BulkItem[Any], result: Any) -> None:
+    entry.result = result
 
 
 def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,8 +19,7 @@ from synapse.managers import (
     GetMixin,
     ListMixin,
     UpdateMixin,
-    batched,
-    settle,
+    bulk_in_batches,
 )
 from synapse.query import QuerySet
 from synapse.resources.base import (
@@ -270,8 +270,6 @@ class TaskManager(
         self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 500
     ) -> BulkReport[Task]:
         """Create tasks in one request per project and batch (``{project, data: [...]}``)."""
-        if batch_size < 1:
-            raise InvalidInputError("batch_size must be at least 1")
         indexed = list(enumerate(items))
         groups: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
         for index, item in indexed:
@@ -280,20 +278,9 @@ class TaskManager(
             groups.setdefault(key, []).append((index, item))
         results: dict[int, BulkItem[Task]] = {}
         for project, members in groups.items():
-            for batch in batched(members, batch_size):
-                entries = [BulkItem[Task](index, item) for index, item in batch]
-                rows = [item for _, item in batch]
-                settle(
-                    entries,
-                    lambda picked, p=project, r=rows: self._create_batch(p, [r[i] for i in picked]),  # type: ignore[misc]
-                    _set_result,
-                )
-                results.update((entry.index, entry) for entry in entries)
+            send = functools.partial(self._create_batch, project)
+            results.update((e.index, e) for e in bulk_in_batches(members, batch_size, send))
         return BulkReport([results[i] for i in sorted(results)])
-
-
-def _set_result(entry: BulkItem[Any], result: Any) -> None:
-    entry.result = result
 
 
 class TaskTagManager(

@@ -23,8 +23,7 @@ from synapse.managers import (
     GetMixin,
     ListMixin,
     UpdateMixin,
-    batched,
-    settle,
+    bulk_in_batches,
 )
 from synapse.paths import path_inside, safe_component, unique_path, url_basename
 from synapse.query import QuerySet
@@ -369,10 +368,6 @@ def upload_data_file(
     return manager._upload(path, chunked, chunk_size)
 
 
-def _set_result(entry: BulkItem[DataUnit], unit: DataUnit) -> None:
-    entry.result = unit
-
-
 class DataUnitManager(
     GetMixin[DataUnit],
     ListMixin[DataUnit],
@@ -425,15 +420,4 @@ class DataUnitManager(
         self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 1000
     ) -> BulkReport[DataUnit]:
         """Create units in batches of one request each; a failed batch is reported."""
-        indexed = list(enumerate(items))
-        report: BulkReport[DataUnit] = BulkReport()
-        for batch in batched(indexed, batch_size):
-            entries = [BulkItem[DataUnit](index, item) for index, item in batch]
-            rows = [item for _, item in batch]
-            settle(
-                entries,
-                lambda picked, r=rows: self.create_many([r[i] for i in picked]),  # type: ignore[misc]
-                _set_result,
-            )
-            report.items.extend(entries)
-        return report
+        return BulkReport(bulk_in_batches(list(enumerate(items)), batch_size, self.create_many))
