@@ -325,6 +325,10 @@ class QuerySet(Tabular, Generic[T]):
             raise IndexError("QuerySet index out of range")
         return found[0]
 
+    def _sliced(self, key: slice) -> QuerySet[T]:
+        """``self[key]`` (for callers typed without the overloads)."""
+        return self[key]
+
     def count(self) -> int:
         """How many objects match: the cache's length, or one request with page_size=1."""
         if self._result_cache is not None:

@@ -9,23 +9,32 @@ items are read as they are, with the wire's field names.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Literal, Protocol, overload
 
 from synapse.errors import InvalidInputError
-
-if TYPE_CHECKING:
-    from synapse.query import QuerySet
 
 __all__ = ["ValuesQuerySet"]
 
 Shape = Literal["dict", "tuple", "flat"]
 
 
+class Rows(Protocol):
+    """What a values query needs of the [`QuerySet`][synapse.query.QuerySet] it reads
+    (the QuerySet is above this module: it makes values queries)."""
+
+    def _raw_items(self, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]: ...
+    def filter(self, **filters: Any) -> Rows: ...
+    def exclude(self, **filters: Any) -> Rows: ...
+    def order_by(self, *fields: str) -> Rows: ...
+    def count(self) -> int: ...
+    def _sliced(self, key: slice) -> Rows: ...
+
+
 class ValuesQuerySet:
     """The rows of a [`QuerySet`][synapse.query.QuerySet] as dicts, tuples or single
     values (``values_list(..., flat=True)``)."""
 
-    def __init__(self, query: QuerySet[Any], fields: tuple[str, ...], shape: Shape) -> None:
+    def __init__(self, query: Rows, fields: tuple[str, ...], shape: Shape) -> None:
         if shape == "flat" and len(fields) != 1:
             raise InvalidInputError("values_list(flat=True) takes exactly one field")
         if shape != "dict" and not fields:
@@ -41,7 +50,7 @@ class ValuesQuerySet:
             return tuple(item.get(f) for f in self._fields)
         return {f: item.get(f) for f in self._fields} if self._fields else item
 
-    def _chain(self, query: QuerySet[Any]) -> ValuesQuerySet:
+    def _chain(self, query: Rows) -> ValuesQuerySet:
         return ValuesQuerySet(query, self._fields, self._shape)
 
     def __iter__(self) -> Iterator[Any]:
@@ -55,7 +64,7 @@ class ValuesQuerySet:
     def __getitem__(self, key: slice) -> ValuesQuerySet: ...
     def __getitem__(self, key: int | slice) -> Any:
         if isinstance(key, slice):
-            return self._chain(self._query[key])
+            return self._chain(self._query._sliced(key))
         if isinstance(key, bool) or not isinstance(key, int):
             raise TypeError(f"QuerySet indices must be ints or slices, got {key!r}")
         found = list(self[key : key + 1]) if key >= 0 else []
@@ -86,6 +95,5 @@ class ValuesQuerySet:
         return next(iter(self[:1]), None)
 
     def __repr__(self) -> str:
-        kind = self._query._manager.resource.__name__
         what = "values_list" if self._shape != "dict" else "values"
-        return f"<{what} of {kind} {list(self._fields)}>"
+        return f"<{what} {list(self._fields)} of {self._query!r}>"

@@ -143,14 +143,15 @@ def _where(query: Query, kind: Kind, key: str, declared: Filter, raw: str) -> No
         query.where(clause, *args)
         return
     query.depends.add(join.table)
+    # An uncorrelated subquery, computed once (a correlated EXISTS would scan the joined
+    # table once per row); NULL keys are left out, or NOT IN would match nothing.
     if join.reverse:
-        link = f"json_extract(j.body, '$.{join.key}') = {kind.table}.id"
+        mine, theirs = f"{kind.table}.id", f"json_extract(j.body, '$.{join.key}')"
     else:
-        link = f"j.id = json_extract({kind.table}.body, '$.{join.key}')"
-    exists = f"EXISTS (SELECT 1 FROM {join.table} j WHERE {link} AND {clause})"
-    if lookup == "exists" and _parse("bool", key, raw) == 0:
-        exists = f"NOT {exists}"
-    query.where(exists, *args)
+        mine, theirs = f"json_extract({kind.table}.body, '$.{join.key}')", "j.id"
+    negate = lookup == "exists" and _parse("bool", key, raw) == 0
+    reached = f"SELECT {theirs} FROM {join.table} j WHERE {theirs} IS NOT NULL AND {clause}"
+    query.where(f"{mine} {'NOT IN' if negate else 'IN'} ({reached})", *args)
 
 
 def _condition(alias: str, declared: Filter, key: str, raw: str) -> tuple[str, list[Any]]:
