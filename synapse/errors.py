@@ -314,6 +314,9 @@ def error_for_status(
     the body was cut after that many bytes (``body`` is its beginning)."""
     detail = _detail_of(body)
     message = summarize_detail(detail) or reason or "error"
+    if status_code == 404 and not isinstance(body, (dict, list)):
+        # The API answers a missing object with JSON; a page means no such path at all.
+        message = "no such API path (the server answered a page, not JSON): check base_url"
     if truncated_at is not None:
         message += f" [error body cut at {truncated_at // 1024} KiB]"
     kwargs: dict[str, Any] = {
