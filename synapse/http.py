@@ -355,14 +355,16 @@ Handler = Callable[[Request], Response]
 class MockTransport:
     """An `HTTPTransport` that answers every request with ``handler(request)``.
 
-    For tests of code that uses the SDK, without a server::
+    For tests of code that uses the SDK, without a server:
 
-        def handler(request: Request) -> Response:
-            if request.url.endswith("/projects/1/"):
-                return Response(200, json={"id": 1, "title": "t"})
-            return Response(404, json={"detail": "Not found."})
+    ```python
+    def handler(request: Request) -> Response:
+        if request.url.endswith("/projects/1/"):
+            return Response(200, json={"id": 1, "title": "t"})
+        return Response(404, json={"detail": "Not found."})
 
-        client = Client("https://api.example.com", "token", transport=MockTransport(handler))
+    client = Client("https://api.example.com", "token", transport=MockTransport(handler))
+    ```
 
     The handler may raise [`TransportError`][synapse.errors.TransportError] to play a network
     failure. Every
