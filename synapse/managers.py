@@ -142,6 +142,8 @@ class GetMixin(Manager[T]):
         try:
             data = self.fetch(pk)
         except NotFoundError as exc:
+            if not isinstance(exc.response, dict):
+                raise  # not the API's "no such object": the path itself is unknown
             raise self.resource.DoesNotExist(
                 f"{self.resource.__name__} {pk!r} does not exist",
                 status_code=exc.status_code,
