@@ -223,3 +223,22 @@ def test_the_openapi_document_lists_exactly_the_honoured_filters(
         names = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
         honoured = {n for n, f in kind.allowed_filters().items() if not f.refused}
         assert names - protocol.CONTROL_PARAMS - {"cursor"} == honoured, name
+
+
+EXPANSIONS = [(name, relation) for name in LISTED for relation in protocol.KINDS[name].expansions]
+
+
+@pytest.mark.parametrize(("name", "relation"), EXPANSIONS)
+def test_every_declared_expansion_is_served(
+    world: tuple[LocalBackend, Client], name: str, relation: str
+) -> None:
+    """``expand=<relation>`` nests the related object where the row holds its id."""
+    _, client = world
+    kind = protocol.KINDS[name]
+    page = client.request("GET", kind.listed_at, params={"expand": relation, "page_size": 50})
+    rows = [r for r in page["results"] if r.get(relation) not in (None, [], {})]
+    assert rows, f"the demo holds no {name} with a {relation}"
+    for row in rows:
+        value = row[relation]
+        nested = value if isinstance(value, list) else [value]
+        assert all(isinstance(v, dict) and "id" in v for v in nested), (name, relation, value)
