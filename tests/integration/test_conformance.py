@@ -242,3 +242,31 @@ def test_every_declared_expansion_is_served(
         value = row[relation]
         nested = value if isinstance(value, list) else [value]
         assert all(isinstance(v, dict) and "id" in v for v in nested), (name, relation, value)
+
+
+ORDERINGS = [(name, field) for name in LISTED for field in sorted(protocol.KINDS[name].orderings)]
+
+
+def _sort_key(value: Any) -> tuple[Any, ...]:
+    return (0,) if value is None else (1, value)  # SQL puts NULL first
+
+
+@pytest.mark.parametrize(("name", "field"), ORDERINGS)
+def test_every_declared_ordering_is_honoured_end_to_end(
+    world: tuple[LocalBackend, Client], name: str, field: str
+) -> None:
+    backend, client = world
+    kind = protocol.KINDS[name]
+    rows = sorted(stored(backend, kind.table), key=lambda r: r["id"])  # ties: by id
+    column = "id" if field in ("id", kind.pk) else field
+    for descending in (False, True):
+        want = [
+            r["id"]
+            for r in sorted(rows, key=lambda r: _sort_key(r.get(column)), reverse=descending)
+        ]
+        if column == "id" and descending:
+            want = sorted(want, reverse=True)
+        got = [
+            obj.pk for obj in getattr(client, name).order_by(f"{'-' if descending else ''}{field}")
+        ]
+        assert got == want, (name, field, descending)
