@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import synapse.protocol as protocol
 from synapse import Client, JobStatus, StorageCategory
@@ -270,3 +272,27 @@ def test_every_declared_ordering_is_honoured_end_to_end(
             obj.pk for obj in getattr(client, name).order_by(f"{'-' if descending else ''}{field}")
         ]
         assert got == want, (name, field, descending)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_filters_combine_as_an_intersection(
+    world: tuple[LocalBackend, Client], data: st.DataObject
+) -> None:
+    """Any few declared filters of a kind together keep exactly the rows each keeps."""
+    backend, client = world
+    name = data.draw(st.sampled_from(["tasks", "assignments", "ground_truth_events"]))
+    kind = protocol.KINDS[name]
+    usable = sorted(
+        n for n, f in kind.allowed_filters().items() if not f.refused and f.lookup != "limit"
+    )
+    chosen = data.draw(st.lists(st.sampled_from(usable), min_size=1, max_size=3, unique=True))
+    filters: dict[str, Any] = {}
+    want = {row["id"] for row in stored(backend, kind.table)}
+    for filter_name in chosen:
+        declared = kind.allowed_filters()[filter_name]
+        value = data.draw(st.sampled_from(candidates(backend, kind, declared)))
+        filters[filter_name] = value
+        want &= expected(backend, kind, declared, value)
+    got = [obj.pk for obj in getattr(client, name).filter(**filters)]
+    assert sorted(got) == sorted(want), filters
