@@ -1,13 +1,14 @@
-"""How objects show in notebooks: HTML table cells."""
+"""How objects and queries show in notebooks: HTML tables and their cells."""
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
-__all__ = ["html_cell"]
+__all__ = ["html_cell", "objects_table"]
 
 
 def html_cell(value: Any, limit: int = 200) -> str:
@@ -22,3 +23,19 @@ def html_cell(value: Any, limit: int = 200) -> str:
         text = value if isinstance(value, str) else repr(value)
     text = html.escape(text)
     return text[:limit] + "…" if len(text) > limit else text
+
+
+def objects_table(title: str, model: Any, shown: Sequence[Any], total: int) -> str:
+    """``shown`` objects of a resource class as an HTML table (``_repr_fields`` first),
+    captioned with ``title`` and how many there are in all."""
+    first = tuple(model._repr_fields)
+    columns = [*first, *(n for n in model.model_fields if n not in first)]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html_cell(getattr(o, c, None), 80)}</td>" for c in columns)
+        + "</tr>"
+        for o in shown
+    )  # fmt: skip
+    more = f" (first {len(shown)})" if total > len(shown) else ""
+    caption = html.escape(f"{title}: {total} {model.__name__} objects{more}")
+    return f"<table><caption>{caption}</caption><tr>{head}</tr>{body}</table>"

@@ -11,12 +11,11 @@ cover them, with a page size chosen to fit (``qs[:10]`` is one request for 10 it
 from __future__ import annotations
 
 import difflib
-import html
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
-from synapse.display import html_cell
+from synapse.display import objects_table
 from synapse.errors import InvalidInputError
 from synapse.frames import Pages, Tabular
 from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, PageSource, stable_pages
@@ -514,17 +513,7 @@ class QuerySet(Tabular, Generic[T]):
             shown = list(self._objects(iter([page]))) if page is not None else []
             counted = self._in_range(page.count) if page is not None else None
             total = len(shown) if counted is None else counted
-        fields = resource.model_fields
-        columns = [*resource._repr_fields, *(n for n in fields if n not in resource._repr_fields)]
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html_cell(getattr(o, c, None), 80)}</td>" for c in columns)
-            + "</tr>"
-            for o in shown
-        )  # fmt: skip
-        more = f" (first {len(shown)})" if total > len(shown) else ""
-        caption = html.escape(f"{self!r}: {total} {resource.__name__} objects{more}")
-        return f"<table><caption>{caption}</caption><tr>{head}</tr>{body}</table>"
+        return objects_table(repr(self), resource, shown, total)
 
     def _describe(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self._filters.items()) or "the query"
