@@ -354,6 +354,7 @@ declare(Kind(
 declare(Kind(
     "jobs", f"{_INT}:Job", "jobs/", frozenset({"get", "list", "update"}),
     fields={"status": "str", "action": "str", "plugin_release": "fk:plugin_releases",
+            "plugin": "fk:plugins",
             "agent": "json", "params": "json", "meta": "json", "progress_record": "json",
             "metrics_record": "json", "console_logs": "json", "result": "json",
             "error": "json", "created": "date", "started": "date", "finished": "date"},
@@ -368,7 +369,8 @@ declare(Kind(
     orderings=frozenset({"id", "created", "status", "action"}),
     actions=(Action("console_logs", "GET", "{pk}/console_logs/"),),
     note="ids are UUID strings on some backends; the casing of the status filter is not "
-         "pinned (the SDK sends the enum's uppercase value)",
+         "pinned (the SDK sends the enum's uppercase value); the plugin filter takes a code, "
+         "read here through the job's plugin [inferred: the contract names the release]",
 ))
 declare(Kind(
     "storages", f"{_INT}:Storage", "storages/", frozenset({"get", "list", "create"}),
@@ -425,8 +427,8 @@ declare(Kind(
 declare(Kind(
     "ground_truth_events", f"{_ML}:GroundTruthEvent", "sdk/ground_truth_events/",
     frozenset({"list"}), pk="pgh_id",
-    fields={"pgh_id": "int", "category": "str", "data": "json", "files": "json",
-            "task": "int", "data_unit": "fk:data_units",
+    fields={"pgh_id": "int", "ground_truth": "fk:ground_truths", "category": "str",
+            "data": "json", "files": "json", "task": "int", "data_unit": "fk:data_units",
             "ground_truth_dataset_versions": "ints"},
     filters={
         "ground_truth": Filter("id", "ground_truth"),
