@@ -135,6 +135,11 @@ def _where(query: Query, kind: Kind, key: str, declared: Filter, raw: str) -> No
     lookup = declared.lookup
     if raw == "" and declared.type not in ("str", "code"):
         return  # django-filter treats an empty value as no filter
+    for choice in raw.split(",") if declared.choices else ():
+        if choice not in declared.choices:  # a choice filter refuses what it does not offer
+            raise field_error(
+                key, f"Select a valid choice. {choice} is not one of the available choices."
+            )
     if join is None and declared.field == "id" and lookup in ("gt", "gte", "lt", "lte"):
         query.id_bounds.append((lookup, _parse("int", key, raw)))  # keyset pages
         return

@@ -391,3 +391,11 @@ def test_media_supports_range_requests(api: Api, demo: dict[str, Any]) -> None:
     assert part.status_code == 206
     assert part.content == whole.content[4:]
     assert api.get(url.rsplit("/", 1)[0] + "/../../etc").status_code == 404
+
+
+def test_a_choice_filter_refuses_a_value_it_does_not_offer(api: Api, demo: dict[str, Any]) -> None:
+    answer = api.get("sdk/tasks/", params={"status_label": "done"})
+    assert answer.status_code == 400
+    assert "status_label" in answer.json()
+    completed = api.get("sdk/tasks/", params={"status_label": "completed"}).json()
+    assert completed["count"] == 3  # the demo's first three tasks are labeled
