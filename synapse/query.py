@@ -25,11 +25,11 @@ from synapse.values import ValuesQuerySet
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from synapse import protocol
     from synapse.context import Context
     from synapse.filters import FilterSet
     from synapse.pagination import StableWalk
     from synapse.partitions import Partition, PartitionKind
+    from synapse.protocol import Kind
     from synapse.resources.base import Resource
 
 __all__ = ["Listing", "QuerySet"]
@@ -46,7 +46,7 @@ class Listing(Protocol[T_co]):
     orderings: frozenset[str]
 
     @property
-    def kind(self) -> protocol.Kind: ...
+    def kind(self) -> Kind: ...
 
     @property
     def resource(self) -> type[T_co]: ...
