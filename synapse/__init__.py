@@ -40,6 +40,7 @@ from synapse.methods import BackendClient
 from synapse.query import QuerySet
 
 if TYPE_CHECKING:
+    from synapse.aio import AsyncClient, AsyncMockTransport
     from synapse.resources import (
         Agent,
         Assignment,
@@ -66,6 +67,8 @@ __all__ = [
     "Agent",
     "AnnotateAction",
     "Assignment",
+    "AsyncClient",
+    "AsyncMockTransport",
     "AuthenticationError",
     "AuthorizationError",
     "BackendClient",
@@ -120,7 +123,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """A resource class, imported on first use (``synapse.Task``)."""
+    """A resource class, imported on first use (``synapse.Task``), or the async client
+    (``synapse.AsyncClient``: it loads httpx, the ``async`` extra)."""
+    if name in ("AsyncClient", "AsyncMockTransport"):
+        import synapse.aio
+
+        value = getattr(synapse.aio, name)
+        globals()[name] = value
+        return value
     if name in __all__:
         import synapse.resources
 

@@ -465,6 +465,16 @@ class Resource(BaseModel):
         """The manager of this kind on the client that loaded the object."""
         return self._bound_client().manager_for(type(self))
 
+    def _amanager(self, verb: str) -> Any:
+        """The manager of this kind, for an awaited call: a clear error when the object
+        was loaded by a sync ``Client`` (whose managers have no ``a`` methods)."""
+        if not hasattr(self._bound_client(), "atransport"):
+            raise InvalidInputError(
+                f"{verb}() needs a {type(self).__name__} loaded by an AsyncClient; "
+                f"this one was loaded by a sync client: use {verb[1:]}()"
+            )
+        return self._manager()
+
     def _saved_pk(self) -> Any:
         if self.pk is None:
             raise InvalidInputError(f"this {type(self).__name__} has no id yet; save it first")
@@ -518,6 +528,10 @@ class Refreshable(Resource):
         """Reload from the server, dropping unsaved changes."""
         self._load(self._manager().fetch(self._saved_pk()))
 
+    async def arefresh(self) -> None:
+        """`refresh()` awaited (an object loaded by an ``AsyncClient``)."""
+        self._load(await self._amanager("arefresh").afetch(self._saved_pk()))
+
 
 class Savable(Resource):
     """An object whose changes can be sent (its manager can ``update``)."""
@@ -529,6 +543,10 @@ class Savable(Resource):
         and reload from the answer; a new object (no id) is created. Nothing is sent when
         nothing changed."""
         self._manager().save(self)
+
+    async def asave(self) -> None:
+        """`save()` awaited (an object loaded by an ``AsyncClient``)."""
+        await self._amanager("asave").asave(self)
 
     def update(self, **fields: Any) -> None:
         """Set fields and save them in one request."""
@@ -549,4 +567,9 @@ class Deletable(Resource):
     def delete(self) -> None:
         """Delete on the server; the object cannot be saved afterwards."""
         self._manager().delete(self._saved_pk())
+        self._meta.deleted = True
+
+    async def adelete(self) -> None:
+        """`delete()` awaited (an object loaded by an ``AsyncClient``)."""
+        await self._amanager("adelete").adelete(self._saved_pk())
         self._meta.deleted = True

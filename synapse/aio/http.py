@@ -1,0 +1,309 @@
+"""Sending one request without blocking: `AsyncResponse`, the `AsyncHTTPTransport`s.
+
+`HttpxTransport`, the default, is the only code of the SDK that touches ``httpx`` (the
+``synapse-orm[async]`` extra, loaded when an `AsyncClient` is first built, never by
+``import synapse``). It takes the same `synapse.http.Request` as the sync transports, and
+its failures become the same [`TransportError`][synapse.errors.TransportError] kinds, so
+retries, credentials and error mapping stay in one place (`synapse.transport`).
+`AsyncMockTransport` answers from a function, for tests; an ``httpx.MockTransport`` (or
+``respx``) also works, under `HttpxTransport`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+import httpx
+
+from synapse.encoding import OpenFiles
+from synapse.errors import TransportError
+from synapse.http import CREDENTIAL_HEADERS, MAX_REDIRECTS, Headers, Request, Response
+from synapse.urls import origin
+
+__all__ = [
+    "AsyncHTTPTransport",
+    "AsyncMockTransport",
+    "AsyncResponse",
+    "HttpxTransport",
+]
+
+#: Bytes read from a file per write of a streamed body.
+_FILE_CHUNK = 1 << 20
+
+
+class AsyncResponse:
+    """An answer whose body is read (`aread()`) or streamed (`aiter_bytes()`) with
+    ``await``. After `aread()`, ``content`` holds the body, as on the sync `Response`."""
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        url: str = "",
+        reason: str = "",
+        stream: Callable[[int], AsyncIterator[bytes]] | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.headers = Headers(headers)
+        self._content = content if content is not None or stream else b""
+        self._stream = stream
+        self._on_close = on_close
+        self.url = url
+        self.reason = reason
+
+    @classmethod
+    def of(cls, response: Response) -> AsyncResponse:
+        """An async face for a whole sync `Response` (what mock handlers return)."""
+        return cls(
+            response.status_code,
+            headers=response.headers,
+            content=response.content,
+            url=response.url,
+            reason=response.reason,
+        )
+
+    @property
+    def content(self) -> bytes:
+        """The body; only once it was read (`aread()`)."""
+        if self._content is None:
+            raise RuntimeError("the body of a streamed response is read with `await aread()`")
+        return self._content
+
+    async def aread(self) -> bytes:
+        """The whole body (read now if it was streamed)."""
+        if self._content is None:
+            self._content = b"".join([chunk async for chunk in self.aiter_bytes(1 << 16)])
+        return self._content
+
+    async def aiter_bytes(self, chunk_size: int) -> AsyncGenerator[bytes, None]:
+        """The body in pieces of about ``chunk_size`` bytes; the response closes after."""
+        try:
+            if self._content is not None:
+                for start in range(0, len(self._content), chunk_size):
+                    yield self._content[start : start + chunk_size]
+            elif self._stream is not None:
+                async for chunk in self._stream(chunk_size):
+                    yield chunk
+        finally:
+            await self.aclose()
+
+    async def read_bounded(self, limit: int) -> Response:
+        """A sync `Response` holding at most ``limit + 1`` bytes of the body (enough to
+        tell that there was more); the rest is never downloaded."""
+        if self._content is None:
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                async for chunk in self.aiter_bytes(16 * 1024):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        break
+            except TransportError:
+                pass  # a broken error body still makes an error, from what did arrive
+            finally:
+                await self.aclose()
+            body = b"".join(chunks)[: limit + 1]
+        else:
+            body = self._content[: limit + 1]
+        return Response(
+            self.status_code, headers=self.headers, content=body, url=self.url, reason=self.reason
+        )
+
+    async def aclose(self) -> None:
+        """Release the connection (unread bytes are not downloaded)."""
+        if self._on_close is not None:
+            closer, self._on_close = self._on_close, None
+            await closer()
+
+    def __repr__(self) -> str:
+        return f"<AsyncResponse {self.status_code}>"
+
+
+class AsyncHTTPTransport(Protocol):
+    """Sends one request and returns its answer, its body not yet read: no retries, no
+    error mapping."""
+
+    async def handle(self, request: Request) -> AsyncResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- httpx
+
+
+class HttpxTransport:
+    """The default `AsyncHTTPTransport`: one pooled ``httpx.AsyncClient``.
+
+    Redirects are followed here (at most ``MAX_REDIRECTS``), and every credential header
+    is dropped on a redirect off ``own_origin`` (httpx itself drops only
+    ``Authorization``). ``transport`` is an httpx transport to send through instead of
+    the network (``httpx.MockTransport``, or one that respx patches).
+    """
+
+    def __init__(
+        self,
+        own_origin: tuple[str, str, int | None] | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        self.origin = own_origin
+        self._transport = transport
+        self._limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The pooled client, made on first use (in the loop that uses it)."""
+        if self._client is None:
+            verify: Any = os.environ.get("REQUESTS_CA_BUNDLE") or True  # as the sync client
+            self._client = httpx.AsyncClient(
+                transport=self._transport,
+                limits=self._limits,
+                follow_redirects=False,
+                verify=verify,
+                timeout=None,  # noqa: S113 - each request gives its own timeouts
+            )
+        return self._client
+
+    async def handle(self, request: Request) -> AsyncResponse:
+        client = self.client
+        timeout = httpx.Timeout(
+            connect=request.timeout.connect,
+            read=request.timeout.read,
+            write=request.timeout.read,
+            pool=request.timeout.connect,
+        )
+        kwargs: dict[str, Any] = {"params": request.params, "headers": request.headers}
+        opened: OpenFiles | None = None
+        try:
+            if request.files:
+                opened = OpenFiles(request.files)
+                kwargs["files"] = opened.__enter__()
+                kwargs["data"] = _form_dict(request.form or [])
+            elif request.content is not None:
+                kwargs["content"] = _async_content(request.content)
+            outgoing = client.build_request(request.method, request.url, timeout=timeout, **kwargs)
+            answer = await client.send(outgoing, stream=True)
+            hops = 0
+            while answer.is_redirect and answer.next_request is not None:
+                follow = answer.next_request
+                await answer.aclose()
+                hops += 1
+                if hops > MAX_REDIRECTS:
+                    raise TransportError("redirects", f"more than {MAX_REDIRECTS} redirects")
+                if origin(str(follow.url)) != self.origin:
+                    for name in CREDENTIAL_HEADERS:
+                        follow.headers.pop(name, None)
+                answer = await client.send(follow, stream=True)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from exc
+        finally:
+            if opened is not None:
+                opened.__exit__(None, None, None)
+
+        async def stream(chunk_size: int) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in answer.aiter_bytes(chunk_size):
+                    yield chunk
+            except httpx.HTTPError as exc:
+                raise _transport_error(exc) from exc
+
+        return AsyncResponse(
+            answer.status_code,
+            headers=answer.headers,
+            url=str(answer.url),
+            reason=answer.reason_phrase,
+            stream=stream,
+            on_close=answer.aclose,
+        )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
+def _form_dict(form: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Repeated multipart fields, as httpx takes them."""
+    fields: dict[str, list[str]] = {}
+    for key, value in form:
+        fields.setdefault(key, []).append(value)
+    return fields
+
+
+def _async_content(content: Any) -> Any:
+    """A body httpx can send from an async client: bytes as they are; a file or an
+    iterable of bytes (what a body factory makes) read piece by piece."""
+    if isinstance(content, (bytes, bytearray)):
+        return bytes(content)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        if hasattr(content, "read"):
+            while chunk := content.read(_FILE_CHUNK):
+                yield chunk
+        else:
+            for chunk in content:
+                yield chunk
+
+    return pieces()
+
+
+def _transport_error(exc: httpx.HTTPError) -> TransportError:
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return TransportError("connect_timeout", str(exc))
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+        return TransportError("read_timeout", str(exc))
+    if isinstance(exc, httpx.ConnectError):
+        refused = "refused" in str(exc).lower()
+        return TransportError("connect", "connection refused" if refused else "unreachable")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return TransportError("redirects", str(exc))
+    return TransportError("broken", str(exc) or type(exc).__name__)
+
+
+# --------------------------------------------------------------------------- mock
+
+
+#: A function or coroutine function answering a request.
+AsyncHandler = Callable[[Request], Any]
+
+
+class AsyncMockTransport:
+    """An `AsyncHTTPTransport` that answers every request with ``handler(request)``: a
+    plain function or a coroutine function returning a `synapse.http.Response` (or an
+    `AsyncResponse`). It may raise `TransportError` to play a network failure. Every
+    request is kept in ``requests``, its body read into bytes::
+
+        client = AsyncClient("https://api.example.com", "token",
+                             transport=AsyncMockTransport(handler))
+    """
+
+    def __init__(self, handler: AsyncHandler) -> None:
+        self.handler = handler
+        self.requests: list[Request] = []
+
+    async def handle(self, request: Request) -> AsyncResponse:
+        content = request.content
+        if content is not None and not isinstance(content, bytes):  # a file or chunks
+            request.content = content.read() if hasattr(content, "read") else b"".join(content)
+        self.requests.append(request)
+        answer = self.handler(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        response = answer if isinstance(answer, AsyncResponse) else AsyncResponse.of(answer)
+        if not response.url:
+            response.url = request.url
+        return response
+
+    async def aclose(self) -> None:
+        pass
