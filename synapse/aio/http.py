@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import inspect
 import os
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import httpx
 
@@ -165,7 +167,9 @@ class HttpxTransport:
     def client(self) -> httpx.AsyncClient:
         """The pooled client, made on first use (in the loop that uses it)."""
         if self._client is None:
-            verify: Any = os.environ.get("REQUESTS_CA_BUNDLE") or True  # as the sync client
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            # the sync client's CA bundle; TLS verification stays on either way
+            verify: Any = ssl.create_default_context(cafile=bundle) if bundle else True
             self._client = httpx.AsyncClient(
                 transport=self._transport,
                 limits=self._limits,
@@ -183,7 +187,7 @@ class HttpxTransport:
             write=request.timeout.read,
             pool=request.timeout.connect,
         )
-        kwargs: dict[str, Any] = {"params": request.params, "headers": request.headers}
+        kwargs: dict[str, Any] = {"headers": request.headers}
         opened: OpenFiles | None = None
         try:
             if request.files:
@@ -192,7 +196,9 @@ class HttpxTransport:
                 kwargs["data"] = _form_dict(request.form or [])
             elif request.content is not None:
                 kwargs["content"] = _async_content(request.content)
-            outgoing = client.build_request(request.method, request.url, timeout=timeout, **kwargs)
+            outgoing = client.build_request(
+                request.method, _with_query(request.url, request.params), timeout=timeout, **kwargs
+            )
             answer = await client.send(outgoing, stream=True)
             hops = 0
             while answer.is_redirect and answer.next_request is not None:
@@ -231,6 +237,14 @@ class HttpxTransport:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+
+def _with_query(url: str, params: list[tuple[str, str]]) -> str:
+    """``params`` appended to the URL's own query, encoded as the sync transport does
+    (httpx would replace a ``next`` link's query instead of adding to it)."""
+    if not params:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
 
 
 def _form_dict(form: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
