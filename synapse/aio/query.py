@@ -94,10 +94,11 @@ class AsyncQuerySet(QuerySet[T]):
     def _async(self) -> AsyncContext:
         return async_context(self._manager.client)
 
-    async def _apages(self, plan: Any) -> AsyncGenerator[Page, None]:
+    def _apages(self, plan: Any) -> AsyncGenerator[Page, None]:
+        """The fetcher's own generator (not a wrapper: closing it must reach the
+        fetcher, which cancels the pages in flight)."""
         client = self._async()
-        async for page in client.apage_fetcher.pages(client.atransport, plan):
-            yield page
+        return client.apage_fetcher.pages(client.atransport, plan)
 
     async def aiterator(
         self, chunk_size: int | None = None, *, stable: bool = False
