@@ -271,11 +271,22 @@ class AsyncClient:
 
         return list(await asyncio.gather(*(one(p) for p in paths)))
 
-    async def download(self, url: str, dest: str | os.PathLike[str]) -> Path:
-        """Download a URL to ``dest`` (streamed, resumed with Range, renamed into place)."""
+    async def download(
+        self,
+        url: str,
+        dest: str | os.PathLike[str],
+        *,
+        size: int | None = None,
+        checksum: str | None = None,
+    ) -> Path:
+        """Download a URL to ``dest`` (streamed, resumed with Range, renamed into place
+        only when complete; ``size`` and ``checksum`` checked when given), as
+        `Client.download` does."""
         from synapse.downloads import download
 
-        return await self.run_sync(download, self.transport, url, dest)
+        return await self.run_sync(
+            download, self.transport, url, dest, size=size, checksum=checksum
+        )
 
     # -- life cycle
 

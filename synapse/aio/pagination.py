@@ -17,7 +17,15 @@ from typing import Any
 
 from synapse.aio.transport import AsyncTransport
 from synapse.errors import ClientError, NotFoundError
-from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, StableWalk, _parse_page, plan_pages
+from synapse.pagination import (
+    MAX_PAGE_SIZE,
+    Page,
+    PagePlan,
+    StableWalk,
+    _parse_page,
+    _Tally,
+    plan_pages,
+)
 
 __all__ = ["AsyncPageFetcher", "astable_pages"]
 
@@ -25,10 +33,11 @@ __all__ = ["AsyncPageFetcher", "astable_pages"]
 class AsyncPageFetcher:
     """Keeps up to ``in_flight`` page requests going while pages are consumed.
 
-    As the sync `ConcurrentFetcher`: the first page alone (its ``count`` says how many
-    follow), then the rest ``in_flight`` at a time, each retried in its own task by the
-    transport without reordering anything. ``server_max`` (page-size caps learnt per
-    path) is shared with the client's sync fetcher.
+    As the sync `ConcurrentFetcher`, step for step: the first page alone (its ``count``
+    says how many follow), then the rest ``in_flight`` at a time, each retried in its own
+    task by the transport without reordering anything; a page that vanishes or a count
+    that changes raises `IncompleteResultError` (the same tally). ``server_max``
+    (page-size caps learnt per path) is shared with the client's sync fetcher.
     """
 
     def __init__(self, in_flight: int = 4, server_max: dict[str, int] | None = None) -> None:
@@ -60,10 +69,17 @@ class AsyncPageFetcher:
 
         try:
             content = await fetch(number)
-        except NotFoundError:
+        except NotFoundError as error:
             if number == 1:
                 raise
-            return  # DRF answers 404 for a page past the end: nothing more
+            # DRF answers 404 for a page past the end: a range that starts there is
+            # empty. Ask the count to tell that apart from a page that vanished.
+            one = [*plan.params, ("page_size", "1"), ("page", "1")]
+            answer = await transport.send("GET", plan.path, params=one)
+            count = _parse_page(answer.content, None)[0]
+            if count is None or count > plan.low:
+                raise _Tally(plan, count).vanished(number) from error
+            return
         count, results, next_url = _parse_page(content, plan.model)
         expected = size if count is None else min(size, max(0, count - (number - 1) * size))
         if len(results) < expected and next_url:
@@ -73,23 +89,21 @@ class AsyncPageFetcher:
             async for page in self.pages(transport, plan):
                 yield page
             return
+        tally = _Tally(plan, count if plan.count is None else plan.count)
+        tally.check_count(count, number)
         last: int | None = None
         if count is not None:
             end = count if plan.high is None else min(count, plan.high)
             last = max(number, math.ceil(end / size))
         pending: deque[asyncio.Task[bytes]] = deque()
         following = number + 1
-        sent = 0
         try:
             while True:
-                items, offset = results[skip:], skip
+                items = tally.take(results[skip:])
+                yield Page(count, items, content, skip)
                 skip = 0
-                if wanted is not None:
-                    items = items[: wanted - sent]
-                sent += len(items)
-                more = bool(next_url) and bool(results) and (wanted is None or sent < wanted)
-                yield Page(count, items, content, offset)
-                if not more:
+                if not (next_url and results and tally.wants_more()):
+                    tally.check_complete(number)
                     return
                 if last is not None and self.in_flight > 1:
                     while len(pending) < self.in_flight and following <= last:
@@ -98,9 +112,10 @@ class AsyncPageFetcher:
                 number += 1
                 try:
                     content = await pending.popleft() if pending else await fetch(number)
-                except NotFoundError:
-                    return  # the list shrank meanwhile: nothing more
+                except NotFoundError as error:
+                    raise tally.vanished(number) from error
                 count, results, next_url = _parse_page(content, plan.model)
+                tally.check_count(count, number)
                 start = (number - 1) * size
                 expected = size if count is None else min(size, max(0, count - start))
                 if len(results) < expected and next_url:

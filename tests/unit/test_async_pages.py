@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from synapse import IncompleteResultError
 from synapse.aio import AsyncClient, AsyncMockTransport
 from synapse.http import Request, Response
 from tests.conftest import BASE
@@ -206,3 +207,39 @@ def test_every_item_once_in_order_and_slices_under_503s_and_429s(
     assert whole == list(range(1, total + 1))
     assert part == whole[start : start + length]
     assert counted == max(0, total - start)
+
+
+@pytest.mark.parametrize("in_flight", [1, 4])
+async def test_a_vanished_page_or_a_changed_count_raises_instead_of_shortening(
+    in_flight: int,
+) -> None:
+    async def vanishing(request: Request) -> Response:
+        if page_number(request) == 3:
+            return Response(404, json={"detail": "Invalid page."})
+        return page_of(request, 50)
+
+    async with client_for(vanishing, page_size=10, pages_in_flight=in_flight) as client:
+        seen: list[int] = []
+
+        async def consume() -> None:
+            async for task in client.tasks.all():
+                seen.append(task.id)
+
+        with pytest.raises(IncompleteResultError, match="page 3"):
+            await consume()
+        assert seen == list(range(1, 21))
+
+    async def growing(request: Request) -> Response:
+        return page_of(request, 50 if page_number(request) < 2 else 51)
+
+    async with client_for(growing, page_size=10, pages_in_flight=in_flight) as client:
+        with pytest.raises(IncompleteResultError, match="counts 51"):
+            [t async for t in client.tasks.all()]
+
+    async def past_the_end(request: Request) -> Response:
+        if page_number(request) > 5:
+            return Response(404, json={"detail": "Invalid page."})
+        return page_of(request, 50)
+
+    async with client_for(past_the_end, page_size=10, pages_in_flight=in_flight) as client:
+        assert [t async for t in client.tasks.all().page_size(10)[60:70]] == []
