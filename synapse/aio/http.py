@@ -11,6 +11,7 @@ retries, credentials and error mapping stay in one place (`synapse.transport`).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import ssl
@@ -158,8 +159,10 @@ class HttpxTransport:
     ) -> None:
         self.origin = own_origin
         self._transport = transport
+        # httpx's default keep-alive pool (20): httpcore scans every pooled connection
+        # for each request, so a larger pool costs more CPU than it saves connects
         self._limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
+            max_connections=max_connections, max_keepalive_connections=min(20, max_connections)
         )
         self._client: httpx.AsyncClient | None = None
 
@@ -181,12 +184,7 @@ class HttpxTransport:
 
     async def handle(self, request: Request) -> AsyncResponse:
         client = self.client
-        timeout = httpx.Timeout(
-            connect=request.timeout.connect,
-            read=request.timeout.read,
-            write=request.timeout.read,
-            pool=request.timeout.connect,
-        )
+        timeout = _timeout(request.timeout.connect, request.timeout.read)
         kwargs: dict[str, Any] = {"headers": request.headers}
         opened: OpenFiles | None = None
         try:
@@ -211,6 +209,14 @@ class HttpxTransport:
                     for name in CREDENTIAL_HEADERS:
                         follow.headers.pop(name, None)
                 answer = await client.send(follow, stream=True)
+            if not request.stream and answer.status_code < 400:  # read whole, natively
+                return AsyncResponse(
+                    answer.status_code,
+                    headers=answer.headers,
+                    content=await answer.aread(),
+                    url=str(answer.url),
+                    reason=answer.reason_phrase,
+                )
         except httpx.HTTPError as exc:
             raise _transport_error(exc) from exc
         finally:
@@ -237,6 +243,13 @@ class HttpxTransport:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(connect: float | None, read: float | None) -> httpx.Timeout:
+    """httpx's timeouts for the SDK's (connect, read): writes as reads, the pool as a
+    connect."""
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
 
 def _with_query(url: str, params: list[tuple[str, str]]) -> str:
