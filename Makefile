@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/upload.py
 	$(BIN)/python benchmarks/frames.py
 	$(BIN)/python benchmarks/dask_scaling.py
+	$(BIN)/python benchmarks/async_listing.py
 	$(BIN)/python benchmarks/import_time.py
 
 clean:

@@ -19,10 +19,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 from cachetools import LRUCache
 
-from synapse.aio.http import AsyncHTTPTransport, HttpxTransport
+from synapse.aio.http import AsyncHTTPTransport, async_transport
 from synapse.aio.pagination import AsyncPageFetcher
 from synapse.aio.transport import AsyncTransport, LoopBridge
 from synapse.client import Client, _Managed
@@ -36,6 +35,8 @@ from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback
 from synapse.urls import Params, origin
 
 if TYPE_CHECKING:
+    import httpx
+
     from synapse.resources.base import Resource
 
 __all__ = ["AsyncClient"]
@@ -91,14 +92,7 @@ class AsyncClient:
         )
         if retry is not None and max_retries is not None and retry.max_retries != max_retries:
             raise InvalidInputError("give max_retries or retry=RetryPolicy(...), not both")
-        own = origin(self.config.base_url)
-        http: AsyncHTTPTransport
-        if transport is None:
-            http = HttpxTransport(own)
-        elif isinstance(transport, httpx.AsyncBaseTransport):  # an httpx transport
-            http = HttpxTransport(own, transport=transport)
-        else:
-            http = transport
+        http = async_transport(origin(self.config.base_url), transport)
         self._bridge = LoopBridge(http)
         #: The sync transport: builds every request and maps every error; its own
         #: sending works only from `run_sync` threads.

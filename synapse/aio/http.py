@@ -11,6 +11,7 @@ retries, credentials and error mapping stay in one place (`synapse.transport`).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import os
@@ -31,6 +32,7 @@ __all__ = [
     "AsyncMockTransport",
     "AsyncResponse",
     "HttpxTransport",
+    "async_transport",
 ]
 
 #: Bytes read from a file per write of a streamed body.
@@ -165,11 +167,15 @@ class HttpxTransport:
             max_connections=max_connections, max_keepalive_connections=min(20, max_connections)
         )
         self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def client(self) -> httpx.AsyncClient:
-        """The pooled client, made on first use (in the loop that uses it)."""
-        if self._client is None:
+        """The pooled client, made on first use in each event loop (its connections
+        belong to the loop that opened them: a later ``asyncio.run`` gets new ones)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._loop = loop
             bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
             # the sync client's CA bundle; TLS verification stays on either way
             verify: Any = ssl.create_default_context(cafile=bundle) if bundle else True
@@ -240,9 +246,21 @@ class HttpxTransport:
         )
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        client, self._client = self._client, None
+        if client is not None and self._loop is asyncio.get_running_loop():
+            await client.aclose()  # (a pool of a loop that has ended went with it)
+
+
+def async_transport(
+    own_origin: tuple[str, str, int | None], transport: Any = None
+) -> AsyncHTTPTransport:
+    """What an `AsyncClient` sends through: its ``transport=`` when that is an
+    `AsyncHTTPTransport`, `HttpxTransport` over it when it is an httpx transport
+    (``httpx.MockTransport``), else `HttpxTransport` over the network."""
+    if transport is None or isinstance(transport, httpx.AsyncBaseTransport):
+        return HttpxTransport(own_origin, transport=transport)
+    found: AsyncHTTPTransport = transport
+    return found
 
 
 @functools.lru_cache(maxsize=64)

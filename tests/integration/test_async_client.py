@@ -260,3 +260,15 @@ def test_every_item_once_in_order_under_503s_and_429s(
     assert whole == sorted(set(whole))
     assert len(whole) == count == 13
     assert part == whole[start : start + length]
+
+
+def test_one_client_serves_successive_event_loops(
+    synapse_backend: LocalBackend, demo: dict[str, Any]
+) -> None:
+    """A script that calls ``asyncio.run`` twice with one client gets a new pool in the
+    second loop, not connections tied to the closed one."""
+    client = AsyncClient(synapse_backend.url, synapse_backend.token)
+    first = asyncio.run(client.projects.aget(demo["project"]))
+    second = asyncio.run(client.projects.aget(demo["project"]))
+    assert first.id == second.id == demo["project"]
+    asyncio.run(client.aclose())

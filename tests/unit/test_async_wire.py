@@ -207,3 +207,17 @@ def test_import_synapse_does_not_import_httpx() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True", "True"]
+
+
+def test_settings_come_from_the_same_environment_as_the_sync_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SYNAPSE_BASE_URL", BASE)
+    monkeypatch.setenv("SYNAPSE_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("SYNAPSE_TENANT", "acme")
+    monkeypatch.setenv("SYNAPSE_PAGES_IN_FLIGHT", "7")
+    client, sync = AsyncClient(timeout=(2, 9)), Client(timeout=(2, 9))
+    assert client.config == sync.config
+    assert client.apage_fetcher.in_flight == 7
+    assert TOKEN not in repr(client)
+    assert TOKEN not in repr(client.config)
