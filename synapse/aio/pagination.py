@@ -106,9 +106,14 @@ class AsyncPageFetcher:
                     tally.check_complete(number)
                     return
                 if last is not None and self.in_flight > 1:
+                    started = len(pending)
                     while len(pending) < self.in_flight and following <= last:
                         pending.append(self._start(fetch, following))
                         following += 1
+                    if len(pending) > started:
+                        # let the new tasks send now: awaiting a page that is already
+                        # there would not give the loop a turn, and they would wait
+                        await asyncio.sleep(0)
                 number += 1
                 try:
                     content = await pending.popleft() if pending else await fetch(number)

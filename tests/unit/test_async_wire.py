@@ -221,3 +221,16 @@ def test_settings_come_from_the_same_environment_as_the_sync_client(
     assert client.apage_fetcher.in_flight == 7
     assert TOKEN not in repr(client)
     assert TOKEN not in repr(client.config)
+
+
+async def test_tls_verification_stays_on_and_one_context_is_shared() -> None:
+    import ssl
+
+    first, second = AsyncClient(BASE, TOKEN), AsyncClient(BASE, TOKEN)
+    pools = [c.atransport.http.client for c in (first, second)]  # type: ignore[attr-defined]
+    contexts = [p._transport._pool._ssl_context for p in pools]
+    assert contexts[0] is contexts[1]  # the certificates load once per process
+    assert contexts[0].verify_mode == ssl.CERT_REQUIRED
+    assert contexts[0].check_hostname
+    for client in (first, second):
+        await client.aclose()
