@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import weakref
 from collections import deque
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
@@ -24,6 +25,7 @@ from synapse.pagination import (
     StableWalk,
     _parse_page,
     _Tally,
+    _whole_json,
     plan_pages,
 )
 
@@ -46,6 +48,8 @@ class AsyncPageFetcher:
         self.in_flight = in_flight
         self.server_max: dict[str, int] = {} if server_max is None else server_max
         self.tasks: set[asyncio.Task[Any]] = set()
+        #: Page tasks that `aclose` cancelled: their listings say the client was closed.
+        self._closed: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
     def _start(self, fetch: Any, number: int) -> asyncio.Task[bytes]:
         task: asyncio.Task[bytes] = asyncio.ensure_future(fetch(number))
@@ -65,7 +69,24 @@ class AsyncPageFetcher:
 
         async def fetch(page: int) -> bytes:
             params = [*plan.params, ("page_size", str(size)), ("page", str(page))]
-            return (await transport.send("GET", plan.path, params=params)).content
+            answer = await transport.send("GET", plan.path, params=params, complete=_whole_json)
+            return answer.content
+
+        def parse(content: bytes, page: int) -> tuple[int | None, list[Any], str | None]:
+            try:
+                return _parse_page(content, plan.model)
+            except ClientError as error:
+                raise ClientError(f"listing {plan.path}: page {page}: {error.message}") from None
+
+        async def awaited(task: asyncio.Task[bytes]) -> bytes:
+            try:
+                return await task
+            except asyncio.CancelledError:
+                if task in self._closed:  # not this listing's own cancellation
+                    raise ClientError(
+                        "the client was closed while this listing was in progress"
+                    ) from None
+                raise
 
         try:
             content = await fetch(number)
@@ -76,11 +97,11 @@ class AsyncPageFetcher:
             # empty. Ask the count to tell that apart from a page that vanished.
             one = [*plan.params, ("page_size", "1"), ("page", "1")]
             answer = await transport.send("GET", plan.path, params=one)
-            count = _parse_page(answer.content, None)[0]
+            count = parse(answer.content, 1)[0]
             if count is None or count > plan.low:
                 raise _Tally(plan, count).vanished(number) from error
             return
-        count, results, next_url = _parse_page(content, plan.model)
+        count, results, next_url = parse(content, number)
         expected = size if count is None else min(size, max(0, count - (number - 1) * size))
         if len(results) < expected and next_url:
             if not results or cap == len(results):
@@ -116,10 +137,10 @@ class AsyncPageFetcher:
                         await asyncio.sleep(0)
                 number += 1
                 try:
-                    content = await pending.popleft() if pending else await fetch(number)
+                    content = await awaited(pending.popleft()) if pending else await fetch(number)
                 except NotFoundError as error:
                     raise tally.vanished(number) from error
-                count, results, next_url = _parse_page(content, plan.model)
+                count, results, next_url = parse(content, number)
                 tally.check_count(count, number)
                 start = (number - 1) * size
                 expected = size if count is None else min(size, max(0, count - start))
@@ -135,6 +156,7 @@ class AsyncPageFetcher:
         """Cancel every page request still going, and wait until they have stopped."""
         running = list(self.tasks)
         for task in running:
+            self._closed.add(task)
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)

@@ -89,8 +89,10 @@ class AsyncTransport:
         max_retries: int | None = None,
         stream: bool = False,
         ok_statuses: Iterable[int] = (),
+        complete: Callable[[bytes], bool] | None = None,
     ) -> AsyncResponse:
-        """Send with retries; the successful response, its body read unless ``stream``."""
+        """Send with retries; the successful response, its body read unless ``stream``.
+        ``complete(content)`` says whether a success body is whole (`Transport.send`)."""
         prepared = self.sync.prepare(
             method, path, params=params, data=data, files=files, body=body,
             headers=headers, timeout=timeout, max_retries=max_retries, stream=stream,
@@ -105,11 +107,11 @@ class AsyncTransport:
         attempt = 0
         while True:
             try:
-                response = await self._attempt(prepared.build(), accepted)
+                response = await self._attempt(prepared.build(), accepted, complete)
             except _Failure as failure:
                 retryable = failure.retryable and (not failure.sent or method in IDEMPOTENT_METHODS)
                 if not retryable or attempt >= retries:
-                    raise failure.error from failure.__cause__
+                    raise failure.error from self.sync._masked(failure.__cause__)
                 await self._wait(method, url, attempt, retries, failure.error.message, None)
                 attempt += 1
                 continue
@@ -125,14 +127,23 @@ class AsyncTransport:
             bounded = await response.read_bounded(MAX_ERROR_BODY)
             raise self.sync._http_error(method, url, bounded, retry_after)
 
-    async def _attempt(self, request: Request, accepted: frozenset[int]) -> AsyncResponse:
-        """One request; a success body is read here, inside the error mapping."""
+    async def _attempt(
+        self,
+        request: Request,
+        accepted: frozenset[int],
+        complete: Callable[[bytes], bool] | None = None,
+    ) -> AsyncResponse:
+        """One request; a success body is read here, inside the error mapping, and one
+        that is cut (``complete`` says) is a broken connection, retried like one."""
         try:
             response = await self.http.handle(request)
             if not request.stream and (
                 response.status_code < 400 or response.status_code in accepted
             ):
-                await response.aread()
+                content = await response.aread()
+                if complete is not None and response.status_code < 300 and not complete(content):
+                    length = len(content)
+                    raise TransportError("broken", f"an incomplete answer ({length} bytes)")
             return response
         except TransportError as exc:
             raise self.sync._failure(request, exc) from exc
