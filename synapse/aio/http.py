@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
 import os
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -24,7 +25,14 @@ import httpx
 
 from synapse.encoding import OpenFiles
 from synapse.errors import TransportError
-from synapse.http import CREDENTIAL_HEADERS, MAX_REDIRECTS, Headers, Request, Response
+from synapse.http import (
+    CREDENTIAL_HEADERS,
+    MAX_REDIRECTS,
+    Headers,
+    Request,
+    Response,
+    _MaskUrlCredentials,
+)
 from synapse.urls import origin
 
 __all__ = [
@@ -37,6 +45,20 @@ __all__ = [
 
 #: Bytes read from a file per write of a streamed body.
 _FILE_CHUNK = 1 << 20
+
+
+class _MaskHttpxUrls(_MaskUrlCredentials):
+    """httpx logs each request's URL at INFO (an ``httpx.URL``, not a string); the
+    protocol puts agent tokens in paths."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(str(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return super().filter(record)
+
+
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_MaskHttpxUrls())
 
 
 class AsyncResponse:

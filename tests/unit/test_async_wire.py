@@ -234,3 +234,14 @@ async def test_tls_verification_stays_on_and_one_context_is_shared() -> None:
     assert contexts[0].check_hostname
     for client in (first, second):
         await client.aclose()
+
+
+@respx.mock
+async def test_path_tokens_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    respx.post(f"{BASE}/agents/{AGENT}/connect/").respond(json={"ok": True})
+    with caplog.at_level(logging.DEBUG):
+        async with make() as client:
+            assert await client.request("POST", f"agents/{AGENT}/connect/") == {"ok": True}
+    assert "HTTP Request: POST" in caplog.text  # httpx logged the request...
+    assert AGENT not in caplog.text  # ...with the token in its path masked
+    assert TOKEN not in caplog.text
