@@ -227,6 +227,7 @@ class AsyncClient:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         resume: bool | None = None,
         on_progress: ProgressCallback | None = None,
+        progress: bool = False,
         timeout: TimeoutLike | None = None,
     ) -> dict[str, Any]:
         """Upload a file with the resumable chunked protocol; the finalized upload. The
@@ -241,6 +242,7 @@ class AsyncClient:
             chunk_size=chunk_size,
             resume=resume,
             on_progress=on_progress,
+            progress=progress,
             timeout=timeout,
         )
 
