@@ -211,8 +211,12 @@ class LoopBridge:
 
         def stream(chunk_size: int) -> Iterator[bytes]:
             pieces = response.aiter_bytes(chunk_size)
+
+            async def following() -> bytes | None:
+                return await anext(pieces, None)
+
             try:
-                while (chunk := pull(anext(pieces, None))) is not None:
+                while (chunk := pull(following())) is not None:
                     yield chunk
             finally:
                 pull(pieces.aclose())
