@@ -160,17 +160,18 @@ def main() -> None:
             "sync Client iterator()": lambda: sync_listing(server, args.page_size),
             "AsyncClient async for": in_loop(lambda: async_listing(server, args.page_size)),
         }
-        timings = {name: (float("inf"), 0) for name in listings}
+        timings = {name: (float("inf"), float("inf")) for name in listings}
         for _ in range(2):  # interleaved, best of two (the first also warms the server)
             for name, run in listings.items():
-                seconds, done = timed(run)
+                seconds, used, done = cpu_timed(run)
                 assert done == args.tasks, (name, done)
-                timings[name] = (min(timings[name][0], seconds), done)
-        sync_seconds = timings["sync Client iterator()"][0]
+                timings[name] = (min(timings[name][0], seconds), min(timings[name][1], used))
+        sync_seconds, sync_cpu = timings["sync Client iterator()"]
         print(f"\nlisting {args.tasks:,} tasks, page size {args.page_size}, {PAGES_IN_FLIGHT} "
               f"pages in flight, {args.latency * 1000:.0f} ms latency, best of 2")  # fmt: skip
-        for name, (seconds, _) in timings.items():
-            print(f"  {name}: {seconds:.2f}s (ratio to sync {seconds / sync_seconds:.3f})")
+        for name, (seconds, used) in timings.items():
+            print(f"  {name}: {seconds:.2f}s (ratio to sync {seconds / sync_seconds:.3f}); "
+                  f"CPU {used:.2f}s (ratio {used / sync_cpu:.3f})")  # fmt: skip
         sync_peak = peak_growth(lambda: sync_listing(server, args.page_size, memory=True))
         async_peak = peak_growth(
             in_loop(lambda: async_listing(server, args.page_size, memory=True))
