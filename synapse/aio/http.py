@@ -32,6 +32,7 @@ from synapse.http import (
     Request,
     Response,
     _MaskUrlCredentials,
+    tls_reason,
 )
 from synapse.urls import origin
 
@@ -339,6 +340,8 @@ def _transport_error(exc: httpx.HTTPError) -> TransportError:
     if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
         return TransportError("read_timeout", str(exc))
     if isinstance(exc, httpx.ConnectError):
+        if "SSL" in str(exc) or "TLS" in str(exc):  # the handshake: nothing was sent
+            return TransportError("connect", f"TLS handshake failed ({tls_reason(str(exc))})")
         refused = "refused" in str(exc).lower()
         return TransportError("connect", "connection refused" if refused else "unreachable")
     if isinstance(exc, httpx.TooManyRedirects):
@@ -357,10 +360,12 @@ class AsyncMockTransport:
     """An `AsyncHTTPTransport` that answers every request with ``handler(request)``: a
     plain function or a coroutine function returning a `synapse.http.Response` (or an
     `AsyncResponse`). It may raise `TransportError` to play a network failure. Every
-    request is kept in ``requests``, its body read into bytes::
+    request is kept in ``requests``, its body read into bytes:
 
-        client = AsyncClient("https://api.example.com", "token",
-                             transport=AsyncMockTransport(handler))
+    ```python
+    transport = AsyncMockTransport(handler)
+    client = AsyncClient("https://api.example.com", "token", transport=transport)
+    ```
     """
 
     def __init__(self, handler: AsyncHandler) -> None:

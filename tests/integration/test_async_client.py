@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from synapse import Client, InvalidInputError, JobStatus, NotFoundError
+from synapse import Client, ClientConnectionError, InvalidInputError, JobStatus, NotFoundError
 from synapse.aio import AsyncClient, AsyncQuerySet
 from synapse.local import LocalBackend
 from synapse.resources import Job, Project, Task
@@ -272,3 +272,12 @@ def test_one_client_serves_successive_event_loops(
     second = asyncio.run(client.projects.aget(demo["project"]))
     assert first.id == second.id == demo["project"]
     asyncio.run(client.aclose())
+
+
+async def test_https_to_a_plain_http_server_says_tls_and_that_nothing_was_sent(
+    synapse_backend: LocalBackend,
+) -> None:
+    url = synapse_backend.url.replace("http://", "https://")
+    async with AsyncClient(url, "t" * 20, max_retries=0) as client:
+        with pytest.raises(ClientConnectionError, match=r"TLS handshake failed.*http://"):
+            await client.projects.acount()
