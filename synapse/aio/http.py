@@ -21,7 +21,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-import httpx
+try:
+    import httpx
+except ModuleNotFoundError as missing:  # pragma: no cover - the extra is not installed
+    raise ModuleNotFoundError(
+        "synapse.AsyncClient needs httpx: pip install 'synapse-orm[async]'", name=missing.name
+    ) from missing
 
 from synapse.encoding import OpenFiles
 from synapse.errors import TransportError

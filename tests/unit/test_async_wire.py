@@ -245,3 +245,12 @@ async def test_path_tokens_never_reach_the_logs(caplog: pytest.LogCaptureFixture
     assert "HTTP Request: POST" in caplog.text  # httpx logged the request...
     assert AGENT not in caplog.text  # ...with the token in its path masked
     assert TOKEN not in caplog.text
+
+
+def test_without_the_extra_the_error_says_what_to_install() -> None:
+    probe = (
+        "import sys; sys.modules['httpx'] = None; import synapse\n"
+        "try:\n    synapse.AsyncClient\nexcept ModuleNotFoundError as exc:\n    print(exc)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "pip install 'synapse-orm[async]'" in out.stdout
