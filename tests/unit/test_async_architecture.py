@@ -54,7 +54,7 @@ def test_only_the_async_http_module_imports_httpx() -> None:
     importing = sorted(
         name
         for name, source in sources().items()
-        if re.search(r"^(import|from) httpx\b", re.sub(_TYPE_CHECKING, "", source), re.M)
+        if re.search(r"^\s*(import|from) httpx\b", re.sub(_TYPE_CHECKING, "", source), re.M)
     )
     assert importing == ["synapse.aio.http"]
 
