@@ -125,21 +125,32 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """A resource class, imported on first use (``synapse.Task``), or the async client
-    (``synapse.AsyncClient``: it loads httpx, the ``async`` extra)."""
+    """A resource class, imported on first use from where its kind's declaration says
+    (``synapse.Task``), or the async client (``synapse.AsyncClient``: it loads httpx, the
+    ``async`` extra)."""
+    import importlib
+
     if name in ("AsyncClient", "AsyncMockTransport"):
         import synapse.aio
 
-        value = getattr(synapse.aio, name)
-        globals()[name] = value
-        return value
-    if name in __all__:
+        found = getattr(synapse.aio, name)
+        globals()[name] = found
+        return found
+
+    from synapse.protocol import KINDS
+
+    for kind in KINDS.values():
+        if kind.resource_name == name:
+            value = getattr(importlib.import_module(kind.module), name)
+            break
+    else:
+        if name not in ("Resource", "FileSpecification"):
+            raise AttributeError(f"module 'synapse' has no attribute {name!r}")
         import synapse.resources
 
         value = getattr(synapse.resources, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'synapse' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import importlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -21,10 +20,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cachetools import LRUCache
 
+import synapse.protocol as protocol
 from synapse.aio.http import AsyncHTTPTransport, async_transport
 from synapse.aio.pagination import AsyncPageFetcher
 from synapse.aio.transport import AsyncTransport, LoopBridge
-from synapse.client import Client, _Managed
 from synapse.config import Config, Secret, TimeoutLike
 from synapse.encoding import FileValue
 from synapse.errors import InvalidInputError
@@ -108,32 +107,34 @@ class AsyncClient:
 
     # -- managers: the kinds the sync client declares, with their async twins
 
-    def __getattr__(self, name: str) -> Any:
-        declared = vars(Client).get(name)
-        if not isinstance(declared, _Managed):
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        importlib.import_module(declared.module)  # declares the kind
-        from synapse.aio.managers import async_manager_class
-        from synapse.managers import KINDS
+    def _manager(self, name: str) -> Any:
+        """This client's manager of a declared kind, with its async twins, made once."""
+        manager = self.__dict__.get(name)
+        if manager is None:
+            from synapse.aio.managers import async_manager_class
+            from synapse.managers import manager_class
 
-        with self._lock:
-            manager = self.__dict__.get(name)
-            if manager is None:
-                manager = self.__dict__[name] = async_manager_class(KINDS[name])(self)
+            cls = async_manager_class(manager_class(name))
+            with self._lock:
+                manager = self.__dict__.get(name)
+                if manager is None:  # the instance's dict answers from now on
+                    manager = self.__dict__[name] = cls(self)
         return manager
 
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("_") and name in protocol.KINDS:
+            return self._manager(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __dir__(self) -> list[str]:
-        kinds = [n for n, v in vars(Client).items() if isinstance(v, _Managed)]
-        return sorted({*super().__dir__(), *kinds})
+        return sorted({*super().__dir__(), *protocol.KINDS})
 
     def manager_for(self, resource: type[Any]) -> Any:
         """The manager of a resource class (``client.manager_for(Task) is client.tasks``)."""
-        from synapse.managers import KINDS
-
-        for name, kind in KINDS.items():
-            if kind.resource is resource:
-                return getattr(self, name)
-        raise AttributeError(f"no manager for {resource.__name__}")
+        kind = protocol.kind_of_resource(resource.__module__, resource.__qualname__)
+        if kind is None:
+            raise AttributeError(f"no manager for {resource.__name__}")
+        return self._manager(kind.name)
 
     def related(self, resource: type[R], pk: Any) -> R:
         """A related object not expanded in the answer: loading it would block, so this
