@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import synapse.protocol as protocol
+from synapse.encoding import find_set, set_for_dict
 from synapse.errors import ClientError, InvalidInputError, NotFoundError
 from synapse.filters import FilterSet
 from synapse.pagination import StableWalk
@@ -396,6 +397,9 @@ class CreateMixin(Manager[T]):
         from synapse.resources.base import Resource
 
         values = {k: v.pk if isinstance(v, Resource) else v for k, v in fields.items()}
+        misplaced = find_set(values)
+        if misplaced:
+            raise set_for_dict(f"{self.resource.__name__} field {misplaced!r}")
         try:
             draft = self.resource.model_validate(values)
         except pydantic.ValidationError as exc:
