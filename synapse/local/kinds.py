@@ -79,7 +79,7 @@ LOCAL: dict[str, dict[str, Any]] = {
                             "row_id_as": ("pgh_id", "ground_truth")},
 }  # fmt: skip
 
-#: Tables the server keeps that the SDK declares no kind for: (fields, extras).
+#: Tables the server keeps that the SDK declares no kind for, with their fields.
 SERVER_ONLY: dict[str, dict[str, FieldType]] = {
     "logs": {"job": "int", "event": "str", "level": "str"},
     "ground_truth_datasets": {"project": "int", "name": "str"},
