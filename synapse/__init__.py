@@ -18,6 +18,7 @@ from synapse.errors import (
     ClientError,
     ClientResponseIncompleteError,
     ClientTimeoutError,
+    GpuUnavailableError,
     HTTPError,
     InvalidInputError,
     JobFailed,
@@ -27,6 +28,8 @@ from synapse.errors import (
     RateLimitError,
     ReadOnlyFieldError,
     ServerError,
+    StreamError,
+    StreamLimitExceededError,
     TooManyRedirectsError,
     TransportError,
     UnknownFieldWarning,
@@ -35,6 +38,7 @@ from synapse.errors import (
     UnknownValueWarning,
     UnsafePathError,
     ValidationError,
+    WebSocketError,
 )
 from synapse.methods import BackendClient
 from synapse.query import QuerySet
@@ -79,6 +83,7 @@ __all__ = [
     "DataFile",
     "DataUnit",
     "FileSpecification",
+    "GpuUnavailableError",
     "GroundTruth",
     "GroundTruthDatasetVersion",
     "GroundTruthEvent",
@@ -103,6 +108,8 @@ __all__ = [
     "Storage",
     "StorageCategory",
     "StorageProvider",
+    "StreamError",
+    "StreamLimitExceededError",
     "TagAction",
     "Task",
     "TaskTag",
@@ -115,6 +122,7 @@ __all__ = [
     "UnknownValueWarning",
     "UnsafePathError",
     "ValidationError",
+    "WebSocketError",
     "__version__",
 ]
 
