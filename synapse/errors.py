@@ -21,6 +21,7 @@ Every error the SDK raises on purpose is a [`ClientError`][synapse.errors.Client
     │   └── WebSocketError
     ├── InvalidInputError (also ValueError)  bad input found before any request was sent
     │   ├── UnknownFilterError           a filter name the backend would silently ignore
+    │   ├── MissingFieldError (also KeyError)  an item lacks a field it needs
     │   └── ReadOnlyFieldError (also AttributeError)  a field the server computes was set
     ├── ChecksumMismatchError            the server's MD5 of an upload differs from the file's
     ├── JobFailed                        a job ended FAILED or STOPPED (``job``, ``logs``)
@@ -63,6 +64,7 @@ __all__ = [
     "InvalidInputError",
     "JobFailed",
     "JobTimeoutError",
+    "MissingFieldError",
     "MultipleObjectsReturned",
     "NotFoundError",
     "RateLimitError",
@@ -325,6 +327,11 @@ class WebSocketError(StreamError):
 
 class InvalidInputError(ClientError, ValueError):
     """Bad input found before any request was sent (bad id, URL, filter, file...)."""
+
+
+class MissingFieldError(InvalidInputError, KeyError):
+    """An item lacks a field it needs (``task_id`` of a batch item); also a ``KeyError``,
+    as the older package raised."""
 
 
 class ReadOnlyFieldError(InvalidInputError, AttributeError):
