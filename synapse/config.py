@@ -359,7 +359,7 @@ class Config:
 
 # A token character: a secret is masked where it stands whole (a path segment, a header
 # value, a word), not inside a longer word - a one-letter token must not mask every letter.
-_TOKEN_CHAR = r"[A-Za-z0-9_.~-]"  # noqa: S105 - a character class, not a password
+_TOKEN_CHAR = r"[A-Za-z0-9_.~-]"  # noqa: S105 - a character class
 
 
 def _whole(value: str) -> re.Pattern[str]:
