@@ -24,6 +24,8 @@ Every error the SDK raises on purpose is a [`ClientError`][synapse.errors.Client
     │   ├── MissingFieldError (also KeyError)  an item lacks a field it needs
     │   └── ReadOnlyFieldError (also AttributeError)  a field the server computes was set
     ├── ChecksumMismatchError            the server's MD5 of an upload differs from the file's
+    ├── IncompleteResultError            a listing or download ended before the size the
+    │                                    server announced, or the list changed under it
     ├── JobFailed                        a job ended FAILED or STOPPED (``job``, ``logs``)
     ├── JobTimeoutError (also TimeoutError)  ``job.wait()`` gave up first
     ├── UnsafePathError                  server data would make us write outside a destination
@@ -61,6 +63,7 @@ __all__ = [
     "ClientTimeoutError",
     "GpuUnavailableError",
     "HTTPError",
+    "IncompleteResultError",
     "InvalidInputError",
     "JobFailed",
     "JobTimeoutError",
@@ -340,6 +343,12 @@ class ReadOnlyFieldError(InvalidInputError, AttributeError):
 
 class ChecksumMismatchError(ClientError):
     """The server's MD5 of the uploaded bytes differs from the file's."""
+
+
+class IncompleteResultError(ClientError):
+    """A listing or a download ended before the size the server announced (a page vanished,
+    a body was cut short), or the list changed while it was read. Never a shorter result:
+    list with ``iterator(stable=True)`` where rows change meanwhile."""
 
 
 class JobFailed(ClientError):
