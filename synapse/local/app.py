@@ -17,17 +17,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from synapse.local.annotation import AnnotationHandlers
+from synapse.local.compat import CompatHandlers
 from synapse.local.data import DataHandlers
 from synapse.local.faults import FaultLayer
 from synapse.local.http import ApiError, Handler, _base, _json, route
-from synapse.local.integration import IntegrationHandlers
 from synapse.local.openapi import openapi_document
 from synapse.local.transfers import TransferHandlers
 
 __all__ = ["ApiError", "Backend", "build_app", "control_routes"]
 
 
-class Backend(AnnotationHandlers, IntegrationHandlers, DataHandlers, TransferHandlers):
+class Backend(AnnotationHandlers, CompatHandlers, DataHandlers, TransferHandlers):
     """State and handlers of one local backend."""
 
 
@@ -79,7 +79,7 @@ def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
         _r("/assignments/{pk}/", get=getting("assignments"), patch=patching("assignments")),
         _r("/agents/", get=listing("agents"), post=creating("agents")),
         _r("/agents/{token}/connect/", post=b.connect_agent),
-        _r("/plugins/", get=listing("plugins"), post=creating("plugins")),
+        _r("/plugins/", get=listing("plugins"), post=b.create_plugin),
         _r("/plugins/{ref}/run/", post=b.run_plugin),
         _r("/plugins/{pk}/", get=getting("plugins"), put=patching("plugins"),
                patch=patching("plugins"), delete=deleting("plugins")),
@@ -113,6 +113,7 @@ def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
         _r("/ground_truth_dataset_versions/{pk}/",
                get=getting("ground_truth_dataset_versions")),
         route("/media/{key:path}", None, get=b.media),
+        *compat_routes(b, _r),
     ]  # fmt: skip
 
     async def openapi(request: Request) -> Response:
@@ -131,6 +132,20 @@ def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
         routes=[*(extra or []), *routes],
         exception_handlers={ApiError: api_error, 404: missing},
     )
+
+
+def compat_routes(b: Backend, r: Callable[..., Route]) -> list[Route]:
+    """The older client's extra endpoints (``synapse.local.compat``)."""
+    return [
+        *(r(f"/sdk/{t}/{v}/", get=lambda q, t=t, v=v: b.list_variant(q, t, v))
+          for t in ("tasks", "assignments", "ground_truth_events") for v in ("data", "files")),
+        r("/jobs/{pk}/tail_console_logs/", get=b.tail_console_logs),
+        r("/serve_applications/", get=lambda q: b.list(q, "serve_applications"),
+          post=lambda q: b.create(q, "serve_applications")),
+        r("/data_files/presigned_upload/upload/", post=b.presigned_upload),
+        r("/data_files/presigned_upload/confirm_upload/", post=b.confirm_upload),
+        route("/_storage/{key:path}", None, put=b.storage_put),
+    ]  # fmt: skip
 
 
 def control_routes(layer: FaultLayer, backend: Backend, reset: Callable[[], None]) -> list[Route]:

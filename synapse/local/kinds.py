@@ -142,4 +142,9 @@ KINDS: dict[str, Kind] = _kinds(
         defaults={"data": {}, "files": {}},
         row_id_as=("pgh_id", "ground_truth"),  # events: pgh_id is the event, id its truth
     ),
+    Kind(  # created by agents for deployed plugins (protocol 3.5, #44-45)
+        "serve_applications",
+        {"job": "str", "status": "str", "plugin_code": "str", "job__agent": "int"},
+        defaults={"status": "DEPLOYING", "data": {}},
+    ),
 )  # fmt: skip
