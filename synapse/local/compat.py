@@ -191,7 +191,10 @@ class CompatHandlers(IntegrationHandlers):
             return Response("<Error><Code>SignatureDoesNotMatch</Code></Error>", 403)
         if expires < time.time():
             return Response("<Error><Code>AccessDenied</Code></Error>", 403)
-        target = self.files_dir / "media" / key
+        media = (self.files_dir / "media").resolve()
+        target = (media / key).resolve()
+        if not key.startswith("presigned/") or not target.is_relative_to(media):
+            return Response("<Error><Code>InvalidObjectName</Code></Error>", 400)
         target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.md5()
         size = 0
