@@ -83,7 +83,7 @@ def main() -> int:
         check(
             "list_tasks_files",
             lambda: c.list_tasks_files(params={"project": pid}, list_all=True, url_conversion={}),
-            lambda r: isinstance(list(r[0])[0]["files"], list),
+            lambda r: isinstance(next(iter(r[0]))["files"], list),
         )
         check(
             "create_tasks",
