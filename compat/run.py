@@ -80,14 +80,16 @@ def run(*args: str, **kwargs: object) -> None:
     subprocess.run(args, check=True, **kwargs)  # type: ignore[call-overload]  # noqa: S603
 
 
-def venv() -> Path:
-    python = VENV / "bin" / "python"
-    stamp = VENV / ".installed"
+def venv(name: str, *packages: str) -> Path:
+    """A Python 3.12 virtualenv under ``.compat-venv/<name>`` with these packages."""
+    home = VENV / name
+    python = home / "bin" / "python"
+    stamp = home / ".installed"
     if not python.exists():
-        run(python312(), "-m", "venv", str(VENV))
+        run(python312(), "-m", "venv", str(home))
     if not stamp.exists() or stamp.stat().st_mtime < (ROOT / "pyproject.toml").stat().st_mtime:
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        run(*pip, "-e", f"{ROOT}[local]", "pytest>=8", "responses>=0.25", OLD_CLIENT)
+        run(*pip, *packages)
         stamp.touch()
     return python
 
@@ -128,7 +130,10 @@ def fetch(python: Path, workdir: Path) -> Path:
 
 
 def main() -> int:
-    python = venv()
+    # Two environments: the old package must not be importable where its tests run (a
+    # test importing an old module we do not provide must fail, not use the old code).
+    python = venv("tests", "-e", str(ROOT), "pytest>=8", "responses>=0.25")
+    client_python = venv("client", "-e", f"{ROOT}[local]", OLD_CLIENT)
     with tempfile.TemporaryDirectory(prefix="synapse-compat-") as tmp:
         workdir = Path(tmp)
         fetch(python, workdir)
@@ -163,7 +168,12 @@ def main() -> int:
         print(f"\ncompat: {passed}/{EXPECTED} of the old synapse-sdk's client tests pass")
     print(f"\nThe old client ({OLD_CLIENT}) against the local backend:")
     subprocess.run(  # noqa: S603
-        [str(python), "-W", "ignore::DeprecationWarning", str(ROOT / "compat" / "conformance.py")],
+        [
+            str(client_python),
+            "-W",
+            "ignore::DeprecationWarning",
+            str(ROOT / "compat" / "conformance.py"),
+        ],
         check=False,
     )
     return 0

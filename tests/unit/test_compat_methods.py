@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 import responses
 from responses import matchers
@@ -195,3 +198,84 @@ def test_a_one_letter_token_masks_only_where_it_stands_whole() -> None:
     text = str(caught.value)
     assert "http://127.0.0.1:9/chunked_upload/cu-test-1/" in text
     assert "****" not in text
+
+
+@responses.activate
+def test_bulk_upload_wire_shape_and_failures_by_file(client: BackendClient, tmp_path: Path) -> None:
+    good, bad = tmp_path / "a.png", tmp_path / "b.txt"
+    good.write_bytes(b"\x89PNG good")
+    bad.write_bytes(b"plain text")
+    responses.post(
+        f"{BASE}/data_files/presigned_upload/upload/",
+        json={
+            "files": [
+                {
+                    "filename": "a.png",
+                    "file_key": "k/a",
+                    "presigned_url": "https://s3.test/a?sig=1",
+                },
+                {
+                    "filename": "b.txt",
+                    "file_key": "k/b",
+                    "presigned_url": "https://s3.test/b?sig=1",
+                },
+            ],
+            "expires_at": "2026-01-01T00:00:00Z",
+        },
+        match=[
+            matchers.json_params_matcher(
+                {
+                    "files": [
+                        {"filename": "a.png", "size": 9, "content_type": "image/png"},
+                        {"filename": "b.txt", "size": 10, "content_type": "text/plain"},
+                    ],
+                    "expiration": 3600,
+                }
+            )
+        ],
+    )
+    responses.put(
+        "https://s3.test/a",
+        status=200,
+        match=[matchers.header_matcher({"Content-Type": "image/png"})],
+    )
+    responses.put(
+        "https://s3.test/b", status=403, body="<Error><Code>SignatureDoesNotMatch</Code></Error>"
+    )
+    sha1 = hashlib.sha1(b"\x89PNG good").hexdigest()
+    responses.post(
+        f"{BASE}/data_files/presigned_upload/confirm_upload/",
+        json={
+            "results": [{"file_key": "k/a", "checksum": sha1, "data_file_id": 7, "success": True}],
+            "created_count": 1,
+            "failed_count": 0,
+        },
+        match=[
+            matchers.json_params_matcher(
+                {"files": [{"file_key": "k/a", "checksum": sha1, "size": 9}]}
+            )
+        ],
+    )
+    answer = client.upload_files_bulk([good, bad], strategy="presigned")
+    assert (answer.created_count, answer.failed_count) == (1, 1)
+    ok, failed = answer.results
+    assert (ok.file_key, ok.data_file_id, ok.success) == (str(good), 7, True)
+    assert (failed.file_key, failed.success, failed.checksum) == (str(bad), False, "")
+    assert "403" in (failed.error or "")
+    put = next(c for c in responses.calls if c.request.url.startswith("https://s3.test/a"))
+    assert "Synapse-Access-Token" not in put.request.headers  # another host: no credentials
+
+
+@responses.activate
+def test_bulk_upload_needs_a_presigned_storage(client: BackendClient, tmp_path: Path) -> None:
+    path = tmp_path / "a.png"
+    path.write_bytes(b"x")
+    responses.get(
+        f"{BASE}/storages/",
+        json={"count": 1, "results": [{"id": 1, "provider": "file_system", "is_default": True}]},
+    )
+    with pytest.raises(InvalidInputError, match="presigned"):
+        client.upload_files_bulk([path])
+    with pytest.raises(InvalidInputError):
+        client.upload_files_bulk([path], strategy="magic")
+    assert not any("presigned_upload" in c.request.url for c in responses.calls)
