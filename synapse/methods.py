@@ -229,8 +229,8 @@ class BackendClient(
     def exists(self, api: str, *args: Any, **kwargs: Any) -> bool:
         """Whether a listing method finds anything: ``exists("list_tasks", params)``."""
         result = getattr(self, api)(*args, **kwargs)
-        if isinstance(result, ListResult):
-            return len(result) > 0
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], ListResult):
+            return bool(result[1] > 0)  # list_all=True: (items, count)
         return bool(result.get("count", 0) > 0) if isinstance(result, Mapping) else bool(result)
 
     # ------------------------------------------------------------------ annotation

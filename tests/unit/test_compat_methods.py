@@ -110,6 +110,8 @@ def test_list_all_is_items_and_count(client: BackendClient) -> None:
     responses.get(url, json={"count": 0, "results": []})
     client.list_ground_truth_events()
     assert "page_size=100" in responses.calls[-1].request.url
+    assert client.exists("list_ground_truth_events") is False
+    assert client.exists("list_ground_truth_events", list_all=True) is False
 
 
 @responses.activate

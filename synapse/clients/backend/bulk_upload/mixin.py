@@ -1,6 +1,6 @@
-"""``BulkUploadClientMixin``: the default storage, and the presigned bulk upload
-(protocol 4.6): ask for signed URLs by batch, PUT each file to its URL on a thread pool,
-confirm the uploads, get one data file per file."""
+"""``BulkUploadClientMixin``: the default storage, and the presigned bulk upload: ask
+for signed URLs by batch, PUT each file to its URL on a thread pool, confirm the uploads,
+get one data file per file."""
 
 from __future__ import annotations
 
