@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from synapse._version import __version__
 from synapse.config import Config, Timeout
@@ -182,12 +182,17 @@ class Transport:
         max_retries: int | None = None,
         stream: bool = False,
         ok_statuses: Iterable[int] = (),
+        complete: Callable[[bytes], bool] | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> Response:
         """Send with retries and return the successful response (streamed if asked).
 
         ``body`` sends raw bytes, or what a factory makes (called anew per attempt: an
         iterable of bytes, or a file-like object with ``__len__``), in place of
         ``data``/``files``. Statuses in ``ok_statuses`` are returned, not raised.
+        ``complete(content)`` says whether a success body is whole: one that is not (a
+        connection cut inside it) is a broken connection, retried like one. Once
+        ``cancelled()`` is true no retry is made (nobody waits for the answer).
         """
         method = method.upper()
         url = self.url(path)
@@ -225,11 +230,13 @@ class Transport:
 
         attempt = 0
         while True:
+            if attempt and cancelled is not None and cancelled():
+                retries = attempt  # nobody waits for the answer: no retry left
             try:
-                response = self._attempt(build(), accepted)
+                response = self._attempt(build(), accepted, complete)
             except _Failure as failure:
                 retryable = failure.retryable and (not failure.sent or method in IDEMPOTENT_METHODS)
-                if not retryable or attempt >= retries:
+                if not retryable or attempt >= retries or (cancelled and cancelled()):
                     raise failure.error from failure.__cause__
                 self._wait(method, url, attempt, retries, failure.error.message, None)
                 attempt += 1
@@ -238,14 +245,20 @@ class Transport:
             if status < 400 or status in accepted:
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if attempt < retries and self.policy.retries_status(method, status):
+            again = attempt < retries and not (cancelled and cancelled())
+            if again and self.policy.retries_status(method, status):
                 response.close()
                 self._wait(method, url, attempt, retries, f"status {status}", retry_after)
                 attempt += 1
                 continue
             raise self._http_error(method, url, response, retry_after)
 
-    def _attempt(self, request: Request, accepted: frozenset[int]) -> Response:
+    def _attempt(
+        self,
+        request: Request,
+        accepted: frozenset[int],
+        complete: Callable[[bytes], bool] | None = None,
+    ) -> Response:
         """One request. The body is streamed, so that an error body is never read whole;
         a success body is read here (unless the caller streams it), inside the error
         mapping, since a connection can break in the middle of it."""
@@ -254,14 +267,18 @@ class Transport:
             if not request.stream and (
                 response.status_code < 400 or response.status_code in accepted
             ):
-                response.content  # noqa: B018 - read the whole success body now
+                content = response.content  # read the whole success body now
+                if complete is not None and response.status_code < 300 and not complete(content):
+                    length = len(content)
+                    raise TransportError("broken", f"an incomplete answer ({length} bytes)")
             return response
         except TransportError as exc:
             raise self._failure(request, exc) from exc
 
     def _failure(self, request: Request, exc: TransportError) -> _Failure:
         method, timeout = request.method, request.timeout
-        where: dict[str, Any] = {"method": method, "url": self.config.redact(request.url)}
+        full = f"{request.url}?{urlencode(request.params)}" if request.params else request.url
+        where: dict[str, Any] = {"method": method, "url": self.config.redact(full)}
         if exc.kind == "redirects":
             loop = TooManyRedirectsError(f"more than {MAX_REDIRECTS} redirects", **where)
             return _Failure(loop, sent=True, retryable=False)
