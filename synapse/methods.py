@@ -1,9 +1,11 @@
 """The method API of the original ``BackendClient``, on top of the object API.
 
-Every method keeps its name and arguments and returns plain JSON-like data as the server
-sent it. Each is a thin call into the managers, the uploads and the transport: there is
-no second HTTP path. Where the old package had a quirk, these
-methods do not copy it:
+Every method keeps its name, arguments and defaults (ids also as ``pk=``) and returns
+plain JSON-like data as the server sent it, or the model the old package returned
+(``get_storage``, ``list_agents``). Each is a thin call into the managers, the uploads and
+the transport: there is no second HTTP path. The old mixins' import paths
+(``synapse.clients.backend.annotation``...) hold the methods that need no manager. Where
+the old package had a quirk, these methods do not copy it:
 
 - ``list_*(list_all=True)`` returns ``(items, count)`` as the old package did, where
   ``items`` is a lazy, indexable [`ListResult`][synapse.results.ListResult] rather than a
