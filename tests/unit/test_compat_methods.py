@@ -118,7 +118,14 @@ def test_list_all_is_items_and_count(client: BackendClient) -> None:
 def test_models_where_the_old_package_returned_models(client: BackendClient) -> None:
     responses.get(
         f"{BASE}/storages/3/",
-        json={"id": 3, "name": "s", "category": "external", "provider": "wasabi", "x": 1},
+        json={
+            "id": 3,
+            "name": "s",
+            "category": "external",
+            "provider": "wasabi",
+            "x": 1,
+            "configuration": {"secret_key": "very-secret-key"},
+        },
     )
     script = f"curl {BASE}/agents/{'ab' * 20}/node_install_script/ | sh"
     responses.get(
@@ -140,6 +147,8 @@ def test_models_where_the_old_package_returned_models(client: BackendClient) -> 
     assert isinstance(agent, Agent)
     assert (agent.id, agent.token) == (5, "ab" * 20)
     assert "ab" * 20 not in repr(agent)
+    assert "ab" * 20 not in str(agent)
+    assert "ab" * 20 not in repr([agent])
     with pytest.raises(ValueError, match="unknown"):
         UpdateJobRequest.model_validate({"unknown": 1})
 

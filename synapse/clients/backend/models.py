@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from synapse.enums import JobStatus, StorageCategory, StorageProvider
 
@@ -65,7 +65,8 @@ class Storage(ResponseModel):
     name: str
     category: StorageCategory
     provider: str
-    configuration: dict[str, Any] = {}
+    # May hold storage credentials: kept out of repr and str.
+    configuration: dict[str, Any] = Field(default_factory=dict, repr=False)
     is_default: bool = False
 
 
@@ -79,8 +80,9 @@ class Agent(ResponseModel):
     name: str
     url: str | None = None
     status: str | None = None
-    token: str | None = None
-    node_install_script: str | None = None
+    # Credentials: kept out of repr and str.
+    token: str | None = Field(default=None, repr=False)
+    node_install_script: str | None = Field(default=None, repr=False)
 
     @model_validator(mode="after")
     def _token_from_script(self) -> Agent:
@@ -93,10 +95,6 @@ class Agent(ResponseModel):
     @property
     def is_connected(self) -> bool:
         return (self.status or "").lower() == "connected"
-
-    def __repr__(self) -> str:
-        # The token is a credential: never shown.
-        return f"Agent(id={self.id!r}, name={self.name!r}, status={self.status!r})"
 
 
 class UpdateJobRequest(RequestModel):
