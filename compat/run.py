@@ -2,8 +2,10 @@
 
 At run time: download the old package's source distribution from PyPI, take its
 ``BackendClient`` tests, switch their imports to ours, run them with pytest in a
-Python 3.12 virtualenv where this package is installed, and print the pass count.
-Nothing of the old package is kept: it lives in a temporary directory.
+Python 3.12 virtualenv where this package is installed (and the old one is not), and
+print the pass count. Then run ``conformance.py``: the old package's own client, in a
+second virtualenv, against this package's local backend. Nothing of the old package is
+kept in the repository: its tests live in a temporary directory.
 
 Standard library only; run it with any Python 3.10+.
 """
