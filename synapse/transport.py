@@ -237,7 +237,7 @@ class Transport:
             except _Failure as failure:
                 retryable = failure.retryable and (not failure.sent or method in IDEMPOTENT_METHODS)
                 if not retryable or attempt >= retries or (cancelled and cancelled()):
-                    raise failure.error from failure.__cause__
+                    raise failure.error from self._masked(failure.__cause__)
                 self._wait(method, url, attempt, retries, failure.error.message, None)
                 attempt += 1
                 continue
@@ -368,7 +368,17 @@ class Transport:
                 f"the download broke off: {self.config.redact(exc.detail)[:200]}",
                 method="GET",
                 url=self.config.redact(response.url),
-            ) from exc
+            ) from self._masked(exc)
+
+    def _masked(self, cause: BaseException | None) -> BaseException | None:
+        """What an error is chained to: the transport's failure with its credentials
+        masked, and not the HTTP library's exceptions under it (their messages hold
+        URLs with path tokens, which a traceback would print)."""
+        if not isinstance(cause, TransportError):
+            return cause
+        masked = TransportError(cause.kind, self.config.redact(cause.detail))
+        masked.__suppress_context__ = True
+        return masked
 
 
 def _decode(content: bytes, status: int) -> Any:

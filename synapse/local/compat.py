@@ -87,6 +87,23 @@ class CompatHandlers(IntegrationHandlers):
         doc = self.new("plugins", {**body, "code": code})
         return _json(self.render(request, "plugins", [doc])[0], 201)
 
+    # ------------------------------------------------------------------ serve applications
+
+    async def create_serve_application(self, request: Request) -> Response:
+        """``POST serve_applications/``: ``{job, status?, data?}``; a new application is
+        ``DEPLOYING`` until its agent says otherwise."""
+        body = await self.dict_body(request)
+        job = body.get("job")
+        if isinstance(job, bool) or not isinstance(job, (int, str)) or job == "":
+            raise field_error("job", "This field is required.")
+        if not isinstance(body.get("data", {}), dict):
+            raise field_error("data", "Expected a dictionary.")
+        doc = self.new(
+            "serve_applications",
+            {"data": {}, **body, "job": str(job), "status": body.get("status") or "DEPLOYING"},
+        )
+        return _json(self.render(request, "serve_applications", [doc])[0], 201)
+
     # ------------------------------------------------------------------ list variants
 
     async def list_variant(self, request: Request, table: str, variant: str) -> Response:
