@@ -159,7 +159,7 @@ def test_only_declared_filter_names_pass(name: str) -> None:
     if name in allowed:
         return
     # an unknown name, or a declared one the SDK refuses ("groups": no defined meaning)
-    with pytest.raises(InvalidInputError, match="unknown filter|is not supported"):
+    with pytest.raises(InvalidInputError, match=r"unknown filter|is not supported"):
         client.tasks.filter(**{name: 1})
 
 
