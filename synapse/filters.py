@@ -167,6 +167,16 @@ def _pk_of(name: str, value: Any) -> int | str:
     return value
 
 
+def _iso_date(text: str) -> bool:
+    """Whether ``text`` is an ISO 8601 date or datetime (``Z`` allowed), as the backend
+    parses it: other text would match nothing, or everything, without a word."""
+    try:
+        dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
 def _encode_value(name: str, ftype: FilterType, value: Any) -> str:
     if isinstance(ftype, type):
         return str(require_enum(ftype, value, field=f"filter {name!r}").value)
@@ -195,9 +205,11 @@ def _encode_value(name: str, ftype: FilterType, value: Any) -> str:
     if ftype == "date":
         if isinstance(value, (dt.datetime, dt.date)):
             return value.isoformat()
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and _iso_date(value):
             return value
-        raise InvalidInputError(f"filter {name!r} expects a date or datetime, got {value!r}")
+        raise InvalidInputError(
+            f"filter {name!r} expects a date or datetime (or ISO 8601 text), got {value!r}"
+        )
     if ftype == "code":
         code = getattr(value, "code", value)
         if not isinstance(code, str) or not code:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from synapse.filters import FilterSet
     from synapse.pagination import StableWalk
     from synapse.partitions import Partition, PartitionKind
+    from synapse.protocol import Kind
     from synapse.resources.base import Resource
 
 __all__ = ["Listing", "QuerySet"]
@@ -43,6 +44,9 @@ class Listing(Protocol[T_co]):
     filters: FilterSet
     default_expand: tuple[str, ...]
     orderings: frozenset[str]
+
+    @property
+    def kind(self) -> Kind: ...
 
     @property
     def resource(self) -> type[T_co]: ...
@@ -196,7 +200,16 @@ class QuerySet(Tabular, Generic[T]):
         return self._clone(ordering=tuple(fields))
 
     def expand(self, *relations: str) -> QuerySet[T]:
-        """Ask the server to nest related objects (e.g. ``"data_unit"``) in the answer."""
+        """Ask the server to nest related objects (e.g. ``"data_unit"``) in the answer;
+        a name the kind does not declare is refused (the server would ignore it)."""
+        declared = self._manager.kind.expansions
+        unknown = [r for r in relations if r not in declared]
+        if unknown:
+            name = self._manager.resource.__name__
+            raise InvalidInputError(
+                f"cannot expand {', '.join(map(repr, unknown))} on {name}: it expands "
+                f"{', '.join(map(repr, declared)) or 'nothing'}"
+            )
         return self._clone(expand=self._expand + tuple(relations))
 
     def only(self, *fields: str) -> QuerySet[T]:
@@ -470,6 +483,11 @@ class QuerySet(Tabular, Generic[T]):
                 "once the data is read, and Dask needs them up front"
             )
         meta = self.none().to_pandas(columns, flatten=flatten)
+        if flatten:  # flattened columns are typed by their values: read one row for them
+            sample = self[:1].to_pandas(columns, flatten=True, progress=False)
+            meta = sample.iloc[:0].astype(
+                {c: sample[c].dtype for c in meta.columns if c in sample and len(sample)}
+            )
         parts = self.partitions(npartitions)
         return to_dask(parts, meta, columns, flatten)
 

@@ -27,6 +27,7 @@ from synapse.local.http import (
     MAX_PAGE_SIZE,
     ApiError,
     _base,
+    _finite,
     _flag,
     _int64,
     _json,
@@ -105,7 +106,9 @@ class BackendCore:
         if not raw:
             return {}
         try:
-            return json.loads(raw, parse_constant=_no_constant, parse_int=_int64)
+            return json.loads(
+                raw, parse_constant=_no_constant, parse_int=_int64, parse_float=_finite
+            )
         except (ValueError, RecursionError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise ApiError(400, {"detail": f"JSON parse error - {reason}"}) from None
@@ -193,6 +196,10 @@ class BackendCore:
     ) -> dict[str, Any]:
         """A family's check of an update (a job's status), and its doc to update."""
         return doc
+
+    def check_body(self, table: str, body: dict[str, Any]) -> None:
+        """A family's check of what a create or an update would store: one bad write
+        is refused with 400, so that it can never poison later reads of the table."""
 
     def before_render(self, table: str, doc: dict[str, Any]) -> dict[str, Any]:
         """A family's last change to a doc before it is shown (jobs advance with time)."""
@@ -362,6 +369,7 @@ class BackendCore:
 
     async def create(self, request: Request, table: str) -> Response:
         body = await self.dict_body(request)
+        self.check_body(table, body)
         doc = self.new(table, body)
         return _json(self.render(request, table, [doc])[0], 201)
 
@@ -370,6 +378,7 @@ class BackendCore:
         body = await self.dict_body(request)
         for key in ("id", "created", "pgh_id"):
             body.pop(key, None)
+        self.check_body(table, body)
         doc = self.before_update(table, doc, body)
         doc.update(body)
         doc["modified"] = now_iso()

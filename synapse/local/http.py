@@ -4,6 +4,7 @@ into SQL, page links, and routes that check the token."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -56,6 +57,13 @@ def field_error(name: str, message: str) -> ApiError:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")  # NaN and Infinity: json.loads takes them
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400: JSON allows it, SQLite's JSON and ours do not
+        raise ValueError(f"number {text[:30]} is out of range")
+    return number
 
 
 def _int64(text: str) -> int:
