@@ -208,6 +208,8 @@ class IntegrationHandlers(BackendCore):
         body = await self.dict_body(request)
         if not body.get("name"):
             raise field_error("name", "This field is required.")
+        if not isinstance(body["name"], str):
+            raise field_error("name", "Not a valid string.")
         if self.store.find(KINDS["models"], "name", body["name"]):
             raise field_error("name", "model with this name already exists.")
         upload_id = body.pop("chunked_upload", None)

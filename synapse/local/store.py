@@ -167,6 +167,10 @@ class Store:
         return {row[0]: _doc(row) for row in rows}
 
     def find(self, kind: Kind, field: str, value: Any) -> dict[str, Any] | None:
+        """The first object whose ``field`` is ``value``; a value that is not a scalar
+        (a list or an object sent where text belongs) matches nothing."""
+        if not isinstance(value, (str, int, float)):
+            return None
         with self.lock:
             row = self.db.execute(
                 f"SELECT id, body FROM {kind.table} WHERE json_extract(body, ?) = ? LIMIT 1",

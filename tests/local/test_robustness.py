@@ -226,3 +226,10 @@ def test_a_client_that_stalls_is_disconnected_not_held(partial: str) -> None:
         finally:
             for conn in stalled:
                 conn.close()
+
+
+@pytest.mark.parametrize("name", [[None, None], {"a": 1}, 7])
+def test_a_model_whose_name_is_not_text_is_refused(api: Api, name: Any) -> None:
+    """Found by schemathesis (make fuzz): a list where a name belongs answered 500."""
+    body = assert_drf_error(api.post("models/", json={"name": name}), 400)
+    assert "name" in body
