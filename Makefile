@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local,pandas,arrow,dask]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local,pandas,arrow,dask,export]'
 	touch $(STAMP)
 
 lint: $(STAMP)
