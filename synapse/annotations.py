@@ -259,6 +259,7 @@ class Annotation:
     meta: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] | None = None
     _read_geometry: Geometry | None = field(default=None, repr=False, compare=False)
+    _without_data: bool = field(default=False, repr=False, compare=False)
 
     @property
     def classification(self) -> dict[str, Any]:
@@ -355,7 +356,7 @@ class Document:
     annotations: dict[str, list[Annotation]] = field(default_factory=dict)
     top: dict[str, Any] = field(default_factory=dict)  # extra, relations, groups, unknown keys
     orphans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    _data_order: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _data_order: dict[str, list[str | int]] = field(default_factory=dict, repr=False)
     _media_order: tuple[list[str], list[str]] = field(default=([], []), repr=False)
     _keys: tuple[bool, bool] = field(default=(False, False), repr=False)
 
@@ -391,12 +392,14 @@ class Document:
         for media, records in datas.items():
             doc._data_order[media] = []
             for record in records:
-                if isinstance(record, Mapping) and isinstance(record.get("id"), str):
-                    by_id.setdefault((media, record["id"]), copy.deepcopy(dict(record)))
-                    doc._data_order[media].append(record["id"])
-                else:
-                    doc.orphans.setdefault(media, []).append(copy.deepcopy(record))
-                    doc._data_order[media].append("")
+                key = (media, record.get("id")) if isinstance(record, Mapping) else None
+                if key is not None and isinstance(key[1], str) and key not in by_id:
+                    by_id[key] = copy.deepcopy(dict(record))
+                    doc._data_order[media].append(key[1])
+                else:  # no id, or an id seen before: kept in place as it is
+                    kept = doc.orphans.setdefault(media, [])
+                    doc._data_order[media].append(len(kept))
+                    kept.append(copy.deepcopy(record))
         used: set[tuple[str, str]] = set()
         for media, records in metas.items():
             if not isinstance(records, list):
@@ -413,12 +416,15 @@ class Document:
                 raw = by_id.get(key) if key not in used else None
                 used.add(key)
                 geometry = parse_geometry(tool, raw) if raw is not None else None
-                doc.annotations[media].append(
-                    Annotation(ann_id, tool, media, geometry, meta, raw, copy.deepcopy(geometry))
-                )
+                ann = Annotation(ann_id, tool, media, geometry, meta, raw, copy.deepcopy(geometry))
+                ann._without_data = raw is None
+                doc.annotations[media].append(ann)
         for (media, ann_id), raw in by_id.items():
-            if (media, ann_id) not in used:
-                doc.orphans.setdefault(media, []).append(raw)
+            if (media, ann_id) not in used:  # data without its meta record: kept in place
+                kept = doc.orphans.setdefault(media, [])
+                order = doc._data_order[media]
+                order[order.index(ann_id)] = len(kept)
+                kept.append(raw)
         return doc
 
     def to_v1(self) -> dict[str, Any]:
@@ -435,17 +441,20 @@ class Document:
         annotations_data: dict[str, list[Any]] = {}
         for media in data_media:
             records = {a.id: a for a in self.annotations.get(media, [])}
-            orphans = iter(self.orphans.get(media, []))
+            orphans = self.orphans.get(media, [])
             out: list[Any] = []
             seen: set[str] = set()
-            for ann_id in self._data_order.get(media, []):
-                if ann_id in records and ann_id not in seen:
-                    out.append(records[ann_id].data_record())
-                    seen.add(ann_id)
-                else:
-                    out.append(copy.deepcopy(next(orphans)))
-            out.extend(a.data_record() for a in records.values() if a.id not in seen)
-            out.extend(copy.deepcopy(o) for o in orphans)
+            for entry in self._data_order.get(media, []):
+                if isinstance(entry, int):
+                    out.append(copy.deepcopy(orphans[entry]))
+                elif entry in records and entry not in seen:
+                    out.append(records[entry].data_record())
+                    seen.add(entry)
+            out.extend(
+                a.data_record()
+                for a in self.annotations.get(media, [])
+                if a.id not in seen and not (a._without_data and a.geometry is None)
+            )
             annotations_data[media] = out
         document = copy.deepcopy(self.top)
         if annotations or self._keys[0]:

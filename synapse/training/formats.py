@@ -83,9 +83,9 @@ class CocoWriter(Writer):
         instances: list[dict[str, Any]] = []
         for ann in item.annotations:
             geometry = ann.geometry
-            label = self.registry.see(ann.label) if ann.label else None
             if ann.tool not in OBJECT_TOOLS or geometry is None:
                 continue
+            label = self.registry.see(ann.label) if ann.label else None
             if label is None:
                 item.note("skipped", "NO_CLASS", ann, "an object without a class")
                 continue
