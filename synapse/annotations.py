@@ -547,13 +547,13 @@ class Document:
         if not isinstance(data, Mapping):
             raise InvalidInputError("DM v2 annotation_data is an object")
         doc = cls.from_v1(meta) if isinstance(meta, Mapping) and meta else cls()
-        known = {a.id: a for a in doc}
+        known = {(a.media, a.id): a for a in doc}
         by_type: dict[str, list[str]] = {}
         for media in doc.media():
             kind = media_type(media)
             if kind:
                 by_type.setdefault(kind, []).append(media)
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for kind, plural in MEDIA_PLURALS.items():
             items = data.get(plural)
             if not isinstance(items, list):
@@ -566,9 +566,10 @@ class Document:
                     raise InvalidInputError(f"{plural}[{position}] is not an object")
                 for tool, entries in item.items():
                     for entry in entries if isinstance(entries, list) else []:
-                        ann = _from_v2_entry(tool, entry, media, known.get(str(entry.get("id"))))
-                        seen.add(ann.id)
-                        if ann.id not in known:
+                        old = known.get((media, str(entry.get("id"))))
+                        ann = _from_v2_entry(tool, entry, media, old)
+                        seen.add((media, ann.id))
+                        if old is None:
                             doc.add(ann)
                         if tool == "keypoint" and isinstance(entry.get("group_id"), str):
                             groups.setdefault(entry["group_id"], []).append(ann.id)
@@ -576,7 +577,7 @@ class Document:
                     doc.set_groups(media, groups)
         for media, records in doc.annotations.items():
             if media_type(media):
-                doc.annotations[media] = [a for a in records if a.id in seen]
+                doc.annotations[media] = [a for a in records if (media, a.id) in seen]
         return doc
 
 
@@ -639,7 +640,10 @@ def _from_v2_entry(
         geometry = Polygon(points) if tool == "polygon" else Polyline(points)
     elif tool == "keypoint" and isinstance(value, list) and len(value) == 2:
         geometry = Keypoint(value[0], value[1])
-        if "visibility" in entry and "visibility" not in attrs:
+        unset = known is not None and "visibility" not in known.classification
+        if "visibility" in entry and "visibility" not in attrs and not (
+            unset and entry["visibility"] == 2  # the default given to an unset one
+        ):
             visibility = entry["visibility"]
             stored = known.classification.get("visibility") if known is not None else None
             attrs["visibility"] = (

@@ -30,8 +30,8 @@ def source(client: Client, project: int) -> dict[tuple[int, str], Any]:
     out: dict[tuple[int, str], Any] = {}
     for task in client.tasks.filter(project=project).values():
         doc = Document.from_v1(task["data"])
-        for media, annotations in doc.annotations.items():
-            out[task["id"], media] = (doc, annotations)
+        for media, records in doc.annotations.items():
+            out[task["id"], media] = (doc, records)
     return out
 
 
@@ -313,7 +313,10 @@ def test_unmatched_files_and_invalid_geometry_are_reported(
     ids = sorted(
         synapse_client.tasks.filter(project=training["project"]).values_list("id", flat=True)
     )
-    box = "<object><name>car</name><bndbox><xmin>{}</xmin><ymin>1</ymin><xmax>{}</xmax><ymax>9</ymax></bndbox></object>"
+    box = (
+        "<object><name>car</name><bndbox><xmin>{}</xmin><ymin>1</ymin>"
+        "<xmax>{}</xmax><ymax>9</ymax></bndbox></object>"
+    )
     (folder / "a.xml").write_text(
         f"<annotation><filename>{ids[0]}_image_1.png</filename>"
         f"{box.format(1, 9)}{box.format(9, 9)}</annotation>"
