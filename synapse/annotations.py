@@ -641,8 +641,12 @@ def _from_v2_entry(
     elif tool == "keypoint" and isinstance(value, list) and len(value) == 2:
         geometry = Keypoint(value[0], value[1])
         unset = known is not None and "visibility" not in known.classification
-        if "visibility" in entry and "visibility" not in attrs and not (
-            unset and entry["visibility"] == 2  # the default given to an unset one
+        if (
+            "visibility" in entry
+            and "visibility" not in attrs
+            and not (
+                unset and entry["visibility"] == 2  # the default given to an unset one
+            )
         ):
             visibility = entry["visibility"]
             stored = known.classification.get("visibility") if known is not None else None

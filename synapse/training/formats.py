@@ -44,6 +44,7 @@ class Writer:
     class_tools: tuple[str, ...] = OBJECT_TOOLS
 
     def __init__(self, dest: Path, splits: tuple[str, ...], registry: ClassRegistry) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
         self.dest = dest
         self.splits = splits
         self.registry = registry
