@@ -303,9 +303,18 @@ class Client:
             timeout=timeout,
         )
 
-    def download(self, url: str, dest: str | os.PathLike[str]) -> Path:
-        """Download a URL to ``dest`` (streamed, resumed, renamed into place when done)."""
-        return download(self.transport, url, dest)
+    def download(
+        self,
+        url: str,
+        dest: str | os.PathLike[str],
+        *,
+        size: int | None = None,
+        checksum: str | None = None,
+    ) -> Path:
+        """Download a URL to ``dest`` (streamed, resumed, renamed into place only when
+        complete); ``size`` and ``checksum`` (MD5/SHA-1/SHA-256 hex), when known, are
+        checked too."""
+        return download(self.transport, url, dest, size=size, checksum=checksum)
 
     def close(self) -> None:
         """Release pooled connections and worker threads (the client stays usable)."""

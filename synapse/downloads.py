@@ -21,7 +21,12 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from synapse.errors import ClientConnectionError, InvalidInputError
+from synapse.errors import (
+    ChecksumMismatchError,
+    ClientConnectionError,
+    ClientError,
+    InvalidInputError,
+)
 from synapse.uploads import cache_dir
 
 if TYPE_CHECKING:
@@ -30,68 +35,179 @@ if TYPE_CHECKING:
 __all__ = ["convert_urls", "download", "media_cache_dir"]
 
 CHUNK = 64 * 1024  # what a broken connection can lose, at most
-_RANGE_TOTAL = re.compile(r"bytes\s+(?:\*|\d+-\d+)/(\d+)")
+_CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\Z")
 _SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9_-]{1,16}")
-_RANGE_START = re.compile(r"bytes\s+(\d+)-\d+/(?:\d+|\*)")
+_HASHES = {32: "md5", 40: "sha1", 64: "sha256"}  # by the length of a hex digest
 
 
-def download(transport: Transport, url: str, dest: str | os.PathLike[str]) -> Path:
+def download(
+    transport: Transport,
+    url: str,
+    dest: str | os.PathLike[str],
+    *,
+    size: int | None = None,
+    checksum: str | None = None,
+) -> Path:
     """Stream ``url`` to ``dest`` and return it; resumes with ``Range`` after a failure.
 
     The bytes go to ``dest`` plus ``.part`` first and are renamed on completion, so
     ``dest`` never holds a partial file. A ``dest`` that is a folder, or whose parent is a
-    file, is refused before the first byte. A resumed answer must start where we asked
-    (its ``Content-Range``), or the download starts over from byte 0.
+    file, is refused before the first byte. The download is complete only when its size
+    says so: the ``Content-Length`` of a whole answer, the total of a ``Content-Range``,
+    and ``size`` when the caller knows it; a resumed answer must start where we asked
+    and keep the total, or the download starts over. ``checksum`` (an MD5, SHA-1 or
+    SHA-256 hex digest, as a data file's) is checked before the rename.
     """
     target = _check_dest(dest)
     part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
-    policy = transport.policy
+    state = _Progress(url, size)
     failures = 0
-    have = 0
     try:
-        while True:
-            headers = {"Range": f"bytes={have}-"} if have else {}
+        while not state.done:
             try:
-                response = transport.send(
-                    "GET", url, headers=headers, stream=True, ok_statuses=(416,)
-                )
-                content_range = response.headers.get("Content-Range", "")
-                if response.status_code == 416:
-                    match = _RANGE_TOTAL.match(content_range)
-                    response.close()
-                    if match and int(match.group(1)) == have:
-                        break  # we already have every byte
-                    have = 0
-                    part.unlink(missing_ok=True)
-                    raise ClientConnectionError("the server refused to resume the download")
-                resumed = response.status_code == 206 and have > 0
-                if resumed and _range_start(content_range) != have:
-                    response.close()
-                    have = 0
-                    part.unlink(missing_ok=True)
-                    raise ClientConnectionError(
-                        f"the server resumed at {content_range!r}, not at byte {have}"
-                    )
-                if not resumed:
-                    have = 0
-                with open(part, "ab" if resumed else "wb") as out:
-                    for block in transport.iter_content(response, CHUNK):
-                        out.write(block)
-                        have += len(block)
-                expected = response.headers.get("Content-Length")
-                if expected is not None and response.status_code == 200 and int(expected) != have:
-                    raise ClientConnectionError("the download ended early")
-                break
+                _fetch_once(transport, url, part, state)
             except ClientConnectionError:
                 failures += 1
-                if failures > policy.max_retries:
+                if failures > transport.policy.max_retries:
                     raise
-                policy.wait(failures - 1)
-                have = part.stat().st_size if part.exists() else 0
+                transport.policy.wait(failures - 1)
+                if state.have == 0:  # starting over: nothing on disk counts
+                    part.unlink(missing_ok=True)
+                state.have = part.stat().st_size if part.exists() else 0
+        if checksum is not None:
+            _verify(part, checksum, url)
         part.replace(target)
         return target
     finally:
         part.unlink(missing_ok=True)
+
+
+class _Progress:
+    """What a download has on disk (``have``) against the size it must reach (``total``,
+    once an answer or the caller said it)."""
+
+    def __init__(self, url: str, size: int | None) -> None:
+        self.url = url
+        self.have = 0
+        self.known = size  # the caller's: it outranks what any answer says
+        self.total = size
+        self.done = False
+
+    def learn_total(self, total: int | None) -> None:
+        if total is None:
+            return
+        if self.known is not None and total != self.known:
+            self.have = 0
+            raise ClientConnectionError(
+                f"the server sends a {total}-byte file where {self.known} bytes are expected"
+            )
+        if self.total is not None and total != self.total:
+            announced, self.total, self.have = self.total, None, 0  # another file now
+            raise ClientConnectionError(
+                f"the file changed during the download: {total} bytes where "
+                f"{announced} were announced; starting over"
+            )
+        self.total = total
+
+    def finish(self) -> None:
+        if self.total is None or self.have == self.total:
+            self.done = True
+            return
+        if self.have > self.total:
+            sent, self.have = self.have, 0
+            raise ClientConnectionError(
+                f"the download sent {sent} bytes of a {self.total}-byte file; starting over"
+            )
+        raise ClientConnectionError(f"the download ended at byte {self.have} of {self.total}")
+
+
+def _fetch_once(transport: Transport, url: str, part: Path, state: _Progress) -> None:
+    """One request of a download: whole, or the rest from ``state.have``."""
+    asked = state.have
+    headers = {"Range": f"bytes={asked}-"} if asked else {}
+    response = transport.send("GET", url, headers=headers, stream=True, ok_statuses=(416,))
+    try:
+        first, last, total = _content_range(response.headers.get("Content-Range"), url)
+        if response.status_code == 416:
+            # Nothing left to send from ``asked``: complete if the file is that size.
+            if total is None or total != asked:
+                state.have = 0
+                raise ClientConnectionError("the server refused to resume the download")
+            state.learn_total(total)
+            part.touch()
+            state.finish()
+            return
+        if response.status_code == 206:
+            if first is None or first != asked:
+                state.have = 0  # not where we asked: start over from byte 0
+                raise ClientConnectionError(
+                    f"the server resumed at {response.headers.get('Content-Range')!r}, "
+                    f"not at byte {asked}"
+                )
+            state.learn_total(total)
+            end = None if last is None else last + 1
+        else:  # a whole answer, from byte 0 whatever we asked
+            state.have = 0
+            length = _content_length(response.headers.get("Content-Length"), url)
+            if response.headers.get("Content-Encoding", "identity") == "identity":
+                state.learn_total(length)
+            end = state.total
+        with open(part, "ab" if state.have else "wb") as out:
+            for block in transport.iter_content(response, CHUNK):
+                out.write(block)
+                state.have += len(block)
+        if end is not None and state.have < end:
+            raise ClientConnectionError(f"the download ended at byte {state.have} of {end}")
+        state.finish()
+    finally:
+        response.close()
+
+
+def _shown(url: str) -> str:
+    """A URL for a message: without its query (a storage URL's signature)."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
+def _content_range(value: str | None, url: str) -> tuple[int | None, int | None, int | None]:
+    """``(first, last, total)`` of a ``Content-Range`` (None where absent or ``*``)."""
+    if value is None:
+        return None, None, None
+    match = _CONTENT_RANGE.match(value.strip())
+    if not match:
+        raise ClientError(
+            f"the server sent an invalid Content-Range {value[:60]!r} for {_shown(url)}"
+        )
+    first, last, total = match.groups()
+    return _number(first), _number(last), _number(total)
+
+
+def _number(text: str | None) -> int | None:
+    return None if text is None or text == "*" else int(text)
+
+
+def _content_length(value: str | None, url: str) -> int | None:
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise ClientError(
+            f"the server sent an invalid Content-Length {value[:40]!r} for {_shown(url)}"
+        )
+    return int(value)
+
+
+def _verify(part: Path, checksum: str, url: str) -> None:
+    """Raise unless the file's digest is ``checksum`` (algorithm by the digest's length)."""
+    name = _HASHES.get(len(checksum))
+    if name is None or not all(c in "0123456789abcdefABCDEF" for c in checksum):
+        return  # not a digest we know: nothing to check it with
+    digest = hashlib.new(name)
+    with open(part, "rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != checksum.lower():
+        raise ChecksumMismatchError(
+            f"the download of {_shown(url)} has {name} {digest.hexdigest()}, not {checksum}"
+        )
 
 
 def _check_dest(dest: str | os.PathLike[str]) -> Path:
@@ -105,11 +221,6 @@ def _check_dest(dest: str | os.PathLike[str]) -> Path:
             f"cannot download to {target}: a file stands where its folder should be"
         ) from None
     return target
-
-
-def _range_start(content_range: str) -> int | None:
-    match = _RANGE_START.match(content_range)
-    return int(match.group(1)) if match else None
 
 
 def media_cache_dir() -> Path:

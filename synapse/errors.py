@@ -19,6 +19,8 @@ Every error the SDK raises on purpose is a [`ClientError`][synapse.errors.Client
     │   ├── UnknownFilterError           a filter name the backend would silently ignore
     │   └── ReadOnlyFieldError (also AttributeError)  a field the server computes was set
     ├── ChecksumMismatchError            the server's MD5 of an upload differs from the file's
+    ├── IncompleteResultError            a listing or download ended before the size the
+    │                                    server announced, or the list changed under it
     ├── JobFailed                        a job ended FAILED or STOPPED (``job``, ``logs``)
     ├── JobTimeoutError (also TimeoutError)  ``job.wait()`` gave up first
     ├── UnsafePathError                  server data would make us write outside a destination
@@ -55,6 +57,7 @@ __all__ = [
     "ClientResponseIncompleteError",
     "ClientTimeoutError",
     "HTTPError",
+    "IncompleteResultError",
     "InvalidInputError",
     "JobFailed",
     "JobTimeoutError",
@@ -240,6 +243,12 @@ class ReadOnlyFieldError(InvalidInputError, AttributeError):
 
 class ChecksumMismatchError(ClientError):
     """The server's MD5 of the uploaded bytes differs from the file's."""
+
+
+class IncompleteResultError(ClientError):
+    """A listing or a download ended before the size the server announced (a page vanished,
+    a body was cut short), or the list changed while it was read. Never a shorter result:
+    list with ``iterator(stable=True)`` where rows change meanwhile."""
 
 
 class JobFailed(ClientError):

@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from synapse.errors import ClientError, NotFoundError
+from synapse.errors import ClientError, IncompleteResultError, NotFoundError
 
 if TYPE_CHECKING:
     import pydantic
@@ -54,6 +54,8 @@ class PagePlan:
     model: type[pydantic.BaseModel] | None = None
     #: Use ``page_size`` as given even for a bounded range (the caller asked for it).
     fixed_size: bool = False
+    #: The list's count when the listing was planned, if known: pages must agree.
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -144,10 +146,16 @@ class ConcurrentFetcher:
 
         try:
             content = fetch(number)
-        except NotFoundError:
+        except NotFoundError as error:
             if number == 1:
                 raise
-            return  # DRF answers 404 for a page past the end: nothing more
+            # DRF answers 404 for a page past the end: a range that starts there is
+            # empty. Ask the count to tell that apart from a page that vanished.
+            one = [*plan.params, ("page_size", "1"), ("page", "1")]
+            count = _parse_page(transport.send("GET", plan.path, params=one).content, None)[0]
+            if count is None or count > plan.low:
+                raise _Tally(plan, count).vanished(number) from error
+            return
         count, results, next_url = _parse_page(content, plan.model)
         expected = size if count is None else min(size, max(0, count - (number - 1) * size))
         if len(results) < expected and next_url:
@@ -157,23 +165,21 @@ class ConcurrentFetcher:
             self.server_max[plan.path] = len(results)
             yield from self.pages(transport, plan)
             return
+        tally = _Tally(plan, count if plan.count is None else plan.count)
+        tally.check_count(count, number)
         last: int | None = None  # the last page number to fetch, when the count says
         if count is not None:
             end = count if plan.high is None else min(count, plan.high)
             last = max(number, math.ceil(end / size))
         pending: deque[tuple[int, Future[bytes]]] = deque()
         following = number + 1
-        sent = 0
         try:
             while True:
-                items, offset = results[skip:], skip
+                items = tally.take(results[skip:])
+                yield Page(count, items, content, skip)
                 skip = 0
-                if wanted is not None:
-                    items = items[: wanted - sent]
-                sent += len(items)
-                more = bool(next_url) and bool(results) and (wanted is None or sent < wanted)
-                yield Page(count, items, content, offset)
-                if not more:
+                if not (next_url and results and tally.wants_more()):
+                    tally.check_complete(number)
                     return
                 # Asked for more: keep up to in_flight pages going from here on (not
                 # before, so that a caller who wanted the first page paid one request).
@@ -184,9 +190,10 @@ class ConcurrentFetcher:
                 number += 1
                 try:
                     content = pending.popleft()[1].result() if pending else fetch(number)
-                except NotFoundError:
-                    return  # the list shrank meanwhile: nothing more
+                except NotFoundError as error:
+                    raise tally.vanished(number) from error
                 count, results, next_url = _parse_page(content, plan.model)
+                tally.check_count(count, number)
                 start = (number - 1) * size
                 expected = size if count is None else min(size, max(0, count - start))
                 if len(results) < expected and next_url:
@@ -208,6 +215,61 @@ class ConcurrentFetcher:
     def __setstate__(self, state: dict[str, Any]) -> None:
         ConcurrentFetcher.__init__(self, state["in_flight"])  # subclasses too
         self.server_max = state["server_max"]
+
+
+class _Tally:
+    """What a listing has handed out against what its first page announced.
+
+    A page that vanishes, a last page that comes short, a count that changes between
+    pages: each would make a shorter (or shifted) result that looks complete, so each
+    raises [`IncompleteResultError`][synapse.errors.IncompleteResultError] instead.
+    """
+
+    def __init__(self, plan: PagePlan, count: int | None) -> None:
+        self.path = plan.path
+        self.wanted = None if plan.high is None else plan.high - plan.low
+        self.count = count
+        self.sent = 0
+        #: items the announced count promises for the planned range (None: no count)
+        self.expected: int | None = None
+        if count is not None:
+            upper = count if plan.high is None else min(count, plan.high)
+            self.expected = max(0, upper - plan.low)
+
+    def take(self, items: list[Any]) -> list[Any]:
+        if self.wanted is not None:
+            items = items[: self.wanted - self.sent]
+        self.sent += len(items)
+        return items
+
+    def wants_more(self) -> bool:
+        return self.wanted is None or self.sent < self.wanted
+
+    def _where(self, number: int) -> str:
+        return f"listing {self.path}: page {number}"
+
+    def check_complete(self, number: int) -> None:
+        if self.expected is not None and self.sent < self.expected:
+            raise IncompleteResultError(
+                f"{self._where(number)} was the last, with {self.sent} of the "
+                f"{self.expected} items the server announced"
+            )
+
+    def check_count(self, count: int | None, number: int) -> None:
+        if self.count is not None and count is not None and count != self.count:
+            raise IncompleteResultError(
+                f"{self._where(number)} counts {count} items where the listing was planned "
+                f"with {self.count}: the list changed while it was read, so pages shifted "
+                "(iterate with stable=True to list while rows change)"
+            )
+
+    def vanished(self, number: int) -> IncompleteResultError:
+        total = "" if self.expected is None else f" of {self.expected}"
+        return IncompleteResultError(
+            f"{self._where(number)} answered 404 after {self.sent}{total} items: "
+            "the list shrank while it was read (iterate with stable=True to list while "
+            "rows change)"
+        )
 
 
 class SequentialFetcher(ConcurrentFetcher):

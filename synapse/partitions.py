@@ -6,9 +6,17 @@ item once. Each carries the client, so a worker process that unpickles one fetch
 own pages (the client's token travels with it and never appears in a repr). Dask builds
 a DataFrame over them with `to_dask`; multiprocessing or Ray can map over them as well.
 
-Partitions are planned from the count at the time of the call, on page numbers: rows
-inserted or deleted before a partition is fetched shift its pages, so split a list that
-is not being written to (or filter on a creation time before the split).
+Two kinds, by what fixes a partition's rows when it is made:
+
+- ``"keys"`` (the default where the kind filters on its key, as tasks and assignments do,
+  and the query is unordered or ordered by the key): each partition is a range of the
+  primary key (``id__gte``/``id__lt``), its boundaries read from the list when the
+  partitions are made. Rows inserted or deleted later land in exactly one partition or
+  none: no live row is missed and none comes twice.
+- ``"pages"``: page ranges of the query's own ordering, planned from its count. Rows
+  inserted or deleted before a partition is fetched shift its pages; the listing then
+  raises [`IncompleteResultError`][synapse.errors.IncompleteResultError] rather than
+  return a shifted result, so split a list that is not being written to.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from synapse.errors import InvalidInputError
 from synapse.frames import require
@@ -24,10 +32,22 @@ from synapse.frames import require
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DEFAULT_PAGES_PER_PARTITION", "Partition", "partition_frame", "split", "to_dask"]
+__all__ = [
+    "DEFAULT_PAGES_PER_PARTITION",
+    "MAX_PARTITIONS",
+    "Partition",
+    "PartitionKind",
+    "partition_frame",
+    "split",
+    "to_dask",
+]
 
 #: Pages per partition when neither a number of partitions nor a size is given.
 DEFAULT_PAGES_PER_PARTITION = 10
+#: More partitions than this is a count no list has: ask for ``n`` explicitly.
+MAX_PARTITIONS = 10_000
+
+PartitionKind = Literal["keys", "pages"]
 
 
 class _Query(Protocol):
@@ -45,12 +65,14 @@ class _Query(Protocol):
 
 @dataclass(frozen=True, repr=False)
 class Partition:
-    """Items ``[start, stop)`` of a query (``stop`` None: to its end), fetched on demand."""
+    """Items ``[start, stop)`` of a query (``stop`` None: to its end) when it was split,
+    fetched on demand: a key range (``kind="keys"``) or a page range (``"pages"``)."""
 
     query: _Query
     index: int
     start: int
     stop: int | None
+    kind: PartitionKind = "pages"
 
     def __iter__(self) -> Iterator[Any]:
         """The partition's objects, streamed."""
@@ -76,7 +98,7 @@ class Partition:
 
     def __repr__(self) -> str:
         stop = "" if self.stop is None else self.stop
-        return f"<Partition {self.index} [{self.start}:{stop}] of {self.query!r}>"
+        return f"<Partition {self.index} [{self.start}:{stop}] by {self.kind} of {self.query!r}>"
 
 
 def split(
@@ -85,10 +107,17 @@ def split(
     page_size: int,
     n: int | None = None,
     pages_per_partition: int | None = None,
+    key_range: tuple[str, bool] | None = None,
+    *,
+    announced: int | None = None,
 ) -> list[Partition]:
     """Cut ``query`` (with ``count`` items, fetched ``page_size`` at a time) into whole
     pages: ``n`` partitions (or fewer, when there are fewer pages), or
-    ``pages_per_partition`` pages each. The last one runs to the end of the query."""
+    ``pages_per_partition`` pages each. The last one runs to the end of the query.
+    With ``key_range`` (the key and whether it descends), the partitions are key ranges
+    whose boundaries are read now, one small request each. ``announced`` is the count of
+    the whole list (``count`` covers a slice of it): page partitions raise, rather than
+    shift, when the list no longer has that many."""
     for name, value in (("n", n), ("pages_per_partition", pages_per_partition)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise InvalidInputError(f"{name} must be an int, got {value!r}")
@@ -101,12 +130,45 @@ def split(
         return []
     per = math.ceil(pages / n) if n is not None else pages_per_partition
     per = per or DEFAULT_PAGES_PER_PARTITION
-    fixed = query.page_size(page_size)
-    bounds = list(range(0, pages * page_size, per * page_size))
+    planned = math.ceil(pages / per)
+    if planned > MAX_PARTITIONS:
+        raise InvalidInputError(
+            f"the server counts {count} items: {planned} partitions of {per} pages, more "
+            f"than {MAX_PARTITIONS}; pass n= (or a larger pages_per_partition)"
+        )
+    starts = [index * per * page_size for index in range(planned)]
+    stops: list[int | None] = [*starts[1:], None]
+    if key_range is not None:
+        return _key_partitions(query, starts, stops, *key_range)
+    fixed = query.page_size(page_size)._clone(announced=announced)
+    return [
+        Partition(fixed[start:stop], index, start, stop)
+        for index, (start, stop) in enumerate(zip(starts, stops, strict=True))
+    ]
+
+
+def _key_partitions(
+    query: Any, starts: list[int], stops: list[int | None], key: str, descending: bool
+) -> list[Partition]:
+    """Key ranges that start at the keys found at ``starts`` now (after the first)."""
+    ordered = query.order_by(f"-{key}" if descending else key)
+    found = [list(ordered[start : start + 1].values_list(key, flat=True)) for start in starts[1:]]
+    # Keys read one by one can cross if rows moved between reads: any sorted set of
+    # boundaries still cuts the key space into ranges that cover each row once.
+    bounds: list[Any] = sorted({k[0] for k in found if k}, reverse=descending)
+    edges: list[Any] = [None, *bounds, None]
+    lower, upper = (f"{key}__gt", f"{key}__lte") if descending else (f"{key}__gte", f"{key}__lt")
     parts = []
-    for index, start in enumerate(bounds):
-        stop = bounds[index + 1] if index + 1 < len(bounds) else None
-        parts.append(Partition(fixed[start:stop], index, start, stop))
+    for index in range(len(edges) - 1):
+        opening, closing = edges[index], edges[index + 1]
+        bounded = {}
+        if opening is not None:
+            bounded[upper if descending else lower] = opening
+        if closing is not None:
+            bounded[lower if descending else upper] = closing
+        start = starts[index] if index < len(starts) else starts[-1]
+        stop = stops[index] if index < len(bounds) else None
+        parts.append(Partition(ordered.filter(**bounded), index, start, stop, "keys"))
     return parts
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from synapse.context import Context
     from synapse.filters import FilterSet
     from synapse.pagination import StableWalk
-    from synapse.partitions import Partition
+    from synapse.partitions import Partition, PartitionKind
     from synapse.resources.base import Resource
     from synapse.training.report import ExportReport
 
@@ -69,6 +69,7 @@ class QuerySet(Tabular, Generic[T]):
         low: int = 0,
         high: int | None = None,
         empty: bool = False,
+        announced: int | None = None,
     ) -> None:
         self._manager = manager
         self._filters = dict(filters or {})
@@ -79,6 +80,9 @@ class QuerySet(Tabular, Generic[T]):
         self._low = low
         self._high = high
         self._empty = empty  # none(), or filters that cannot match: nothing is sent
+        #: The list's count when it was planned (page partitions): a page that counts
+        #: otherwise means rows moved, and the listing raises instead of shifting.
+        self._announced = announced
         self._result_cache: list[T] | None = None
 
     # ------------------------------------------------------------------ chaining
@@ -93,6 +97,7 @@ class QuerySet(Tabular, Generic[T]):
             "low": self._low,
             "high": self._high,
             "empty": self._empty,
+            "announced": self._announced,
         }
         state.update(changes)
         return type(self)(self._manager, **state)
@@ -227,6 +232,7 @@ class QuerySet(Tabular, Generic[T]):
             high=self._high if high is None else high,
             page_size=self._page_size or client.config.page_size,
             fixed_size=self._page_size is not None,
+            count=self._announced,
             model=self._manager.resource,  # expanded relations parse in the same pass
         )
 
@@ -403,18 +409,50 @@ class QuerySet(Tabular, Generic[T]):
         return f"{self._manager.resource.__name__} rows"
 
     def partitions(
-        self, n: int | None = None, *, pages_per_partition: int | None = None
+        self,
+        n: int | None = None,
+        *,
+        pages_per_partition: int | None = None,
+        by: PartitionKind | None = None,
     ) -> list[Partition]:
-        """Picklable pieces of the query (page ranges of the same filters and ordering)
-        that together hold every item once: ``n`` of them, or ``pages_per_partition``
-        pages each (default 10). Any engine can map over them; one request (the count).
-        """
+        """Picklable pieces of the query that together hold every item once: ``n`` of
+        them, or ``pages_per_partition`` pages each (default 10). Any engine can map over
+        them. ``by="keys"`` (the default where the kind filters on its key and the query
+        is unordered or ordered by it) makes primary-key ranges, fixed now, that rows
+        written later cannot shift; ``by="pages"`` page ranges of the query's ordering.
+        One request for the count, and one per boundary for key ranges."""
         from synapse.partitions import split
 
+        if by not in (None, "keys", "pages"):
+            raise InvalidInputError(f"by must be 'keys' or 'pages', got {by!r}")
         if self._empty:
             return []
+        key_range = self._key_range()
+        if by == "keys" and key_range is None:
+            raise InvalidInputError(
+                f"{self._manager.resource.__name__} lists cannot be split by key: the kind "
+                "has no key range filters, or the query is ordered by another field "
+                "(use by='pages')"
+            )
         size = self._page_size or self._manager.client.config.page_size
-        return split(self, self.count(), size, n, pages_per_partition)
+        chosen = None if by == "pages" else key_range
+        listed = self._clone(low=0, high=None).count()  # the whole list's: pages must agree
+        covered = self._in_range(listed) or 0
+        return split(self, covered, size, n, pages_per_partition, chosen, announced=listed)
+
+    def _key_range(self) -> tuple[str, bool] | None:
+        """``(key, descending)`` when this query can be cut into primary-key ranges."""
+        key = self._manager.resource._pk_field
+        allowed = set(self._manager.filters.allowed())
+        bounds = {f"{key}__{lookup}" for lookup in ("gt", "gte", "lt", "lte")}
+        taken = {name for name, _ in self._params()}
+        if self._low or self._high is not None or not bounds <= allowed or bounds & taken:
+            return None
+        if not self._ordering:
+            return key, False
+        if len(self._ordering) == 1 and self._ordering[0].lstrip("-") in ("id", key):
+            return key, self._ordering[0].startswith("-")
+        return None
 
     def to_dask(
         self,

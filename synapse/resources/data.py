@@ -231,7 +231,14 @@ class DataUnit(Refreshable, Savable, Deletable):
                 path_inside(dest, safe_component(name, "spec"), safe_component(original)), taken
             )
             taken.add(target)
-            saved[name] = download(client.transport, url, target)
+            size, checksum = entry.get("size"), entry.get("checksum")
+            saved[name] = download(
+                client.transport,
+                url,
+                target,
+                size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+                checksum=checksum if isinstance(checksum, str) else None,
+            )
         return saved
 
     _repr_fields = ("id", "data_collection_id")

@@ -16,8 +16,10 @@ import pytest
 import responses
 
 from synapse import (
+    ChecksumMismatchError,
     Client,
     ClientConnectionError,
+    ClientError,
     InvalidInputError,
     TooManyRedirectsError,
     ValidationError,
@@ -238,3 +240,107 @@ def test_the_agent_token_never_reaches_a_log_line(
     assert "agents/****" in retry_lines[0]
     assert DEMO_AGENT_TOKEN not in caplog.text
     assert synapse_backend.token not in caplog.text
+
+
+# ------------------------------------------------------------------ complete downloads only
+
+
+def test_a_resume_whose_total_changed_starts_over(tmp_path: Path, no_sleep: Any) -> None:
+    """The first answer announces 300,000 bytes and breaks; the resume claims the file is
+    now 400,000 bytes long: the bytes we have belong to another file."""
+    old, new = os.urandom(300_000), os.urandom(400_000)
+    steps = [
+        _body(200, old, cut_after=200_000),
+        _body(206, new[196_608:196_618], {"Content-Range": "bytes 196608-196617/400000"}),
+        _body(200, new),
+    ]
+    with Script(steps) as server:
+        client = no_sleep(Client(server.url, "t" * 20))
+        saved = client.download(f"{server.url}/media/f.bin", tmp_path / "f.bin")
+        client.close()
+    assert saved.read_bytes() == new  # not 196,618 bytes of two files spliced
+    assert [s["range"] for s in server.seen] == [None, "bytes=196608-", None]
+
+
+def test_a_resume_that_ends_short_of_its_range_resumes_again(tmp_path: Path, no_sleep: Any) -> None:
+    data = os.urandom(300_000)
+    steps = [
+        _body(200, data, cut_after=200_000),
+        # Claims the rest but ends 10 bytes in, the connection then closed cleanly.
+        _body(206, data[196_608:196_618], {"Content-Range": "bytes 196608-299999/300000"}),
+        _body(206, data[196_618:], {"Content-Range": "bytes 196618-299999/300000"}),
+    ]
+    with Script(steps) as server:
+        client = no_sleep(Client(server.url, "t" * 20))
+        saved = client.download(f"{server.url}/media/f.bin", tmp_path / "f.bin")
+        client.close()
+    assert saved.read_bytes() == data
+    assert [s["range"] for s in server.seen] == [None, "bytes=196608-", "bytes=196618-"]
+
+
+def test_a_partial_answer_to_a_whole_request_is_completed_not_kept(
+    tmp_path: Path, no_sleep: Any
+) -> None:
+    data = os.urandom(300_000)
+    steps = [
+        _body(206, data[:100_000], {"Content-Range": "bytes 0-99999/300000"}),
+        _body(206, data[100_000:], {"Content-Range": "bytes 100000-299999/300000"}),
+    ]
+    with Script(steps) as server:
+        client = no_sleep(Client(server.url, "t" * 20))
+        saved = client.download(f"{server.url}/media/p.bin", tmp_path / "p.bin")
+        client.close()
+    assert saved.read_bytes() == data
+    assert [s["range"] for s in server.seen] == [None, "bytes=100000-"]
+
+
+def test_a_whole_answer_shorter_than_the_known_size_is_not_complete(
+    tmp_path: Path, no_sleep: Any
+) -> None:
+    data = os.urandom(5_000)
+    with Script([_body(200, data[:4_000])] * 3) as server:
+        client = no_sleep(Client(server.url, "t" * 20, max_retries=2))
+        with pytest.raises(ClientConnectionError, match="4000-byte file where 5000 bytes"):
+            client.download(f"{server.url}/media/s.bin", tmp_path / "s.bin", size=5_000)
+        client.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_file_answered_416_is_saved_empty(tmp_path: Path, no_sleep: Any) -> None:
+    with Script([_body(416, b"", {"Content-Range": "bytes */0"})]) as server:
+        client = no_sleep(Client(server.url, "t" * 20))
+        saved = client.download(f"{server.url}/media/empty.bin", tmp_path / "empty.bin")
+        client.close()
+    assert saved.read_bytes() == b""
+
+
+def test_a_checksum_that_differs_keeps_nothing(tmp_path: Path, no_sleep: Any) -> None:
+    import hashlib
+
+    data = os.urandom(3_000)
+    good = hashlib.md5(data).hexdigest()
+    with Script([_body(200, data), _body(200, data)]) as server:
+        client = no_sleep(Client(server.url, "t" * 20))
+        url = f"{server.url}/media/c.bin"
+        assert client.download(url, tmp_path / "ok.bin", checksum=good).read_bytes() == data
+        with pytest.raises(ChecksumMismatchError, match="md5"):
+            client.download(url, tmp_path / "bad.bin", checksum="0" * 32)
+        client.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.bin"]
+
+
+def test_a_malformed_content_length_is_a_typed_error(tmp_path: Path, no_sleep: Any) -> None:
+    def lying(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", "abc")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.wfile.write(b"payload")
+        h.close_connection = True
+
+    with Script([lying] * 4) as server:
+        client = no_sleep(Client(server.url, "t" * 20, max_retries=1))
+        with pytest.raises(ClientError, match="invalid Content-Length 'abc'"):
+            client.download(f"{server.url}/media/l.bin", tmp_path / "l.bin")
+        client.close()
+    assert list(tmp_path.iterdir()) == []

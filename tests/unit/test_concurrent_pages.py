@@ -12,7 +12,7 @@ import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synapse import Client
+from synapse import Client, IncompleteResultError
 from synapse.pagination import ConcurrentFetcher
 from tests.conftest import BASE, waits_with
 
@@ -116,3 +116,63 @@ def test_a_one_page_query_starts_no_thread() -> None:
         assert set(threading.enumerate()) == before
         client.close()
     assert log == [1, 1]
+
+
+def lossy_server(total: int, fault: str, at: int) -> Any:
+    """A list of ``total`` tasks whose page ``at`` (and those after it) goes wrong:
+    ``vanish`` answers 404, ``short`` ends the list there (no ``next``, half a page),
+    ``recount`` announces another count."""
+
+    def callback(request: Any) -> tuple[int, dict[str, str], str]:
+        query = parse_qs(urlsplit(request.url).query)
+        size, page = int(query["page_size"][0]), int(query["page"][0])
+        last = max(1, -(-total // size))
+        count, more = total, page < last
+        rows = [{"id": i + 1} for i in range((page - 1) * size, min(total, page * size))]
+        if page >= at:
+            if fault == "vanish":
+                return 404, {}, json.dumps({"detail": "Invalid page."})
+            if fault == "short":
+                rows, more = rows[: len(rows) // 2], False
+            if fault == "recount":
+                count = total - 1
+        body = {"count": count, "previous": None, "results": rows,
+                "next": f"{LIST_URL}?page={page + 1}" if more else None}  # fmt: skip
+        return 200, {}, json.dumps(body)
+
+    return callback
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    total=st.integers(2, 60),
+    page_size=st.integers(1, 9),
+    in_flight=st.integers(1, 5),
+    fault=st.sampled_from(["vanish", "short", "recount"]),
+    at=st.integers(2, 12),
+    data=st.data(),
+)
+def test_a_listing_is_whole_or_raises_never_shorter(
+    total: int, page_size: int, in_flight: int, fault: str, at: int, data: st.DataObject
+) -> None:
+    """Whatever goes wrong from page ``at`` on, a listing, a slice or a frame either holds
+    every item in order or raises `IncompleteResultError`: never a shorter result."""
+    low = data.draw(st.integers(0, total - 1))
+    high = data.draw(st.one_of(st.none(), st.integers(low + 1, total)))
+    expected = list(range(1, total + 1))[low:high]
+    last = -(-(low + len(expected)) // page_size)  # the page of the last item wanted
+    with responses.RequestsMock() as mock, client_with(in_flight, page_size) as client:
+        mock.add_callback(responses.GET, LIST_URL, callback=lossy_server(total, fault, at))
+        query = client.tasks.filter(project=1).page_size(page_size)[low:high]
+        ids: list[int] = []
+        raised: IncompleteResultError | None = None
+        try:
+            ids.extend(t.id for t in query)
+        except IncompleteResultError as error:
+            raised = error
+    if raised is not None:
+        assert "sdk/tasks/: page" in str(raised)
+        assert at <= last  # only a fault on a page read is reported
+        return
+    assert ids == expected  # no error: every item, in order
+    assert not (fault == "vanish" and at <= last)  # a vanished page always raises
