@@ -392,10 +392,10 @@ class Document:
         for media, records in datas.items():
             doc._data_order[media] = []
             for record in records:
-                key = (media, record.get("id")) if isinstance(record, Mapping) else None
-                if key is not None and isinstance(key[1], str) and key not in by_id:
-                    by_id[key] = copy.deepcopy(dict(record))
-                    doc._data_order[media].append(key[1])
+                rid = record.get("id") if isinstance(record, Mapping) else None
+                if isinstance(rid, str) and (media, rid) not in by_id:
+                    by_id[media, rid] = copy.deepcopy(dict(record))
+                    doc._data_order[media].append(rid)
                 else:  # no id, or an id seen before: kept in place as it is
                     kept = doc.orphans.setdefault(media, [])
                     doc._data_order[media].append(len(kept))

@@ -660,6 +660,7 @@ def seed_training(
         )
         docs.append(dm_v1_payload(n))
     b.store.insert_many(KINDS["data_units"], iter(units))
+    first_task = b.store.next_id(KINDS["tasks"])
     b.store.insert_many(
         KINDS["tasks"],
         (
@@ -677,4 +678,27 @@ def seed_training(
             for n in range(tasks)
         ),
     )
-    return {"project": project["id"], "data_collection": collection["id"]}
+    dataset = b.new("ground_truth_datasets", {"project": project["id"], "name": f"{title} gold"})
+    version = b.new(
+        "ground_truth_dataset_versions",
+        {"ground_truth_dataset": dataset["id"], "version": "v1", "description": "first cut"},
+    )
+    for n in range(min(tasks, 4)):
+        category = ("train", "train", "validation", "test")[n]
+        common = {
+            "ground_truth_dataset_versions": [version["id"]],
+            "category": category,
+            "data_unit": first_unit + n,
+            "data": docs[n],
+        }
+        truth = b.new("ground_truths", {"ground_truth_dataset": dataset["id"], **common})
+        b.new(
+            "ground_truth_events",
+            {"ground_truth": truth["id"], "task": first_task + n, "files": units[n]["files"],
+             "data_collection": collection["id"], **common},
+        )  # fmt: skip
+    return {
+        "project": project["id"],
+        "data_collection": collection["id"],
+        "ground_truth_version": version["id"],
+    }

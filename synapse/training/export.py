@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from synapse.annotations import Document, media_type, natural_media_order
 from synapse.errors import ClientError, InvalidInputError
 from synapse.training.cache import MediaCache
-from synapse.training.classes import ClassRegistry, configured_classes
+from synapse.training.classes import ClassRegistry, configured_classes, normalize_class
 from synapse.training.formats import WRITERS, Writer
 from synapse.training.items import Item
 from synapse.training.report import ExportReport, Note
@@ -34,11 +34,12 @@ def export(
     format: str,
     dest: str | os.PathLike[str],
     *,
-    split: Split | Mapping[str, Any] | None = None,
+    split: Split | Mapping[str, Any] | str | None = None,
     media: bool = True,
     cache: str | os.PathLike[str] | None = None,
     workers: int = 8,
     progress: bool | None = None,
+    classes: Sequence[str] | Mapping[str, Any] | None = None,
 ) -> ExportReport:
     """Write the tasks of ``query`` as a ``format`` dataset in ``dest`` (a new or empty
     folder) and return the report (also written as ``export_report.json``/``.csv``).
@@ -47,19 +48,23 @@ def export(
     ``yolo-obb``, ``voc`` or ``imagefolder``. ``split``: see
     [`Split`][synapse.training.splits.Split]. ``media=False`` writes the labels only.
     ``cache`` is the media cache folder (default: the SDK's cache). Every image of a data
-    unit is exported, as ``<task id>_<media id><suffix>``.
+    unit is exported, as ``<task id>_<media id><suffix>``. ``classes`` (names, or a
+    project ``configuration``) fixes the first class ids; by default they come from the
+    configuration of each task's project (rows without a project, such as ground-truth
+    events, number their classes in lexical order unless given ``classes``).
     """
     if format not in WRITERS:
         raise InvalidInputError(f"unknown export format {format!r}; one of {', '.join(FORMATS)}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidInputError("workers must be a positive int")
     plan = Split.coerce(split)
+    writer_class = WRITERS[format]
+    given = _given_classes(classes, writer_class)
     root = Path(dest)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise InvalidInputError(f"export destination must be a new or empty folder: {root}")
     root.mkdir(parents=True, exist_ok=True)
-    writer_class = WRITERS[format]
-    registry = ClassRegistry([])
+    registry = ClassRegistry(given)
     writer = writer_class(root, plan.names, registry)
     report = ExportReport(
         format, root, images=dict.fromkeys(plan.names, 0), annotations=dict.fromkeys(plan.names, 0)
@@ -73,7 +78,7 @@ def export(
             for chunk in _chunks(_tasks(query, plan, report), 64):
                 for task, _ in chunk:
                     project = task.get("project")
-                    if isinstance(project, int) and project not in projects:
+                    if classes is None and isinstance(project, int) and project not in projects:
                         projects.add(project)
                         registry.configured.extend(
                             c
@@ -96,8 +101,8 @@ def export(
                     if media and not item.sized():
                         _read_size(item, path)
                     written = writer.add(item)
-                    report.images[item.split] += 1
-                    report.annotations[item.split] += written
+                    report.images[item.split] = report.images.get(item.split, 0) + 1
+                    report.annotations[item.split] = report.annotations.get(item.split, 0) + written
                     report.notes.extend(item.notes)
                 report.tasks += len(chunk)
                 if bar is not None:
@@ -112,14 +117,29 @@ def export(
     return report
 
 
+def _given_classes(classes: Any, writer: type[Writer]) -> list[str]:
+    if classes is None:
+        return []
+    if isinstance(classes, Mapping):
+        return configured_classes(classes, writer.class_tools) or configured_classes(classes)
+    if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
+        raise InvalidInputError("classes is a list of class names or a project configuration")
+    return [normalize_class(c) for c in classes]
+
+
 def _tasks(
     query: QuerySet[Any], plan: Split, report: ExportReport
 ) -> Iterator[tuple[dict[str, Any], str]]:
-    """Each task once, with its split."""
-    base = query.expand("data_unit")
+    """Each task (or ground-truth event) once, with its split."""
+    has_unit = "data_unit" in getattr(query._manager, "relations", {"data_unit": None})
+    base = (
+        query.expand("data_unit")
+        if has_unit and query._manager.resource.__name__ == "Task"
+        else query
+    )
     if not plan.filters_:
         for task in base.values():
-            yield task, plan.of(task.get("id"))
+            yield task, plan.of(task.get("id"), task)
         return
     seen: set[Any] = set()
     for name, filters in plan.filters_:
@@ -168,7 +188,7 @@ def items_of_task(task: Mapping[str, Any], split: str) -> list[Item]:
     if not isinstance(task_id, int):
         return []
     unit = task.get("data_unit")
-    files = unit.get("files") if isinstance(unit, Mapping) else None
+    files = unit.get("files") if isinstance(unit, Mapping) else task.get("files")
     files = files if isinstance(files, Mapping) else {}
     items: list[Item] = []
     try:

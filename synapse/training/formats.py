@@ -46,9 +46,14 @@ class Writer:
     def __init__(self, dest: Path, splits: tuple[str, ...], registry: ClassRegistry) -> None:
         dest.mkdir(parents=True, exist_ok=True)
         self.dest = dest
-        self.splits = splits
+        self.splits = list(splits)  # those named up front, then those met (by field)
         self.registry = registry
         self.files: list[str] = []
+
+    def split(self, name: str) -> str:
+        if name not in self.splits:
+            self.splits.append(name)
+        return name
 
     def media_path(self, item: Item) -> Path | None:
         return self.dest / "images" / item.split / item.name
@@ -79,6 +84,11 @@ class CocoWriter(Writer):
         super().__init__(dest, splits, registry)
         (dest / "annotations").mkdir(parents=True, exist_ok=True)
         self.spools = {s: Spool(dest / f".spool-{s}.jsonl") for s in splits}
+
+    def _spool(self, split: str) -> Spool:
+        if split not in self.spools:
+            self.spools[self.split(split)] = Spool(self.dest / f".spool-{split}.jsonl")
+        return self.spools[split]
 
     def add(self, item: Item) -> int:
         instances: list[dict[str, Any]] = []
@@ -166,7 +176,7 @@ class CocoWriter(Writer):
             "synapse_task": item.task,
             "synapse_media": item.media,
         }
-        self.spools[item.split].add({"image": image, "instances": instances, "poses": keypoints})
+        self._spool(item.split).add({"image": image, "instances": instances, "poses": keypoints})
         return len(instances) + len(keypoints)
 
     def close(self) -> None:
@@ -229,7 +239,7 @@ class YoloWriter(Writer):
 
     def add(self, item: Item) -> int:
         rows = self.rows(item)
-        label = f"labels/{item.split}/{item.stem}.txt"
+        label = f"labels/{self.split(item.split)}/{item.stem}.txt"
         self.spool.add({"label": label, "rows": rows})
         return len(rows)
 
@@ -315,7 +325,7 @@ class YoloWriter(Writer):
                 lines.append(" ".join(values))
             path.write_text("".join(f"{line}\n" for line in lines))
         self.spool.close()
-        train = "train" if "train" in self.splits else self.splits[0]
+        train = "train" if "train" in self.splits else (self.splits or ["all"])[0]
         val = next((s for s in ("val", "valid", "validation") if s in self.splits), train)
         yaml = [
             f"path: {json.dumps(str(self.dest.resolve()))}",
@@ -358,7 +368,10 @@ class VocWriter(Writer):
         super().__init__(dest, splits, registry)
         (dest / "Annotations").mkdir(parents=True, exist_ok=True)
         (dest / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
-        self.sets = {s: (dest / "ImageSets" / "Main" / f"{s}.txt").open("w") for s in splits}
+        self.sets = {s: self._set_file(s) for s in splits}
+
+    def _set_file(self, split: str) -> Any:
+        return (self.dest / "ImageSets" / "Main" / f"{self.split(split)}.txt").open("w")
 
     def media_path(self, item: Item) -> Path | None:
         return self.dest / "JPEGImages" / item.name
@@ -400,6 +413,8 @@ class VocWriter(Writer):
             f"{size}<segmented>0</segmented>\n" + "\n".join(objects) + "\n</annotation>\n"
         )
         (self.dest / "Annotations" / f"{item.stem}.xml").write_text(xml, encoding="utf-8")
+        if item.split not in self.sets:
+            self.sets[item.split] = self._set_file(item.split)
         self.sets[item.split].write(f"{item.stem}\n")
         return len(objects)
 

@@ -37,6 +37,7 @@ class Split:
     filters_: tuple[tuple[str, Mapping[str, Any]], ...] = ()
     seed: int | str = 0
     names: tuple[str, ...] = field(default=("all",))
+    field_: str | None = None
 
     @classmethod
     def none(cls) -> Split:
@@ -69,21 +70,36 @@ class Split:
         return cls(filters_=tuple(filters.items()), names=tuple(filters))
 
     @classmethod
-    def coerce(cls, split: Split | Mapping[str, Any] | None) -> Split:
-        """``None``, a Split, ``{"train": 0.8, "val": 0.2}`` (ratios, seed 0), or
-        ``{"train": {...filters}, ...}``."""
+    def by_field(cls, name: str = "category") -> Split:
+        """The split each row names in a field: a ground-truth event's ``category``
+        (``train``, ``validation``, ``test``). A row without one goes to ``unassigned``."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise InvalidInputError(f"Split.by_field takes a field name, not {name!r}")
+        return cls(field_=name, names=())
+
+    @classmethod
+    def coerce(cls, split: Split | Mapping[str, Any] | str | None) -> Split:
+        """``None``, a Split, ``{"train": 0.8, "val": 0.2}`` (ratios, seed 0),
+        ``{"train": {...filters}, ...}``, or a field name such as ``"category"``."""
         if split is None:
             return cls.none()
         if isinstance(split, Split):
             return split
+        if isinstance(split, str):
+            return cls.by_field(split)
         if isinstance(split, Mapping) and split:
             if all(isinstance(v, Mapping) for v in split.values()):
                 return cls.filters(**split)
             return cls.ratios(**split)
         raise InvalidInputError(f"split is None, a Split or a dict of ratios, not {split!r}")
 
-    def of(self, key: Any) -> str:
-        """The split of a task (by its id), for ratio splits and no split."""
+    def of(self, key: Any, row: Mapping[str, Any] | None = None) -> str:
+        """The split of a row: by a hash of its id ``key``, by its field, or ``all``."""
+        if self.field_ is not None:
+            value = (row or {}).get(self.field_)
+            if isinstance(value, str) and value and set(value.lower()) <= _NAME_CHARS:
+                return value.lower()
+            return "unassigned"
         if not self.ratios_:
             return self.names[0]
         digest = hashlib.sha256(f"{self.seed}\x00{key}".encode()).digest()

@@ -334,3 +334,29 @@ def test_unmatched_files_and_invalid_geometry_are_reported(
     assert len(status[f"{ids[0]}_image_1.png"].invalid) == 1  # the zero-width box
     assert status["scene_00001_image_2.png"].status == "invalid"  # matched by original name
     assert status["scene_00001_image_2.png"].task == ids[1]
+
+
+def test_a_ground_truth_version_exports_with_its_categories_as_splits(
+    synapse_client: Client, training: dict[str, Any], tmp_path: Path
+) -> None:
+    events = synapse_client.ground_truth_events.filter(
+        ground_truth_dataset_versions=[training["ground_truth_version"]]
+    )
+    project = synapse_client.projects.get(training["project"])
+    report = events.export(
+        "yolo",
+        tmp_path / "gt",
+        split="category",
+        classes=project.configuration,
+        cache=tmp_path / "cache",
+    )
+    assert report.images == {"train": 4, "validation": 2, "test": 2}
+    yaml = (tmp_path / "gt" / "data.yaml").read_text().splitlines()
+    assert yaml[1:4] == ["train: images/train", "val: images/validation", "test: images/test"]
+    assert yaml[5:9] == ["names:", '  0: "car"', '  1: "truck"', '  2: "pedestrian"']
+    labels = sorted(p.name for p in (tmp_path / "gt" / "labels" / "validation").iterdir())
+    event = next(e for e in events.values() if e["category"] == "validation")
+    assert labels == [f"{event['id']}_image_1.txt", f"{event['id']}_image_2.txt"]
+    with pytest.raises(InvalidInputError, match="classes"):
+        events.export("yolo", tmp_path / "x", classes="car")
+    assert not (tmp_path / "x").exists()
