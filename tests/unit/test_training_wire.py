@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import responses
-from responses import matchers
 
 from synapse import Client
 from synapse.errors import InvalidInputError
@@ -63,7 +62,8 @@ def test_an_import_sends_one_annotate_task_data_per_task(client: Client, tmp_pat
     assert record["coordinate"] == pytest.approx({"x": 40, "y": 15, "width": 20, "height": 20})
     assert data["extra"] == {"image_1": {"width": 100, "height": 50}}
     query = responses.calls[1].request.url
-    assert "expand=data_unit" in query and "project=7" in query
+    assert "expand=data_unit" in query
+    assert "project=7" in query
 
 
 @responses.activate
