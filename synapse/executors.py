@@ -4,8 +4,9 @@ Bulk writes accept any ``concurrent.futures.Executor`` (threads, processes) or a
 ``dask.distributed.Client``; without one they use a thread pool of their own. The
 function and its arguments must pickle for processes and clusters: module-level
 functions taking the client, which carries its configuration (and token) with it.
-Each item's outcome comes back in order: its result, or the `ClientError` that
-stopped it (which pickles too).
+Each item's outcome comes back in order: its result, or whatever exception stopped it
+(a `ClientError`, a file gone meanwhile, a lost worker): one item's failure never
+takes the others' outcomes with it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from synapse.errors import ClientError, InvalidInputError
+from synapse.errors import InvalidInputError
 
 __all__ = ["Outcome", "check_executor", "run_each", "using"]
 
 V = TypeVar("V")
-Outcome = tuple[Any, ClientError | None]
+Outcome = tuple[Any, Exception | None]
 
 
 def _is_dask_client(executor: Any) -> bool:
@@ -54,8 +55,8 @@ def run_each(
     executor: Any, function: Callable[..., V], calls: Sequence[tuple[Any, ...]]
 ) -> list[Outcome]:
     """``function(*args)`` for each ``args`` of ``calls`` on ``executor``; the outcomes
-    in the order of ``calls``. A `ClientError` is that item's outcome; anything else
-    (a bug, a lost worker) propagates."""
+    in the order of ``calls``. Any exception is that item's outcome; only an interrupt
+    (Ctrl-C) propagates."""
     if _is_dask_client(executor):
         # pure=False: two uploads of the same file are two uploads, not one cached result.
         futures = [executor.submit(function, *args, pure=False) for args in calls]
@@ -65,6 +66,6 @@ def run_each(
     for future in futures:
         try:
             outcomes.append((future.result(), None))
-        except ClientError as exc:
+        except Exception as exc:  # the item's outcome, reported with it
             outcomes.append((None, exc))
     return outcomes

@@ -266,7 +266,8 @@ class BulkItem(Generic[T]):
     index: int
     item: Mapping[str, Any]
     result: T | None = None
-    error: ClientError | None = None
+    #: What stopped this item: a `ClientError`, or any other exception (a file gone).
+    error: Exception | None = None
 
     @property
     def ok(self) -> bool:
@@ -370,7 +371,7 @@ def settle(
     failure (the batch may have been applied) is every entry's error, never resent. An
     answer with fewer objects than were sent marks the rest as failed, never as done.
     """
-    from synapse.errors import ClientError, ValidationError
+    from synapse.errors import ValidationError
 
     try:
         results = call(range(len(entries)))
@@ -381,7 +382,7 @@ def settle(
         for index, entry in enumerate(entries):
             settle([entry], lambda _, i=index: call([i]), assign)  # type: ignore[misc]
         return
-    except ClientError as exc:
+    except Exception as exc:  # every entry's outcome, never a lost report
         for entry in entries:
             setattr(entry, "error", exc)  # noqa: B010 - entries of any report type
         return

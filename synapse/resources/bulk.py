@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from synapse.errors import ClientError, InvalidInputError
+from synapse.errors import InvalidInputError
 from synapse.executors import run_each, using
 from synapse.managers import batched, settle
 from synapse.resources.annotation import Task, TaskManager
@@ -78,7 +78,7 @@ def upload_many(
             for entry in batch:  # files are checked against the collection before sending
                 try:
                     files = collection.check_files(entry.item.get("files") or {})
-                except ClientError as exc:
+                except Exception as exc:  # the item's outcome, in the report
                     entry.error = exc
                     continue
                 meta, groups = entry.item.get("meta"), entry.item.get("groups")

@@ -167,7 +167,8 @@ class UploadItem:
     item: Mapping[str, Any]
     data_unit: DataUnit | None = None
     task: Resource | None = None  # the Task made for the unit, when a project was given
-    error: ClientError | None = None
+    #: What stopped this item: a `ClientError`, or any other exception (a file gone).
+    error: Exception | None = None
 
     @property
     def ok(self) -> bool:

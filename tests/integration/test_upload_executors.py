@@ -119,3 +119,50 @@ def test_a_dropped_chunk_in_a_worker_process_is_resumed_there(
     for path, item in zip(paths, report.items, strict=True):
         assert item.result is not None
         assert synapse_client.data_files.get(item.result.id).checksum == md5(path)
+
+
+class DeletingPool(ThreadPoolExecutor):
+    """A thread pool that deletes ``victim`` just before running the ``at``-th job: a
+    file that was there when the call checked it, and is gone when its worker reads it."""
+
+    def __init__(self, victim: Path, at: int) -> None:
+        super().__init__(2)
+        self.victim, self.at, self.jobs = victim, at, 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        self.jobs += 1
+        if self.jobs == self.at:
+            self.victim.unlink()
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_file_gone_mid_run_is_one_items_outcome(synapse_client: Client, tmp_path: Path) -> None:
+    paths = make_files(tmp_path, 10, 2 * KIB)
+    with DeletingPool(paths[4], at=5) as pool:
+        report = synapse_client.data_files.upload_many(paths, executor=pool)
+    assert [item.ok for item in report.items] == [n != 4 for n in range(10)]
+    assert isinstance(report.items[4].error, FileNotFoundError)
+    for path, item in zip(paths, report.items, strict=True):
+        if item.result is not None:  # the other nine are on the server, read back
+            assert synapse_client.data_files.get(item.result.id).checksum == md5(path)
+
+
+def test_a_unit_whose_file_is_gone_mid_run_is_one_items_outcome(
+    synapse_client: Client, synapse_backend: LocalBackend, tmp_path: Path
+) -> None:
+    from synapse.local.seed import seed_demo
+
+    demo = seed_demo(synapse_backend.backend)
+    collection = synapse_client.data_collections.get(demo["data_collection"])
+    paths = make_files(tmp_path, 10, 2 * KIB)
+    items = [{"files": {"image_1": p}, "meta": {"n": n}} for n, p in enumerate(paths)]
+    with DeletingPool(paths[6], at=7) as pool:
+        report = collection.upload_many(items, project=demo["project"], executor=pool)
+    assert [item.ok for item in report.items] == [n != 6 for n in range(10)]
+    error = report.items[6].error  # the worker's own check, or the open that raced it
+    assert isinstance(error, (FileNotFoundError, InvalidInputError))
+    assert "file-6.bin" in str(error)
+    units = synapse_client.data_units.filter(data_collection=demo["data_collection"])
+    made = {(u.get("meta") or {}).get("n") for u in units.values("meta")}
+    assert {0, 1, 2, 3, 4, 5, 7, 8, 9} <= made
+    assert 6 not in made
