@@ -179,7 +179,6 @@ def seed_demo(backend: Backend) -> dict[str, Any]:
         "data_collection": collection["id"],
         "plugins": {code: p["id"] for code, p in plugins.items()},
         "ground_truth_version": version["id"],
-        "training": seed_training(b),
     }
 
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from synapse.annotations import Document, media_type, natural_media_order
@@ -20,9 +20,6 @@ from synapse.training.items import Item
 from synapse.training.report import ExportReport, Note
 from synapse.training.splits import Split
 
-if TYPE_CHECKING:
-    from synapse.query import QuerySet
-
 __all__ = ["FORMATS", "export", "items_of_task"]
 
 FORMATS = tuple(WRITERS)
@@ -30,7 +27,7 @@ _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}")
 
 
 def export(
-    query: QuerySet[Any],
+    query: Any,
     format: str,
     dest: str | os.PathLike[str],
     *,
@@ -41,8 +38,9 @@ def export(
     progress: bool | None = None,
     classes: Sequence[str] | Mapping[str, Any] | None = None,
 ) -> ExportReport:
-    """Write the tasks of ``query`` as a ``format`` dataset in ``dest`` (a new or empty
-    folder) and return the report (also written as ``export_report.json``/``.csv``).
+    """Write the rows of ``query`` (a task or ground-truth event QuerySet) as a
+    ``format`` dataset in ``dest`` (a new or empty folder) and return the report (also
+    written as ``export_report.json``/``.csv``).
 
     ``format``: ``coco``, ``yolo`` (detect), ``yolo-segment``, ``yolo-pose``,
     ``yolo-obb``, ``voc`` or ``imagefolder``. ``split``: see
@@ -127,9 +125,7 @@ def _given_classes(classes: Any, writer: type[Writer]) -> list[str]:
     return [normalize_class(c) for c in classes]
 
 
-def _tasks(
-    query: QuerySet[Any], plan: Split, report: ExportReport
-) -> Iterator[tuple[dict[str, Any], str]]:
+def _tasks(query: Any, plan: Split, report: ExportReport) -> Iterator[tuple[dict[str, Any], str]]:
     """Each task (or ground-truth event) once, with its split."""
     has_unit = "data_unit" in getattr(query._manager, "relations", {"data_unit": None})
     base = (
@@ -281,7 +277,7 @@ def _read_size(item: Item, path: Path) -> None:
         item.note("lossy", "IMAGE_UNREADABLE", None, "its size is unknown")
 
 
-def _progress(query: QuerySet[Any], progress: bool | None) -> Any:
+def _progress(query: Any, progress: bool | None) -> Any:
     if not progress:
         return None
     from tqdm.auto import tqdm

@@ -418,7 +418,8 @@ def import_annotations(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidInputError("batch_size must be a positive int")
     records = read_labels(path, format)
-    index = _Index(project.tasks.expand("data_unit").values())
+    tasks_query = project.tasks
+    index = _Index(tasks_query.expand("data_unit").values())
     report = ImportReport(format)
     by_task: dict[int, tuple[Document, list[ImportItem]]] = {}
     for record in records:
@@ -471,7 +472,7 @@ def import_annotations(
         items.append(item)
     if dry_run or not by_task:
         return report
-    tasks_manager = project._bound_client().manager_for(_task_class())
+    tasks_manager = tasks_query._manager
     send_action = "save" if as_predictions else action
     pending = list(by_task.items())
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -488,9 +489,3 @@ def import_annotations(
 
             list(pool.map(send, batch))
     return report
-
-
-def _task_class() -> type:
-    from synapse.resources.annotation import Task
-
-    return Task

@@ -41,7 +41,7 @@ def test_projects_manager(synapse_client: Client, demo: dict[str, Any]) -> None:
     project = synapse_client.projects.get(demo["project"])
     assert isinstance(project, Project)
     assert project.title == "Street scene labeling"
-    assert synapse_client.projects.count() == 3  # the demo, documentation and training ones
+    assert synapse_client.projects.count() == 2  # the demo project and the documentation one
     created = synapse_client.projects.create(title="New", category="image")
     assert created.id is not None
     assert synapse_client.projects.get(created.id) == created
