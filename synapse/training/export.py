@@ -67,6 +67,7 @@ def export(
     report = ExportReport(
         format, root, images=dict.fromkeys(plan.names, 0), annotations=dict.fromkeys(plan.names, 0)
     )
+    report.open()
     client = query._manager.client
     media_cache = MediaCache(client.transport, cache)
     projects: set[int] = set()
@@ -94,19 +95,20 @@ def export(
                         report.downloaded += hit is False
                 for item, path in zip(items, paths, strict=True):
                     if not item.name or path is None or (media and not path.exists()):
-                        report.notes.extend(item.notes)
+                        report.add(item.notes)
                         continue
                     if media and not item.sized():
                         _read_size(item, path)
                     written = writer.add(item)
                     report.images[item.split] = report.images.get(item.split, 0) + 1
                     report.annotations[item.split] = report.annotations.get(item.split, 0) + written
-                    report.notes.extend(item.notes)
+                    report.add(item.notes)
                 report.tasks += len(chunk)
                 if bar is not None:
                     bar.update(len(chunk))
         writer.close()
     finally:
+        report.close()
         if bar is not None:
             bar.close()
     report.classes = registry.names()
@@ -141,16 +143,18 @@ def _tasks(query: Any, plan: Split, report: ExportReport) -> Iterator[tuple[dict
     for name, filters in plan.filters_:
         for task in base.filter(**filters).values():
             if task.get("id") in seen:
-                report.notes.append(
-                    Note(
-                        "skipped",
-                        "IN_TWO_SPLITS",
-                        task.get("id"),
-                        None,
-                        None,
-                        None,
-                        f"already exported; also matches {name}",
-                    )
+                report.add(
+                    [
+                        Note(
+                            "skipped",
+                            "IN_TWO_SPLITS",
+                            task.get("id"),
+                            None,
+                            None,
+                            None,
+                            f"already exported; also matches {name}",
+                        )
+                    ]
                 )
                 continue
             seen.add(task.get("id"))

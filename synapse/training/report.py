@@ -27,9 +27,18 @@ class Note:
     detail: str = ""
 
 
+#: Notes an export report keeps in memory; every note is in ``export_report.csv``.
+KEEP_NOTES = 10_000
+
+
 @dataclass
 class ExportReport:
-    """The result of [`export()`][synapse.training.export.export]."""
+    """The result of [`export()`][synapse.training.export.export].
+
+    Every note is counted (``counts()``) and written to ``export_report.csv`` as it comes;
+    ``notes`` holds the first ``KEEP_NOTES`` of them (``notes_total`` says how many there
+    are), so memory stays bounded however many tasks are exported.
+    """
 
     format: str
     dest: Path
@@ -41,6 +50,26 @@ class ExportReport:
     downloaded: int = 0
     cached: int = 0
     files: list[str] = field(default_factory=list)
+    notes_total: int = 0
+    _counts: dict[str, int] = field(default_factory=dict, repr=False)
+    _csv: Any = field(default=None, repr=False)
+    _csv_file: Any = field(default=None, repr=False)
+
+    def open(self) -> None:
+        """Start ``export_report.csv`` (notes are written to it as they are added)."""
+        self._csv_file = (self.dest / "export_report.csv").open("w", newline="")
+        self._csv = csv.DictWriter(self._csv_file, fieldnames=[f.name for f in fields(Note)])
+        self._csv.writeheader()
+
+    def add(self, notes: list[Note]) -> None:
+        for note in notes:
+            key = f"{note.kind}:{note.reason}"
+            self._counts[key] = self._counts.get(key, 0) + 1
+            self.notes_total += 1
+            if len(self.notes) < KEEP_NOTES:
+                self.notes.append(note)
+            if self._csv is not None:
+                self._csv.writerow(asdict(note))
 
     @property
     def skipped(self) -> list[Note]:
@@ -51,15 +80,12 @@ class ExportReport:
         return [n for n in self.notes if n.kind == "lossy"]
 
     def counts(self) -> dict[str, int]:
-        """Notes counted by ``kind:reason``."""
-        out: dict[str, int] = {}
-        for note in self.notes:
-            key = f"{note.kind}:{note.reason}"
-            out[key] = out.get(key, 0) + 1
-        return out
+        """All the notes counted by ``kind:reason``."""
+        return dict(self._counts)
 
     def write(self) -> Path:
-        """``export_report.json`` (summary and every note) and ``export_report.csv``."""
+        """``export_report.json``: the summary, the counts and the notes kept in memory
+        (all of them are in ``export_report.csv``)."""
         summary = {
             "format": self.format,
             "tasks": self.tasks,
@@ -69,12 +95,19 @@ class ExportReport:
             "downloaded": self.downloaded,
             "cached": self.cached,
             "counts": self.counts(),
+            "notes_total": self.notes_total,
             "notes": [asdict(n) for n in self.notes],
         }
         path = self.dest / "export_report.json"
         path.write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-        _write_csv(self.dest / "export_report.csv", [asdict(n) for n in self.notes], Note)
+        self.close()
         return path
+
+    def close(self) -> None:
+        """Finish ``export_report.csv`` (also on a failed export: it lists the notes so far)."""
+        if self._csv_file is not None:
+            self._csv_file.close()
+            self._csv = self._csv_file = None
 
     def __repr__(self) -> str:
         return (
@@ -116,11 +149,3 @@ class ImportReport:
 
     def __repr__(self) -> str:
         return f"<ImportReport {self.format} {self.by_status()}>"
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]], kind: Any) -> None:
-    names = [f.name for f in fields(kind)]
-    with path.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=names)
-        writer.writeheader()
-        writer.writerows(rows)

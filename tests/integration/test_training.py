@@ -360,3 +360,22 @@ def test_a_ground_truth_version_exports_with_its_categories_as_splits(
     with pytest.raises(InvalidInputError, match="classes"):
         events.export("yolo", tmp_path / "x", classes="car")
     assert not (tmp_path / "x").exists()
+
+
+def test_the_report_keeps_a_bounded_list_and_writes_every_note(
+    synapse_client: Client,
+    training: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from synapse.training import report as report_module
+
+    monkeypatch.setattr(report_module, "KEEP_NOTES", 5)
+    qs = synapse_client.tasks.filter(project=training["project"])
+    report = qs.export("yolo", tmp_path / "out", media=False)
+    assert len(report.notes) == 5
+    assert report.notes_total == sum(report.counts().values()) > 60
+    lines = (tmp_path / "out" / "export_report.csv").read_text().splitlines()
+    assert len(lines) == report.notes_total + 1
+    written = json.loads((tmp_path / "out" / "export_report.json").read_text())
+    assert written["notes_total"] == report.notes_total
