@@ -3,6 +3,7 @@ disk, media fetched in parallel through the content-addressed cache."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -13,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from synapse.annotations import Document, media_type, natural_media_order
 from synapse.errors import ClientError, InvalidInputError
+from synapse.executors import check_executor, run_each
 from synapse.training.cache import MediaCache
 from synapse.training.classes import ClassRegistry, configured_classes, normalize_class
 from synapse.training.formats import WRITERS, Writer
@@ -20,7 +22,7 @@ from synapse.training.items import Item
 from synapse.training.report import ExportReport, Note
 from synapse.training.splits import Split
 
-__all__ = ["FORMATS", "export", "items_of_task"]
+__all__ = ["FORMATS", "export", "export_shard", "items_of_task"]
 
 FORMATS = tuple(WRITERS)
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}")
@@ -37,6 +39,8 @@ def export(
     workers: int = 8,
     progress: bool | None = None,
     classes: Sequence[str] | Mapping[str, Any] | None = None,
+    executor: Any = None,
+    partitions: int | None = None,
 ) -> ExportReport:
     """Write the rows of ``query`` (a task or ground-truth event QuerySet) as a
     ``format`` dataset in ``dest`` (a new or empty folder) and return the report (also
@@ -50,6 +54,11 @@ def export(
     project ``configuration``) fixes the first class ids; by default they come from the
     configuration of each task's project (rows without a project, such as ground-truth
     events, number their classes in lexical order unless given ``classes``).
+
+    ``executor`` (a ``concurrent.futures`` executor or a ``dask.distributed.Client``)
+    exports the query's ``partitions`` in parallel, each worker writing its shard into
+    ``dest`` (which the workers must share); the shards are merged in order, so the files
+    are the same bytes as a single-process export's.
     """
     if format not in WRITERS:
         raise InvalidInputError(f"unknown export format {format!r}; one of {', '.join(FORMATS)}")
@@ -61,6 +70,10 @@ def export(
     root = Path(dest)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise InvalidInputError(f"export destination must be a new or empty folder: {root}")
+    if executor is not None:
+        check_executor(executor)
+        if plan.filters_:
+            raise InvalidInputError("a sharded export splits by ratios or by a field, not filters")
     root.mkdir(parents=True, exist_ok=True)
     registry = ClassRegistry(given)
     writer = writer_class(root, plan.names, registry)
@@ -69,43 +82,19 @@ def export(
     )
     report.open()
     client = query._manager.client
-    media_cache = MediaCache(client.transport, cache)
-    projects: set[int] = set()
     bar = _progress(query, progress)
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for chunk in _chunks(_tasks(query, plan, report), 64):
-                for task, _ in chunk:
-                    project = task.get("project")
-                    if classes is None and isinstance(project, int) and project not in projects:
-                        projects.add(project)
-                        registry.configured.extend(
-                            c
-                            for c in _configuration(client, project, writer_class)
-                            if c not in registry.configured
-                        )
-                items = [i for task, name in chunk for i in items_of_task(task, name)]
-                paths = [writer.media_path(item) for item in items]
-                if media:
-                    fetched = pool.map(
-                        lambda p: _fetch(media_cache, *p), zip(items, paths, strict=True)
-                    )
-                    for hit in fetched:
-                        report.cached += hit is True
-                        report.downloaded += hit is False
-                for item, path in zip(items, paths, strict=True):
-                    if not item.name or path is None or (media and not path.exists()):
-                        report.add(item.notes)
-                        continue
-                    if media and not item.sized():
-                        _read_size(item, path)
-                    written = writer.add(item)
-                    report.images[item.split] = report.images.get(item.split, 0) + 1
-                    report.annotations[item.split] = report.annotations.get(item.split, 0) + written
-                    report.add(item.notes)
-                report.tasks += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
+        if executor is None:
+            media_cache = MediaCache(client.transport, cache)
+            projects = _process(_tasks(query, plan, report), writer, media_cache, media, workers,
+                                report, bar)  # fmt: skip
+        else:
+            projects = _sharded(query, format, root, plan, media, cache, workers, executor,
+                                partitions, writer, report, bar)  # fmt: skip
+        if classes is None:
+            for project in projects:
+                configured = _configuration(client, project, writer_class)
+                registry.configured.extend(c for c in configured if c not in registry.configured)
         writer.close()
     finally:
         report.close()
@@ -115,6 +104,131 @@ def export(
     report.files = writer.files
     report.write()
     return report
+
+
+def _process(
+    rows: Iterable[tuple[dict[str, Any], str]],
+    writer: Writer,
+    media_cache: MediaCache,
+    media: bool,
+    workers: int,
+    report: ExportReport,
+    bar: Any = None,
+) -> list[int]:
+    """Rows into the writer, a chunk at a time (media fetched in parallel, in order);
+    the projects met, in the order first met."""
+    projects: dict[int, None] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for chunk in _chunks(rows, 64):
+            for task, _ in chunk:
+                if isinstance(task.get("project"), int):
+                    projects.setdefault(task["project"], None)
+            items = [i for task, name in chunk for i in items_of_task(task, name)]
+            paths = [writer.media_path(item) for item in items]
+            if media:
+                fetched = pool.map(
+                    lambda p: _fetch(media_cache, *p), zip(items, paths, strict=True)
+                )
+                for hit in fetched:
+                    report.cached += hit is True
+                    report.downloaded += hit is False
+            for item, path in zip(items, paths, strict=True):
+                if not item.name or path is None or (media and not path.exists()):
+                    report.add(item.notes)
+                    continue
+                if media and not item.sized():
+                    _read_size(item, path)
+                written = writer.add(item)
+                report.images[item.split] = report.images.get(item.split, 0) + 1
+                report.annotations[item.split] = report.annotations.get(item.split, 0) + written
+                report.add(item.notes)
+            report.tasks += len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+    return list(projects)
+
+
+def export_shard(
+    query: Any,
+    format: str,
+    root: str,
+    plan: Split,
+    media: bool,
+    cache: str | None,
+    workers: int,
+    shard: int,
+) -> dict[str, Any]:
+    """One partition of a sharded export, on a worker: its media into ``root`` (a
+    folder every worker and the caller share), its labels and notes into shard files
+    the caller merges in partition order. Module-level, so it pickles."""
+    folder = Path(root)
+    writer = WRITERS[format](folder, plan.names, ClassRegistry([]), shard=shard)
+    report = ExportReport(format, folder)
+    media_cache = MediaCache(query._manager.client.transport, cache)
+    with (folder / f".notes-{shard:05d}.jsonl").open("w", encoding="utf-8") as sink:
+        report._sink = sink
+        rows = ((task, plan.of(task.get("id"), task)) for task in query.values())
+        projects = _process(rows, writer, media_cache, media, workers, report)
+    writer.finish_shard()
+    return {
+        "images": report.images, "annotations": report.annotations, "tasks": report.tasks,
+        "downloaded": report.downloaded, "cached": report.cached, "projects": projects,
+        "observed": sorted(writer.registry.observed),
+    }  # fmt: skip
+
+
+def _sharded(
+    query: Any,
+    format: str,
+    root: Path,
+    plan: Split,
+    media: bool,
+    cache: Any,
+    workers: int,
+    executor: Any,
+    partitions: int | None,
+    writer: Writer,
+    report: ExportReport,
+    bar: Any,
+) -> list[int]:
+    """Each partition of the query exported on ``executor``, then merged in partition
+    order, so the files are the same bytes as a single-process export's."""
+    base = _with_units(query)
+    parts = base.partitions(partitions)
+    cache_root = None if cache is None else str(cache)
+    calls = [(p.query, format, str(root), plan, media, cache_root, workers, p.index)
+             for p in parts]  # fmt: skip
+    outcomes = run_each(executor, export_shard, calls)
+    failed = next((error for _, error in outcomes if error is not None), None)
+    projects: dict[int, None] = {}
+    for index, (result, _) in enumerate(outcomes):
+        notes = root / f".notes-{index:05d}.jsonl"
+        if failed is None:
+            writer.absorb(index)
+            with notes.open(encoding="utf-8") as source:
+                for line in source:
+                    report.add([Note(**json.loads(line))])
+            for name in result["observed"]:
+                writer.registry.see(name)
+            for split, count in result["images"].items():
+                report.images[split] = report.images.get(split, 0) + count
+            for split, count in result["annotations"].items():
+                report.annotations[split] = report.annotations.get(split, 0) + count
+            report.tasks += result["tasks"]
+            report.downloaded += result["downloaded"]
+            report.cached += result["cached"]
+            projects.update(dict.fromkeys(result["projects"]))
+            if bar is not None:
+                bar.update(result["tasks"])
+        notes.unlink(missing_ok=True)
+    if failed is not None:
+        raise failed
+    return list(projects)
+
+
+def _with_units(query: Any) -> Any:
+    """Task rows with their data units (ground-truth events carry their files)."""
+    return query.expand("data_unit") if query._manager.resource.__name__ == "Task" else query
 
 
 def _given_classes(classes: Any, writer: type[Writer]) -> list[str]:

@@ -43,8 +43,15 @@ class Writer:
     #: the tools whose configured classes take the first ids
     class_tools: tuple[str, ...] = OBJECT_TOOLS
 
-    def __init__(self, dest: Path, splits: tuple[str, ...], registry: ClassRegistry) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        splits: tuple[str, ...],
+        registry: ClassRegistry,
+        shard: int | None = None,
+    ) -> None:
         dest.mkdir(parents=True, exist_ok=True)
+        self.shard = shard  # a worker's part of a sharded export: its files, then absorb()
         self.dest = dest
         self.splits = list(splits)  # those named up front, then those met (by field)
         self.registry = registry
@@ -65,6 +72,16 @@ class Writer:
     def close(self) -> None:
         """Write what needed the final class ids."""
 
+    def finish_shard(self) -> None:
+        """A shard's end: its files closed and left for the caller to absorb."""
+
+    def absorb(self, shard: int) -> None:
+        """Take a finished shard's files, after those of the shards before it."""
+
+    def _shard_suffix(self, shard: int | None = None) -> str:
+        shard = self.shard if shard is None else shard
+        return "" if shard is None else f".{shard:05d}"
+
     def _unsupported(self, item: Item, handled: set[str], why: str) -> None:
         for ann in item.annotations:
             if ann.tool not in handled:
@@ -80,15 +97,34 @@ class CocoWriter(Writer):
     """``images/<split>/``, ``annotations/instances_<split>.json`` (boxes, polygons, RLE
     masks, attributes) and ``annotations/person_keypoints_<split>.json`` (Person-17)."""
 
-    def __init__(self, dest: Path, splits: tuple[str, ...], registry: ClassRegistry) -> None:
-        super().__init__(dest, splits, registry)
+    def __init__(
+        self,
+        dest: Path,
+        splits: tuple[str, ...],
+        registry: ClassRegistry,
+        shard: int | None = None,
+    ) -> None:
+        super().__init__(dest, splits, registry, shard)
         (dest / "annotations").mkdir(parents=True, exist_ok=True)
-        self.spools = {s: Spool(dest / f".spool-{s}.jsonl") for s in splits}
+        self.spools: dict[str, Spool] = {}
+        for split in splits:
+            self._spool(split)
 
     def _spool(self, split: str) -> Spool:
         if split not in self.spools:
-            self.spools[self.split(split)] = Spool(self.dest / f".spool-{split}.jsonl")
+            name = f".spool-{self.split(split)}.jsonl{self._shard_suffix()}"
+            self.spools[split] = Spool(self.dest / name)
         return self.spools[split]
+
+    def finish_shard(self) -> None:
+        for spool in self.spools.values():
+            spool.finish()
+
+    def absorb(self, shard: int) -> None:
+        suffix = self._shard_suffix(shard)
+        for path in sorted(self.dest.glob(f".spool-*.jsonl{suffix}")):
+            split = path.name[len(".spool-") : -len(f".jsonl{suffix}")]
+            self._spool(split).take(path)
 
     def add(self, item: Item) -> int:
         instances: list[dict[str, Any]] = []
@@ -233,9 +269,25 @@ class YoloWriter(Writer):
 
     task = "detect"
 
-    def __init__(self, dest: Path, splits: tuple[str, ...], registry: ClassRegistry) -> None:
-        super().__init__(dest, splits, registry)
-        self.spool = Spool(dest / ".spool-labels.jsonl")
+    def __init__(
+        self,
+        dest: Path,
+        splits: tuple[str, ...],
+        registry: ClassRegistry,
+        shard: int | None = None,
+    ) -> None:
+        super().__init__(dest, splits, registry, shard)
+        self.spool = Spool(dest / f".spool-labels.jsonl{self._shard_suffix()}")
+
+    def finish_shard(self) -> None:
+        self.spool.finish()
+
+    def absorb(self, shard: int) -> None:
+        path = self.dest / f".spool-labels.jsonl{self._shard_suffix(shard)}"
+        with path.open(encoding="utf-8") as source:
+            for line in source:
+                self.split(json.loads(line)["label"].split("/")[1])
+        self.spool.take(path)
 
     def add(self, item: Item) -> int:
         rows = self.rows(item)
@@ -327,11 +379,9 @@ class YoloWriter(Writer):
         self.spool.close()
         train = "train" if "train" in self.splits else (self.splits or ["all"])[0]
         val = next((s for s in ("val", "valid", "validation") if s in self.splits), train)
-        yaml = [
-            f"path: {json.dumps(str(self.dest.resolve()))}",
-            f"train: images/{train}",
-            f"val: images/{val}",
-        ]
+        # No ``path:``: trainers read the folders beside data.yaml wherever it is moved,
+        # and a sharded export writes the same bytes as a single-process one.
+        yaml = [f"train: images/{train}", f"val: images/{val}"]
         if "test" in self.splits:
             yaml.append("test: images/test")
         yaml.append(f"nc: {len(ids)}")
@@ -364,14 +414,34 @@ class VocWriter(Writer):
     """``JPEGImages/``, ``Annotations/<stem>.xml`` (axis-aligned boxes, corner
     coordinates as they are, not rounded) and ``ImageSets/Main/<split>.txt``."""
 
-    def __init__(self, dest: Path, splits: tuple[str, ...], registry: ClassRegistry) -> None:
-        super().__init__(dest, splits, registry)
+    def __init__(
+        self,
+        dest: Path,
+        splits: tuple[str, ...],
+        registry: ClassRegistry,
+        shard: int | None = None,
+    ) -> None:
+        super().__init__(dest, splits, registry, shard)
         (dest / "Annotations").mkdir(parents=True, exist_ok=True)
         (dest / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
         self.sets = {s: self._set_file(s) for s in splits}
 
     def _set_file(self, split: str) -> Any:
-        return (self.dest / "ImageSets" / "Main" / f"{self.split(split)}.txt").open("w")
+        name = f"{self.split(split)}.txt{self._shard_suffix()}"
+        return (self.dest / "ImageSets" / "Main" / name).open("w")
+
+    def finish_shard(self) -> None:
+        for out in self.sets.values():
+            out.close()
+
+    def absorb(self, shard: int) -> None:
+        suffix = self._shard_suffix(shard)
+        for path in sorted((self.dest / "ImageSets" / "Main").glob(f"*.txt{suffix}")):
+            split = path.name[: -len(f".txt{suffix}")]
+            if split not in self.sets:
+                self.sets[split] = self._set_file(split)
+            self.sets[split].write(path.read_text())
+            path.unlink()
 
     def media_path(self, item: Item) -> Path | None:
         return self.dest / "JPEGImages" / item.name

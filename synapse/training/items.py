@@ -276,6 +276,17 @@ class Spool:
             for line in source:
                 yield json.loads(line)
 
+    def take(self, path: Path) -> None:
+        """Append another spool's file (a shard's) and remove it."""
+        with path.open(encoding="utf-8") as source:
+            for line in source:
+                self._out.write(line)
+        path.unlink()
+
+    def finish(self) -> None:
+        """Close the file and keep it (a shard's, for the caller to take)."""
+        self._out.close()
+
     def close(self) -> None:
         self._out.close()
         self.path.unlink(missing_ok=True)

@@ -54,6 +54,7 @@ class ExportReport:
     _counts: dict[str, int] = field(default_factory=dict, repr=False)
     _csv: Any = field(default=None, repr=False)
     _csv_file: Any = field(default=None, repr=False)
+    _sink: Any = field(default=None, repr=False)  # a shard's notes go to its own file
 
     def open(self) -> None:
         """Start ``export_report.csv`` (notes are written to it as they are added)."""
@@ -70,6 +71,8 @@ class ExportReport:
                 self.notes.append(note)
             if self._csv is not None:
                 self._csv.writerow(asdict(note))
+            if self._sink is not None:
+                self._sink.write(json.dumps(asdict(note)) + "\n")
 
     @property
     def skipped(self) -> list[Note]:

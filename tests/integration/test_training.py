@@ -352,8 +352,8 @@ def test_a_ground_truth_version_exports_with_its_categories_as_splits(
     )
     assert report.images == {"train": 4, "validation": 2, "test": 2}
     yaml = (tmp_path / "gt" / "data.yaml").read_text().splitlines()
-    assert yaml[1:4] == ["train: images/train", "val: images/validation", "test: images/test"]
-    assert yaml[5:9] == ["names:", '  0: "car"', '  1: "truck"', '  2: "pedestrian"']
+    assert yaml[0:3] == ["train: images/train", "val: images/validation", "test: images/test"]
+    assert yaml[4:8] == ["names:", '  0: "car"', '  1: "truck"', '  2: "pedestrian"']
     labels = sorted(p.name for p in (tmp_path / "gt" / "labels" / "validation").iterdir())
     event = next(e for e in events.values() if e["category"] == "validation")
     assert labels == [f"{event['id']}_image_1.txt", f"{event['id']}_image_2.txt"]
@@ -379,3 +379,50 @@ def test_the_report_keeps_a_bounded_list_and_writes_every_note(
     assert len(lines) == report.notes_total + 1
     written = json.loads((tmp_path / "out" / "export_report.json").read_text())
     assert written["notes_total"] == report.notes_total
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file of an export but its report (whose download counts differ)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.startswith("export_report")}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo-pose", "voc", "imagefolder"])
+def test_a_sharded_export_writes_the_same_bytes_as_a_single_process(
+    synapse_client: Client, training: dict[str, Any], tmp_path: Path, fmt: str
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    qs = synapse_client.tasks.filter(project=training["project"]).page_size(2)
+    split = Split.ratios(train=0.6, val=0.4, seed=1)
+    single = qs.export(fmt, tmp_path / "one", split=split, cache=tmp_path / "cache")
+    with ThreadPoolExecutor(3) as pool:
+        sharded = qs.export(fmt, tmp_path / "many", split=split, cache=tmp_path / "cache",
+                             executor=pool, partitions=3)  # fmt: skip
+    assert tree(tmp_path / "many") == tree(tmp_path / "one")
+    assert len(tree(tmp_path / "one")) >= 12  # the images at least
+    assert (sharded.images, sharded.annotations) == (single.images, single.annotations)
+    assert sharded.counts() == single.counts()
+    assert sharded.notes == single.notes
+    assert sharded.classes == single.classes
+
+
+def test_a_sharded_export_on_a_dask_cluster(
+    synapse_client: Client, training: dict[str, Any], tmp_path: Path
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    qs = synapse_client.tasks.filter(project=training["project"]).page_size(2)
+    single = qs.export("coco", tmp_path / "one", media=False)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as dask_client,
+    ):
+        sharded = qs.export("coco", tmp_path / "dask", media=False, executor=dask_client)
+        with pytest.raises(InvalidInputError, match="not filters"):
+            qs.export("coco", tmp_path / "x", split={"a": {"id__lt": 5}}, executor=dask_client)
+    assert tree(tmp_path / "dask") == tree(tmp_path / "one")
+    assert sharded.counts() == single.counts()
+    with pytest.raises(InvalidInputError, match="executor must be"):
+        qs.export("coco", tmp_path / "x", executor=object())
