@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/frames.py
 	$(BIN)/python benchmarks/dask_scaling.py
 	$(BIN)/python benchmarks/import_time.py
+	$(BIN)/python benchmarks/export.py
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .hypothesis
