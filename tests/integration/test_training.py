@@ -426,3 +426,15 @@ def test_a_sharded_export_on_a_dask_cluster(
     assert sharded.counts() == single.counts()
     with pytest.raises(InvalidInputError, match="executor must be"):
         qs.export("coco", tmp_path / "x", executor=object())
+
+
+def test_an_empty_query_makes_an_empty_dataset_that_readers_load(
+    synapse_client: Client, training: dict[str, Any], tmp_path: Path
+) -> None:
+    from pycocotools.coco import COCO
+
+    qs = synapse_client.tasks.filter(project=training["project"]).none()
+    report = qs.export("coco", tmp_path / "empty")
+    coco = COCO(str(tmp_path / "empty" / "annotations" / "instances_all.json"))
+    assert (coco.getImgIds(), coco.getAnnIds(), report.tasks) == ([], [], 0)
+    assert report.notes == []
