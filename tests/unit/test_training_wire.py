@@ -105,3 +105,25 @@ def test_bad_import_arguments_fail_before_any_request(tmp_path: Path) -> None:
         with pytest.raises(InvalidInputError, match="no such file"):
             import_annotations(object(), tmp_path / "missing", "coco")
         assert len(mock.calls) == 0
+
+
+@responses.activate
+def test_an_image_size_the_server_does_not_send_is_read_from_the_file(
+    client: Client, tmp_path: Path
+) -> None:
+    from synapse.local.seed import png
+
+    image = png(30, 20, 1)
+    entry = {**UNIT["files"]["image_1"], "checksum": hashlib.md5(image).hexdigest()}
+    del entry["meta"]
+    task = {**TASK, "data_unit": {"id": 3, "files": {"image_1": entry}},
+            "data": {"annotations": {"image_1": [{"id": "b", "tool": "bounding_box",
+                                                  "classification": {"class": "car"}}]},
+                     "annotationsData": {"image_1": [{"id": "b", "coordinate": {
+                         "x": 3, "y": 4, "width": 6, "height": 8}}]}}}  # fmt: skip
+    responses.get(f"{BASE}/projects/7/", json=PROJECT)
+    responses.get(f"{BASE}/sdk/tasks/", json={"count": 1, "next": None, "results": [task]})
+    responses.get("https://files.synapse.test/a.png", body=image)
+    client.tasks.filter(project=7).export("yolo", tmp_path / "out", cache=tmp_path / "c")
+    label = (tmp_path / "out" / "labels" / "all" / "11_image_1.txt").read_text().split()
+    assert [float(v) for v in label[1:]] == pytest.approx([6 / 30, 8 / 20, 6 / 30, 8 / 20])
