@@ -76,20 +76,36 @@ def load_profile(name: str | None, env: Mapping[str, str]) -> dict[str, str]:
         import tomli as tomllib
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"cannot read {path}: not UTF-8 text ({exc.reason})") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInputError(f"cannot read {path}: {exc}") from None
-    name = name or document.get("default")
+    default = document.get("default")
+    if default is not None and not isinstance(default, str):
+        raise InvalidInputError(f"'default' in {path} must be a profile name, got {default!r}")
+    name = name or default
     if not name:
         return {}
     profiles = document.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise InvalidInputError(
+            f"'profiles' in {path} must be a table of [profiles.NAME], got {profiles!r}"
+        )
     if name not in profiles:
         raise InvalidInputError(
             f"no profile {name!r} in {path}; profiles there: {sorted(profiles) or 'none'}"
         )
     settings = profiles[name]
+    if not isinstance(settings, dict):
+        raise InvalidInputError(f"profiles.{name} in {path} must be a table, got {settings!r}")
     unknown = set(settings) - PROFILE_KEYS
     if unknown:
         raise InvalidInputError(f"profile {name!r} has unknown keys {sorted(unknown)}")
+    for key, value in settings.items():
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise InvalidInputError(
+                f"profiles.{name}.{key} in {path} must be a string or a number, got {value!r}"
+            )
     if os.name == "posix" and path.stat().st_mode & 0o044:
         warnings.warn(
             f"{path} can be read by other users and holds tokens: chmod 600 {path}",
@@ -100,6 +116,18 @@ def load_profile(name: str | None, env: Mapping[str, str]) -> dict[str, str]:
 
 
 UNKNOWN_FILTER_MODES = ("raise", "warn")
+
+
+def _warn_mixed(url_from: str, token_from: str) -> None:
+    """A profile's base URL with a token from elsewhere (or the other way round) may send
+    one environment's credentials to another: say so."""
+    warnings.warn(
+        f"the base URL comes from the {url_from} and the access token from the "
+        f"{token_from}: check that they belong to the same environment (give both in one "
+        "place to silence this)",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def mask(value: str) -> str:
@@ -290,11 +318,18 @@ class Config:
         those over a profile of the config file (see `load_profile()`)."""
         env = os.environ if environ is None else environ
         chosen = load_profile(profile or env.get(ENV_PROFILE), env)
+        url_from = token_from = "argument"  # noqa: S105 - where a setting came from
         if base_url is None:
             base_url = next((env[name] for name in ENV_BASE_URL if env.get(name)), None)
+            url_from = "environment" if base_url else "profile"
             base_url = base_url or chosen.get("base_url")
         if access_token is None:
-            access_token = env.get(ENV_ACCESS_TOKEN) or chosen.get("access_token")
+            access_token = env.get(ENV_ACCESS_TOKEN)
+            token_from = "environment" if access_token else "profile"
+            access_token = access_token or chosen.get("access_token")
+        mixed = url_from != token_from and "profile" in (url_from, token_from)
+        if mixed and access_token and base_url:
+            _warn_mixed(url_from, token_from)
         if tenant is None:
             tenant = env.get(ENV_TENANT) or chosen.get("tenant")
         if agent_token is None:
@@ -311,23 +346,30 @@ class Config:
         size = 100 if page_size is None else page_size
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
             raise InvalidInputError(f"page_size must be an int from 1 to 1000, got {page_size!r}")
+        where = "unknown_filters"
         if unknown_filters is None:
             unknown_filters = env.get(ENV_UNKNOWN_FILTERS) or "raise"
+            where = f"{ENV_UNKNOWN_FILTERS} (environment)"
         if unknown_filters not in UNKNOWN_FILTER_MODES:
-            raise InvalidInputError(
-                f"unknown_filters must be 'raise' or 'warn', got {unknown_filters!r}"
-            )
+            raise InvalidInputError(f"{where} must be 'raise' or 'warn', got {unknown_filters!r}")
+        where = "pages_in_flight"
         if pages_in_flight is None:
             from_env = env.get(ENV_PAGES_IN_FLIGHT)
-            pages_in_flight = int(from_env) if from_env and from_env.isdigit() else 4
+            pages_in_flight = 4
+            if from_env:
+                where = f"{ENV_PAGES_IN_FLIGHT} (environment)"
+                text = from_env.strip()
+                if not (text.isascii() and text.lstrip("+-").isdigit()):
+                    raise InvalidInputError(
+                        f"{where} must be an int from 1 to 32, got {from_env!r}"
+                    )
+                pages_in_flight = int(text)
         if (
             isinstance(pages_in_flight, bool)
             or not isinstance(pages_in_flight, int)
             or not 1 <= pages_in_flight <= 32
         ):
-            raise InvalidInputError(
-                f"pages_in_flight must be an int from 1 to 32, got {pages_in_flight!r}"
-            )
+            raise InvalidInputError(f"{where} must be an int from 1 to 32, got {pages_in_flight!r}")
         return cls(
             base_url=validate_base_url(base_url or ""),
             access_token=_secret(access_token),

@@ -80,6 +80,14 @@ class Request:
     timeout: Timeout = field(default_factory=Timeout)
     stream: bool = False
 
+    def __repr__(self) -> str:
+        # Credential headers by name only, and URLs with their path tokens masked.
+        credentials = {name.lower() for name in CREDENTIAL_HEADERS}
+        headers = {k: "****" if k.lower() in credentials else v for k, v in self.headers.items()}
+        url = mask_url_credentials(self.url)
+        shown = f"method={self.method!r}, url={url!r}, params={self.params!r}"
+        return f"Request({shown}, headers={headers!r})"
+
     def json(self) -> Any:
         """The JSON body, decoded (for handlers of a
         [`MockTransport`][synapse.http.MockTransport])."""

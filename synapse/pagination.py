@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import math
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -108,9 +109,15 @@ class ConcurrentFetcher:
     and those are fetched ``in_flight`` at a time on worker threads named
     ``synapse-pages``. Items come out in order, each exactly once; at most
     ``in_flight + 1`` pages are held. Each page goes through the transport, so a page
-    answered 503 is retried in its own slot without reordering anything. Leaving the
-    loop early cancels the pages not yet sent. ``in_flight=1`` is strictly sequential.
-    Without a ``count`` (some endpoints), pages are followed one by one.
+    answered 503 is retried in its own slot without reordering anything. ``in_flight=1``
+    is strictly sequential. Without a ``count`` (some endpoints), pages are followed one
+    by one.
+
+    The threads belong to one listing and end with it: leaving the loop early (a
+    ``break``, an error, Ctrl-C) cancels the pages not yet sent and stops the retries of
+    those in flight, and the threads are daemons, so they never hold up an exit.
+    `close()` stops every listing in progress, which then raises a `ClientError`
+    saying so.
     """
 
     def __init__(self, in_flight: int = 4) -> None:
@@ -119,16 +126,8 @@ class ConcurrentFetcher:
         self.in_flight = in_flight
         #: Page-size caps learnt per list path, where a server caps them below ours.
         self.server_max: dict[str, int] = {}
-        self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-
-    def _submit(self, fetch: Callable[[int], bytes], number: int) -> Future[bytes]:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    self.in_flight, thread_name_prefix="synapse-pages"
-                )
-            return self._executor.submit(fetch, number)
+        self._listings: set[_Workers] = set()
 
     def pages(self, transport: Transport, plan: PagePlan) -> Iterator[Page]:
         wanted = None if plan.high is None else plan.high - plan.low
@@ -139,10 +138,23 @@ class ConcurrentFetcher:
         size, number, skip = plan_pages(plan.low, None if plan.fixed_size else plan.high, default)
         if cap and size > cap:
             size, number, skip = plan_pages(plan.low, None, cap)
+        workers = _Workers(self.in_flight)
 
         def fetch(page: int) -> bytes:
+            if workers.stopped.is_set():
+                raise workers.stop_error()
             params = [*plan.params, ("page_size", str(size)), ("page", str(page))]
-            return transport.send("GET", plan.path, params=params).content
+            answer = transport.send(
+                "GET", plan.path, params=params, complete=_whole_json,
+                cancelled=workers.stopped.is_set,
+            )  # fmt: skip
+            return answer.content
+
+        def parse(content: bytes, page: int) -> tuple[int | None, list[Any], str | None]:
+            try:
+                return _parse_page(content, plan.model)
+            except ClientError as error:
+                raise ClientError(f"listing {plan.path}: page {page}: {error.message}") from None
 
         try:
             content = fetch(number)
@@ -152,11 +164,11 @@ class ConcurrentFetcher:
             # DRF answers 404 for a page past the end: a range that starts there is
             # empty. Ask the count to tell that apart from a page that vanished.
             one = [*plan.params, ("page_size", "1"), ("page", "1")]
-            count = _parse_page(transport.send("GET", plan.path, params=one).content, None)[0]
+            count = parse(transport.send("GET", plan.path, params=one).content, 1)[0]
             if count is None or count > plan.low:
                 raise _Tally(plan, count).vanished(number) from error
             return
-        count, results, next_url = _parse_page(content, plan.model)
+        count, results, next_url = parse(content, number)
         expected = size if count is None else min(size, max(0, count - (number - 1) * size))
         if len(results) < expected and next_url:
             if not results or cap == len(results):
@@ -171,8 +183,10 @@ class ConcurrentFetcher:
         if count is not None:
             end = count if plan.high is None else min(count, plan.high)
             last = max(number, math.ceil(end / size))
-        pending: deque[tuple[int, Future[bytes]]] = deque()
+        pending: deque[Future[bytes]] = deque()
         following = number + 1
+        with self._lock:
+            self._listings.add(workers)
         try:
             while True:
                 items = tally.take(results[skip:])
@@ -185,29 +199,30 @@ class ConcurrentFetcher:
                 # before, so that a caller who wanted the first page paid one request).
                 if last is not None and self.in_flight > 1:
                     while len(pending) < self.in_flight and following <= last:
-                        pending.append((following, self._submit(fetch, following)))
+                        pending.append(workers.submit(fetch, following))
                         following += 1
                 number += 1
                 try:
-                    content = pending.popleft()[1].result() if pending else fetch(number)
+                    content = workers.result(pending.popleft()) if pending else fetch(number)
                 except NotFoundError as error:
                     raise tally.vanished(number) from error
-                count, results, next_url = _parse_page(content, plan.model)
+                count, results, next_url = parse(content, number)
                 tally.check_count(count, number)
                 start = (number - 1) * size
                 expected = size if count is None else min(size, max(0, count - start))
                 if len(results) < expected and next_url:
                     raise ClientError("the server changed its page size during a listing")
         finally:
-            for _, future in pending:
-                future.cancel()  # pages not sent yet are never sent
+            workers.stop()  # pages not sent are never sent; those in flight retry no more
+            with self._lock:
+                self._listings.discard(workers)
 
     def close(self) -> None:
-        """Stop the worker threads (a later listing starts new ones)."""
+        """Stop the listings in progress (each raises, saying the client was closed)."""
         with self._lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = None
+            listings = list(self._listings)
+        for workers in listings:
+            workers.stop(closed=True)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"in_flight": self.in_flight, "server_max": self.server_max}
@@ -215,6 +230,69 @@ class ConcurrentFetcher:
     def __setstate__(self, state: dict[str, Any]) -> None:
         ConcurrentFetcher.__init__(self, state["in_flight"])  # subclasses too
         self.server_max = state["server_max"]
+
+
+def _whole_json(content: bytes) -> bool:
+    """Whether a page's body can be whole JSON: a cut one ends inside a value."""
+    stripped = content.strip()
+    return stripped[:1] in (b"{", b"[") and stripped[-1:] in (b"}", b"]")
+
+
+class _Workers:
+    """The daemon threads of one listing, started as pages are asked for and ended
+    with the listing."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.stopped = threading.Event()
+        self.closed = False
+        self._jobs: queue.SimpleQueue[tuple[Callable[[int], bytes], int, Future[bytes]] | None]
+        self._jobs = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, fetch: Callable[[int], bytes], number: int) -> Future[bytes]:
+        future: Future[bytes] = Future()
+        if self.stopped.is_set():
+            future.cancel()  # its threads are ending: nothing more is sent
+            return future
+        self._jobs.put((fetch, number, future))
+        if len(self._threads) < self.size:
+            thread = threading.Thread(target=self._work, name="synapse-pages", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        return future
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fetch, number, future = job
+            if self.stopped.is_set() or not future.set_running_or_notify_cancel():
+                future.cancel()
+                continue
+            try:
+                future.set_result(fetch(number))
+            except BaseException as error:  # handed to the consumer, who raises it
+                future.set_exception(error)
+
+    def result(self, future: Future[bytes]) -> bytes:
+        try:
+            return future.result()
+        except CancelledError:
+            raise self.stop_error() from None
+        except ClientError as error:
+            if self.closed:  # the connection went with the client: say why
+                raise self.stop_error() from error
+            raise
+
+    def stop_error(self) -> ClientError:
+        if self.closed:
+            return ClientError("the client was closed while this listing was in progress")
+        return ClientError("the listing was stopped")
+
+    def stop(self, *, closed: bool = False) -> None:
+        self.closed = self.closed or closed
+        self.stopped.set()
+        for _ in self._threads:
+            self._jobs.put(None)  # each thread ends after the request it is in
 
 
 class _Tally:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from synapse._version import __version__
 from synapse.config import Config, Timeout
@@ -179,12 +179,17 @@ class Transport:
         max_retries: int | None = None,
         stream: bool = False,
         ok_statuses: Iterable[int] = (),
+        complete: Callable[[bytes], bool] | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> Response:
         """Send with retries and return the successful response (streamed if asked).
 
         ``body`` sends raw bytes, or what a factory makes (called anew per attempt: an
         iterable of bytes, or a file-like object with ``__len__``), in place of
         ``data``/``files``. Statuses in ``ok_statuses`` are returned, not raised.
+        ``complete(content)`` says whether a success body is whole: one that is not (a
+        connection cut inside it) is a broken connection, retried like one. Once
+        ``cancelled()`` is true no retry is made (nobody waits for the answer).
         """
         method = method.upper()
         url = self.url(path)
@@ -217,12 +222,14 @@ class Transport:
 
         attempt = 0
         while True:
+            if attempt and cancelled is not None and cancelled():
+                retries = attempt  # nobody waits for the answer: no retry left
             try:
-                response = self._attempt(build(), accepted)
+                response = self._attempt(build(), accepted, complete)
             except _Failure as failure:
                 retryable = failure.retryable and (not failure.sent or method in IDEMPOTENT_METHODS)
-                if not retryable or attempt >= retries:
-                    raise failure.error from failure.__cause__
+                if not retryable or attempt >= retries or (cancelled and cancelled()):
+                    raise failure.error from self._masked(failure.__cause__)
                 self._wait(method, url, attempt, retries, failure.error.message, None)
                 attempt += 1
                 continue
@@ -230,14 +237,20 @@ class Transport:
             if status < 400 or status in accepted:
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if attempt < retries and self.policy.retries_status(method, status):
+            again = attempt < retries and not (cancelled and cancelled())
+            if again and self.policy.retries_status(method, status):
                 response.close()
                 self._wait(method, url, attempt, retries, f"status {status}", retry_after)
                 attempt += 1
                 continue
             raise self._http_error(method, url, response, retry_after)
 
-    def _attempt(self, request: Request, accepted: frozenset[int]) -> Response:
+    def _attempt(
+        self,
+        request: Request,
+        accepted: frozenset[int],
+        complete: Callable[[bytes], bool] | None = None,
+    ) -> Response:
         """One request. The body is streamed, so that an error body is never read whole;
         a success body is read here (unless the caller streams it), inside the error
         mapping, since a connection can break in the middle of it."""
@@ -246,14 +259,18 @@ class Transport:
             if not request.stream and (
                 response.status_code < 400 or response.status_code in accepted
             ):
-                response.content  # noqa: B018 - read the whole success body now
+                content = response.content  # read the whole success body now
+                if complete is not None and response.status_code < 300 and not complete(content):
+                    length = len(content)
+                    raise TransportError("broken", f"an incomplete answer ({length} bytes)")
             return response
         except TransportError as exc:
             raise self._failure(request, exc) from exc
 
     def _failure(self, request: Request, exc: TransportError) -> _Failure:
         method, timeout = request.method, request.timeout
-        where: dict[str, Any] = {"method": method, "url": self.config.redact(request.url)}
+        full = f"{request.url}?{urlencode(request.params)}" if request.params else request.url
+        where: dict[str, Any] = {"method": method, "url": self.config.redact(full)}
         if exc.kind == "redirects":
             loop = TooManyRedirectsError(f"more than {MAX_REDIRECTS} redirects", **where)
             return _Failure(loop, sent=True, retryable=False)
@@ -343,7 +360,17 @@ class Transport:
                 f"the download broke off: {self.config.redact(exc.detail)[:200]}",
                 method="GET",
                 url=self.config.redact(response.url),
-            ) from exc
+            ) from self._masked(exc)
+
+    def _masked(self, cause: BaseException | None) -> BaseException | None:
+        """What an error is chained to: the transport's failure with its credentials
+        masked, and not the HTTP library's exceptions under it (their messages hold
+        URLs with path tokens, which a traceback would print)."""
+        if not isinstance(cause, TransportError):
+            return cause
+        masked = TransportError(cause.kind, self.config.redact(cause.detail))
+        masked.__suppress_context__ = True
+        return masked
 
 
 def _decode(content: bytes, status: int) -> Any:

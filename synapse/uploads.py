@@ -203,10 +203,15 @@ class _Journal:
         return data if isinstance(data, dict) else None
 
     def save(self, key: str, entry: Mapping[str, Any]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         target = self.directory / f"{key}.json"
         temporary = target.with_suffix(".tmp")
-        temporary.write_text(json.dumps(dict(entry)))
+        # Owner only: an entry names the upload URL and the local path of the file.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if hasattr(os, "fchmod"):  # a leftover temporary file keeps its old mode otherwise
+            os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(json.dumps(dict(entry)))
         temporary.replace(target)
 
     def remove(self, key: str) -> None:

@@ -344,3 +344,26 @@ def test_a_malformed_content_length_is_a_typed_error(tmp_path: Path, no_sleep: A
             client.download(f"{server.url}/media/l.bin", tmp_path / "l.bin")
         client.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_exception_in_the_chain_shows_a_path_token(no_sleep: Any) -> None:
+    """The agent token stands in the URL path; the HTTP library's own exceptions quote
+    that URL ("Max retries exceeded with url: /agents/<token>/connect/"), so they are
+    left out of the chain and only masked text remains."""
+    import socket
+    import traceback
+
+    with socket.socket() as probe:  # a port nobody listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = no_sleep(Client(f"http://127.0.0.1:{port}", "acc-" + "9" * 20, max_retries=1))
+    text = ""
+    try:
+        client.agents.health_check(DEMO_AGENT_TOKEN)
+    except ClientConnectionError:
+        text = traceback.format_exc()
+    client.close()
+    assert "ClientConnectionError" in text
+    assert "TransportError" in text  # the cause is still there, masked
+    assert DEMO_AGENT_TOKEN not in text
+    assert "acc-" + "9" * 20 not in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -166,6 +167,9 @@ def test_a_killed_upload_resumes_without_resending_what_was_sent(
     env = {**os.environ, "SYNAPSE_CACHE_DIR": str(tmp_path / "cache")}
     killed = subprocess.run([sys.executable, "-c", script], env=env, timeout=60, check=False)
     assert killed.returncode != 0
+    journals = list((tmp_path / "cache" / "uploads").glob("*.json"))
+    assert len(journals) == 1
+    assert stat.S_IMODE(journals[0].stat().st_mode) == 0o600  # it names URL and path
     assert chunk_puts(synapse_backend) == [
         f"bytes {i * 100 * KIB}-{(i + 1) * 100 * KIB - 1}/{500 * KIB}" for i in range(3)
     ]

@@ -8,11 +8,12 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synapse import Client, IncompleteResultError
+from synapse import Client, ClientError, IncompleteResultError
 from synapse.pagination import ConcurrentFetcher
 from tests.conftest import BASE, waits_with
 
@@ -176,3 +177,83 @@ def test_a_listing_is_whole_or_raises_never_shorter(
         return
     assert ids == expected  # no error: every item, in order
     assert not (fault == "vanish" and at <= last)  # a vanished page always raises
+
+
+def gated_server(total: int, gate: threading.Event, entered: threading.Event, log: list[int],
+                 gated_from: int = 3, status: int = 200) -> Any:  # fmt: skip
+    """Pages of one task; pages from ``gated_from`` on wait for ``gate`` (``entered`` is
+    set when one does), then answer ``status``."""
+
+    def callback(request: Any) -> tuple[int, dict[str, str], str]:
+        page = int(parse_qs(urlsplit(request.url).query)["page"][0])
+        log.append(page)
+        if page >= gated_from:
+            entered.set()
+            gate.wait()
+            if status != 200:
+                return status, {}, json.dumps({"detail": "busy"})
+        body = {"count": total, "previous": None, "results": [{"id": page}],
+                "next": f"{LIST_URL}?page={page + 1}" if page < total else None}  # fmt: skip
+        return 200, {}, json.dumps(body)
+
+    return callback
+
+
+def page_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "synapse-pages"]
+
+
+def test_a_break_stops_the_retries_of_pages_in_flight_and_their_threads() -> None:
+    gate, entered, log = threading.Event(), threading.Event(), []
+    with responses.RequestsMock() as mock, client_with(4, 1) as client:
+        mock.add_callback(
+            responses.GET, LIST_URL, callback=gated_server(12, gate, entered, log, status=503)
+        )
+        for task in client.tasks.all().iterator():
+            if task.id == 2:
+                break  # pages 3-5 are in flight, waiting on the server
+        entered.wait()
+        gate.set()  # they answer 503 now: nobody wants them, so no retry
+        for thread in page_threads():
+            thread.join(timeout=30)  # a bound against a hang; returns when it ends
+        assert page_threads() == []
+    assert sorted(log) == [1, 2, *sorted(set(log) - {1, 2})]
+    assert len(log) == len(set(log))  # each page asked once: no retry after the break
+    assert max(log) <= 2 + 4
+
+
+def test_close_while_another_thread_lists_raises_a_clear_error() -> None:
+    gate, entered, log = threading.Event(), threading.Event(), []
+    outcome: list[BaseException] = []
+    with responses.RequestsMock() as mock:
+        mock.add_callback(responses.GET, LIST_URL, callback=gated_server(12, gate, entered, log))
+        client = client_with(2, 1)
+
+        def listing() -> None:
+            try:
+                list(client.tasks.all().iterator())
+            except BaseException as error:  # the test reads it below
+                outcome.append(error)
+
+        worker = threading.Thread(target=listing)
+        worker.start()
+        entered.wait()  # the listing is in the middle of its pages
+        client.close()
+        gate.set()
+        worker.join(timeout=30)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], ClientError)
+    assert "closed" in str(outcome[0])
+
+
+def test_a_cut_page_is_retried_and_a_page_that_stays_cut_names_itself() -> None:
+    answers = iter([b'{"count": 2, "next": null, "results": [{"id": 1}, {"i', b"",
+                    b'{"count": 2, "next": null, "results": [{"id": 1}, {"id": 2}]}'])  # fmt: skip
+    with responses.RequestsMock() as mock, client_with(1, 10) as client:
+        mock.add_callback(responses.GET, LIST_URL, callback=lambda _: (200, {}, next(answers)))
+        assert [t.id for t in client.tasks.all()] == [1, 2]
+        assert len(mock.calls) == 3  # two cut answers retried, as a broken connection is
+    with responses.RequestsMock() as mock, client_with(1, 10) as client:
+        mock.add(responses.GET, LIST_URL, body=b'{"count": 2, "results": [')
+        with pytest.raises(ClientError, match=r"sdk/tasks/\?.*page=1.*incomplete answer"):
+            list(client.tasks.all())

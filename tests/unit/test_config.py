@@ -156,11 +156,24 @@ def test_profiles_in_the_order_argument_environment_profile(
     monkeypatch.setenv("SYNAPSE_PROFILE", "prod")
     assert Client().base_url == "https://api.synapse.example"
     monkeypatch.setenv("SYNAPSE_ACCESS_TOKEN", "env-token-0123456789abcd")
-    assert Client().config.access_token.reveal() == "env-token-0123456789abcd"  # type: ignore[union-attr]
-    assert Client(access_token="arg-token-0123456789abcd").config.access_token.reveal() == (  # type: ignore[union-attr]
-        "arg-token-0123456789abcd"
-    )
-    assert Client("https://other.example", profile="prod").base_url == "https://other.example"
+    # A token from elsewhere with the profile's URL (or the reverse) is used, and flagged.
+    mixed = "base URL comes from the profile and the access token from the environment"
+    with pytest.warns(UserWarning, match=mixed):
+        from_env = Client()
+    assert from_env.config.access_token.reveal() == "env-token-0123456789abcd"  # type: ignore[union-attr]
+    with pytest.warns(UserWarning, match="from the profile and the access token from the argument"):
+        from_arg = Client(access_token="arg-token-0123456789abcd")
+    assert from_arg.config.access_token.reveal() == "arg-token-0123456789abcd"  # type: ignore[union-attr]
+    monkeypatch.delenv("SYNAPSE_ACCESS_TOKEN")
+    with pytest.warns(UserWarning, match="from the argument and the access token from the profile"):
+        other = Client("https://other.example", profile="prod")
+    assert other.base_url == "https://other.example"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # both from one place: no warning
+        Client("https://other.example", "arg-token-0123456789abcd", profile="prod")
+        monkeypatch.setenv("SYNAPSE_BASE_URL", "https://env.example")
+        monkeypatch.setenv("SYNAPSE_ACCESS_TOKEN", "env-token-0123456789abcd")
+        Client()
 
 
 def test_an_unknown_profile_or_a_readable_file_is_reported(profile_file: Any) -> None:
@@ -171,3 +184,41 @@ def test_an_unknown_profile_or_a_readable_file_is_reported(profile_file: Any) ->
     profile_file.chmod(0o644)
     with pytest.warns(UserWarning, match="can be read by other users"):
         Client(profile="prod")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"default = 'a'\n# \xff\xfe not utf-8\n", "not UTF-8"),
+        (b'profiles = "str"\ndefault = "a"\n', "'profiles' in .* must be a table"),
+        (b"default = {a=1}\n", "'default' in .* must be a profile name"),
+        (b'default = "a"\n[profiles]\na = 3\n', "profiles.a in .* must be a table"),
+        (b'default = "a"\n[profiles.a]\nbase_url = ["x"]\n', "profiles.a.base_url in"),
+    ],
+)
+def test_a_bad_config_file_names_the_setting_and_the_file(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, content: bytes, message: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(content)
+    path.chmod(0o600)
+    monkeypatch.setenv("SYNAPSE_CONFIG_FILE", str(path))
+    with pytest.raises(InvalidInputError, match=message):
+        Client("https://api.example.com", "t" * 20)
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "-3", "abc", "0", "33", "1.5"])
+def test_a_bad_pages_in_flight_from_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("SYNAPSE_PAGES_IN_FLIGHT", value)
+    with pytest.raises(InvalidInputError, match=r"SYNAPSE_PAGES_IN_FLIGHT \(environment\)"):
+        Client("https://api.example.com", "t" * 20)
+    monkeypatch.setenv("SYNAPSE_PAGES_IN_FLIGHT", " 7 ")
+    assert Client("https://api.example.com", "t" * 20).config.pages_in_flight == 7
+
+
+def test_a_bad_unknown_filters_mode_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNAPSE_UNKNOWN_FILTERS", "ignore")
+    with pytest.raises(InvalidInputError, match=r"SYNAPSE_UNKNOWN_FILTERS \(environment\)"):
+        Client("https://api.example.com", "t" * 20)

@@ -91,3 +91,24 @@ def test_a_handler_plays_network_failures_and_the_retry_policy_applies() -> None
         broken.projects.get(1)
     with pytest.raises(ValueError, match="not both"):
         Client(BASE, "t" * 20, max_retries=2, retry=RetryPolicy(max_retries=5))
+
+
+def test_a_requests_repr_shows_no_credential() -> None:
+    from synapse.http import MockTransport, Response
+
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return Response(200, json={"id": 1})
+
+    agent = "agent-" + "7" * 30
+    client = Client(
+        "https://api.example.com", "acc-" + "8" * 20, agent_token=agent,
+        transport=MockTransport(handler),
+    )  # fmt: skip
+    client.request("POST", f"agents/{agent}/connect/")
+    shown = repr(seen[0])
+    assert "8" * 20 not in shown
+    assert "7" * 30 not in shown
+    assert "Synapse-Access-Token" in shown  # named, with its value masked
