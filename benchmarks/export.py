@@ -134,7 +134,11 @@ def main() -> None:
     finally:
         if server.stdin is not None:
             server.stdin.close()
-        server.wait(30)
+        try:
+            server.wait(60)  # the backend removes its 20,000 files as it stops
+        except subprocess.TimeoutExpired:
+            server.terminate()
+            server.wait(30)
         shutil.rmtree(work, ignore_errors=True)
 
 
