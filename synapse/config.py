@@ -53,13 +53,15 @@ def config_file(env: Mapping[str, str]) -> Path:
 
 
 def load_profile(name: str | None, env: Mapping[str, str]) -> dict[str, str]:
-    """The settings of a named profile of the config file, as python-gitlab users know it::
+    """The settings of a named profile of the config file, as python-gitlab users know it:
 
-        default = "staging"            # used when no profile is named
+    ```toml
+    default = "staging"            # used when no profile is named
 
-        [profiles.staging]
-        base_url = "https://staging.synapse.example"
-        access_token = "..."
+    [profiles.staging]
+    base_url = "https://staging.synapse.example"
+    access_token = "..."
+    ```
 
     Nothing is read when no profile is named (by argument, ``SYNAPSE_PROFILE`` or
     ``default``). Tokens from the file are held as secrets like any other; a file that

@@ -25,7 +25,37 @@ __all__ = [
 ]
 
 
+def set_for_dict(where: str) -> InvalidInputError:
+    """The one error for a Python set where a JSON object is wanted: ``{...}`` in an
+    example is a set holding ``Ellipsis``, not a dict of the reader's own fields."""
+    return InvalidInputError(
+        f"{where} is a Python set, not a dict: write the fields as {{'key': value}} "
+        "({...} in an example stands for your own fields)"
+    )
+
+
+def find_set(value: Any, where: str = "", depth: int = 0) -> str | None:
+    """Where in ``value`` (dicts and lists) a set stands, as a dotted path, if anywhere."""
+    if isinstance(value, (set, frozenset)):
+        return where
+    if depth > 32:
+        return None
+    if isinstance(value, Mapping):
+        items: Any = ((f"{where}.{k}" if where else str(k), v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for inner_where, inner in items:
+        found = find_set(inner, inner_where, depth + 1)
+        if found:
+            return found
+    return None
+
+
 def _json_default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        raise set_for_dict("a value of the request")
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (dt.datetime, dt.date)):
@@ -39,7 +69,11 @@ def _json_default(value: Any) -> Any:
 
 def encode_json(data: Any) -> bytes:
     """The JSON body the backend expects (standard encoder, ASCII-escaped)."""
-    return json.dumps(data, default=_json_default).encode("ascii")
+    try:
+        return json.dumps(data, default=_json_default).encode("ascii")
+    except InvalidInputError:
+        where = find_set(data)
+        raise set_for_dict(f"request field {where!r}" if where else "the request") from None
 
 
 FileValue = str | os.PathLike[str] | bytes | IO[bytes] | tuple[str, Any]

@@ -1,30 +1,32 @@
 """Errors raised by the SDK.
 
-Every error the SDK raises on purpose is a [`ClientError`][synapse.errors.ClientError]::
+Every error the SDK raises on purpose is a [`ClientError`][synapse.errors.ClientError]:
 
-    ClientError
-    ├── ClientConnectionError            the server could not be reached
-    │   └── ClientResponseIncompleteError  the request was sent, the answer was lost:
-    │                                      a write may have been applied
-    ├── ClientTimeoutError               connecting or reading took too long (status 408)
-    ├── TooManyRedirectsError            redirects went round in a loop (never retried)
-    ├── HTTPError                        the server answered with a status >= 400
-    │   ├── AuthenticationError          401
-    │   ├── AuthorizationError           403
-    │   ├── NotFoundError                404
-    │   ├── ValidationError              400, 422 (``field_errors`` holds the per-field messages)
-    │   ├── RateLimitError               429 (``retry_after`` in seconds, if the server said)
-    │   └── ServerError                  5xx
-    ├── InvalidInputError (also ValueError)  bad input found before any request was sent
-    │   ├── UnknownFilterError           a filter name the backend would silently ignore
-    │   └── ReadOnlyFieldError (also AttributeError)  a field the server computes was set
-    ├── ChecksumMismatchError            the server's MD5 of an upload differs from the file's
-    ├── IncompleteResultError            a listing or download ended before the size the
-    │                                    server announced, or the list changed under it
-    ├── JobFailed                        a job ended FAILED or STOPPED (``job``, ``logs``)
-    ├── JobTimeoutError (also TimeoutError)  ``job.wait()`` gave up first
-    ├── UnsafePathError                  server data would make us write outside a destination
-    └── MultipleObjectsReturned          ``get(**filters)`` matched more than one object
+```text
+ClientError
+├── ClientConnectionError            the server could not be reached
+│   └── ClientResponseIncompleteError  the request was sent, the answer was lost:
+│                                      a write may have been applied
+├── ClientTimeoutError               connecting or reading took too long (status 408)
+├── TooManyRedirectsError            redirects went round in a loop (never retried)
+├── HTTPError                        the server answered with a status >= 400
+│   ├── AuthenticationError          401
+│   ├── AuthorizationError           403
+│   ├── NotFoundError                404
+│   ├── ValidationError              400, 422 (field_errors holds the per-field messages)
+│   ├── RateLimitError               429 (retry_after in seconds, if the server said)
+│   └── ServerError                  5xx
+├── InvalidInputError (also ValueError)  bad input found before any request was sent
+│   ├── UnknownFilterError           a filter name the backend would silently ignore
+│   └── ReadOnlyFieldError (also AttributeError)  a field the server computes was set
+├── ChecksumMismatchError            the server's MD5 of an upload differs from the file's
+├── IncompleteResultError            a listing or download ended before the size the
+│                                    server announced, or the list changed under it
+├── JobFailed                        a job ended FAILED or STOPPED (job, logs)
+├── JobTimeoutError (also TimeoutError)  job.wait() gave up first
+├── UnsafePathError                  server data would make us write outside a destination
+└── MultipleObjectsReturned          get(**filters) matched more than one object
+```
 
 ``str(error)`` is always one readable line and never contains a credential.
 
@@ -314,6 +316,9 @@ def error_for_status(
     the body was cut after that many bytes (``body`` is its beginning)."""
     detail = _detail_of(body)
     message = summarize_detail(detail) or reason or "error"
+    if status_code == 404 and not isinstance(body, (dict, list)):
+        # The API answers a missing object with JSON; a page means no such path at all.
+        message = "no such API path (the server answered a page, not JSON): check base_url"
     if truncated_at is not None:
         message += f" [error body cut at {truncated_at // 1024} KiB]"
     kwargs: dict[str, Any] = {

@@ -165,10 +165,21 @@ def _fits(kind: ColumnKind, values: list[Any]) -> bool:
     return True
 
 
-def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    if isinstance(value, Mapping) and value:
+#: Flattening stops this deep: what lies below stays one nested value.
+MAX_FLATTEN_DEPTH = 32
+#: More flattened columns than this is not a table anyone can use: ask for columns.
+MAX_FLATTENED_COLUMNS = 10_000
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any], depth: int = 0) -> None:
+    if isinstance(value, Mapping) and value and depth < MAX_FLATTEN_DEPTH:
         for key, inner in value.items():
-            _flatten(f"{prefix}.{key}", inner, out)
+            _flatten(f"{prefix}.{key}", inner, out, depth + 1)
+            if len(out) > MAX_FLATTENED_COLUMNS:
+                raise InvalidInputError(
+                    f"flatten=True makes more than {MAX_FLATTENED_COLUMNS} columns from one "
+                    f"row (under {prefix!r}): name the columns you want, or flatten=False"
+                )
     else:
         out[prefix] = value
 
@@ -204,7 +215,9 @@ class _Pandas:
         pandas = self.pd
         data = {}
         for name, chunks in columns.items():
-            series = [pandas.Series(chunk, copy=False) for chunk in chunks]
+            # Each chunk keeps its own type: an object chunk is not re-inferred (pandas
+            # would make strings of it, and a string no UTF-8 array holds would fail).
+            series = [pandas.Series(chunk, copy=False, dtype=chunk.dtype) for chunk in chunks]
             data[name] = pandas.concat(series, ignore_index=True) if len(series) > 1 else series[0]
         frame: pd.DataFrame = pandas.DataFrame(data, index=pandas.RangeIndex(rows))
         return frame
@@ -236,7 +249,10 @@ class _Arrow:
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
                 pass  # kept as sent, as text; the column becomes text (see table())
         text = [v if isinstance(v, str) and kind != "json" else _json_text(v) for v in values]
-        return pa.array(text, pa.string())
+        try:
+            return pa.array(text, pa.string())
+        except UnicodeEncodeError:  # a lone surrogate: kept as its escaped JSON text
+            return pa.array([_utf8_text(v) for v in text], pa.string())
 
     def table(self, columns: dict[str, list[Any]], rows: int) -> pa.Table:
         """The table (Arrow cannot hold rows without columns: no column, no row)."""
@@ -254,6 +270,18 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one, not 
 
 def _json_text(value: Any) -> str | None:
     return None if value is None else _JSON.encode(value)
+
+
+def _utf8_text(text: str | None) -> str | None:
+    """``text``, or its ASCII JSON form when it holds what UTF-8 cannot (a lone
+    surrogate such as ``"\\ud800"``, which JSON allows)."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(text)
+    return text
 
 
 class TableBuilder:

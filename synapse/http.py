@@ -325,12 +325,25 @@ def _transport_error(exc: requests.exceptions.RequestException) -> TransportErro
         return TransportError("connect_timeout", str(exc))
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return TransportError("read_timeout", str(exc))
+    if isinstance(exc, requests.exceptions.SSLError):
+        # The handshake comes before the request: nothing was sent.
+        return TransportError("connect", f"TLS handshake failed ({_tls_reason(exc)})")
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
             refused = "refused" in str(reason).lower()
             return TransportError("connect", "connection refused" if refused else "unreachable")
     return TransportError("broken", str(exc))
+
+
+def _tls_reason(exc: requests.exceptions.SSLError) -> str:
+    """The TLS library's words, with a hint for the common case of https to plain http."""
+    text = str(exc)
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        return "the server does not speak TLS: is the base URL http://, not https://?"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "its certificate could not be verified"
+    return text[-160:]
 
 
 # --------------------------------------------------------------------------- mock
@@ -342,14 +355,16 @@ Handler = Callable[[Request], Response]
 class MockTransport:
     """An `HTTPTransport` that answers every request with ``handler(request)``.
 
-    For tests of code that uses the SDK, without a server::
+    For tests of code that uses the SDK, without a server:
 
-        def handler(request: Request) -> Response:
-            if request.url.endswith("/projects/1/"):
-                return Response(200, json={"id": 1, "title": "t"})
-            return Response(404, json={"detail": "Not found."})
+    ```python
+    def handler(request: Request) -> Response:
+        if request.url.endswith("/projects/1/"):
+            return Response(200, json={"id": 1, "title": "t"})
+        return Response(404, json={"detail": "Not found."})
 
-        client = Client("https://api.example.com", "token", transport=MockTransport(handler))
+    client = Client("https://api.example.com", "token", transport=MockTransport(handler))
+    ```
 
     The handler may raise [`TransportError`][synapse.errors.TransportError] to play a network
     failure. Every

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from synapse.encoding import find_set, set_for_dict
 from synapse.errors import ClientError, InvalidInputError, NotFoundError
 from synapse.filters import FilterSet
 from synapse.pagination import StableWalk
@@ -127,6 +128,8 @@ class GetMixin(Manager[T]):
         try:
             data = self.fetch(pk)
         except NotFoundError as exc:
+            if not isinstance(exc.response, dict):
+                raise  # not the API's "no such object": the path itself is unknown
             raise self.resource.DoesNotExist(
                 f"{self.resource.__name__} {pk!r} does not exist",
                 status_code=exc.status_code,
@@ -309,6 +312,9 @@ class CreateMixin(Manager[T]):
         from synapse.resources.base import Resource
 
         values = {k: v.pk if isinstance(v, Resource) else v for k, v in fields.items()}
+        misplaced = find_set(values)
+        if misplaced:
+            raise set_for_dict(f"{self.resource.__name__} field {misplaced!r}")
         try:
             draft = self.resource.model_validate(values)
         except pydantic.ValidationError as exc:

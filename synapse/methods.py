@@ -89,9 +89,11 @@ class BackendClient(Client):
     """The original ``BackendClient``'s methods (``get_project``, ``list_tasks``...) on the
     same client as the object API: ``client.list_tasks()`` and ``client.tasks`` both work.
 
-    Switching from the older package is an import change::
+    Switching from the older package is an import change:
 
-        from synapse import BackendClient, ClientError
+    ```python
+    from synapse import BackendClient, ClientError
+    ```
     """
 
     # ------------------------------------------------------------------ helpers

@@ -415,17 +415,27 @@ def _parse_page(
         answer = json.loads(content) if content else None
     except ValueError:
         raise ClientError(f"expected a page of JSON results, got {content[:80]!r}") from None
+    except RecursionError:
+        raise ClientError("the page nests its JSON deeper than Python can read") from None
     return _envelope(answer)
 
 
 def _envelope(answer: Any) -> tuple[int | None, list[dict[str, Any]], str | None]:
+    count: Any
+    link: Any
     if isinstance(answer, list):  # some endpoints answer a bare list
-        return len(answer), answer, None
-    if not isinstance(answer, Mapping) or not isinstance(answer.get("results"), list):
+        results, count, link = answer, len(answer), None
+    elif isinstance(answer, Mapping) and isinstance(answer.get("results"), list):
+        results, count, link = answer["results"], answer.get("count"), answer.get("next")
+    else:
         raise ClientError(f"expected a page of results, got {type(answer).__name__}")
-    count = answer.get("count")
-    link = answer.get("next")
-    return (count if isinstance(count, int) else None), answer["results"], link or None
+    for index, item in enumerate(results):
+        if not isinstance(item, Mapping):  # every listing path reads items as objects
+            raise ClientError(f"result {index} of the page is {type(item).__name__}, not an object")
+    counted = count if isinstance(count, int) and not isinstance(count, bool) else None
+    if counted is not None and counted < 0:
+        counted = None  # no list has fewer than no items: an unknown count
+    return counted, results, link if isinstance(link, str) and link else None
 
 
 # --------------------------------------------------------------------------- stable walks

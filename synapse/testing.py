@@ -4,12 +4,14 @@ to pin how many requests their code sends.
 Installed through the ``pytest11`` entry point, so that after ``pip install
 'synapse-orm[local]'`` any test can ask for ``synapse_backend`` (one server per test
 session, reset between tests), ``synapse_client`` (a client bound to it) or
-``assert_num_requests``::
+``assert_num_requests``:
 
-    def test_my_pipeline(synapse_client, assert_num_requests):
-        with assert_num_requests(synapse_client, 2):
-            project = synapse_client.projects.create(title="t")
-            project.tasks.count()
+```python
+def test_my_pipeline(synapse_client, assert_num_requests):
+    with assert_num_requests(synapse_client, 2):
+        project = synapse_client.projects.create(title="t")
+        project.tasks.count()
+```
 """
 
 from __future__ import annotations

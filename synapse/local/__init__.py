@@ -1,11 +1,13 @@
 """A local Synapse backend: the v1 protocol over real HTTP, with SQLite.
 
-For the quickstart, for integration tests, and for testing pipelines offline::
+For the quickstart, for integration tests, and for testing pipelines offline:
 
-    from synapse.local import LocalBackend
+```python
+from synapse.local import LocalBackend
 
-    with LocalBackend(seed="demo") as backend:
-        ...  # point a client at backend.url with backend.token
+with LocalBackend(seed="demo") as backend:
+    ...  # point a client at backend.url with backend.token
+```
 
 Needs the ``local`` extra (``pip install 'synapse-orm[local]'``). It shares only the
 wire protocol with the client side of the package and never imports it.

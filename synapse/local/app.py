@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from synapse.local.annotation import AnnotationHandlers
@@ -25,6 +25,8 @@ from synapse.local.openapi import openapi_document
 from synapse.local.transfers import TransferHandlers
 
 __all__ = ["ApiError", "Backend", "build_app", "control_routes"]
+
+_NO_ROUTE = "<h1>Not Found</h1><p>The requested resource was not found on this server.</p>"
 
 
 class Backend(AnnotationHandlers, IntegrationHandlers, DataHandlers, TransferHandlers):
@@ -125,7 +127,9 @@ def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
         return _json(exc.body, exc.status)
 
     async def missing(request: Request, exc: Exception) -> Response:
-        return _json({"detail": "Not found."}, 404)
+        # A path no route serves is answered as Django answers it: an HTML page, not the
+        # API's JSON "Not found." of a missing object (clients tell the two apart).
+        return HTMLResponse(_NO_ROUTE, 404)
 
     return Starlette(
         routes=[*(extra or []), *routes],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -92,6 +93,10 @@ def _backend(args: argparse.Namespace) -> LocalBackend:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``synapse-local`` command."""
     args = _parser().parse_args(argv)
+    taken = _port_taken(args.host, args.port)
+    if taken:
+        print(f"synapse-local: cannot listen on {args.host}:{args.port}: {taken}", file=sys.stderr)
+        return 2
     try:
         backend = _backend(args)
     except RuntimeError as exc:  # the data folder is in use
@@ -112,7 +117,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     with backend:
         env = {**os.environ, "SYNAPSE_BASE_URL": backend.url, "SYNAPSE_ACCESS_TOKEN": backend.token}
         print(f"Synapse local backend on {backend.url}; running: {' '.join(cmd)}", flush=True)
-        return subprocess.call(cmd, env=env)  # noqa: S603 - the user's own command
+        try:
+            return subprocess.call(cmd, env=env)  # noqa: S603 - the user's own command
+        except OSError as exc:  # not found, not executable
+            print(f"synapse-local run: cannot run {cmd[0]!r}: {exc.strerror}", file=sys.stderr)
+            return 127
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, checked before anything is printed."""
+    if port == 0:
+        return None
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -78,10 +78,12 @@ def free_port(host: str) -> int:
 class LocalBackend:
     """A local Synapse backend served over real HTTP from a thread of this process.
 
-    Use it as a context manager::
+    Use it as a context manager:
 
-        with LocalBackend(seed="demo") as backend:
-            client = Client(backend.url, backend.token)
+    ```python
+    with LocalBackend(seed="demo") as backend:
+        client = Client(backend.url, backend.token)
+    ```
 
     Args:
         host: address to bind; loopback unless told otherwise.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from synapse.downloads import download
-from synapse.encoding import check_readable
+from synapse.encoding import check_readable, set_for_dict
 from synapse.errors import ClientError, InvalidInputError
 from synapse.executors import run_each, using
 from synapse.filters import FilterSet
@@ -414,6 +414,9 @@ class DataUnitManager(
 
         ``groups`` go from the top level to the leaf; a single string is one group.
         """
+        for where, value in (("files", files), ("meta", meta)):
+            if isinstance(value, (set, frozenset)):
+                raise set_for_dict(where)
         paths = {name: check_readable(path) for name, path in files.items()}
         uploaded = {}
         for name, path in paths.items():

@@ -45,7 +45,7 @@ def test_the_documents_examples_run(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SYNAPSE_BASE_URL", synapse_backend.url)
     monkeypatch.setenv("SYNAPSE_ACCESS_TOKEN", synapse_backend.token)
-    namespace: dict[str, Any] = {"__name__": "docs_example"}
+    namespace: dict[str, Any] = {"__name__": "__main__"}  # run as a script would be
     for number, code in enumerate(blocks(document), start=1):
         code = code.replace("https://api.synapse.sh", synapse_backend.url)
         code = code.replace('access_token="..."', f"access_token={synapse_backend.token!r}")
@@ -56,3 +56,16 @@ def test_the_documents_examples_run(
                 f"{document.name}, block {number} failed: {exc!r}\n{code}"
             ) from exc
     os.environ.pop("SYNAPSE_PROFILE", None)
+
+
+def test_examples_that_start_worker_processes_guard_them() -> None:
+    """Spawned workers import the script again: without the guard each would start the
+    pool (or cluster) again. Every runnable block that starts processes has it."""
+    starts = re.compile(r"ProcessPoolExecutor\(|LocalCluster\(|processes=True")
+    unguarded = [
+        f"{document.name}: {code.splitlines()[0]}"
+        for document in DOCUMENTS
+        for code in blocks(document)
+        if starts.search(code) and 'if __name__ == "__main__":' not in code
+    ]
+    assert unguarded == []

@@ -21,6 +21,7 @@ from synapse import (
     ClientConnectionError,
     ClientError,
     InvalidInputError,
+    NotFoundError,
     TooManyRedirectsError,
     ValidationError,
 )
@@ -367,3 +368,27 @@ def test_no_exception_in_the_chain_shows_a_path_token(no_sleep: Any) -> None:
     assert "TransportError" in text  # the cause is still there, masked
     assert DEMO_AGENT_TOKEN not in text
     assert "acc-" + "9" * 20 not in text
+
+
+def test_a_wrong_base_path_is_not_an_object_that_does_not_exist(
+    synapse_backend: LocalBackend, demo: dict[str, Any]
+) -> None:
+    client = Client(synapse_backend.url, synapse_backend.token)
+    wrong = Client(f"{synapse_backend.url}/api/v9", synapse_backend.token)
+    with pytest.raises(client.projects.resource.DoesNotExist, match="does not exist"):
+        client.projects.get(999_999)
+    with pytest.raises(NotFoundError, match=r"no such API path.*check base_url") as caught:
+        wrong.projects.get(demo["project"])
+    client.close()
+    wrong.close()
+    assert not isinstance(caught.value, wrong.projects.resource.DoesNotExist)
+
+
+def test_https_to_a_plain_http_server_says_tls_and_that_nothing_was_sent(
+    synapse_backend: LocalBackend,
+) -> None:
+    client = Client(synapse_backend.url.replace("http://", "https://"), "t" * 20, max_retries=0)
+    with pytest.raises(ClientConnectionError, match=r"TLS handshake failed.*http://") as caught:
+        client.projects.count()
+    client.close()
+    assert "after the request was sent" not in str(caught.value)

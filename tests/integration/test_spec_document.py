@@ -541,3 +541,26 @@ def test_the_documented_example_runs_as_written(
         made = world.ns.get("client")
         if isinstance(made, BackendClient) and made is not world.client:
             made.close()
+
+
+# create_data_units' own example is refused for its missing keys, a more useful message.
+SET_PLACEHOLDERS = [
+    e for e in EXAMPLES if e.raises is None and any(p == "{...}" for p, _ in e.fills)
+]
+
+
+@pytest.mark.parametrize("example", SET_PLACEHOLDERS, ids=[e.name for e in SET_PLACEHOLDERS])
+def test_a_placeholder_left_as_written_is_one_clear_error_before_any_request(
+    world: World, example: Example
+) -> None:
+    """``{...}`` in the document is a Python set holding ``Ellipsis``: run without the
+    values it stands for, each such example gets the same clear message, and nothing is
+    sent."""
+    code = _runnable(Example(example.name, example.code, example.check), world)
+    world.ns.update({"client": world.client})
+    world.backend.clear_requests()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(InvalidInputError, match=r"is a Python set, not a dict"):
+            exec(code, world.ns)  # noqa: S102 - the document's own example, as written
+    assert [r for r in world.backend.requests if r.method != "GET"] == []  # nothing written

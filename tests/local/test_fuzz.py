@@ -121,6 +121,8 @@ def test_no_500_and_only_declared_shapes(served: Any, request_: dict[str, Any]) 
     assert answer.status_code < 500, f"{where} -> {answer.status_code}: {answer.text[:300]}"
     if answer.status_code == 204 or not answer.content:
         return
+    if answer.status_code == 404 and answer.headers["content-type"].startswith("text/html"):
+        return  # a path no route serves (a path parameter holding "/"), as Django answers it
     assert answer.headers["content-type"].startswith("application/json"), where
     body = answer.json()
     if answer.status_code >= 400:

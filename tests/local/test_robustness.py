@@ -115,3 +115,26 @@ def test_listed_rows_show_writes_to_their_table_and_their_expanded_relations(
     assert first_row()["data_unit"]["meta"] == {"unit_edited": 2}
     narrow = api.get("sdk/tasks/", params={"project": demo["project"], "fields": "id,meta"})
     assert set(narrow.json()["results"][0]) == {"id", "meta"}
+
+
+def test_a_port_in_use_is_one_clear_line_before_any_url_or_token(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert cli_main(["serve", "--port", str(port), "--token", "T" * 20]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # no URL and no token printed as if serving
+    assert err.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_running_a_missing_command_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["run", "--", "synapse-no-such-command-here"]) == 127
+    err = capsys.readouterr().err
+    assert "cannot run 'synapse-no-such-command-here'" in err
+    assert "Traceback" not in err

@@ -163,6 +163,18 @@ def test_docstrings_use_mkdocstrings_cross_references_not_sphinx_roles() -> None
     assert offenders == []
 
 
+def test_docstrings_use_markdown_code_blocks_not_rest_literals() -> None:
+    """mkdocstrings renders Markdown: a reST ``::`` literal block shows as text."""
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node) or ""
+                if any(line.rstrip().endswith("::") for line in doc.splitlines()):
+                    offenders.append(f"{path.relative_to(ROOT.parent)}:{getattr(node, 'name', '')}")
+    assert offenders == []
+
+
 def test_user_docs_never_point_to_a_protocol_section() -> None:
     """Users do not have the wire contract document: neither the pages nor the API
     reference (the docstrings) may send them to "protocol 4.2"."""
