@@ -25,7 +25,7 @@ from _server import local_server
 
 from synapse import Client
 
-NARROW = ["id", "status", "created"]
+NARROW = ["id", "status_label", "created"]
 
 
 def main() -> None:

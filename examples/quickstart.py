@@ -53,7 +53,9 @@ def main() -> None:
 
         step("Tasks as a table")
         try:
-            table = client.tasks.filter(project=project).to_pandas(["id", "status", "created"])
+            table = client.tasks.filter(project=project).to_pandas(
+                ["id", "status_label", "created"]
+            )
         except ImportError as missing:  # pandas is an optional extra
             print(f"  {missing}")
         else:

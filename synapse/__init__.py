@@ -122,14 +122,24 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """A resource class, imported on first use (``synapse.Task``)."""
-    if name in __all__:
+    """A resource class, imported on first use from where its kind's declaration says
+    (``synapse.Task``)."""
+    import importlib
+
+    from synapse.protocol import KINDS
+
+    for kind in KINDS.values():
+        if kind.resource_name == name:
+            value = getattr(importlib.import_module(kind.module), name)
+            break
+    else:
+        if name not in ("Resource", "FileSpecification"):
+            raise AttributeError(f"module 'synapse' has no attribute {name!r}")
         import synapse.resources
 
         value = getattr(synapse.resources, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'synapse' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

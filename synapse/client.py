@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 import threading
 from collections.abc import Mapping
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from cachetools import LRUCache
 
+import synapse.protocol as protocol
 from synapse.config import Config, Secret, TimeoutLike
 from synapse.downloads import download
 from synapse.encoding import FileValue
@@ -60,18 +60,14 @@ _MANAGERS_LOCK = threading.Lock()
 
 
 class _Managed(Generic[M]):
-    """A client's manager of one kind, made on first use.
+    """A client's manager of one declared kind, made on first use.
 
     The kinds' modules (and pydantic, which their models need) load when a manager is
     first used, not at ``import synapse`` or when a client is built: a CLI or a notebook
     that imports the package pays for the models only once it lists or gets something.
     """
 
-    def __init__(self, module: str) -> None:
-        self.module = module
-        self.name = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
 
     @overload
@@ -81,14 +77,7 @@ class _Managed(Generic[M]):
     def __get__(self, client: Client | None, owner: type) -> _Managed[M] | M:
         if client is None:
             return self
-        importlib.import_module(self.module)  # declares the kind (registers it in KINDS)
-        from synapse.managers import KINDS
-
-        with _MANAGERS_LOCK:
-            manager = client.__dict__.get(self.name)
-            if manager is None:  # the instance's dict answers from now on
-                manager = client.__dict__[self.name] = KINDS[self.name](client)
-        return manager  # type: ignore[return-value]
+        return client._manager(self.name)  # type: ignore[no-any-return]
 
 
 class Client:
@@ -124,24 +113,26 @@ class Client:
     `close()`, to release its connections.
     """
 
-    # The managers, one per kind declared in synapse.resources (a test keeps this list
-    # and the declarations in step), each made from KINDS on first use.
-    projects: _Managed[ProjectManager] = _Managed("synapse.resources.annotation")
-    tasks: _Managed[TaskManager] = _Managed("synapse.resources.annotation")
-    task_tags: _Managed[TaskTagManager] = _Managed("synapse.resources.annotation")
-    assignments: _Managed[AssignmentManager] = _Managed("synapse.resources.annotation")
-    agents: _Managed[AgentManager] = _Managed("synapse.resources.integration")
-    plugins: _Managed[PluginManager] = _Managed("synapse.resources.integration")
-    plugin_releases: _Managed[PluginReleaseManager] = _Managed("synapse.resources.integration")
-    jobs: _Managed[JobManager] = _Managed("synapse.resources.integration")
-    storages: _Managed[StorageManager] = _Managed("synapse.resources.integration")
-    models: _Managed[ModelManager] = _Managed("synapse.resources.ml")
-    data_collections: _Managed[DataCollectionManager] = _Managed("synapse.resources.data")
-    data_files: _Managed[DataFileManager] = _Managed("synapse.resources.data")
-    data_units: _Managed[DataUnitManager] = _Managed("synapse.resources.data")
-    ground_truth_events: _Managed[GroundTruthEventManager] = _Managed("synapse.resources.ml")
-    ground_truths: _Managed[GroundTruthManager] = _Managed("synapse.resources.ml")
-    ground_truth_versions: _Managed[GroundTruthVersionManager] = _Managed("synapse.resources.ml")
+    if TYPE_CHECKING:
+        # The typed stub of the managers, one per kind declared in synapse.protocol
+        # (a test keeps it and the declarations in step); at run time each is a
+        # `_Managed` attribute made from the declarations below the class.
+        projects: ProjectManager
+        tasks: TaskManager
+        task_tags: TaskTagManager
+        assignments: AssignmentManager
+        agents: AgentManager
+        plugins: PluginManager
+        plugin_releases: PluginReleaseManager
+        jobs: JobManager
+        storages: StorageManager
+        models: ModelManager
+        data_collections: DataCollectionManager
+        data_files: DataFileManager
+        data_units: DataUnitManager
+        ground_truth_events: GroundTruthEventManager
+        ground_truths: GroundTruthManager
+        ground_truth_versions: GroundTruthVersionManager
 
     def __init__(
         self,
@@ -220,14 +211,33 @@ class Client:
 
     # -- the Context that managers and resources use (synapse.context)
 
+    def _manager(self, name: str) -> Any:
+        """This client's manager of a declared kind, made once."""
+        manager = self.__dict__.get(name)
+        if manager is None:
+            from synapse.managers import manager_class
+
+            cls = manager_class(name)
+            with _MANAGERS_LOCK:
+                manager = self.__dict__.get(name)
+                if manager is None:  # the instance's dict answers from now on
+                    manager = self.__dict__[name] = cls(self)
+        return manager
+
+    if not TYPE_CHECKING:  # mypy keeps to the typed stub: a misspelt kind is an error
+
+        def __getattr__(self, name: str) -> Any:
+            # Kinds declared after the class was made (a plugin's own kind, a test's).
+            if not name.startswith("_") and name in protocol.KINDS:
+                return self._manager(name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def manager_for(self, resource: type[Any]) -> Any:
         """The manager of a resource class: ``client.manager_for(Task) is client.tasks``."""
-        from synapse.managers import KINDS  # declared by then: the class is at hand
-
-        for name, kind in KINDS.items():
-            if kind.resource is resource:
-                return getattr(self, name)
-        raise AttributeError(f"no manager for {resource.__name__}")
+        kind = protocol.kind_of_resource(resource.__module__, resource.__qualname__)
+        if kind is None:
+            raise AttributeError(f"no manager for {resource.__name__}")
+        return self._manager(kind.name)
 
     def related(self, resource: type[R], pk: Any) -> R:
         """The object of this class with this id, loaded once and then cached."""
@@ -332,3 +342,7 @@ class Client:
     def __repr__(self) -> str:
         token = f", access_token={self.config.access_token}" if self.config.access_token else ""
         return f"<{type(self).__name__} {self.config.base_url}{token}>"
+
+
+for _name in protocol.KINDS:
+    setattr(Client, _name, _Managed(_name))

@@ -17,50 +17,55 @@ from typing import Any, Literal
 
 from synapse.enums import WireEnum, require_enum
 from synapse.errors import InvalidInputError, UnknownFilterError, UnknownFilterWarning
+from synapse.protocol import COMMON_FILTERS, CONTROL_PARAMS, Kind
 
 __all__ = [
-    "COMMON_FILTERS",
     "CONTROL_PARAMS",
     "FilterSet",
     "FilterType",
-    "date_ranges",
-    "id_filters",
 ]
 
 FilterType = Literal["id", "ids", "int", "bool", "str", "strs", "date", "code"] | type[WireEnum]
 
 
-def id_filters(name: str = "id") -> dict[str, FilterType]:
-    """``id``, ``id__in`` and the ranges, for an id field."""
-    return {
-        name: "id",
-        f"{name}__in": "ids",
-        **{f"{name}__{op}": "int" for op in ("gt", "gte", "lt", "lte")},
-    }
+def _sdk_type(declared: str) -> FilterType:
+    """A declared value type (``enum:JobStatus`` names an enum of ``synapse.enums``)."""
+    if declared.startswith("enum:"):
+        import synapse.enums
 
-
-def date_ranges(*names: str) -> dict[str, FilterType]:
-    """``__gt``, ``__gte``, ``__lt``, ``__lte`` for date fields."""
-    return {f"{n}__{op}": "date" for n in names for op in ("gt", "gte", "lt", "lte")}
-
-
-COMMON_FILTERS: dict[str, FilterType] = {"ids": "ids", "ids_ex": "ids", "search": "str"}
-#: Query parameters that shape a listing rather than filter it; never checked as filters.
-CONTROL_PARAMS = frozenset(
-    {"page", "page_size", "ordering", "expand", "fields", "pagination", "response_mode"}
-)
+        enum: type[WireEnum] = getattr(synapse.enums, declared.removeprefix("enum:"))
+        return enum
+    return declared  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
 class FilterSet:
-    """The filters a list endpoint accepts , and how to encode them."""
+    """The filters a list endpoint accepts, and how to encode them; made from the
+    kind's declaration in [`synapse.protocol`][synapse.protocol]."""
 
     fields: Mapping[str, FilterType] = field(default_factory=dict)
     hints: Mapping[str, str] = field(default_factory=dict)
     common: bool = True
+    #: Allowed values of string filters (``status_label``).
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Names the backend accepts but whose meaning is not documented: refused, with why.
+    refused: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, kind: Kind) -> FilterSet:
+        """The filter set a kind declares."""
+        declared = kind.filters.items()
+        return cls(
+            {name: _sdk_type(f.type) for name, f in declared if not f.refused},
+            hints=dict(kind.hints),
+            common=kind.common_filters,
+            choices={name: f.choices for name, f in declared if f.choices},
+            refused={name: f.note for name, f in declared if f.refused},
+        )
 
     def allowed(self) -> dict[str, FilterType]:
-        return {**(COMMON_FILTERS if self.common else {}), **self.fields}
+        common = {name: _sdk_type(f.type) for name, f in COMMON_FILTERS.items()}
+        return {**(common if self.common else {}), **self.fields}
 
     def check_names(
         self, names: Iterable[str], *, kind: str = "this list", unknown: str = "raise"
@@ -85,12 +90,23 @@ class FilterSet:
         (unknown names are sent as given, with a warning, when ``unknown="warn"``)."""
         strangers = self.check_names(filters, kind=kind, unknown=unknown)
         allowed = self.allowed()
-        return {
+        encoded = {
             name: _encode_value(name, allowed.get(name, "str"), value)
             if name not in strangers
             else _raw_value(value)
             for name, value in filters.items()
         }
+        for name in set(encoded) & set(self.choices):
+            self._check_choice(name, encoded[name])
+        return encoded
+
+    def _check_choice(self, name: str, value: Any) -> None:
+        choices = self.choices[name]
+        for part in str(value).split(","):
+            if part not in choices:
+                raise InvalidInputError(
+                    f"filter {name!r} takes one of {', '.join(choices)}; got {part!r}"
+                )
 
     def normalize(
         self, params: Mapping[str, Any], *, kind: str = "this list", unknown: str = "raise"
@@ -103,6 +119,8 @@ class FilterSet:
         normal = dict(params)
         for name, value in params.items():
             ftype = allowed.get(name)
+            if name in self.choices and isinstance(value, str):
+                self._check_choice(name, value)
             if isinstance(ftype, type) and value is not None:
                 field = f"filter {name!r}"
                 if isinstance(value, (list, tuple)):
@@ -112,6 +130,11 @@ class FilterSet:
         return normal
 
     def _unknown(self, name: str, allowed: Mapping[str, Any], kind: str) -> str:
+        if name in self.refused:
+            return (
+                f"filter {name!r} of {kind} is not supported: {self.refused[name]}; "
+                "sending it could return everything"
+            )
         message = f"unknown filter {name!r} for {kind}"
         hint = self.hints.get(name)
         close = [hint] if hint else difflib.get_close_matches(name, list(allowed), n=3)
@@ -144,6 +167,16 @@ def _pk_of(name: str, value: Any) -> int | str:
     return value
 
 
+def _iso_date(text: str) -> bool:
+    """Whether ``text`` is an ISO 8601 date or datetime (``Z`` allowed), as the backend
+    parses it: other text would match nothing, or everything, without a word."""
+    try:
+        dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
 def _encode_value(name: str, ftype: FilterType, value: Any) -> str:
     if isinstance(ftype, type):
         return str(require_enum(ftype, value, field=f"filter {name!r}").value)
@@ -172,9 +205,11 @@ def _encode_value(name: str, ftype: FilterType, value: Any) -> str:
     if ftype == "date":
         if isinstance(value, (dt.datetime, dt.date)):
             return value.isoformat()
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and _iso_date(value):
             return value
-        raise InvalidInputError(f"filter {name!r} expects a date or datetime, got {value!r}")
+        raise InvalidInputError(
+            f"filter {name!r} expects a date or datetime (or ISO 8601 text), got {value!r}"
+        )
     if ftype == "code":
         code = getattr(value, "code", value)
         if not isinstance(code, str) or not code:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+import synapse.protocol as protocol
 from synapse.encoding import find_set, set_for_dict
 from synapse.errors import ClientError, InvalidInputError, NotFoundError
 from synapse.filters import FilterSet
@@ -25,7 +26,9 @@ from synapse.urls import PathParam, build_path
 
 if TYPE_CHECKING:
     from synapse.context import Context
+    from synapse.partitions import Partition, PartitionKind
     from synapse.resources.base import Resource
+    from synapse.values import ValuesQuerySet
 
 __all__ = [
     "KINDS",
@@ -38,6 +41,8 @@ __all__ = [
     "Manager",
     "UpdateMixin",
     "batched",
+    "bulk_in_batches",
+    "manager_class",
     "settle",
 ]
 
@@ -49,15 +54,20 @@ KINDS: dict[str, type[Manager[Any]]] = {}
 
 
 class Manager(Generic[T]):
-    """The one declaration of a kind: its name on the client, resource class, paths,
-    filters, expansions and (through the mixins it is made of) capabilities.
+    """The object API of one kind: its declaration in [`synapse.protocol`][synapse.protocol]
+    (paths, filters, orderings, expansions, capabilities) made into methods.
 
-    Subclasses that set ``name`` are registered in `KINDS`; the client makes one
-    manager per registered kind.
+    A subclass names its kind (``name = "tasks"``) and is registered in `KINDS`; every
+    other fact is read from the declaration, and the capability mixins it is made of
+    are checked against the declared capabilities when the class is created. A kind
+    with no behaviour of its own gets a manager composed from its capabilities
+    ([`manager_class`][synapse.managers.manager_class]).
     """
 
     #: The client's attribute for this kind (``"tasks"``): declaring it registers the kind.
     name: ClassVar[str] = ""
+    #: The kind's declaration.
+    kind: ClassVar[protocol.Kind]
     resource: type[T]
     #: Collection path for create and details, e.g. ``"tasks/"``.
     path: str = ""
@@ -70,10 +80,15 @@ class Manager(Generic[T]):
     default_expand: tuple[str, ...] = ()
     #: Query parameters always sent when getting one object (``with_configuration``).
     detail_params: Mapping[str, Any] = {}
+    #: The list endpoint offers the backend's cursor pagination (``pagination=cursor``).
+    cursor_pagination: bool = False
+    #: The backend updates this kind whole (PUT) rather than by changed fields (PATCH).
+    full_update: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__ and cls.name:
+            _bind(cls, protocol.KINDS[cls.name])
             KINDS[cls.name] = cls
 
     def __init__(self, client: Context) -> None:
@@ -151,8 +166,6 @@ class UpdateMixin(Manager[T]):
     """``save(obj)``: the changed fields as a PATCH, or the whole object as a PUT for
     kinds the backend only updates whole (``full_update``)."""
 
-    full_update: bool = False
-
     def save(self, obj: T) -> None:
         """Send ``obj``'s changes and reload it from the answer; create it if it is new."""
         if obj._meta.deleted:
@@ -197,9 +210,6 @@ class DeleteMixin(Manager[T]):
 
 class ListMixin(Manager[T]):
     """Lazy listing through [`QuerySet`][synapse.query.QuerySet]."""
-
-    #: The list endpoint offers the backend's cursor pagination (``pagination=cursor``).
-    cursor_pagination: bool = False
 
     def stable_walk(self, ordering: tuple[str, ...] = ()) -> StableWalk:
         """How this kind is listed stably under concurrent writes, for a query ordered by
@@ -260,6 +270,81 @@ class ListMixin(Manager[T]):
     def iterator(self) -> Iterator[T]:
         """Stream every object without caching."""
         return self.all().iterator()
+
+    # The other query verbs, on the manager as on its QuerySet (Django's
+    # ``Manager.from_queryset``): ``client.tasks.exclude(...)`` needs no ``.all()``.
+
+    def none(self) -> QuerySet[T]:
+        """An empty query: nothing is ever sent."""
+        return self.all().none()
+
+    def exclude(self, **filters: Any) -> QuerySet[T]:
+        """All objects but those matching ``filters`` (by id)."""
+        return self.all().exclude(**filters)
+
+    def raw_filter(self, **params: Any) -> QuerySet[T]:
+        """Filters sent as given, unknown names with a warning (see `QuerySet.raw_filter`)."""
+        return self.all().raw_filter(**params)
+
+    def page_size(self, size: int) -> QuerySet[T]:
+        """All objects, fetched ``size`` per request."""
+        return self.all().page_size(size)
+
+    def last(self) -> T | None:
+        """The last object (by id), or None."""
+        return self.all().last()
+
+    def in_bulk(self, ids: Iterable[Any]) -> dict[Any, T]:
+        """The objects with these ids, by id."""
+        return self.all().in_bulk(ids)
+
+    def values(self, *fields: str) -> ValuesQuerySet:
+        """Every object as a plain dict of wire values (a lazy query)."""
+        return self.all().values(*fields)
+
+    def values_list(self, *fields: str, flat: bool = False) -> ValuesQuerySet:
+        """Every object as a tuple of wire values, or one value with ``flat=True``."""
+        return self.all().values_list(*fields, flat=flat)
+
+    def to_pandas(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """Every object as a DataFrame row (see `QuerySet.to_pandas`)."""
+        return self.all().to_pandas(columns, flatten=flatten, progress=progress)
+
+    def to_arrow(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """Every object as an Arrow table row (see `QuerySet.to_arrow`)."""
+        return self.all().to_arrow(columns, flatten=flatten, progress=progress)
+
+    def partitions(
+        self,
+        n: int | None = None,
+        *,
+        pages_per_partition: int | None = None,
+        by: PartitionKind | None = None,
+    ) -> list[Partition]:
+        """Picklable pieces of the whole list (see `QuerySet.partitions`)."""
+        return self.all().partitions(n, pages_per_partition=pages_per_partition, by=by)
+
+    def to_dask(
+        self,
+        npartitions: int | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        flatten: bool = False,
+    ) -> Any:
+        """A ``dask.dataframe`` over the whole list (see `QuerySet.to_dask`)."""
+        return self.all().to_dask(npartitions, columns=columns, flatten=flatten)
 
 
 @dataclass
@@ -398,7 +483,77 @@ def settle(
         setattr(entry, "error", ClientError("the server answered fewer objects than were sent"))  # noqa: B010
 
 
+def bulk_in_batches(
+    items: Sequence[tuple[int, Mapping[str, Any]]],
+    batch_size: int,
+    send: Callable[[list[Mapping[str, Any]]], Sequence[T]],
+) -> list[BulkItem[T]]:
+    """``(index, item)`` pairs sent ``batch_size`` at a time, one request per batch
+    (``send``), each item getting its result or its error (see `settle`)."""
+    if batch_size < 1:
+        raise InvalidInputError("batch_size must be at least 1")
+    done: list[BulkItem[T]] = []
+    for batch in batched(items, batch_size):
+        entries = [BulkItem[T](index, item) for index, item in batch]
+        rows = [item for _, item in batch]
+        settle(entries, lambda picked, r=rows: send([r[i] for i in picked]), _set_result)  # type: ignore[misc]
+        done.extend(entries)
+    return done
+
+
+def _set_result(entry: BulkItem[Any], result: Any) -> None:
+    entry.result = result
+
+
 def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     """Consecutive slices of at most ``size`` items."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+#: The mixin that gives each declared capability.
+MIXINS: dict[protocol.Capability, type[Manager[Any]]] = {
+    "get": GetMixin,
+    "list": ListMixin,
+    "create": CreateMixin,
+    "update": UpdateMixin,
+    "delete": DeleteMixin,
+}
+
+
+def _bind(cls: type[Manager[Any]], kind: protocol.Kind) -> None:
+    """Give a manager class its kind's facts, after checking that the mixins it is made
+    of are exactly the declared capabilities (a drift fails at import, not in use)."""
+    import importlib
+
+    has = {cap for cap, mixin in MIXINS.items() if issubclass(cls, mixin)}
+    if has != set(kind.capabilities):
+        raise TypeError(
+            f"{cls.__name__} offers {sorted(has)} but {kind.name} declares "
+            f"{sorted(kind.capabilities)}"
+        )
+    cls.kind = kind
+    cls.resource = getattr(importlib.import_module(kind.module), kind.resource_name)
+    cls.path = kind.path
+    cls.list_path_override = kind.list_path
+    cls.filters = FilterSet.of(kind)
+    cls.orderings = kind.orderings
+    cls.default_expand = kind.default_expand
+    cls.detail_params = dict(kind.detail_params)
+    cls.cursor_pagination = kind.cursor is not None
+    cls.full_update = kind.full_update
+
+
+def manager_class(name: str) -> type[Manager[Any]]:
+    """The manager class of a declared kind: its own class where its resource module
+    defines one, else one composed from the declared capabilities."""
+    import importlib
+
+    kind = protocol.KINDS[name]
+    importlib.import_module(kind.module)  # defines the kind's manager, if it has one
+    found = KINDS.get(name)
+    if found is None:
+        bases = tuple(MIXINS[cap] for cap in protocol.CAPABILITIES if cap in kind.capabilities)
+        cls_name = f"{kind.resource_name}Manager"
+        found = type(cls_name, bases or (Manager,), {"name": name, "__module__": kind.module})
+    return found

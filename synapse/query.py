@@ -21,6 +21,7 @@ from synapse.display import html_cell
 from synapse.errors import InvalidInputError
 from synapse.frames import Pages, Tabular
 from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, PageSource, stable_pages
+from synapse.values import ValuesQuerySet
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from synapse.filters import FilterSet
     from synapse.pagination import StableWalk
     from synapse.partitions import Partition, PartitionKind
+    from synapse.protocol import Kind
     from synapse.resources.base import Resource
     from synapse.training.report import ExportReport
 
@@ -44,6 +46,9 @@ class Listing(Protocol[T_co]):
     filters: FilterSet
     default_expand: tuple[str, ...]
     orderings: frozenset[str]
+
+    @property
+    def kind(self) -> Kind: ...
 
     @property
     def resource(self) -> type[T_co]: ...
@@ -197,7 +202,16 @@ class QuerySet(Tabular, Generic[T]):
         return self._clone(ordering=tuple(fields))
 
     def expand(self, *relations: str) -> QuerySet[T]:
-        """Ask the server to nest related objects (e.g. ``"data_unit"``) in the answer."""
+        """Ask the server to nest related objects (e.g. ``"data_unit"``) in the answer;
+        a name the kind does not declare is refused (the server would ignore it)."""
+        declared = self._manager.kind.expansions
+        unknown = [r for r in relations if r not in declared]
+        if unknown:
+            name = self._manager.resource.__name__
+            raise InvalidInputError(
+                f"cannot expand {', '.join(map(repr, unknown))} on {name}: it expands "
+                f"{', '.join(map(repr, declared)) or 'nothing'}"
+            )
         return self._clone(expand=self._expand + tuple(relations))
 
     def only(self, *fields: str) -> QuerySet[T]:
@@ -326,6 +340,10 @@ class QuerySet(Tabular, Generic[T]):
             raise IndexError("QuerySet index out of range")
         return found[0]
 
+    def _sliced(self, key: slice) -> QuerySet[T]:
+        """``self[key]`` (for callers typed without the overloads)."""
+        return self[key]
+
     def count(self) -> int:
         """How many objects match: the cache's length, or one request with page_size=1."""
         if self._result_cache is not None:
@@ -369,21 +387,15 @@ class QuerySet(Tabular, Generic[T]):
                 found[obj.pk] = obj
         return found
 
-    def values(self, *fields: str) -> Iterator[dict[str, Any]]:
-        """Plain dicts with the wire's field names (all, or ``fields``), page by page,
-        without building models: faster than objects when only data is wanted."""
-        for item in self._raw_items(fields):
-            yield {f: item.get(f) for f in fields} if fields else item
+    def values(self, *fields: str) -> ValuesQuerySet:
+        """The rows as plain dicts with the wire's field names (all, or ``fields``): a
+        lazy query of its own (slice, chain, count, iterate again), without models."""
+        return ValuesQuerySet(self, fields, "dict")
 
-    def values_list(self, *fields: str, flat: bool = False) -> Iterator[Any]:
-        """Tuples of the wire values of ``fields`` (or single values with ``flat=True``
-        and one field), without building models."""
-        if flat and len(fields) != 1:
-            raise InvalidInputError("values_list(flat=True) takes exactly one field")
-        if not fields:
-            raise InvalidInputError("values_list() needs field names")
-        for item in self._raw_items(fields):
-            yield item.get(fields[0]) if flat else tuple(item.get(f) for f in fields)
+    def values_list(self, *fields: str, flat: bool = False) -> ValuesQuerySet:
+        """The rows as tuples of the wire values of ``fields`` (or single values with
+        ``flat=True`` and one field): a lazy query of its own, without models."""
+        return ValuesQuerySet(self, fields, "flat" if flat else "tuple")
 
     def _raw_items(self, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
         query = self.only(*fields) if fields else self

@@ -1,27 +1,24 @@
-"""The kinds reference page (``docs/kinds.md``), generated from the declarations.
+"""The kinds reference page (``docs/kinds.md``), generated from the protocol declarations.
 
 ``python -m synapse.reference > docs/kinds.md`` writes it; a test checks the file is what
-the declarations say, so the documented filters and orderings cannot drift.
+[`synapse.protocol`][synapse.protocol] says, so the documented filters and orderings
+cannot drift.
 """
 
 from __future__ import annotations
 
-import synapse.resources  # noqa: F401 - imports every resource module, and so every kind
-from synapse.managers import KINDS, CreateMixin, DeleteMixin, GetMixin, ListMixin, UpdateMixin
+from synapse.protocol import CAPABILITIES, KINDS, Filter
 
 __all__ = ["kinds_markdown"]
 
-_CAPABILITIES = (
-    (GetMixin, "get"),
-    (ListMixin, "list"),
-    (CreateMixin, "create"),
-    (UpdateMixin, "save"),
-    (DeleteMixin, "delete"),
-)
+_LABELS = {"get": "get", "list": "list", "create": "create", "update": "save", "delete": "delete"}
 
 
-def _type_name(ftype: object) -> str:
-    return ftype.__name__ if isinstance(ftype, type) else str(ftype)
+def _filter(name: str, declared: Filter) -> str:
+    kind = declared.type.removeprefix("enum:")
+    if declared.choices:
+        kind += ": " + " / ".join(declared.choices)
+    return f"`{name}` ({kind})"
 
 
 def kinds_markdown() -> str:
@@ -29,7 +26,7 @@ def kinds_markdown() -> str:
     lines = [
         "# Kinds, filters and orderings",
         "",
-        "Generated from the SDK's declarations (`python -m synapse.reference`). Filter",
+        "Generated from the protocol declarations (`python -m synapse.reference`). Filter",
         "names and `order_by()` fields not listed here raise before any request; see",
         "[unknown filters](migration.md#filters-the-sdk-does-not-know-yet) to send one",
         "anyway. Filter types: `id` an id or an object, `ids` a list of them, `code` a",
@@ -37,19 +34,27 @@ def kinds_markdown() -> str:
         "",
     ]
     for name, kind in sorted(KINDS.items()):
-        capabilities = [label for mixin, label in _CAPABILITIES if issubclass(kind, mixin)]
-        lines += [f"## `client.{name}`: {kind.resource.__name__}", ""]
-        lines.append(f"- path: `{kind.path}`" + (
-            f", listed at `{kind.list_path_override}`" if kind.list_path_override else ""
-        ))  # fmt: skip
+        capabilities = [_LABELS[c] for c in CAPABILITIES if c in kind.capabilities]
+        lines += [f"## `client.{name}`: {kind.resource_name}", ""]
+        lines.append(
+            f"- path: `{kind.path}`" + (f", listed at `{kind.list_path}`" if kind.list_path else "")
+        )
         lines.append(f"- capabilities: {', '.join(capabilities)}")
-        if issubclass(kind, ListMixin):
-            filters = kind.filters.allowed()
-            shown = ", ".join(f"`{f}` ({_type_name(t)})" for f, t in sorted(filters.items()))
+        for action in kind.actions:
+            lines.append(f"- action: `{action.method} {kind.path}{action.path}`")
+        if "list" in kind.capabilities:
+            allowed = kind.allowed_filters()
+            shown = ", ".join(_filter(n, f) for n, f in sorted(allowed.items()) if not f.refused)
             lines.append(f"- filters: {shown or 'none'}")
+            refused = sorted(n for n, f in allowed.items() if f.refused)
+            if refused:
+                names = ", ".join(f"`{n}`" for n in refused)
+                lines.append(f"- refused (no documented meaning): {names}")
             lines.append(f"- orderings: {', '.join(f'`{o}`' for o in sorted(kind.orderings))}")
-            if kind.cursor_pagination:
+            if kind.cursor:
                 lines.append("- stable iteration: the backend's cursor pagination")
+        if kind.note:
+            lines.append(f"- note: {kind.note}")
         lines.append("")
     return "\n".join(lines)
 

@@ -10,9 +10,11 @@ with LocalBackend(seed="demo") as backend:
 ```
 
 Needs the ``local`` extra (``pip install 'synapse-orm[local]'``). It shares only the
-wire protocol with the client side of the package and never imports it.
+wire protocol (``synapse.protocol``) with the client side of the package and never
+imports the client.
 """
 
+from synapse.local.clock import ManualClock
 from synapse.local.server import LocalBackend
 
-__all__ = ["LocalBackend"]
+__all__ = ["LocalBackend", "ManualClock"]

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from synapse.local.core import BackendCore
 from synapse.local.http import ApiError, _json, field_error
 from synapse.local.kinds import KINDS
-from synapse.local.store import now_iso
+from synapse.local.store import Query, now_iso
 
 __all__ = ["AnnotationHandlers"]
 
 
 class AnnotationHandlers(BackendCore):
     """``tasks/`` creation, ``annotate_task_data``, ``set_tags`` of tasks and assignments."""
+
+    def before_render(self, table: str, doc: dict[str, Any]) -> dict[str, Any]:
+        if table != "projects":
+            return super().before_render(table, doc)
+        query = Query()
+        query.where("json_extract(body, '$.project') = ?", doc["id"])  # indexed
+        doc["task_count"] = self.store.count(KINDS["tasks"], query)
+        return doc
 
     async def create_tasks(self, request: Request) -> Response:
         body = await self.dict_body(request)
@@ -51,7 +61,8 @@ class AnnotationHandlers(BackendCore):
         if schema not in (None, "dm_schema_v1", "any"):
             raise field_error("schema", f'"{schema}" is not a valid choice.')
         doc["data"] = body["data"]
-        doc["status"] = "submitted" if action == "submit" else "saved"
+        # a submitted annotation is done labeling; a saved one is still being worked on
+        doc["status_label"] = "completed" if action == "submit" else "in_progress"
         doc["schema"] = schema or doc.get("schema")
         doc["modified"] = now_iso()
         self.store.save(KINDS["tasks"], doc)

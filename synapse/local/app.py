@@ -9,13 +9,14 @@ top of ``core``; this module puts them together and declares the routes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+import synapse.protocol as protocol
 from synapse.local.annotation import AnnotationHandlers
 from synapse.local.data import DataHandlers
 from synapse.local.faults import FaultLayer
@@ -24,13 +25,85 @@ from synapse.local.integration import IntegrationHandlers
 from synapse.local.openapi import openapi_document
 from synapse.local.transfers import TransferHandlers
 
-__all__ = ["ApiError", "Backend", "build_app", "control_routes"]
+__all__ = ["ApiError", "Backend", "build_app", "control_routes", "declared_routes"]
 
 _NO_ROUTE = "<h1>Not Found</h1><p>The requested resource was not found on this server.</p>"
 
 
 class Backend(AnnotationHandlers, IntegrationHandlers, DataHandlers, TransferHandlers):
     """State and handlers of one local backend."""
+
+
+def declared_routes(backend: Backend) -> list[Route]:
+    """The routes of every declared kind, from its paths, capabilities and actions
+    (``synapse.protocol``); a family's own handler serves where the generic one cannot
+    (a task's create takes ``{project, data}``, a release is got by ``code@version``)."""
+    b = backend
+    own: dict[tuple[str, str], Handler] = {
+        ("tasks", "create"): b.create_tasks,
+        ("plugin_releases", "create"): b.create_release,
+        ("plugin_releases", "get"): lambda r, pk: b.get_release(r, pk),
+        ("storages", "create"): b.create_storage,
+        ("models", "create"): b.create_model,
+        ("data_files", "create"): b.create_data_file,
+        ("data_units", "create"): b.create_data_units,
+        # actions
+        ("tasks", "annotate_task_data"): lambda r, pk: b.annotate(r, pk),
+        ("tasks", "set_tags"): lambda r: b.set_tags(r, "tasks"),
+        ("assignments", "set_tags"): lambda r: b.set_tags(r, "assignments"),
+        ("agents", "connect"): lambda r, pk: b.connect_agent(r, pk),
+        ("plugins", "run"): lambda r, pk: b.run_plugin(r, pk),
+        ("jobs", "console_logs"): lambda r, pk: b.console_logs(r, pk),
+        ("data_files", "verify_checksums"): b.verify_checksums,
+    }
+    routes: list[Route] = []
+    for kind in protocol.KINDS.values():
+        routes += kind_routes(b, kind, own)
+    return routes
+
+
+def kind_routes(
+    b: Backend, kind: protocol.Kind, own: Mapping[tuple[str, str], Handler]
+) -> list[Route]:
+    """One kind's routes: its list, collection, actions and detail."""
+    table, caps = kind.table, kind.capabilities
+
+    def handler(op: str, generic: Handler) -> Handler:
+        return own.get((kind.name, op), generic)
+
+    def _r(path: str, **methods: Handler) -> Route:
+        return route(f"/{path}", b.token, **methods)
+
+    listing = handler("list", lambda r: b.list(r, table, default_expand=_nested(kind)))
+    collection: dict[str, Handler] = {}
+    if "list" in caps and kind.list_path is None:
+        collection["get"] = listing
+    if "create" in caps:
+        collection["post"] = handler("create", lambda r: b.create(r, table))
+    routes = [_r(kind.list_path, get=listing)] if kind.list_path and "list" in caps else []
+    if collection:
+        routes.append(_r(kind.path, **collection))
+    actions = sorted(kind.actions, key=lambda a: "{pk}" in a.path)  # fixed paths first
+    for action in actions:
+        routes.append(_r(f"{kind.path}{action.path}", **{
+            action.method.lower(): own[(kind.name, action.name)]}))  # fmt: skip
+    detail: dict[str, Handler] = {}
+    if "get" in caps:
+        detail["get"] = handler("get", lambda r, pk: b.retrieve(r, table, pk))
+    if "update" in caps:
+        update = handler("update", lambda r, pk: b.update(r, table, pk))
+        detail["put" if kind.full_update else "patch"] = update
+        detail["patch"] = update  # a PATCH is always taken
+    if "delete" in caps:
+        detail["delete"] = handler("delete", lambda r, pk: b.destroy(r, table, pk))
+    if detail:
+        routes.append(_r(f"{kind.path}{{pk}}/", **detail))
+    return routes
+
+
+def _nested(kind: protocol.Kind) -> tuple[str, ...]:
+    # The production sdk/tasks/ nests the data unit (with its files) unasked.
+    return ("data_unit",) if kind.name == "tasks" else ()
 
 
 def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
@@ -40,80 +113,17 @@ def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
     def _r(path: str, **methods: Handler) -> Route:
         return route(path, b.token, **methods)
 
-    def listing(table: str) -> Handler:
-        return lambda r: b.list(r, table)
-
-    def creating(table: str) -> Handler:
-        return lambda r: b.create(r, table)
-
-    def getting(table: str) -> Handler:
-        return lambda r, pk: b.retrieve(r, table, pk)
-
-    def patching(table: str) -> Handler:
-        return lambda r, pk: b.update(r, table, pk)
-
-    def deleting(table: str) -> Handler:
-        return lambda r, pk: b.destroy(r, table, pk)
-
-    def crud(table: str, *, delete: bool = False, put: bool = False) -> list[Route]:
-        item: dict[str, Handler] = {"get": getting(table), "patch": patching(table)}
-        if delete:
-            item["delete"] = deleting(table)
-        if put:
-            item["put"] = patching(table)
-        return [
-            _r(f"/{table}/", get=listing(table), post=creating(table)),
-            _r(f"/{table}/{{pk}}/", **item),
-        ]
-
     routes = [
-        *crud("projects", delete=True),
-        _r("/tasks/", get=listing("tasks"), post=b.create_tasks),
-        _r("/sdk/tasks/", get=lambda r: b.list(r, "tasks", default_expand=("data_unit",))),
-        _r("/tasks/set_tags/", post=lambda r: b.set_tags(r, "tasks")),
-        _r("/tasks/{pk}/annotate_task_data/", put=b.annotate),
-        _r("/tasks/{pk}/", get=getting("tasks"), patch=patching("tasks"),
-               delete=deleting("tasks")),
-        *crud("task_tags", delete=True),
-        _r("/sdk/assignments/", get=listing("assignments")),
-        _r("/assignments/", get=listing("assignments"), post=creating("assignments")),
-        _r("/assignments/set_tags/", post=lambda r: b.set_tags(r, "assignments")),
-        _r("/assignments/{pk}/", get=getting("assignments"), patch=patching("assignments")),
-        _r("/agents/", get=listing("agents"), post=creating("agents")),
-        _r("/agents/{token}/connect/", post=b.connect_agent),
-        _r("/plugins/", get=listing("plugins"), post=creating("plugins")),
-        _r("/plugins/{ref}/run/", post=b.run_plugin),
-        _r("/plugins/{pk}/", get=getting("plugins"), put=patching("plugins"),
-               patch=patching("plugins"), delete=deleting("plugins")),
-        _r("/plugin_releases/", get=lambda r: b.list_by_plugin(r, "plugin_releases"),
-               post=b.create_release),
-        _r("/plugin_releases/{lookup}/", get=b.get_release),
-        _r("/jobs/", get=lambda r: b.list_by_plugin(r, "jobs")),
-        _r("/jobs/{pk}/console_logs/", get=b.console_logs),
-        _r("/jobs/{pk}/", get=getting("jobs"), patch=patching("jobs")),
-        _r("/logs/", get=listing("logs"), post=b.create_logs),
-        _r("/storages/", get=listing("storages"), post=b.create_storage),
-        _r("/storages/{pk}/", get=getting("storages"), patch=patching("storages")),
-        _r("/models/", get=listing("models"), post=b.create_model),
-        _r("/models/{pk}/", get=getting("models"), patch=patching("models"),
-               delete=deleting("models")),
-        *crud("data_collections", delete=True),
-        _r("/data_files/", post=b.create_data_file),
-        _r("/data_files/verify_checksums/", post=b.verify_checksums),
-        _r("/data_files/{pk}/", get=getting("data_files")),
-        _r("/data_units/", get=listing("data_units"), post=b.create_data_units),
-        _r("/data_units/{pk}/", get=getting("data_units"), patch=patching("data_units"),
-               delete=deleting("data_units")),
+        *declared_routes(b),
+        # What the server has beyond the declared kinds.
+        _r("/assignments/", get=lambda r: b.list(r, "assignments"),
+           post=lambda r: b.create(r, "assignments")),
+        _r("/logs/", get=lambda r: b.list(r, "logs"), post=b.create_logs),
         _r("/chunked_upload/", put=lambda r: b.chunk(r, None),
-               post=lambda r: b.finalize(r, None)),
+           post=lambda r: b.finalize(r, None)),
         _r("/chunked_upload/{upload_id}/", put=b.chunk, get=b.upload_status,
-               post=b.finalize),
-        _r("/sdk/ground_truth_events/", get=listing("ground_truth_events")),
-        _r("/ground_truths/", get=listing("ground_truths")),
-        _r("/ground_truth_datasets/", get=listing("ground_truth_datasets")),
-        _r("/ground_truth_dataset_versions/", get=listing("ground_truth_dataset_versions")),
-        _r("/ground_truth_dataset_versions/{pk}/",
-               get=getting("ground_truth_dataset_versions")),
+           post=b.finalize),
+        _r("/ground_truth_datasets/", get=lambda r: b.list(r, "ground_truth_datasets")),
         route("/media/{key:path}", None, get=b.media),
     ]  # fmt: skip
 

@@ -103,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"synapse-local: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
+        backend.start()  # announced once it answers: a script may read the lines and go
         print(f"Synapse local backend on {backend.url}", flush=True)
         print(f"  SYNAPSE_BASE_URL={backend.url}", flush=True)
         print(f"  SYNAPSE_ACCESS_TOKEN={backend.token}", flush=True)

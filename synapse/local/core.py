@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import math
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,14 +19,15 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from synapse.local.clock import Clock
 from synapse.local.http import (
-    CURSOR_TABLES,
     DEFAULT_PAGE_SIZE,
     ENCODE,
     INT64,
     MAX_PAGE_SIZE,
     ApiError,
     _base,
+    _finite,
     _flag,
     _int64,
     _json,
@@ -48,19 +50,29 @@ if TYPE_CHECKING:
 __all__ = ["BackendCore"]
 
 ROW_CACHE_BYTES = 256 * 1024 * 1024
-#: Kinds whose rendering changes with time, not only with writes.
-UNCACHED_TABLES = frozenset({"jobs"})
+#: Kinds whose rendering changes with time or with other tables, not only with their
+#: own writes (a job advances; a project counts its tasks).
+UNCACHED_TABLES = frozenset({"jobs", "projects"})
 
 
 class BackendCore:
     """State, parsing and rendering of one local backend, and the generic endpoints;
     each family of resources adds its handlers in a module of its own."""
 
-    def __init__(self, store: Store, files_dir: Path, token: str, job_seconds: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        files_dir: Path,
+        token: str,
+        job_seconds: float,
+        clock: Clock = time.time,
+    ) -> None:
         self.store = store
         self.files_dir = files_dir
         self.token = token
         self.job_seconds = job_seconds
+        #: What simulated jobs advance on (a test's `ManualClock`).
+        self.clock = clock
         self.faults: FaultLayer | None = None
         self.lock: DataDirLock | None = None
         (files_dir / "uploads").mkdir(parents=True, exist_ok=True)
@@ -94,7 +106,9 @@ class BackendCore:
         if not raw:
             return {}
         try:
-            return json.loads(raw, parse_constant=_no_constant, parse_int=_int64)
+            return json.loads(
+                raw, parse_constant=_no_constant, parse_int=_int64, parse_float=_finite
+            )
         except (ValueError, RecursionError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise ApiError(400, {"detail": f"JSON parse error - {reason}"}) from None
@@ -183,6 +197,10 @@ class BackendCore:
         """A family's check of an update (a job's status), and its doc to update."""
         return doc
 
+    def check_body(self, table: str, body: dict[str, Any]) -> None:
+        """A family's check of what a create or an update would store: one bad write
+        is refused with 400, so that it can never poison later reads of the table."""
+
     def before_render(self, table: str, doc: dict[str, Any]) -> dict[str, Any]:
         """A family's last change to a doc before it is shown (jobs advance with time)."""
         return doc
@@ -229,19 +247,27 @@ class BackendCore:
         params = list(request.query_params.multi_items())
         if query is None:
             query = build_query(kind, params)
-        if request.query_params.get("pagination") == "cursor" and table in CURSOR_TABLES:
+        cursor = kind.declared is not None and kind.declared.cursor is not None
+        if request.query_params.get("pagination") == "cursor" and cursor:
             return self.cursor_page(request, table, query, default_expand)
         try:
             page = int(request.query_params.get("page", "1"))
             size = int(request.query_params.get("page_size", str(DEFAULT_PAGE_SIZE)))
+            # ``limit``/``offset`` where the kind declares them (jobs, models)
+            limits = {
+                kind.filters[key].lookup: int(value)
+                for key, value in request.query_params.items()
+                if key in kind.filters and kind.filters[key].lookup in ("limit", "offset")
+            }
         except ValueError:
             raise ApiError(404, {"detail": "Invalid page."}) from None
-        size = max(1, min(size, MAX_PAGE_SIZE))
+        size = max(1, min(limits.get("limit", size), MAX_PAGE_SIZE))
         count = self.store.count(kind, query)
         pages = max(1, math.ceil(count / size))
         if page < 1 or page > pages:
             raise ApiError(404, {"detail": "Invalid page."})
-        ids = self.store.select_ids(kind, query, limit=size, offset=(page - 1) * size)
+        start = max(0, limits.get("offset", (page - 1) * size))
+        ids = self.store.select_ids(kind, query, limit=size, offset=start)
         envelope = ENCODE(
             {
                 "count": count,
@@ -294,9 +320,11 @@ class BackendCore:
         missing = [pk for pk in ids if pk not in rows]
         if missing:
             found = self.store.get_many(kind, missing)
-            docs = [found[pk] for pk in missing if pk in found]
-            for doc in self.render(request, table, docs, default_expand):
-                pk = doc.get("pgh_id", doc["id"]) if kind.row_id_as else doc["id"]
+            present = [pk for pk in missing if pk in found]
+            docs = [found[pk] for pk in present]
+            # rows by their stored id: ``fields`` may leave ``id`` out of what is shown
+            shown = self.render(request, table, docs, default_expand)
+            for pk, doc in zip(present, shown, strict=True):
                 rows[pk] = text = ENCODE(doc)
                 if cacheable:
                     self._row_cache[(shape, pk)] = text
@@ -341,6 +369,7 @@ class BackendCore:
 
     async def create(self, request: Request, table: str) -> Response:
         body = await self.dict_body(request)
+        self.check_body(table, body)
         doc = self.new(table, body)
         return _json(self.render(request, table, [doc])[0], 201)
 
@@ -349,6 +378,7 @@ class BackendCore:
         body = await self.dict_body(request)
         for key in ("id", "created", "pgh_id"):
             body.pop(key, None)
+        self.check_body(table, body)
         doc = self.before_update(table, doc, body)
         doc.update(body)
         doc["modified"] = now_iso()

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from synapse.local.core import BackendCore
 from synapse.local.http import ApiError, _json, field_error
 from synapse.local.kinds import KINDS
-from synapse.local.store import now_iso
+from synapse.local.store import Query, now_iso
 
 __all__ = ["DataHandlers"]
 
@@ -83,11 +83,53 @@ class DataHandlers(BackendCore):
         files = item.get("files")
         if not isinstance(files, dict) or not files:
             return {"files": ["Expected a non-empty dictionary of files."]}
-        specs = {s["name"] for s in collection.get("file_specifications", [])}
+        specs = {s.get("name") for s in collection.get("file_specifications", [])}
         for name, entry in files.items():
             if specs and name not in specs:
                 return {"files": [f'Unknown file specification "{name}".']}
             checksum = entry.get("checksum") if isinstance(entry, dict) else None
-            if not checksum or not self.store.find(KINDS["data_files"], "checksum", checksum):
+            if not isinstance(checksum, str) or not checksum:
+                return {"files": [f'"{name}": checksum must be a non-empty string.']}
+            if not self.store.find(KINDS["data_files"], "checksum", checksum):
                 return {"files": [f'No data file with checksum "{checksum}" for "{name}".']}
         return {}
+
+    def check_body(self, table: str, body: dict[str, Any]) -> None:
+        if table == "data_collections" and "file_specifications" in body:
+            body["file_specifications"] = self.checked_specs(body["file_specifications"])
+        super().check_body(table, body)
+
+    def checked_specs(self, specs: Any) -> list[dict[str, Any]]:
+        """File specifications as the backend validates them: objects with a unique,
+        non-empty ``name``; each gets an ``id`` (as the real backend's rows have)."""
+        if not isinstance(specs, list):
+            raise field_error("file_specifications", "Expected a list of items.")
+        names: set[str] = set()
+        for index, spec in enumerate(specs):
+            if not isinstance(spec, dict):
+                raise field_error("file_specifications", f"Item {index}: expected an object.")
+            name = spec.get("name")
+            if not isinstance(name, str) or not name.strip():
+                raise field_error("file_specifications", f"Item {index}: name is required.")
+            if name in names:
+                raise field_error("file_specifications", f'Duplicate name "{name}".')
+            names.add(name)
+            if not isinstance(spec.get("file_type", ""), str):
+                raise field_error("file_specifications", f"Item {index}: file_type: a string.")
+        kind = KINDS["data_collections"]
+        everything = self.store.select(kind, Query(), limit=10**9, offset=0)
+        taken = {
+            spec.get("id")
+            for collection in everything
+            for spec in collection.get("file_specifications", [])
+            if isinstance(spec, dict)
+        }
+        next_id = max((i for i in taken if isinstance(i, int)), default=0) + 1
+        checked = []
+        for spec in specs:
+            if not isinstance(spec.get("id"), int) or spec["id"] in taken:
+                spec = {**spec, "id": next_id}
+                next_id += 1
+            taken.add(spec["id"])
+            checked.append(spec)
+        return checked

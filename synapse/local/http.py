@@ -4,6 +4,7 @@ into SQL, page links, and routes that check the token."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -12,8 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import synapse.protocol as protocol
 from synapse.local.kinds import Kind
 from synapse.local.store import Query
+from synapse.protocol import Filter
 
 __all__ = [
     "ApiError",
@@ -26,12 +29,10 @@ __all__ = [
 
 Handler = Callable[..., Awaitable[Response]]
 
-CONTROL_PARAMS = frozenset(
-    {"page", "page_size", "ordering", "fields", "expand", "pagination", "response_mode",
-     "search", "ids", "ids_ex", "with_configuration", "limit", "offset", "url_host", "format",
-     "schema"}
-)  # fmt: skip
-LOOKUPS = {"in": "IN", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+#: Parameters that shape an answer rather than filter it (the protocol's, and the
+#: server's own).
+CONTROL_PARAMS = protocol.CONTROL_PARAMS | {"cursor", "with_configuration", "url_host", "format"}
+LOOKUPS = {"exact": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 JOB_FINISHED = ("STOPPED", "SUCCEEDED", "FAILED")
@@ -58,6 +59,13 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")  # NaN and Infinity: json.loads takes them
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400: JSON allows it, SQLite's JSON and ours do not
+        raise ValueError(f"number {text[:30]} is out of range")
+    return number
+
+
 def _int64(text: str) -> int:
     number = int(text)
     if not INT64[0] <= number <= INT64[1]:
@@ -80,8 +88,6 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(ENCODE(body), status_code=status, media_type="application/json")
 
 
-#: Lists that offer ``pagination=cursor`` (the sdk/ endpoints of the protocol).
-CURSOR_TABLES = frozenset({"tasks", "assignments", "ground_truth_events"})
 INT64 = (-(2**63), 2**63 - 1)  # what SQLite stores; a larger number is a 400, not a 500
 
 
@@ -105,60 +111,78 @@ def _parse(ftype: str, key: str, raw: str) -> Any:
 
 
 def build_query(kind: Kind, params: list[tuple[str, str]]) -> Query:
-    """The WHERE clause and ordering of a list request; undeclared filters are ignored."""
+    """The WHERE clause and ordering of a list request, from the filters the kind
+    declares (each by its field, lookup and join); undeclared names are ignored."""
     query = Query()
     for key, raw in params:
-        if key == "ids":
-            _where_in(query, "id", "int", key, raw)
-            continue
-        if key == "ids_ex":
-            values = [_parse("int", key, v) for v in raw.split(",") if v]
-            if values:
-                query.where(f"id NOT IN ({','.join('?' * len(values))})", *values)
-            continue
-        if key == "search":
-            query.where("body LIKE ?", f"%{raw}%")
-            continue
         if key == "ordering":
             _ordering(query, kind, raw)
             continue
-        if key in CONTROL_PARAMS:
+        declared = kind.filters.get(key)
+        if key in CONTROL_PARAMS or declared is None or declared.lookup in ("limit", "offset"):
             continue
-        name = kind.aliases.get(key, key)
-        fname, _, lookup = name.partition("__")
-        if fname == "id":
-            expr, ftype = "id", "int"
-        elif fname in kind.fields:
-            expr, ftype = f"json_extract(body, '$.{fname}')", kind.fields[fname]
-        else:
-            continue
-        if lookup and lookup not in LOOKUPS:
-            continue
-        if ftype == "ints":
-            values = [_parse(ftype, key, v) for v in raw.split(",") if v]
-            marks = ",".join("?" * len(values))
-            query.where(
-                f"EXISTS (SELECT 1 FROM json_each(body, '$.{fname}') WHERE value IN ({marks}))",
-                *values,
-            )
-        elif lookup == "in":
-            _where_in(query, expr, ftype, key, raw)
-        elif lookup and expr == "id":
-            query.id_bounds.append((lookup, _parse(ftype, key, raw)))  # keyset pages
-        elif lookup:
-            query.where(f"{expr} {LOOKUPS[lookup]} ?", _parse(ftype, key, raw))
-        elif raw == "" and ftype != "str":
-            continue  # django-filter treats an empty value as no filter
-        else:
-            query.where(f"{expr} = ?", _parse(ftype, key, raw))
+        _where(query, kind, key, declared, raw)
     return query
 
 
-def _where_in(query: Query, expr: str, ftype: str, key: str, raw: str) -> None:
-    values = [_parse(ftype, key, v) for v in raw.split(",") if v != ""]
-    if not values:
+def _values(declared: Filter, key: str, raw: str) -> list[Any]:
+    ftype = _value_type(declared)
+    return [_parse(ftype, key, v) for v in raw.split(",") if v != ""]
+
+
+def _value_type(declared: Filter) -> str:
+    if declared.type in ("id", "ids", "int"):
+        return "int"
+    return "bool" if declared.type == "bool" else "str"
+
+
+def _where(query: Query, kind: Kind, key: str, declared: Filter, raw: str) -> None:
+    """One declared filter as SQL: on the row itself, or on the rows its join reaches."""
+    join = declared.join
+    alias = "j" if join else kind.table
+    lookup = declared.lookup
+    if raw == "" and declared.type not in ("str", "code"):
+        return  # django-filter treats an empty value as no filter
+    if join is None and declared.field == "id" and lookup in ("gt", "gte", "lt", "lte"):
+        query.id_bounds.append((lookup, _parse("int", key, raw)))  # keyset pages
         return
-    query.where(f"{expr} IN ({','.join('?' * len(values))})", *values)
+    clause, args = _condition(alias, declared, key, raw)
+    if join is None:
+        query.where(clause, *args)
+        return
+    query.depends.add(join.table)
+    # An uncorrelated subquery, computed once (a correlated EXISTS would scan the joined
+    # table once per row); NULL keys are left out, or NOT IN would match nothing.
+    if join.reverse:
+        mine, theirs = f"{kind.table}.id", f"json_extract(j.body, '$.{join.key}')"
+    else:
+        mine, theirs = f"json_extract({kind.table}.body, '$.{join.key}')", "j.id"
+    negate = lookup == "exists" and _parse("bool", key, raw) == 0
+    reached = f"SELECT {theirs} FROM {join.table} j WHERE {theirs} IS NOT NULL AND {clause}"
+    query.where(f"{mine} {'NOT IN' if negate else 'IN'} ({reached})", *args)
+
+
+def _condition(alias: str, declared: Filter, key: str, raw: str) -> tuple[str, list[Any]]:
+    name = declared.field
+    expr = f"{alias}.id" if name == "id" else f"json_extract({alias}.body, '$.{name}')"
+    lookup = declared.lookup
+    if lookup == "exists":
+        return "1", []
+    if lookup == "text":
+        return f"{alias}.body LIKE ?", [f"%{raw}%"]
+    if declared.type == "code" and declared.join is not None and raw.isdigit():
+        return f"{alias}.id = ?", [_parse("int", key, raw)]  # a plugin by id or by code
+    if lookup in ("in", "not_in", "overlap"):
+        values = _values(declared, key, raw)
+        if not values:
+            return "1", []
+        marks = ",".join("?" * len(values))
+        if lookup == "overlap":
+            each = f"json_each({alias}.body, '$.{name}')"
+            return f"EXISTS (SELECT 1 FROM {each} WHERE value IN ({marks}))", values
+        return f"{expr} {'NOT IN' if lookup == 'not_in' else 'IN'} ({marks})", values
+    value = _parse(_value_type(declared), key, raw)
+    return f"{expr} {LOOKUPS.get(lookup, '=')} ?", [value]
 
 
 def _ordering(query: Query, kind: Kind, raw: str) -> None:
@@ -167,7 +191,7 @@ def _ordering(query: Query, kind: Kind, raw: str) -> None:
         name = term.lstrip("-")
         if name in ("id", "pgh_id"):
             expr = "id"
-        elif name in kind.fields:
+        elif name in kind.orderings or name in kind.fields:
             expr = f"json_extract(body, '$.{name}')"
         else:
             continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -11,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from synapse.local.core import BackendCore
-from synapse.local.http import JOB_FINISHED, ApiError, _json, build_query, field_error, not_found
+from synapse.local.http import JOB_FINISHED, ApiError, _json, field_error, not_found
 from synapse.local.kinds import KINDS
 from synapse.local.store import Query, now_iso
 
@@ -70,7 +69,7 @@ class IntegrationHandlers(BackendCore):
                 "debug": bool(body.get("debug", False)),
                 "language": body.get("language", "ko"),
                 "console_logs": [f"[{now_iso()}] job queued: {plugin['code']}"],
-                "created_ts": time.time(),
+                "created_ts": self.clock(),
                 "auto": True,
                 "fail": bool(plugin.get("meta", {}).get("fail") or params.get("fail")),
             },
@@ -100,7 +99,7 @@ class IntegrationHandlers(BackendCore):
         """Move a run job PENDING -> RUNNING -> SUCCEEDED/FAILED as time passes."""
         if not doc.get("auto") or doc.get("status") in JOB_FINISHED:
             return doc
-        elapsed = time.time() - float(doc.get("created_ts", 0))
+        elapsed = self.clock() - float(doc.get("created_ts", 0))
         changed = False
         if elapsed >= self.job_seconds and doc["status"] == "PENDING":
             doc["status"] = "RUNNING"
@@ -190,17 +189,6 @@ class IntegrationHandlers(BackendCore):
                 raise not_found()
             return _json(self.render(request, "plugin_releases", found)[0])
         return await self.retrieve(request, "plugin_releases", lookup)
-
-    async def list_by_plugin(self, request: Request, table: str) -> Response:
-        """Lists whose ``plugin`` filter takes the plugin's code as well as its id."""
-        params = list(request.query_params.multi_items())
-        fixed = []
-        for key, value in params:
-            if key == "plugin" and value and not value.isdigit():
-                plugin = self.store.find(KINDS["plugins"], "code", value)
-                value = str(plugin["id"]) if plugin else "0"
-            fixed.append((key, value))
-        return await self.list(request, table, build_query(KINDS[table], fixed))
 
     async def create_storage(self, request: Request) -> Response:
         body = await self.dict_body(request)

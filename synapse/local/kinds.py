@@ -1,18 +1,24 @@
-"""The kinds of object the local backend stores: their filterable fields and relations.
+"""The kinds of object the local backend stores, derived from the protocol declarations.
 
-Filters follow the backend's django-filter conventions: ``<field>`` for equality, and
-``<field>__in`` (comma list), ``__gt``, ``__gte``, ``__lt``, ``__lte`` for ids, numbers and
-dates. Filter names a kind does not declare are ignored, as the real backend ignores them.
+Each kind of [`synapse.protocol`][synapse.protocol] is a table; its fields, relations
+(``fk:`` fields), filters and orderings come from the declaration. What only the local
+backend needs (defaults of new objects, indexes, how a doc is shown) is added here by
+table name, as are the few tables the SDK has no kind for (logs, ground-truth datasets).
+Filter names a kind does not declare are ignored, as the real backend ignores them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+import synapse.protocol as protocol
+from synapse.protocol import Filter
 
 __all__ = ["KINDS", "FieldType", "Kind"]
 
-FieldType = Literal["int", "str", "bool", "date", "ints"]
+FieldType = Literal["int", "str", "bool", "date", "ints", "json"]
 
 
 @dataclass(frozen=True)
@@ -21,8 +27,10 @@ class Kind:
 
     table: str
     fields: dict[str, FieldType] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)  # filter name -> field__lookup
     relations: dict[str, str] = field(default_factory=dict)  # field -> table it points to
+    #: The filters the list honours (the declaration's, common ones included).
+    filters: dict[str, Filter] = field(default_factory=dict)
+    orderings: frozenset[str] = frozenset({"id"})
     indexed: tuple[str, ...] = ()
     defaults: dict[str, object] = field(default_factory=dict)
     # How the API shows a doc of this kind:
@@ -32,114 +40,108 @@ class Kind:
     ids_unless_expanded: tuple[str, ...] = ()
     #: the row id is shown under this name, and ``id`` holds this field instead
     row_id_as: tuple[str, str] | None = None
+    #: the declaration this table serves (None for tables only the server has)
+    declared: protocol.Kind | None = None
 
 
-def _kinds(*kinds: Kind) -> dict[str, Kind]:
-    return {k.table: k for k in kinds}
+#: What only the local backend knows about a table.
+LOCAL: dict[str, dict[str, Any]] = {
+    "projects": {"defaults": {"title": "", "description": "", "configuration": {},
+                              "is_archived": False, "count_max_assignments_per_task": 1}},
+    "tasks": {"indexed": ("project",),
+              "defaults": {"data": {}, "meta": {}, "tags": [], "is_discarded": False,
+                           "schema": None, "status_label": "stand_by",
+                           "status_review": "stand_by"}},
+    "task_tags": {"defaults": {"color": "#7c7c7c"}},
+    "assignments": {"indexed": ("project", "task"),
+                    "defaults": {"data": {}, "tags": [], "status_label": "stand_by",
+                                 "status_review": "stand_by", "is_discarded": False,
+                                 "is_discard_confirmed": False, "is_confirmed": False}},
+    "agents": {"defaults": {"status": "connected"}},
+    "plugins": {"defaults": {"description": "", "is_active": True, "meta": {}}},
+    "plugin_releases": {"defaults": {"config": {}, "requirements": [], "debug": False}},
+    "jobs": {"relations": {"agent": "agents", "plugin": "plugins"},
+             "defaults": {"params": {}, "meta": {}, "progress_record": {},
+                          "metrics_record": {}, "result": None, "console_logs": []}},
+    "storages": {"defaults": {"configuration": {}, "is_default": False},
+                 "shown_with_flag": {"configuration": "with_configuration"}},
+    "models": {"defaults": {"configuration": {}, "description": "", "category": "base"}},
+    "data_collections": {"defaults": {"description": "", "meta": {}, "file_specifications": [],
+                                      "is_archived": False},
+                         "ids_unless_expanded": ("file_specifications",)},
+    "data_files": {"indexed": ("checksum",)},
+    "data_units": {"indexed": ("data_collection",), "defaults": {"meta": {}, "files": {}}},
+    "ground_truth_dataset_versions": {"defaults": {"is_archived": False, "description": ""}},
+    "ground_truths": {"defaults": {"data": {}, "files": {}}},
+    "ground_truth_events": {"relations": {"ground_truth": "ground_truths"},
+                            "defaults": {"data": {}, "files": {}},
+                            # events: pgh_id is the event, id its ground truth
+                            "row_id_as": ("pgh_id", "ground_truth")},
+}  # fmt: skip
+
+#: Tables the server keeps that the SDK declares no kind for: (fields, extras).
+SERVER_ONLY: dict[str, dict[str, FieldType]] = {
+    "logs": {"job": "int", "event": "str", "level": "str"},
+    "ground_truth_datasets": {"project": "int", "name": "str"},
+}
 
 
-KINDS: dict[str, Kind] = _kinds(
-    Kind(
-        "projects",
-        {"title": "str", "category": "str", "data_collection": "int", "is_archived": "bool",
-         "created": "date"},
-        relations={"data_collection": "data_collections"},
-        defaults={"title": "", "description": "", "configuration": {}, "is_archived": False},
-    ),
-    Kind(
-        "tasks",
-        {"project": "int", "data_unit": "int", "is_discarded": "bool", "schema": "str",
-         "tags": "ints", "workshop": "int", "created": "date", "status": "str"},
-        aliases={"workshops": "workshop__in"},
-        relations={"data_unit": "data_units", "project": "projects"},
-        indexed=("project",),
-        defaults={"data": {}, "meta": {}, "tags": [], "is_discarded": False, "schema": None},
-    ),
-    Kind(
-        "task_tags",
-        {"project": "int", "name": "str"},
-        relations={"project": "projects"},
-        defaults={"color": "#7c7c7c"},
-    ),
-    Kind(
-        "assignments",
-        {"project": "int", "task": "int", "user": "int", "reviewer": "int",
-         "status_label": "str", "status_review": "str", "is_discarded": "bool",
-         "is_confirmed": "bool", "tags": "ints", "workshop": "int", "created": "date"},
-        aliases={"tasks": "task__in", "users": "user__in", "reviewers": "reviewer__in"},
-        relations={"task": "tasks", "project": "projects"},
-        indexed=("project",),
-        defaults={"data": {}, "tags": [], "status_label": "stand_by", "status_review": "stand_by",
-                  "is_discarded": False, "is_confirmed": False},
-    ),
-    Kind("agents", {"name": "str", "status": "str"}, defaults={"status": "connected"}),
-    Kind(
-        "plugins",
-        {"code": "str", "category": "str", "is_active": "bool", "name": "str"},
-        defaults={"description": "", "is_active": True, "meta": {}},
-    ),
-    Kind(
-        "plugin_releases",
-        {"plugin": "int", "version": "str"},
-        relations={"plugin": "plugins"},
-        defaults={"config": {}, "requirements": [], "debug": False},
-    ),
-    Kind(
-        "jobs",
-        {"status": "str", "plugin": "int", "agent": "int", "action": "str",
-         "plugin_release": "int", "created": "date"},
-        relations={"plugin_release": "plugin_releases", "agent": "agents", "plugin": "plugins"},
-        defaults={"params": {}, "meta": {}, "progress_record": {}, "metrics_record": {},
-                  "result": None, "console_logs": []},
-    ),
-    Kind("logs", {"job": "int", "event": "str", "level": "str"}, relations={"job": "jobs"}),
-    Kind(
-        "storages",
-        {"category": "str", "provider": "str", "is_default": "bool", "name": "str"},
-        defaults={"configuration": {}, "is_default": False},
-        shown_with_flag={"configuration": "with_configuration"},
-    ),
-    Kind(
-        "models",
-        {"name": "str", "plugin": "str", "category": "str", "version": "str", "project": "int"},
-        relations={"project": "projects"},
-        defaults={"configuration": {}, "description": "", "category": "base"},
-    ),
-    Kind(
-        "data_collections",
-        {"name": "str", "category": "str", "is_archived": "bool"},
-        defaults={"description": "", "meta": {}, "file_specifications": [], "is_archived": False},
-        ids_unless_expanded=("file_specifications",),
-    ),
-    Kind("data_files", {"checksum": "str"}, indexed=("checksum",)),
-    Kind(
-        "data_units",
-        {"data_collection": "int", "created": "date"},
-        relations={"data_collection": "data_collections"},
-        indexed=("data_collection",),
-        defaults={"meta": {}, "files": {}},
-    ),
-    Kind("ground_truth_datasets", {"project": "int", "name": "str"}),
-    Kind(
-        "ground_truth_dataset_versions",
-        {"ground_truth_dataset": "int", "is_archived": "bool"},
-        relations={"ground_truth_dataset": "ground_truth_datasets"},
-        defaults={"is_archived": False, "description": ""},
-    ),
-    Kind(
-        "ground_truths",
-        {"ground_truth_dataset": "int", "ground_truth_dataset_versions": "ints",
-         "category": "str", "data_unit": "int"},
-        relations={"data_unit": "data_units", "ground_truth_dataset": "ground_truth_datasets"},
-        defaults={"data": {}, "files": {}},
-    ),
-    Kind(
-        "ground_truth_events",
-        {"ground_truth": "int", "category": "str", "task": "int",
-         "ground_truth_dataset_versions": "ints", "classes": "str"},
-        aliases={"categories": "category__in"},
-        relations={"data_unit": "data_units", "ground_truth": "ground_truths"},
-        defaults={"data": {}, "files": {}},
-        row_id_as=("pgh_id", "ground_truth"),  # events: pgh_id is the event, id its truth
-    ),
-)  # fmt: skip
+def _field_type(wire: str) -> FieldType:
+    if wire.startswith("fk:"):
+        return "int"
+    if wire in ("int", "str", "bool", "date", "ints", "json"):
+        return wire  # type: ignore[return-value]
+    return "str" if wire == "strs" else "json"
+
+
+def _derive(declared: protocol.Kind) -> Kind:
+    extra = LOCAL.get(declared.table, {})
+    fields = {name: _field_type(wire) for name, wire in declared.fields.items()}
+    relations = {n: w[3:] for n, w in declared.fields.items() if w.startswith("fk:")}
+    filters = {n: f for n, f in declared.allowed_filters().items() if not f.refused}
+    return Kind(
+        declared.table,
+        fields,
+        relations={**relations, **extra.get("relations", {})},
+        filters=filters,
+        orderings=declared.orderings,
+        indexed=extra.get("indexed", ()),
+        defaults=extra.get("defaults", {}),
+        shown_with_flag=extra.get("shown_with_flag", {}),
+        ids_unless_expanded=extra.get("ids_unless_expanded", ()),
+        row_id_as=extra.get("row_id_as"),
+        declared=declared,
+    )
+
+
+def _server_only(table: str, fields: dict[str, FieldType]) -> Kind:
+    filters = {name: Filter("int" if t == "int" else "str", name) for name, t in fields.items()}
+    return Kind(table, dict(fields), filters=filters)
+
+
+class _Kinds(Mapping[str, Kind]):
+    """The stored kinds by table, derived again whenever a kind is declared."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[int, ...] = ()
+        self._kinds: dict[str, Kind] = {}
+
+    def _current(self) -> dict[str, Kind]:
+        seen = tuple(id(k) for k in protocol.KINDS.values())
+        if seen != self._seen:
+            kinds = {k.table: _derive(k) for k in protocol.KINDS.values()}
+            kinds.update({t: _server_only(t, f) for t, f in SERVER_ONLY.items()})
+            self._kinds, self._seen = kinds, seen
+        return self._kinds
+
+    def __getitem__(self, table: str) -> Kind:
+        return self._current()[table]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
+KINDS: Mapping[str, Kind] = _Kinds()

@@ -1,7 +1,8 @@
 """The local backend's OpenAPI document, generated from its own declarations.
 
-Paths and methods come from the routes (each knows the methods it handles); the query
-parameters of a list come from its kind's filterable fields (``synapse.local.kinds``).
+Paths and methods come from the routes (each knows the methods it handles, and the
+declared kinds' routes are made from ``synapse.protocol``); the query parameters of a
+list are the filters its kind declares, with their value types.
 Served at ``/openapi.json`` and used by the fuzz tests, so the document cannot drift
 from what the server does.
 """
@@ -14,16 +15,10 @@ from typing import Any
 from starlette.routing import Route
 
 from synapse.local.kinds import KINDS, Kind
+from synapse.protocol import Filter
 
-__all__ = ["SCHEMA_TYPES", "openapi_document", "table_of"]
+__all__ = ["filter_schema", "openapi_document", "table_of"]
 
-SCHEMA_TYPES: dict[str, dict[str, Any]] = {
-    "int": {"type": "integer"},
-    "ints": {"type": "string", "description": "comma-separated integers"},
-    "str": {"type": "string"},
-    "bool": {"type": "boolean"},
-    "date": {"type": "string", "format": "date-time"},
-}
 CONTROL: dict[str, dict[str, Any]] = {
     "page": {"type": "integer", "minimum": 1},
     "page_size": {"type": "integer", "minimum": 1, "maximum": 1000},
@@ -53,14 +48,27 @@ def table_of(path: str) -> Kind | None:
     return KINDS.get(first)
 
 
+def filter_schema(declared: Filter) -> dict[str, Any]:
+    """The JSON schema of a filter's wire value."""
+    if declared.type in ("ids", "strs") or declared.lookup in ("in", "not_in", "overlap"):
+        schema: dict[str, Any] = {"type": "string", "description": "comma-separated values"}
+    elif declared.type in ("id", "int"):
+        schema = {"type": "integer"}
+    elif declared.type == "bool":
+        schema = {"type": "boolean"}
+    elif declared.type == "date":
+        schema = {"type": "string", "format": "date-time"}
+    else:
+        schema = {"type": "string"}
+    if declared.choices:
+        schema["enum"] = list(declared.choices)
+    return schema
+
+
 def _list_parameters(kind: Kind) -> list[dict[str, Any]]:
     params = [
-        {"name": name, "in": "query", "schema": SCHEMA_TYPES[ftype]}
-        for name, ftype in kind.fields.items()
-    ]
-    params += [
-        {"name": f"id__{op}", "in": "query", "schema": SCHEMA_TYPES["int"]}
-        for op in ("gt", "gte", "lt", "lte")
+        {"name": name, "in": "query", "schema": filter_schema(declared)}
+        for name, declared in sorted(kind.filters.items())
     ]
     params += [{"name": name, "in": "query", "schema": schema} for name, schema in CONTROL.items()]
     return params

@@ -95,6 +95,9 @@ def seed_demo(backend: Backend) -> dict[str, Any]:
                 "data_unit": unit["id"],
                 "tags": [urgent["id"]] if n % 4 == 0 else [],
                 "data": {},
+                # the state of its assignment, made below (none past the sixth task)
+                "status_label": "completed" if n <= 3 else "in_progress" if n <= 6 else "stand_by",
+                "status_review": "in_progress" if n == 1 else "stand_by",
             },
         )
         tasks.append(task)
@@ -106,6 +109,21 @@ def seed_demo(backend: Backend) -> dict[str, Any]:
                 "task": task["id"],
                 "user": 1 + n % 2,
                 "status_label": "completed" if n <= 3 else "in_progress",
+                "status_review": "in_progress" if n == 1 else "stand_by",
+                "reviewer": 3 if n <= 3 else None,
+                # a day of work each: labeled, submitted when completed, then reviewed
+                "last_labeled": f"2026-01-0{n}T09:00:00Z",
+                "labeler_last_action_at": f"2026-01-0{n}T09:30:00Z",
+                **(
+                    {
+                        "label_submitted": f"2026-01-0{n}T10:00:00Z",
+                        "last_reviewed": f"2026-01-0{n}T15:00:00Z",
+                        "reviewer_last_action_at": f"2026-01-0{n}T15:30:00Z",
+                    }
+                    if n <= 3
+                    else {}
+                ),
+                "is_discarded": n == 6,
                 "tags": [review["id"]] if n % 2 else [],
                 "data": {"boxes": [{"class": CLASSES[n % 4], "xywh": [10, 20, 30, 40]}]},
             },
@@ -199,7 +217,8 @@ def seed_tasks(
             KINDS["tasks"],
             (
                 {"project": project["id"], "data_unit": None, "data": {"n": n}, "meta": {},
-                 "tags": [], "is_discarded": False, "created": created}
+                 "tags": [], "is_discarded": False, "status_label": "stand_by",
+                 "status_review": "stand_by", "created": created}
                 for n in range(count)
             ),
         )  # fmt: skip
@@ -251,8 +270,10 @@ def _realistic_unit(
     }
 
 
-# A spread of states, as a project in progress has (counts by status differ).
+# A spread of labeling states, as a project in progress has (counts by state differ);
+# the values are the protocol's assignment states.
 TASK_STATUSES = ("completed",) * 4 + ("in_progress",) * 3 + ("stand_by",) * 2 + ("skipped",)
+REVIEW_STATUSES = ("completed", "in_progress", "rejected", "stand_by", "skipped")
 
 
 def _realistic_task(n: int, project: int, unit: int, created: str) -> dict[str, Any]:
@@ -266,7 +287,10 @@ def _realistic_task(n: int, project: int, unit: int, created: str) -> dict[str, 
         "project": project, "data_unit": unit, "is_discarded": False, "schema": "dm_schema_v1",
         "data": {"annotations": annotations, "relations": [], "version": 3},
         "meta": {"source": "import", "batch": n // 1000}, "tags": [], "created": created,
-        "status": TASK_STATUSES[n * 3 % 10], "workshop": None, "count_assignments": 1,
+        "status_label": TASK_STATUSES[n * 3 % 10],
+        "status_review": REVIEW_STATUSES[n % 5] if TASK_STATUSES[n * 3 % 10] == "completed"
+        else "stand_by",
+        "workshop": None, "count_assignments": 1,
         "assignee": {"id": 7 + n % 20, "username": f"labeler{n % 20}",
                      "email": f"labeler{n % 20}@example.com", "is_active": True},
         "reviewer": {"id": 3, "username": "reviewer3"},
@@ -583,7 +607,8 @@ def seed_training(
 ) -> dict[str, Any]:
     """A project whose tasks hold DM v1 data covering every image tool, over data units
     of two real PNG images each (``image_1`` 64x48, ``image_2`` 48x32) whose true sizes
-    are in the files' ``meta``. Task 2 is submitted. Returns the ids."""
+    are in the files' ``meta``. Task 2 is submitted (``status_label`` completed). Returns the
+    ids."""
     b = backend
     collection = b.new(
         "data_collections",
@@ -672,7 +697,8 @@ def seed_training(
                 "is_discarded": False,
                 "schema": "dm_schema_v1",
                 "created": created,
-                "status": "submitted" if n == 2 else "in_progress",
+                "status_label": "completed" if n == 2 else "stand_by",
+                "status_review": "stand_by",
             }
             for n in range(tasks)
         ),

@@ -6,12 +6,14 @@ import secrets
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from synapse.local.app import Backend, build_app, control_routes
+from synapse.local.clock import Clock
 from synapse.local.faults import FaultLayer, RequestRecord
 from synapse.local.limits import (
     DEFAULT_MAX_JSON_BODY,
@@ -32,6 +34,7 @@ def create_app(
     data_dir: Path | None = None,
     token: str,
     job_seconds: float = 0.5,
+    clock: Clock = time.time,
     files_dir: Path | None = None,
     max_json_body: int = DEFAULT_MAX_JSON_BODY,
     max_upload_body: int = DEFAULT_MAX_UPLOAD_BODY,
@@ -54,7 +57,7 @@ def create_app(
             raise ValueError("an in-memory backend needs files_dir for uploaded bytes")
         store = Store(None)
         files = files_dir
-    backend = Backend(store, files, token, job_seconds)
+    backend = Backend(store, files, token, job_seconds, clock)
     backend.lock = lock
     layer = FaultLayer(None)
 
@@ -96,6 +99,7 @@ class LocalBackend:
         tasks: also seed a project with this many tasks (production-shaped pages).
         compact: make those tasks bare instead (no data unit, no annotations).
         job_seconds: how long each step of a plugin run's job takes.
+        clock: what jobs advance on (``time.time``; a `ManualClock` in tests).
         faults: initial fault knobs (see `Faults`).
         max_json_body: largest JSON body accepted, in bytes (413 above).
         max_upload_body: largest multipart body (uploads, chunks) accepted, in bytes.
@@ -112,6 +116,7 @@ class LocalBackend:
         tasks: int = 0,
         compact: bool = False,
         job_seconds: float = 0.05,
+        clock: Clock = time.time,
         faults: dict[str, Any] | None = None,
         max_json_body: int = DEFAULT_MAX_JSON_BODY,
         max_upload_body: int = DEFAULT_MAX_UPLOAD_BODY,
@@ -124,6 +129,7 @@ class LocalBackend:
             data_dir=Path(data_dir) if data_dir else None,
             token=self.token,
             job_seconds=job_seconds,
+            clock=clock,
             files_dir=Path(self._tmp.name) if self._tmp else None,
             max_json_body=max_json_body,
             max_upload_body=max_upload_body,
@@ -160,9 +166,16 @@ class LocalBackend:
         return uvicorn.Server(config)
 
     def serve_forever(self) -> None:
-        """Serve in this thread until interrupted (Ctrl-C), then clean up."""
+        """Serve until interrupted (Ctrl-C), then clean up; starts the server if it
+        is not serving yet (the CLI starts it first, to announce it once it answers)."""
+        if self._thread is None:
+            self.start()
+        assert self._thread is not None
         try:
-            self._uvicorn().run()
+            while self._thread.is_alive():
+                self._thread.join(0.5)  # a timed join lets Ctrl-C through
+        except KeyboardInterrupt:
+            pass
         finally:
             self.stop()
 

@@ -37,6 +37,8 @@ class Query:
         #: ``id__gt``-style bounds, kept apart: a keyset walk asks the same question with a
         #: new bound on every page, answered from the cached id list of the question.
         self.id_bounds: list[tuple[str, int]] = []
+        #: Other tables the clauses read (joined filters): their changes matter too.
+        self.depends: set[str] = set()
 
     def where(self, clause: str, *params: Any) -> None:
         self.clauses.append(clause)
@@ -207,7 +209,8 @@ class Store:
 
     def _unbounded_ids(self, kind: Kind, query: Query) -> list[int]:
         """The ids matching a query's clauses, in order (cached until the table changes)."""
-        key = (query.sql(), tuple(query.params), tuple(query.order))
+        versions = tuple(self._versions.get(t, 0) for t in sorted(query.depends))
+        key = (query.sql(), tuple(query.params), tuple(query.order), versions)
         with self.lock:
             recent = self._id_lists.setdefault(kind.table, OrderedDict())
             ids = recent.get(key)

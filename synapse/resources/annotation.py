@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -11,7 +12,6 @@ from pydantic import Field, JsonValue
 
 from synapse.enums import AnnotateAction, TagAction, require_enum
 from synapse.errors import InvalidInputError
-from synapse.filters import FilterSet, date_ranges, id_filters
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -20,17 +20,13 @@ from synapse.managers import (
     GetMixin,
     ListMixin,
     UpdateMixin,
-    batched,
-    settle,
+    bulk_in_batches,
 )
 from synapse.query import QuerySet
 from synapse.resources.base import (
-    Deletable,
     JsonDict,
-    Refreshable,
     Relation,
     Resource,
-    Savable,
     related_id,
 )
 from synapse.resources.data import DataCollection, DataUnit
@@ -68,8 +64,8 @@ def _tag_ids(tags: Iterable[int | Resource] | int | Resource) -> list[int]:
 class TagSetter:
     """``set_tags`` of tasks and assignments: one request for many ids."""
 
-    set_tags_path: str = ""
     client: Any
+    path: str
 
     def set_tags(
         self,
@@ -85,10 +81,12 @@ class TagSetter:
             "tags": _tag_ids(tags),
             "action": require_enum(TagAction, action, field="action").value,
         }
-        return self.client.transport.request("POST", self.set_tags_path, params=params, data=body)
+        return self.client.transport.request(
+            "POST", f"{self.path}set_tags/", params=params, data=body
+        )
 
 
-class Project(Refreshable, Savable, Deletable):
+class Project(Resource):
     """An annotation project."""
 
     _repr_fields = ("id", "title")
@@ -129,11 +127,11 @@ class Project(Refreshable, Savable, Deletable):
         return import_annotations(self, path, format, **options)
 
 
-class Task(Refreshable, Savable, Deletable):
+class Task(Resource):
     """One item to annotate: a data unit in a project."""
 
     _repr_fields = ("id", "project_id", "data_unit_id")
-    _read_only = BASE_READ_ONLY | {"count_assignments", "has_data", "status"}
+    _read_only = BASE_READ_ONLY | {"count_assignments", "has_data"}
 
     project_id: int | None = related_id("project")
     data_unit_id: int | None = related_id("data_unit")
@@ -142,7 +140,8 @@ class Task(Refreshable, Savable, Deletable):
     tags: list[int] | None = None
     is_discarded: bool | None = None
     schema_name: str | None = Field(None, alias="schema")
-    status: str | None = None
+    status_label: str | None = None
+    status_review: str | None = None
     workshop: int | None = None
     assignment: JsonValue = None
     count_assignments: int | None = None
@@ -180,7 +179,7 @@ class Task(Refreshable, Savable, Deletable):
         return self.id
 
 
-class TaskTag(Refreshable, Savable, Deletable):
+class TaskTag(Resource):
     """A tag that can be put on tasks."""
 
     _repr_fields = ("id", "name")
@@ -190,7 +189,7 @@ class TaskTag(Refreshable, Savable, Deletable):
     color: str | None = None
 
 
-class Assignment(Refreshable, Savable):
+class Assignment(Resource):
     """One person's work on a task."""
 
     _repr_fields = ("id", "task_id", "status_label")
@@ -226,69 +225,6 @@ class Assignment(Refreshable, Savable):
 
 # --------------------------------------------------------------------------- managers
 
-TASK_FILTERS = FilterSet(
-    {
-        "project": "id",
-        **id_filters(),
-        "is_discarded": "bool",
-        "schema": "str",
-        "has_assignment": "bool",
-        "has_reached_max_assignments": "bool",
-        "status_label": "str",
-        "status_review": "str",
-        "assignments": "ids",
-        "assignments__is_discarded": "bool",
-        "labelers": "ids",
-        "reviewers": "ids",
-        "groups": "ids",
-        "stages": "ids",
-        "workshops": "ids",
-        "tags": "ids",
-        "discarded_filter": "str",
-        **date_ranges("created"),
-    },
-    hints={
-        "created_after": "created__gt",
-        "created_before": "created__lt",
-        "workshop": "workshops",
-    },
-)
-
-ASSIGNMENT_FILTERS = FilterSet(
-    {
-        "project": "id",
-        **id_filters(),
-        "workshop": "id",
-        "tasks": "ids",
-        "users": "ids",
-        "reviewers": "ids",
-        "groups": "ids",
-        "stages": "ids",
-        "task_tags": "ids",
-        "tags": "ids",
-        "status_label": "str",
-        "status_review": "str",
-        "is_discarded": "bool",
-        "is_discard_confirmed": "bool",
-        "is_confirmed": "bool",
-        **date_ranges(
-            "created",
-            "label_submitted",
-            "last_labeled",
-            "last_reviewed",
-            "labeler_last_action_at",
-            "reviewer_last_action_at",
-        ),
-    },
-    hints={
-        "task": "tasks",
-        "workshops": "workshop",
-        "user": "users",
-        "created_after": "created__gt",
-        "created_before": "created__lt",
-    },
-)
-
 
 class ProjectManager(
     GetMixin[Project],
@@ -300,9 +236,6 @@ class ProjectManager(
     """``client.projects``."""
 
     name = "projects"
-    orderings = frozenset({"id", "title", "category", "created"})
-    resource = Project
-    path = "projects/"
 
 
 class TaskManager(
@@ -316,13 +249,6 @@ class TaskManager(
     """``client.tasks``: listed through ``sdk/tasks/`` with the backend's task filters."""
 
     name = "tasks"
-    orderings = frozenset({"id", "created", "project", "data_unit", "status", "is_discarded"})
-    resource = Task
-    path = "tasks/"
-    list_path_override = "sdk/tasks/"
-    cursor_pagination = True
-    filters = TASK_FILTERS
-    set_tags_path = "tasks/set_tags/"
 
     def annotate(self, pk: PathParam, body: Mapping[str, Any], schema: str | None = None) -> Any:
         """PUT ``tasks/{pk}/annotate_task_data/`` with ``{"action", "data"}``; the answer."""
@@ -358,8 +284,6 @@ class TaskManager(
         self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 500
     ) -> BulkReport[Task]:
         """Create tasks in one request per project and batch (``{project, data: [...]}``)."""
-        if batch_size < 1:
-            raise InvalidInputError("batch_size must be at least 1")
         indexed = list(enumerate(items))
         groups: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
         for index, item in indexed:
@@ -368,20 +292,9 @@ class TaskManager(
             groups.setdefault(key, []).append((index, item))
         results: dict[int, BulkItem[Task]] = {}
         for project, members in groups.items():
-            for batch in batched(members, batch_size):
-                entries = [BulkItem[Task](index, item) for index, item in batch]
-                rows = [item for _, item in batch]
-                settle(
-                    entries,
-                    lambda picked, p=project, r=rows: self._create_batch(p, [r[i] for i in picked]),  # type: ignore[misc]
-                    _set_result,
-                )
-                results.update((entry.index, entry) for entry in entries)
+            send = functools.partial(self._create_batch, project)
+            results.update((e.index, e) for e in bulk_in_batches(members, batch_size, send))
         return BulkReport([results[i] for i in sorted(results)])
-
-
-def _set_result(entry: BulkItem[Any], result: Any) -> None:
-    entry.result = result
 
 
 class TaskTagManager(
@@ -394,10 +307,6 @@ class TaskTagManager(
     """``client.task_tags``."""
 
     name = "task_tags"
-    orderings = frozenset({"id", "name"})
-    resource = TaskTag
-    path = "task_tags/"
-    filters = FilterSet({"project": "id"})
 
 
 class AssignmentManager(
@@ -406,10 +315,3 @@ class AssignmentManager(
     """``client.assignments``: listed through ``sdk/assignments/``."""
 
     name = "assignments"
-    orderings = frozenset({"id", "created", "status_label", "status_review", "user", "task"})
-    resource = Assignment
-    path = "assignments/"
-    list_path_override = "sdk/assignments/"
-    cursor_pagination = True
-    filters = ASSIGNMENT_FILTERS
-    set_tags_path = "assignments/set_tags/"

@@ -12,13 +12,14 @@ from __future__ import annotations
 import copy
 import difflib
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, overload
 
 import pydantic
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, JsonValue
 
+import synapse.protocol as protocol
 from synapse.display import html_cell
 from synapse.enums import JobStatus, StorageCategory, StorageProvider
 from synapse.errors import (
@@ -34,15 +35,13 @@ if TYPE_CHECKING:
     from synapse.context import Context
 
 __all__ = [
-    "Deletable",
     "JsonDict",
-    "Refreshable",
     "Relation",
     "Resource",
-    "Savable",
     "TolerantJobStatus",
     "TolerantStorageCategory",
     "TolerantStorageProvider",
+    "capabilities_of",
     "html_cell",
     "related_id",
 ]
@@ -138,6 +137,46 @@ def _related_id_fields(cls: type[BaseModel]) -> frozenset[str]:
     return found
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Capability:
+    """A method an object has only when its kind declares the capability behind it
+    (``save`` needs ``update``): the declaration in `synapse.protocol` is the one list.
+    Without it the attribute does not exist (``hasattr(Job, "delete")`` is false)."""
+
+    def __init__(self, needs: str, func: Callable[..., Any]) -> None:
+        self.needs = needs
+        self.func = func
+        self.__doc__ = func.__doc__
+        self.name = func.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if self.needs not in capabilities_of(owner):
+            raise AttributeError(
+                f"{owner.__name__} has no {self.name}(): the backend offers no {self.needs} for it"
+            )
+        return self.func.__get__(obj, owner)
+
+
+def capability(needs: str) -> Callable[[F], F]:
+    """Declare a method as given by a capability of the object's kind."""
+
+    def wrap(func: F) -> F:
+        return _Capability(needs, func)  # type: ignore[return-value]
+
+    return wrap
+
+
+def capabilities_of(cls: type) -> frozenset[str]:
+    """What the kind of a resource class declares it can do (nothing when undeclared)."""
+    kind = protocol.kind_of_resource(cls.__module__, cls.__qualname__)
+    return kind.capabilities if kind else frozenset()
+
+
 _ADAPTERS: dict[type, pydantic.TypeAdapter[Any]] = {}
 
 
@@ -201,12 +240,10 @@ class _State:
 class Resource(BaseModel):
     """Base of every resource: binding to a client, change tracking, equality by id.
 
-    What an object can do on the server comes from the capabilities of its kind:
-    [`Refreshable`][synapse.resources.base.Refreshable] (``refresh()``),
-    [`Savable`][synapse.resources.base.Savable] (``save()``, ``update()``) and
-    [`Deletable`][synapse.resources.base.Deletable] (``delete()``), each going through the kind's
-    manager. A kind the
-    backend cannot delete has no ``delete``. Assignments are validated; assigning a
+    What an object can do on the server comes from the capabilities its kind declares
+    in [`synapse.protocol`][synapse.protocol]: ``refresh()`` (get), ``save()`` and
+    ``update()`` (update), ``delete()`` (delete), each going through the kind's manager.
+    A kind the backend cannot delete has no ``delete``. Assignments are validated; assigning a
     read-only field raises [`ReadOnlyFieldError`][synapse.errors.ReadOnlyFieldError].
     """
 
@@ -214,7 +251,7 @@ class Resource(BaseModel):
         extra="allow",
         validate_assignment=True,
         populate_by_name=True,
-        ignored_types=(Relation,),
+        ignored_types=(Relation, _Capability),
         protected_namespaces=(),
         # Validators are built on first use, not at import: `import synapse` stays
         # cheap for a notebook or a CLI that uses a few kinds.
@@ -483,6 +520,37 @@ class Resource(BaseModel):
         state.expanded = fresh._meta.expanded
         state.dirty = frozenset()
 
+    # ------------------------------------------------------------------ capabilities
+
+    @capability("get")
+    def refresh(self) -> None:
+        """Reload from the server, dropping unsaved changes."""
+        self._load(self._manager().fetch(self._saved_pk()))
+
+    @capability("update")
+    def save(self) -> None:
+        """Send the changed fields (PATCH; a full PUT for kinds the backend updates whole)
+        and reload from the answer; a new object (no id) is created. Nothing is sent when
+        nothing changed."""
+        self._manager().save(self)
+
+    @capability("update")
+    def update(self, **fields: Any) -> None:
+        """Set fields and save them in one request."""
+        for name, value in fields.items():
+            if name not in type(self).model_fields and not isinstance(
+                getattr(type(self), name, None), Relation
+            ):
+                raise InvalidInputError(f"{type(self).__name__} has no field {name!r}")
+            setattr(self, name, value)
+        self.save()
+
+    @capability("delete")
+    def delete(self) -> None:
+        """Delete on the server; the object cannot be saved afterwards."""
+        self._manager().delete(self._saved_pk())
+        self._meta.deleted = True
+
     # ------------------------------------------------------------------ copying
 
     def __deepcopy__(self: R, memo: dict[int, Any] | None = None) -> R:
@@ -507,46 +575,3 @@ class Resource(BaseModel):
         meta = state.pop("_state", None) or _State()
         super().__setstate__(state)
         object.__setattr__(self, "_state", meta)
-
-
-class Refreshable(Resource):
-    """An object that can be read again by id (its manager can ``get``)."""
-
-    __slots__ = ()
-
-    def refresh(self) -> None:
-        """Reload from the server, dropping unsaved changes."""
-        self._load(self._manager().fetch(self._saved_pk()))
-
-
-class Savable(Resource):
-    """An object whose changes can be sent (its manager can ``update``)."""
-
-    __slots__ = ()
-
-    def save(self) -> None:
-        """Send the changed fields (PATCH; a full PUT for kinds the backend updates whole)
-        and reload from the answer; a new object (no id) is created. Nothing is sent when
-        nothing changed."""
-        self._manager().save(self)
-
-    def update(self, **fields: Any) -> None:
-        """Set fields and save them in one request."""
-        for name, value in fields.items():
-            if name not in type(self).model_fields and not isinstance(
-                getattr(type(self), name, None), Relation
-            ):
-                raise InvalidInputError(f"{type(self).__name__} has no field {name!r}")
-            setattr(self, name, value)
-        self.save()
-
-
-class Deletable(Resource):
-    """An object that can be deleted (its manager can ``delete``)."""
-
-    __slots__ = ()
-
-    def delete(self) -> None:
-        """Delete on the server; the object cannot be saved afterwards."""
-        self._manager().delete(self._saved_pk())
-        self._meta.deleted = True

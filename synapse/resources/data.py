@@ -15,7 +15,6 @@ from synapse.downloads import download
 from synapse.encoding import check_readable, set_for_dict
 from synapse.errors import ClientError, InvalidInputError
 from synapse.executors import run_each, using
-from synapse.filters import FilterSet
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -24,18 +23,14 @@ from synapse.managers import (
     GetMixin,
     ListMixin,
     UpdateMixin,
-    batched,
-    settle,
+    bulk_in_batches,
 )
 from synapse.paths import path_inside, safe_component, unique_path, url_basename
 from synapse.query import QuerySet
 from synapse.resources.base import (
-    Deletable,
     JsonDict,
-    Refreshable,
     Relation,
     Resource,
-    Savable,
     related_id,
 )
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
@@ -69,7 +64,7 @@ class FileSpecification(BaseModel):
     index: int | None = None
 
 
-class DataCollection(Refreshable, Savable, Deletable):
+class DataCollection(Resource):
     """A collection of data units sharing file specifications."""
 
     _repr_fields = ("id", "name")
@@ -197,7 +192,7 @@ class UploadReport:
         return f"<UploadReport {len(self.succeeded)} uploaded, {len(self.failed)} failed>"
 
 
-class DataFile(Refreshable):
+class DataFile(Resource):
     """An uploaded file, known by its checksum."""
 
     _repr_fields = ("id", "checksum", "size")
@@ -209,7 +204,7 @@ class DataFile(Refreshable):
     updated_at: datetime | None = None
 
 
-class DataUnit(Refreshable, Savable, Deletable):
+class DataUnit(Resource):
     """A set of files (one per specification) with metadata: what a task shows."""
 
     def download(self, dest: str | os.PathLike[str]) -> dict[str, Path]:
@@ -266,19 +261,12 @@ class DataCollectionManager(
     """``client.data_collections``; answers include the file specifications."""
 
     name = "data_collections"
-    orderings = frozenset({"id", "name", "category"})
-    resource = DataCollection
-    path = "data_collections/"
-    default_expand = ("file_specifications",)
 
 
 class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
     """``client.data_files``."""
 
     name = "data_files"
-    orderings = frozenset({"id"})
-    resource = DataFile
-    path = "data_files/"
 
     def create(  # type: ignore[override]
         self,
@@ -380,10 +368,6 @@ def upload_data_file(
     return manager._upload(path, chunked, chunk_size)
 
 
-def _set_result(entry: BulkItem[DataUnit], unit: DataUnit) -> None:
-    entry.result = unit
-
-
 class DataUnitManager(
     GetMixin[DataUnit],
     ListMixin[DataUnit],
@@ -394,11 +378,6 @@ class DataUnitManager(
     """``client.data_units``; ``bulk_create`` sends each batch as one list."""
 
     name = "data_units"
-    orderings = frozenset({"id", "created"})
-    resource = DataUnit
-    path = "data_units/"
-    # data_collection is the natural filter (inferred, not in the package)
-    filters = FilterSet({"data_collection": "id"})
 
     def upload_payload(
         self,
@@ -444,15 +423,4 @@ class DataUnitManager(
         self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 1000
     ) -> BulkReport[DataUnit]:
         """Create units in batches of one request each; a failed batch is reported."""
-        indexed = list(enumerate(items))
-        report: BulkReport[DataUnit] = BulkReport()
-        for batch in batched(indexed, batch_size):
-            entries = [BulkItem[DataUnit](index, item) for index, item in batch]
-            rows = [item for _, item in batch]
-            settle(
-                entries,
-                lambda picked, r=rows: self.create_many([r[i] for i in picked]),  # type: ignore[misc]
-                _set_result,
-            )
-            report.items.extend(entries)
-        return report
+        return BulkReport(bulk_in_batches(list(enumerate(items)), batch_size, self.create_many))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 import warnings
 from collections.abc import Mapping
 from datetime import datetime
@@ -19,16 +18,12 @@ from synapse.errors import (
     JobTimeoutError,
     UnknownValueWarning,
 )
-from synapse.filters import FilterSet
 from synapse.managers import CreateMixin, DeleteMixin, GetMixin, ListMixin, UpdateMixin
 from synapse.query import QuerySet
 from synapse.resources.base import (
-    Deletable,
     JsonDict,
-    Refreshable,
     Relation,
     Resource,
-    Savable,
     TolerantJobStatus,
     TolerantStorageCategory,
     TolerantStorageProvider,
@@ -64,7 +59,7 @@ class Agent(Resource):
     node_install_script: str | None = Field(None, repr=False)
 
 
-class Plugin(Refreshable, Savable, Deletable):
+class Plugin(Resource):
     """A plugin; its releases are what runs."""
 
     _repr_fields = ("id", "code")
@@ -138,7 +133,7 @@ class Plugin(Refreshable, Savable, Deletable):
         return self.code
 
 
-class PluginRelease(Refreshable):
+class PluginRelease(Resource):
     """A released version of a plugin."""
 
     _repr_fields = ("id", "plugin_id", "version")
@@ -154,7 +149,7 @@ class PluginRelease(Refreshable):
     plugin = Relation[Plugin]("plugin_id", Plugin)
 
 
-class Job(Refreshable, Savable):
+class Job(Resource):
     """A run of a plugin action. ``wait()`` follows it to the end."""
 
     _repr_fields = ("id", "action", "status")
@@ -199,17 +194,21 @@ class Job(Refreshable, Savable):
     def wait(self, timeout: float | None = None, poll: float = 0.5) -> Job:
         """Poll until the job finishes; raise [`JobFailed`][synapse.errors.JobFailed] if it failed.
 
-        Polls start every ``poll`` seconds and back off to at most 10 s.
+        Polls start every ``poll`` seconds and back off to at most 10 s; ``timeout`` counts
+        the seconds waited between polls. The waits go through the client's retry policy
+        ``sleep`` (one injectable sleep: a test's can move a local backend's clock).
         """
         if poll <= 0:
             raise InvalidInputError("poll must be a positive number of seconds")
-        deadline = None if timeout is None else time.monotonic() + timeout
+        sleep = self._bound_client().transport.policy.sleep
+        waited = 0.0
         interval = poll
         while not self.is_finished:
-            if deadline is not None and time.monotonic() >= deadline:
+            if timeout is not None and waited >= timeout:
                 raise JobTimeoutError(f"job {self.id} still {self.status} after {timeout}s")
-            pause = interval if deadline is None else min(interval, deadline - time.monotonic())
-            time.sleep(max(0.0, pause))
+            pause = interval if timeout is None else min(interval, timeout - waited)
+            sleep(pause)
+            waited += pause
             interval = min(interval * 1.5, 10.0)
             self.refresh()
         if self.status != JobStatus.SUCCEEDED:
@@ -217,7 +216,7 @@ class Job(Refreshable, Savable):
         return self
 
 
-class Storage(Refreshable):
+class Storage(Resource):
     """Where files live: Synapse's own storage or a bucket of the tenant."""
 
     _repr_fields = ("id", "name", "provider")
@@ -236,9 +235,6 @@ class AgentManager(ListMixin[Agent]):
     """``client.agents``."""
 
     name = "agents"
-    orderings = frozenset({"id", "name", "status"})
-    resource = Agent
-    path = "agents/"
 
     def health_check(self, token: str) -> Any:
         """Ask the backend to check the agent with this token (``agents/{token}/connect/``)."""
@@ -254,12 +250,7 @@ class PluginManager(
 ):
     """``client.plugins``."""
 
-    full_update = True  # the backend updates plugins with PUT
-
     name = "plugins"
-    orderings = frozenset({"id", "code", "name", "category"})
-    resource = Plugin
-    path = "plugins/"
 
     def run_json(self, ref: PathParam, body: Mapping[str, Any]) -> Any:
         """POST ``plugins/{id or code}/run/`` with ``body``; the answer as sent (a job, or
@@ -325,10 +316,6 @@ class PluginReleaseManager(
     """``client.plugin_releases``; ``get()`` takes an id or ``"code@version"``."""
 
     name = "plugin_releases"
-    orderings = frozenset({"id", "version"})
-    resource = PluginRelease
-    path = "plugin_releases/"
-    filters = FilterSet({"plugin": "code"}, common=False)
 
     def create(
         self,
@@ -366,14 +353,6 @@ class JobManager(GetMixin[Job], ListMixin[Job], UpdateMixin[Job]):
     """``client.jobs``."""
 
     name = "jobs"
-    orderings = frozenset({"id", "created", "status", "action"})
-    resource = Job
-    path = "jobs/"
-    filters = FilterSet(
-        # ``limit`` is what the old package's callers send
-        {"status": JobStatus, "plugin": "code", "agent": "id", "action": "str", "limit": "int"},
-        common=False,
-    )
 
     def console_logs(self, pk: PathParam) -> Any:
         """``GET jobs/{pk}/console_logs/``, as the server sends it."""
@@ -388,11 +367,6 @@ class StorageManager(GetMixin[Storage], ListMixin[Storage], CreateMixin[Storage]
     """``client.storages``; ``get()`` includes the configuration."""
 
     name = "storages"
-    orderings = frozenset({"id", "name", "category", "provider"})
-    resource = Storage
-    path = "storages/"
-    filters = FilterSet({"category": StorageCategory}, common=False)
-    detail_params: Mapping[str, Any] = {"with_configuration": "true"}
 
     def create(self, **fields: Any) -> Storage:
         """Create a storage. ``name`` and ``provider`` are required; ``category``

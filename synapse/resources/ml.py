@@ -11,16 +11,12 @@ from pydantic import JsonValue
 
 from synapse.downloads import download
 from synapse.errors import InvalidInputError
-from synapse.filters import FilterSet
 from synapse.managers import CreateMixin, DeleteMixin, GetMixin, ListMixin, UpdateMixin
 from synapse.paths import path_inside, safe_component, url_basename
 from synapse.resources.base import (
-    Deletable,
     JsonDict,
-    Refreshable,
     Relation,
     Resource,
-    Savable,
     related_id,
 )
 from synapse.resources.data import DataUnit
@@ -38,7 +34,7 @@ __all__ = [
 ]
 
 
-class Model(Refreshable, Savable, Deletable):
+class Model(Resource):
     """A trained model; its ``file`` is a URL to the archive."""
 
     _repr_fields = ("id", "name", "version")
@@ -102,7 +98,7 @@ class GroundTruth(Resource):
     data_unit = Relation[DataUnit]("data_unit_id", DataUnit)
 
 
-class GroundTruthDatasetVersion(Refreshable):
+class GroundTruthDatasetVersion(Resource):
     """A frozen version of a ground-truth dataset."""
 
     _repr_fields = ("id", "version")
@@ -124,13 +120,6 @@ class ModelManager(
     """``client.models``."""
 
     name = "models"
-    orderings = frozenset({"id", "name", "version", "category"})
-    resource = Model
-    path = "models/"
-    filters = FilterSet(
-        {"project": "id", "plugin": "code", "name": "str", "limit": "int", "offset": "int"},
-        common=False,
-    )
 
     def create(
         self,
@@ -156,33 +145,12 @@ class GroundTruthEventManager(ListMixin[GroundTruthEvent]):
     """``client.ground_truth_events``: listed through ``sdk/ground_truth_events/``."""
 
     name = "ground_truth_events"
-    orderings = frozenset({"pgh_id", "category"})
-    resource = GroundTruthEvent
-    path = "sdk/ground_truth_events/"
-    cursor_pagination = True
-    filters = FilterSet(
-        {
-            "ground_truth": "id",
-            "ground_truth_dataset_versions": "ids",
-            "category": "str",
-            "categories": "strs",
-            "classes": "str",
-            "task": "id",
-        },
-        hints={"ground_truth_dataset_version": "ground_truth_dataset_versions"},
-    )
 
 
 class GroundTruthManager(ListMixin[GroundTruth]):
     """``client.ground_truths``."""
 
     name = "ground_truths"
-    orderings = frozenset({"id", "category"})
-    resource = GroundTruth
-    path = "ground_truths/"
-    filters = FilterSet(
-        {"ground_truth_dataset": "id", "ground_truth_dataset_versions": "ids"}, common=False
-    )
 
 
 class GroundTruthVersionManager(
@@ -191,7 +159,3 @@ class GroundTruthVersionManager(
     """``client.ground_truth_versions``."""
 
     name = "ground_truth_versions"
-    orderings = frozenset({"id"})
-    resource = GroundTruthDatasetVersion
-    path = "ground_truth_dataset_versions/"
-    filters = FilterSet({"ground_truth_dataset": "id", "is_archived": "bool"}, common=False)

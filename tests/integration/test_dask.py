@@ -55,11 +55,11 @@ def test_a_partition_in_a_503_storm_is_retried_and_the_result_is_exact(
 ) -> None:
     backend, client = world
     query = client.tasks.filter(project=backend.big_project).order_by("id")
-    expected = query.to_pandas(["id", "status", "created"])
+    expected = query.to_pandas(["id", "status_label", "created"])
     backend.clear_requests()
     backend.set_faults(error_rate=0.3, seed=7)
     try:
-        got = query.to_dask(6, columns=["id", "status", "created"]).compute()
+        got = query.to_dask(6, columns=["id", "status_label", "created"]).compute()
     finally:
         backend.set_faults(error_rate=0.0)
     statuses = [r.status for r in backend.requests if r.path.endswith("/tasks/")]
@@ -71,12 +71,12 @@ def test_selected_columns_are_asked_of_the_server(cluster: Any, world: Any) -> N
     backend, client = world
     frame = client.tasks.filter(project=backend.big_project).to_dask(3)
     backend.clear_requests()
-    counts = frame[["id", "status"]].compute()
-    assert list(counts.columns) == ["id", "status"]
+    counts = frame[["id", "status_label"]].compute()
+    assert list(counts.columns) == ["id", "status_label"]
     assert len(counts) == TASKS
     queries = [r.query for r in backend.requests if r.path.endswith("/tasks/")]
     assert queries
-    assert all("fields=status" in q and "fields=data" not in q for q in queries)
+    assert all("fields=status_label" in q and "fields=data" not in q for q in queries)
 
 
 def test_an_empty_query_is_one_empty_partition(cluster: Any, world: Any) -> None:

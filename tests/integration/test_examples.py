@@ -19,6 +19,6 @@ def test_the_quickstart_runs_end_to_end() -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
     assert "== Tasks as a table" in out
-    assert "columns ['id', 'status', 'created'], built from the JSON" in out
+    assert "columns ['id', 'status_label', 'created'], built from the JSON" in out
     assert "created datetime64[us, UTC]" in out
     assert "UnknownFilterError" in out  # the last step ran

@@ -45,14 +45,14 @@ def test_columns_are_the_wire_names_typed_from_the_declarations(world: Any) -> N
     frame = client.tasks.filter(project=backend.big_project).to_pandas()
     assert list(frame.columns) == [
         "id", "project", "data_unit", "data", "meta", "tags", "is_discarded", "schema",
-        "status", "workshop", "assignment", "count_assignments", "created",
+        "status_label", "status_review", "workshop", "assignment", "count_assignments", "created",
     ]  # fmt: skip
     dtypes = {name: str(dtype) for name, dtype in frame.dtypes.items()}
     assert dtypes["id"] == "Int64"
     assert dtypes["data_unit"] == "Int64"  # expanded on the wire: its id
     assert dtypes["is_discarded"] == "boolean"
     assert dtypes["created"] == "datetime64[us, UTC]"
-    assert dtypes["status"] == "string"
+    assert dtypes["status_label"] == "string"
     assert dtypes["data"] == "object"
     # Every value is what the server sent.
     rows = wire_rows(client, backend.big_project)
@@ -62,7 +62,7 @@ def test_columns_are_the_wire_names_typed_from_the_declarations(world: Any) -> N
         assert got["id"] == row["id"]
         assert got["data_unit"] == row["data_unit"]["id"]
         assert got["data"] == row["data"]
-        assert got["status"] == row["status"]
+        assert got["status_label"] == row["status_label"]
         assert got["created"] == datetime.fromisoformat(row["created"].replace("Z", "+00:00"))
 
 
@@ -172,10 +172,10 @@ def test_list_all_results_convert_too(world: Any) -> None:
     assert str(frame["created"].dtype) == "datetime64[us, UTC]"
     assert frame["id"].tolist() == [item["id"] for item in result]
     backend.clear_requests()
-    assert result.to_arrow(["id", "status"]).num_rows == TASKS
+    assert result.to_arrow(["id", "status_label"]).num_rows == TASKS
     queries = [r.query for r in backend.requests if r.path.endswith("/tasks/")]
     assert queries
-    assert all("fields=id" in q and "fields=status" in q for q in queries)
+    assert all("fields=id" in q and "fields=status_label" in q for q in queries)
 
 
 def test_bad_columns_raise_before_any_request(world: Any) -> None:

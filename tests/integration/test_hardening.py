@@ -392,3 +392,13 @@ def test_https_to_a_plain_http_server_says_tls_and_that_nothing_was_sent(
         client.projects.count()
     client.close()
     assert "after the request was sent" not in str(caught.value)
+
+
+def test_a_collection_created_with_specifications_reads_back(synapse_client: Client) -> None:
+    made = synapse_client.data_collections.create(
+        name="x", file_specifications=[{"name": "img", "file_type": "image"}]
+    )
+    again = synapse_client.data_collections.get(made.id)
+    assert [s.name for s in again.file_specifications or []] == ["img"]
+    named = [c for c in synapse_client.data_collections.all() if c.name == "x"]
+    assert len(named) == 1  # made once, no error and no retry after it was made

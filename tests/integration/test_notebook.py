@@ -47,7 +47,7 @@ def test_the_example_notebook_runs_end_to_end(tmp_path: Path) -> None:
     frame = by_source["frame = tasks.to_pandas(progress=True)"]
     assert "application/vnd.jupyter.widget-view+json" in frame  # the progress bar
     assert "datetime64[us, UTC]" in frame["text/plain"]
-    assert "image/png" in by_source['counts = frame["status"].value_counts().sort_index()']
+    assert "image/png" in by_source['counts = frame["status_label"].value_counts().sort_index()']
     upload = by_source["import hashlib"]
     assert "application/vnd.jupyter.widget-view+json" in upload
     assert "SUCCEEDED" in by_source["plugin = client.plugins.get(1)"]["text/plain"]

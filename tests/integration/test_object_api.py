@@ -26,7 +26,7 @@ from synapse import (
     Task,
     UnknownFilterError,
 )
-from synapse.local import LocalBackend
+from synapse.local import LocalBackend, ManualClock
 from synapse.local.seed import DEMO_AGENT_TOKEN
 
 
@@ -359,7 +359,7 @@ def test_annotate(
     task = synapse_client.tasks.get(2)
     task.annotate({"boxes": [1]}, action="save", schema="any")
     assert task.data == {"boxes": [1]}
-    assert task.status == "saved"
+    assert task.status_label == "in_progress"
     record = synapse_backend.requests[-1]
     assert (record.method, record.path, record.query) == (
         "PUT",
@@ -394,7 +394,9 @@ def test_set_tags_on_instances_and_querysets(
     assert 5 in (assignment.tags or [])
 
 
-def test_run_wait_and_logs(synapse_client: Client, demo: dict[str, Any]) -> None:
+def test_run_wait_and_logs(
+    synapse_client: Client, demo: dict[str, Any], clock: ManualClock
+) -> None:
     job = synapse_client.plugins.get(demo["plugins"]["yolo-trainer"]).run(
         action="train", params={"epochs": 2}
     )
@@ -402,12 +404,15 @@ def test_run_wait_and_logs(synapse_client: Client, demo: dict[str, Any]) -> None
     assert job.status == JobStatus.PENDING
     assert job.wait(poll=0.02) is job
     assert job.status is JobStatus.SUCCEEDED
+    assert 0.1 <= clock() < 0.2  # two job steps of 0.05 s, seen through polls backing off
     assert len(job.logs()) == 3
     by_code = synapse_client.plugins.run("coco-export", action="export")
     assert by_code.params == {}
 
 
-def test_failed_job_raises_with_logs(synapse_client: Client, demo: dict[str, Any]) -> None:
+def test_failed_job_raises_with_logs(
+    synapse_client: Client, demo: dict[str, Any], clock: ManualClock
+) -> None:
     job = synapse_client.plugins.run("broken-plugin", action="train")
     with pytest.raises(JobFailed) as info:
         job.wait(poll=0.02)
@@ -415,11 +420,12 @@ def test_failed_job_raises_with_logs(synapse_client: Client, demo: dict[str, Any
     assert "failed" in info.value.logs[-1]
 
 
-def test_wait_times_out(synapse_client: Client, demo: dict[str, Any]) -> None:
+def test_wait_times_out(synapse_client: Client, demo: dict[str, Any], clock: ManualClock) -> None:
     job = synapse_client.plugins.run("coco-export", action="export")
     job.update(status=JobStatus.RUNNING)  # the local backend stops moving it
     with pytest.raises(JobTimeoutError):
         job.wait(timeout=0.1, poll=0.02)
+    assert clock() == pytest.approx(0.1)  # it waited its timeout, in polls, and gave up
     job.update(status=JobStatus.SUCCEEDED)
     assert synapse_client.jobs.get(job.id).status == JobStatus.SUCCEEDED  # type: ignore[arg-type]
     assert synapse_client.jobs.filter(status=JobStatus.SUCCEEDED).count() == 1

@@ -7,9 +7,14 @@ import pickle
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from synapse import Client, DataUnit, InvalidInputError, Task
+import synapse.protocol as protocol
+from synapse import Client, InvalidInputError, QuerySet, Task
 from synapse.local import LocalBackend
+from synapse.local.kinds import KINDS as TABLES
+from synapse.local.store import Query
 
 
 def listed(backend: LocalBackend) -> list[str]:
@@ -40,9 +45,10 @@ def test_none_last_exclude_in_bulk(qs: Any, synapse_backend: LocalBackend) -> No
     assert len(listed(synapse_backend)) == 1
 
 
-def test_values_are_plain_dicts_with_wire_names(qs: Any) -> None:
+def test_values_are_plain_dicts_with_wire_names(qs: Any, demo: dict[str, Any]) -> None:
     rows = list(qs.values("id", "project"))
-    assert rows[0] == {"id": 1, "project": rows[0]["project"]}
+    assert rows[0] == {"id": 1, "project": demo["project"]}
+    assert [r["id"] for r in rows] == list(range(1, 13))
     assert all(type(r) is dict for r in rows)
     assert list(qs.values_list("id", flat=True))[:3] == [1, 2, 3]
     assert next(iter(qs.values_list("id", "project")))[0] == 1
@@ -84,9 +90,21 @@ def test_assigning_an_unknown_name_raises_with_a_suggestion(
     assert task.changed_fields == set()
 
 
-def test_get_by_id_keyword_works_for_every_kind_with_get(synapse_client: Client, demo: Any) -> None:
-    assert isinstance(synapse_client.data_units.get(id=1), DataUnit)
-    assert synapse_client.tasks.get(id=1).id == 1
+@pytest.mark.parametrize(
+    "name", sorted(n for n, k in protocol.KINDS.items() if "get" in k.capabilities)
+)
+def test_get_by_id_keyword_works_for_every_kind_with_get(
+    synapse_client: Client, synapse_backend: LocalBackend, demo: Any, name: str
+) -> None:
+    table = TABLES[protocol.KINDS[name].table]
+    pk = min(
+        doc["id"] for doc in synapse_backend.backend.store.select(table, Query(), limit=9, offset=0)
+    )
+    manager = getattr(synapse_client, name)
+    got = manager.get(id=pk)
+    assert isinstance(got, manager.resource)
+    assert got.pk == pk
+    assert got == manager.get(pk)
 
 
 def test_does_not_exist_errors_pickle(synapse_client: Client) -> None:
@@ -95,3 +113,54 @@ def test_does_not_exist_errors_pickle(synapse_client: Client) -> None:
     again = pickle.loads(pickle.dumps(caught.value))
     assert type(again) is Task.DoesNotExist
     assert again.status_code == 404
+
+
+def test_values_are_lazy_querysets(qs: Any, synapse_backend: LocalBackend) -> None:
+    synapse_backend.clear_requests()
+    rows = qs.values("id")
+    flat = qs.values_list("id", flat=True)
+    assert listed(synapse_backend) == []  # nothing is sent until iterated
+    assert list(rows[:3]) == [{"id": 1}, {"id": 2}, {"id": 3}]
+    assert len(listed(synapse_backend)) == 1  # one page of three
+    assert rows.count() == 12
+    assert [r["id"] for r in rows] == [r["id"] for r in rows] == list(range(1, 13))
+    assert list(flat.filter(id__in=[2, 3, 4]).exclude(id=3)) == [2, 4]
+    assert list(flat.order_by("-id")[:2]) == [12, 11]
+    assert flat[4] == 5
+    assert rows.first() == {"id": 1}
+    assert list(qs.values_list("id", "project")[1:2]) == [(2, 1)]
+    with pytest.raises(IndexError):
+        flat[50]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.integers(0, 14), st.integers(0, 14), st.integers(0, 3))
+def test_sliced_values_are_the_sliced_ids(qs: Any, low: int, high: int, more: int) -> None:
+    ids = list(range(1, 13))
+    flat = qs.values_list("id", flat=True)
+    assert list(flat[low:high]) == ids[low:high]
+    assert list(flat[low:][more : more + 2]) == ids[low:][more : more + 2]
+
+
+def test_managers_offer_the_query_verbs(
+    synapse_client: Client, demo: dict[str, Any], synapse_backend: LocalBackend
+) -> None:
+    tasks = synapse_client.tasks
+    synapse_backend.clear_requests()
+    assert list(tasks.none()) == []
+    assert synapse_backend.requests == []
+    last = tasks.last()
+    assert last is not None
+    assert last.id == max(t.id for t in tasks.all() if t.id is not None)
+    assert [t.id for t in tasks.exclude(id__in=[1, 2])][:2] == [3, 4]
+    assert sorted(tasks.in_bulk([2, 5])) == [2, 5]
+    assert list(tasks.values_list("id", flat=True)[:2]) == [1, 2]
+    assert tasks.values("id").count() == tasks.count()
+    every = sorted(t.id for t in tasks.all() if t.id is not None)
+    assert sorted(t.id for part in tasks.partitions(2) for t in part if t.id) == every
+    for verb in ("none", "exclude", "last", "in_bulk", "values", "values_list", "to_pandas",
+                 "to_arrow", "partitions", "to_dask", "raw_filter", "page_size"):  # fmt: skip
+        assert hasattr(QuerySet, verb)
+        assert getattr(tasks, verb).__doc__, verb

@@ -295,7 +295,7 @@ def test_predictions_come_back_as_pre_annotations_and_spare_submitted_tasks(
     assert (box.geometry.width, box.geometry.height) == pytest.approx((10, 14.5), abs=1e-6)
     # image_1's polygon, mask, keypoints... were replaced by what YOLO detect holds
     assert {a.tool for a in doc.annotations["image_1"]} == {"bounding_box"}
-    assert after[written.task]["status"] == "saved"
+    assert after[written.task]["status_label"] == "in_progress"  # saved, not submitted
     forced = project.import_annotations(
         tmp_path / "pred", "yolo", overwrite_submitted=True, action="submit"
     )

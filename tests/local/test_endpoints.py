@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from synapse.local import ManualClock
 from synapse.local.seed import DEMO_AGENT_TOKEN
 from tests.local.conftest import Api
 
@@ -103,7 +104,7 @@ def test_annotate_task_data(api: Api, demo: dict[str, Any]) -> None:
     )
     assert response.status_code == 200
     assert response.json()["data"] == data
-    assert response.json()["status"] == "submitted"
+    assert response.json()["status_label"] == "completed"
     bad = api.put("tasks/1/annotate_task_data/", json={"action": "publish", "data": {}})
     assert bad.status_code == 400
     assert "action" in bad.json()
@@ -187,22 +188,37 @@ def test_plugins_releases_and_runs(api: Api, demo: dict[str, Any]) -> None:
     assert api.post("plugin_releases/", json={"plugin": "nope", "version": "1"}).status_code == 400
 
 
-def _wait_job(api: Api, job_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = api.get(f"jobs/{job_id}/").json()
-        if job["status"] in ("SUCCEEDED", "FAILED"):
-            return job
-        time.sleep(0.02)
-    raise AssertionError("job did not finish")
+@pytest.fixture
+def clock(api: Api) -> Iterator[ManualClock]:
+    """The backend's jobs on a clock that moves only when the test moves it."""
+    backend = api.backend.backend
+    manual, saved = ManualClock(), backend.clock
+    backend.clock = manual
+    try:
+        yield manual
+    finally:
+        backend.clock = saved
 
 
-def test_run_moves_a_job_through_its_states(api: Api, demo: dict[str, Any]) -> None:
+def _job(api: Api, job_id: int) -> dict[str, Any]:
+    job: dict[str, Any] = api.get(f"jobs/{job_id}/").json()
+    return job
+
+
+def test_run_moves_a_job_through_its_states(
+    api: Api, demo: dict[str, Any], clock: ManualClock
+) -> None:
     run = api.post("plugins/yolo-trainer/run/", json={"action": "train", "params": {"e": 1}})
     assert run.status_code == 201
     job = run.json()
     assert job["status"] == "PENDING"
-    finished = _wait_job(api, job["id"])
+    step = api.backend.backend.job_seconds
+    clock.advance(step * 0.9)
+    assert _job(api, job["id"])["status"] == "PENDING"
+    clock.advance(step * 0.2)
+    assert _job(api, job["id"])["status"] == "RUNNING"
+    clock.advance(step)
+    finished = _job(api, job["id"])
     assert finished["status"] == "SUCCEEDED"
     logs = api.get(f"jobs/{job['id']}/console_logs/").json()["logs"]
     assert len(logs) == 3
@@ -212,21 +228,24 @@ def test_run_moves_a_job_through_its_states(api: Api, demo: dict[str, Any]) -> N
     assert api.post("plugins/nope/run/", json={}).status_code == 404
 
 
-def test_a_plugin_configured_to_fail_fails(api: Api, demo: dict[str, Any]) -> None:
+def test_a_plugin_configured_to_fail_fails(
+    api: Api, demo: dict[str, Any], clock: ManualClock
+) -> None:
     job = api.post("plugins/broken-plugin/run/", json={"action": "train"}).json()
-    finished = _wait_job(api, job["id"])
+    clock.advance(10)
+    finished = _job(api, job["id"])
     assert finished["status"] == "FAILED"
     assert "error" in api.get(f"jobs/{job['id']}/console_logs/").json()["logs"][-1]
 
 
-def test_jobs_list_filters_and_patch(api: Api, demo: dict[str, Any]) -> None:
+def test_jobs_list_filters_and_patch(api: Api, demo: dict[str, Any], clock: ManualClock) -> None:
     first = api.post("plugins/yolo-trainer/run/", json={"action": "train"}).json()
     api.post("plugins/coco-export/run/", json={"action": "export"})
     assert api.get("jobs/", params={"plugin": "yolo-trainer"}).json()["count"] == 1
     assert api.get("jobs/", params={"action": "export"}).json()["count"] == 1
     patched = api.patch(f"jobs/{first['id']}/", json={"status": "STOPPED", "meta": {"q": 1}})
     assert patched.json()["status"] == "STOPPED"
-    time.sleep(0.2)
+    clock.advance(10)  # long enough for a job left to itself to finish
     assert api.get(f"jobs/{first['id']}/").json()["status"] == "STOPPED"
     assert api.get("jobs/", params={"status": "STOPPED"}).json()["count"] == 1
     bad = api.patch(f"jobs/{first['id']}/", json={"status": "DONE"})

@@ -6,7 +6,6 @@ import ast
 import hashlib
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -340,17 +339,10 @@ def test_cli_serve_prints_url_and_token(tmp_path: Path) -> None:
         lines = [proc.stdout.readline() for _ in range(3)]
         url = lines[1].strip().split("=", 1)[1]
         assert lines[2].strip() == "SYNAPSE_ACCESS_TOKEN=cli-token"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                answer = requests.get(
-                    f"{url}/projects/", headers={"Authorization": "Token cli-token"}, timeout=2
-                )
-                break
-            except requests.exceptions.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        # the lines come once the server answers: no polling for it
+        answer = requests.get(
+            f"{url}/projects/", headers={"Authorization": "Token cli-token"}, timeout=10
+        )
         assert answer.json()["results"][0]["title"] == "Street scene labeling"
     finally:
         proc.terminate()
@@ -399,4 +391,5 @@ def test_server_never_imports_the_client_side() -> None:
                 names = [node.module or ""]
             for name in names:
                 if name == "synapse" or name.startswith("synapse."):
-                    assert name.startswith("synapse.local"), f"{module.name} imports {name}"
+                    shared = name.startswith(("synapse.local", "synapse.protocol"))
+                    assert shared, f"{module.name} imports {name}"

@@ -138,3 +138,57 @@ def test_running_a_missing_command_is_one_clear_line(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "cannot run 'synapse-no-such-command-here'" in err
     assert "Traceback" not in err
+
+
+POISON = [
+    ("projects/", '{"title": "x", "m": 1e400}', "projects/?title=x"),
+    ("tasks/", '{"project": 1, "meta": {"m": -1e999}}', "sdk/tasks/?project=1"),
+    ("plugins/", '{"name": "p", "code": "p", "meta": {"m": 1e309}}', "plugins/"),
+    ("data_collections/", '{"name": "c", "file_specifications": [1, "x", null]}',
+     "data_collections/"),
+    ("data_collections/", '{"name": "c", "file_specifications": [{"file_type": "image"}]}',
+     "data_collections/"),
+    ("data_collections/", '{"name": "c", "file_specifications": "img"}', "data_collections/"),
+    ("data_collections/", '{"name": "c", "file_specifications": [{"name": "a"}, {"name": "a"}]}',
+     "data_collections/"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body", "listing"), POISON)
+def test_a_bad_write_is_refused_and_never_poisons_the_table(
+    api: Api, demo: dict[str, Any], path: str, body: str, listing: str
+) -> None:
+    assert_drf_error(api.post(path, data=body, headers={"Content-Type": "application/json"}), 400)
+    for _ in range(2):
+        assert api.get(listing).status_code == 200
+
+
+@pytest.mark.parametrize("checksum", [[1], {}, 7, ""])
+def test_a_data_unit_with_a_checksum_that_is_not_text_is_refused(
+    api: Api, demo: dict[str, Any], checksum: Any
+) -> None:
+    unit = {"data_collection": demo["data_collection"],
+            "files": {"image_1": {"checksum": checksum, "path": "a.png"}}}  # fmt: skip
+    body = assert_drf_error(api.post("data_units/", json=unit), 400)
+    assert "checksum" in json.dumps(body)
+
+
+def test_file_specifications_get_ids(api: Api, demo: dict[str, Any]) -> None:
+    specs = [{"name": "img", "file_type": "image"}, {"name": "depth", "file_type": "image"}]
+    made = api.post("data_collections/", json={"name": "x", "file_specifications": specs})
+    assert made.status_code == 201, made.text
+    ids = made.json()["file_specifications"]
+    assert all(isinstance(i, int) for i in ids)
+    assert len(set(ids)) == 2
+    expanded = api.get(f"data_collections/{made.json()['id']}/",
+                       params={"expand": "file_specifications"}).json()  # fmt: skip
+    assert [s["name"] for s in expanded["file_specifications"]] == ["img", "depth"]
+    assert [s["id"] for s in expanded["file_specifications"]] == ids
+
+
+def test_fields_asked_twice_answer_the_same(api: Api, demo: dict[str, Any]) -> None:
+    first = api.get("projects/", params={"fields": "title"})
+    second = api.get("projects/", params={"fields": "title"})
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
+    assert all(set(p) == {"title"} for p in first.json()["results"])

@@ -4,14 +4,14 @@ one HTTP path, one home for errors."""
 from __future__ import annotations
 
 import ast
-import inspect
+import importlib
 import re
 from pathlib import Path
 
 import synapse
 import synapse.resources
-from synapse import Client, errors
-from synapse.managers import KINDS
+from synapse import Client, errors, protocol
+from synapse.managers import KINDS, manager_class
 
 ROOT = Path(synapse.__file__).parent
 
@@ -114,16 +114,33 @@ def test_only_the_transport_imports_the_http_library() -> None:
     assert importing == ["synapse.http"]
 
 
-def test_the_client_has_a_manager_for_each_declared_kind_and_nothing_else() -> None:
-    declared = {n for n, t in inspect.get_annotations(Client).items() if "Manager" in str(t)}
-    assert declared == set(KINDS)
+def client_stub() -> dict[str, str]:
+    """The typed stub of the client's managers: ``name: ManagerClass`` under
+    ``if TYPE_CHECKING`` in the class body."""
+    tree = ast.parse((ROOT / "client.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Client")
+    return {
+        node.target.id: ast.unparse(node.annotation)
+        for block in cls.body
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+        for node in block.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
+
+
+def test_the_client_stub_names_each_declared_kind_and_its_manager() -> None:
+    stub = client_stub()
+    assert set(stub) == set(protocol.KINDS)
     client = Client("https://api.synapse.test", "t" * 20)
-    for name, kind in KINDS.items():
-        assert vars(Client)[name].module == kind.__module__  # loaded from where it is declared
+    for name, kind in protocol.KINDS.items():
         manager = getattr(client, name)
-        assert type(manager) is kind
-        assert client.manager_for(kind.resource) is manager
-        assert kind.resource.__name__ in {m.resource.__name__ for m in KINDS.values()}
+        assert type(manager) is manager_class(name) is KINDS[name]
+        assert stub[name] == type(manager).__name__  # what mypy sees is what runs
+        assert type(manager).__module__ == kind.module  # loaded from where it is declared
+        resource = getattr(importlib.import_module(kind.module), kind.resource_name)
+        assert client.manager_for(resource) is manager is client.manager_for(manager.resource)
+        assert kind.resource_name in synapse.__all__
+        assert getattr(synapse, kind.resource_name) is manager.resource
 
 
 def test_every_error_class_lives_in_errors_and_is_exported() -> None:
@@ -188,3 +205,78 @@ def test_user_docs_never_point_to_a_protocol_section() -> None:
         if section.search(line)
     ]
     assert offenders == []
+
+
+def test_no_test_waits_on_the_wall_clock() -> None:
+    """Tests move clocks (a `ManualClock`, an injected sleep); they never sleep or poll
+    against a deadline."""
+    sleeping = re.compile(r"\btime\.(sleep|monotonic|time)\(|\bsleep\(\d")
+    offenders = [
+        f"{path.relative_to(ROOT.parent)}:{n}"
+        for path in (ROOT.parent / "tests").rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), start=1)
+        if sleeping.search(line) and "sleeping = re.compile" not in line
+    ]
+    assert offenders == []
+
+
+def documented_layers() -> dict[str, int]:
+    """Each module of the map in docs/architecture.md with its depth (0 is the top); a
+    folder (``clients/``) stands for every module under it."""
+    page = (ROOT.parent / "docs" / "architecture.md").read_text()
+    block = page.split("## Layers", 1)[1].split("```", 2)[1]
+    modules = {module_name(p): p for p in ROOT.rglob("*.py")}
+    layers: dict[str, int] = {}
+    depth = 0
+    for line in block.strip("\n").splitlines():
+        names = re.findall(r"(?<!\S)([\w/]+\.py|[\w]+/)(?!\S)", line)
+        if not names:
+            continue  # a description going on under the line above
+        for name in names:
+            where = ROOT.parent / name if name.startswith("synapse/") else ROOT / name
+            if name.endswith("/"):
+                layers.update({m: depth for m, p in modules.items() if where in p.parents})
+            else:
+                layers[module_name(where)] = depth
+        depth += 1
+    return layers
+
+
+def module_level_imports(path: Path) -> set[str]:
+    """The synapse modules a module imports when it loads (not under TYPE_CHECKING,
+    not inside functions)."""
+    modules = {module_name(p) for p in ROOT.rglob("*.py")}
+    found: set[str] = set()
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                visit(node.orelse)
+                continue
+            if isinstance(node, (ast.If, ast.Try)):
+                visit(node.body)
+                visit(getattr(node, "orelse", []))
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+            found.update(t for t in targets if t in modules)
+
+    visit(ast.parse(path.read_text()).body)
+    return found
+
+
+def test_the_layer_map_is_the_import_order() -> None:
+    layers = documented_layers()
+    sources = {module_name(p): p for p in ROOT.rglob("*.py")}
+    client_side = {name for name in sources if not name.startswith("synapse.local")}
+    assert set(layers) == client_side, "every module of the client side is on the map"
+    assert layers["synapse.protocol"] == max(layers.values())  # the bottom layer
+    upward = sorted(
+        f"{name} -> {target}"
+        for name in client_side
+        for target in module_level_imports(sources[name]) - {name}
+        if target in layers and layers[target] < layers[name]
+    )
+    assert upward == []

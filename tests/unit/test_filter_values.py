@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import warnings
@@ -11,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synapse import (
     BackendClient,
@@ -61,9 +64,23 @@ def query(call: Any) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("manager", sorted(DOCUMENTED_FILTERS))
 def test_filter_tables_hold_every_documented_filter(manager: str) -> None:
+    """Each documented name is declared: accepted, or refused with the reason (the
+    contract gives it no meaning, so the local backend could not honour it)."""
+    filters = getattr(Client(BASE, TOKEN), manager).filters
+    declared = set(filters.allowed()) | set(filters.refused)
+    assert DOCUMENTED_FILTERS[manager] - declared == set()
+
+
+@pytest.mark.parametrize("name", ["groups", "stages", "discarded_filter"])
+def test_a_filter_without_a_documented_meaning_is_refused_before_sending(
+    mock: Any, name: str
+) -> None:
     client = Client(BASE, TOKEN)
-    allowed = set(getattr(client, manager).filters.allowed())
-    assert DOCUMENTED_FILTERS[manager] - allowed == set()
+    with pytest.raises(UnknownFilterError, match="not supported"):
+        client.tasks.filter(**{name: [1]})
+    with pytest.raises(UnknownFilterError, match="not supported"):
+        BackendClient(BASE, TOKEN).list_tasks(params={name: "1"})
+    assert len(mock.calls) == 0
 
 
 @pytest.mark.parametrize("given", ["running", "RUNNING", "Running", JobStatus.RUNNING])
@@ -140,3 +157,32 @@ def test_old_import_path_of_the_enums() -> None:
 
     assert models.StorageProvider is StorageProvider
     assert models.StorageCategory is StorageCategory
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "01/02/2026", ""])
+def test_a_date_filter_refuses_text_that_is_no_date_before_sending(mock: Any, text: str) -> None:
+    client = Client(BASE, TOKEN)
+    with pytest.raises(InvalidInputError, match="expects a date or datetime"):
+        client.tasks.filter(created__gte=text)
+    assert len(mock.calls) == 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(when=st.datetimes(timezones=st.just(dt.timezone.utc)))
+def test_a_date_filter_sends_iso_text_and_datetimes_alike(when: dt.datetime) -> None:
+    client = Client(BASE, TOKEN)
+    as_text = client.tasks.filter(created__gte=when.isoformat().replace("+00:00", "Z"))
+    as_value = client.tasks.filter(created__gte=when)
+    assert (
+        dict(as_text._params())["created__gte"].replace("Z", "+00:00")
+        == dict(as_value._params())["created__gte"]
+    )
+
+
+def test_an_expansion_the_kind_does_not_declare_is_refused(mock: Any) -> None:
+    client = Client(BASE, TOKEN)
+    with pytest.raises(InvalidInputError, match=r"cannot expand 'bogus' on Task.*'data_unit'"):
+        client.tasks.all().expand("bogus")
+    assert len(mock.calls) == 0
+    client.tasks.all().expand("data_unit").count()
+    assert query(mock.calls[0])["expand"] == ["data_unit"]

@@ -53,9 +53,9 @@ def nested(depth: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", ["to_pandas", "to_arrow"])
 def test_a_lone_surrogate_is_kept(path: str) -> None:
-    with serve([{"id": 1, "status": "\ud800"}, {"id": 2, "status": "ok"}]) as _:
+    with serve([{"id": 1, "status_label": "\ud800"}, {"id": 2, "status_label": "ok"}]) as _:
         table = PATHS[path](Client(BASE, "t" * 20).tasks.filter(project=1))
-    column = table["status"]
+    column = table["status_label"]
     values = column.tolist() if isinstance(column, pd.Series) else column.to_pylist()
     # pandas holds it as is; Arrow (UTF-8 only) as its escaped JSON text.
     assert values in (["\ud800", "ok"], ['"\\ud800"', "ok"])

@@ -1,0 +1,99 @@
+"""``values()`` and ``values_list()``: lazy queries whose rows are plain wire values.
+
+As in Django, they are querysets of their own: sliceable (``qs.values("id")[:3]``),
+chainable (``.filter()``, ``.exclude()``, ``.order_by()``), countable and re-iterable,
+and nothing is sent until they are iterated. Rows never become models: a page's JSON
+items are read as they are, with the wire's field names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal, Protocol, overload
+
+from synapse.errors import InvalidInputError
+
+__all__ = ["ValuesQuerySet"]
+
+Shape = Literal["dict", "tuple", "flat"]
+
+
+class Rows(Protocol):
+    """What a values query needs of the [`QuerySet`][synapse.query.QuerySet] it reads
+    (the QuerySet is above this module: it makes values queries)."""
+
+    def _raw_items(self, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]: ...
+    def filter(self, **filters: Any) -> Rows: ...
+    def exclude(self, **filters: Any) -> Rows: ...
+    def order_by(self, *fields: str) -> Rows: ...
+    def count(self) -> int: ...
+    def _sliced(self, key: slice) -> Rows: ...
+
+
+class ValuesQuerySet:
+    """The rows of a [`QuerySet`][synapse.query.QuerySet] as dicts, tuples or single
+    values (``values_list(..., flat=True)``)."""
+
+    def __init__(self, query: Rows, fields: tuple[str, ...], shape: Shape) -> None:
+        if shape == "flat" and len(fields) != 1:
+            raise InvalidInputError("values_list(flat=True) takes exactly one field")
+        if shape != "dict" and not fields:
+            raise InvalidInputError("values_list() needs field names")
+        self._query = query
+        self._fields = fields
+        self._shape = shape
+
+    def _row(self, item: dict[str, Any]) -> Any:
+        if self._shape == "flat":
+            return item.get(self._fields[0])
+        if self._shape == "tuple":
+            return tuple(item.get(f) for f in self._fields)
+        return {f: item.get(f) for f in self._fields} if self._fields else item
+
+    def _chain(self, query: Rows) -> ValuesQuerySet:
+        return ValuesQuerySet(query, self._fields, self._shape)
+
+    def __iter__(self) -> Iterator[Any]:
+        """The rows, page by page (each iteration asks the server again)."""
+        for item in self._query._raw_items(self._fields):
+            yield self._row(item)
+
+    @overload
+    def __getitem__(self, key: int) -> Any: ...
+    @overload
+    def __getitem__(self, key: slice) -> ValuesQuerySet: ...
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            return self._chain(self._query._sliced(key))
+        if isinstance(key, bool) or not isinstance(key, int):
+            raise TypeError(f"QuerySet indices must be ints or slices, got {key!r}")
+        found = list(self[key : key + 1]) if key >= 0 else []
+        if key < 0:
+            raise ValueError("negative indexing is not supported")
+        if not found:
+            raise IndexError("QuerySet index out of range")
+        return found[0]
+
+    def filter(self, **filters: Any) -> ValuesQuerySet:
+        return self._chain(self._query.filter(**filters))
+
+    def exclude(self, **filters: Any) -> ValuesQuerySet:
+        return self._chain(self._query.exclude(**filters))
+
+    def order_by(self, *fields: str) -> ValuesQuerySet:
+        return self._chain(self._query.order_by(*fields))
+
+    def count(self) -> int:
+        """How many rows (one small request)."""
+        return self._query.count()
+
+    def exists(self) -> bool:
+        return self.first() is not None
+
+    def first(self) -> Any:
+        """The first row, or None."""
+        return next(iter(self[:1]), None)
+
+    def __repr__(self) -> str:
+        what = "values_list" if self._shape != "dict" else "values"
+        return f"<{what} {list(self._fields)} of {self._query!r}>"
