@@ -13,6 +13,7 @@ import responses
 
 from synapse import Client
 from synapse.errors import InvalidInputError
+from synapse.http import CREDENTIAL_HEADERS
 from tests.conftest import BASE
 
 PROJECT = {"id": 7, "title": "p", "configuration": {"classes": [{"code": "car"}]}}
@@ -86,7 +87,10 @@ def test_an_export_checks_the_media_against_its_checksum(client: Client, tmp_pat
     assert (tmp_path / "ok" / "images" / "all" / "11_image_1.png").read_bytes() == IMAGE
     assert report.downloaded == 1
     media = [c for c in responses.calls if "files.synapse.test" in c.request.url]
-    assert "Authorization" not in media[0].request.headers  # no token to a foreign host
+    listing = next(c for c in responses.calls if "/sdk/tasks/" in c.request.url)
+    assert "Synapse-Access-Token" in listing.request.headers  # the API gets the token...
+    sent = {name.lower() for name in media[0].request.headers}
+    assert sent.isdisjoint(h.lower() for h in CREDENTIAL_HEADERS)  # no token to another host
     responses.replace(responses.GET, "https://files.synapse.test/a.png", body=b"tampered")
     bad = client.tasks.filter(project=7).export("coco", tmp_path / "bad", cache=tmp_path / "c2")
     assert [n.reason for n in bad.skipped] == ["MEDIA_UNAVAILABLE"]
