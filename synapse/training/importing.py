@@ -316,10 +316,11 @@ def _int(value: float) -> float | int:
 
 
 class _Index:
-    """A project's images by export stem, original name and stem, and checksum."""
+    """A project's images by export stem, original name and stem, and checksum (from
+    the tasks' files only: their annotation data is fetched later, for matched tasks)."""
 
     def __init__(self, tasks: Iterator[dict[str, Any]]) -> None:
-        self.tasks: dict[int, dict[str, Any]] = {}
+        self.submitted: set[int] = set()
         self.keys: dict[str, tuple[int, str]] = {}
         self.sizes: dict[tuple[int, str], tuple[int | None, int | None]] = {}
         for task in tasks:
@@ -328,7 +329,8 @@ class _Index:
             files = unit.get("files") if isinstance(unit, Mapping) else None
             if not isinstance(pk, int) or not isinstance(files, Mapping):
                 continue
-            self.tasks[pk] = task
+            if _submitted(task):
+                self.submitted.add(pk)
             for media in natural_media_order(list(files)):
                 entry: Any = files[media]
                 if media_type(media) != "image" or not isinstance(entry, Mapping):
@@ -419,19 +421,19 @@ def import_annotations(
         raise InvalidInputError("batch_size must be a positive int")
     records = read_labels(path, format)
     tasks_query = project.tasks
-    index = _Index(tasks_query.expand("data_unit").values())
+    fields = ("status", "status_label", "data_unit")
+    index = _Index(tasks_query.expand("data_unit").only(*fields).values())
     report = ImportReport(format)
-    by_task: dict[int, tuple[Document, list[ImportItem]]] = {}
+    by_task: dict[int, list[tuple[str, Record, ImportItem]]] = {}
     for record in records:
         found = index.match(record)
         if found is None:
             report.items.append(ImportItem(record.file, "unmatched"))
             continue
         pk, media = found
-        task = index.tasks[pk]
         item = ImportItem(record.file, "would_write" if dry_run else "written", pk, media)
         report.items.append(item)
-        if _submitted(task) and not overwrite_submitted:
+        if pk in index.submitted and not overwrite_submitted:
             item.status = "submitted"
             continue
         width, height = index.sizes.get(found, (None, None))
@@ -455,37 +457,45 @@ def import_annotations(
         if not kept and item.invalid:
             item.status = "invalid"
             continue
-        if pk not in by_task:
-            data = task.get("data") if isinstance(task.get("data"), Mapping) else {}
-            by_task[pk] = (Document.from_v1(data), [])
-        doc, items = by_task[pk]
-        doc.annotations[media] = kept
-        kept_ids = {a.id for a in kept}
-        doc.set_groups(
-            media, {g: [m for m in ms if m in kept_ids] for g, ms in record.groups.items()}
-        )
-        if width and height:
-            extra = doc.top.setdefault("extra", {})
-            if isinstance(extra, dict):
-                extra.setdefault(media, {"width": width, "height": height})
+        record.annotations = kept
         item.annotations = len(kept)
-        items.append(item)
-    if dry_run or not by_task:
+        by_task.setdefault(pk, []).append((media, record, item))
+    if dry_run:
         return report
-    tasks_manager = tasks_query._manager
     send_action = "save" if as_predictions else action
     pending = list(by_task.items())
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for start in range(0, len(pending), batch_size):
             batch = pending[start : start + batch_size]
+            fetched = tasks_query.filter(ids=[pk for pk, _ in batch]).only("data").values()
+            current = {t["id"]: t.get("data") for t in fetched}
+            documents = [(pk, _merged(pk, current.get(pk), images, index)) for pk, images in batch]
 
-            def send(entry: tuple[int, tuple[Document, list[ImportItem]]]) -> None:
-                pk, (doc, items) = entry
+            def send(entry: tuple[int, Document]) -> None:
+                pk, doc = entry
                 try:
-                    tasks_manager.annotate(pk, {"action": send_action, "data": doc.to_v1()})
+                    tasks_query._manager.annotate(pk, {"action": send_action, "data": doc.to_v1()})
                 except ClientError as exc:
-                    for item in items:
+                    for _, _, item in by_task[pk]:
                         item.status, item.error = "refused", str(exc)
 
-            list(pool.map(send, batch))
+            list(pool.map(send, documents))
     return report
+
+
+def _merged(
+    pk: int, data: Any, images: list[tuple[str, Record, ImportItem]], index: _Index
+) -> Document:
+    """The task's current document with each imported image's annotations in place of
+    that image's own (its groups too; its size noted in ``extra``)."""
+    doc = Document.from_v1(data if isinstance(data, Mapping) else {})
+    for media, record, _ in images:
+        doc.annotations[media] = record.annotations
+        kept = {a.id for a in record.annotations}
+        doc.set_groups(media, {g: [m for m in ms if m in kept] for g, ms in record.groups.items()})
+        width, height = index.sizes.get((pk, media), (None, None))
+        if width and height:
+            extra = doc.top.setdefault("extra", {})
+            if isinstance(extra, dict):
+                extra.setdefault(media, {"width": width, "height": height})
+    return doc

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
@@ -65,6 +66,11 @@ def test_an_import_sends_one_annotate_task_data_per_task(client: Client, tmp_pat
     query = responses.calls[1].request.url
     assert "expand=data_unit" in query
     assert "project=7" in query
+    asked = parse_qs(urlsplit(query).query)
+    assert "data_unit" in asked["fields"]
+    assert "data" not in asked["fields"]  # the index reads files, not annotations
+    then = parse_qs(urlsplit(responses.calls[2].request.url).query)
+    assert (then["fields"], then["ids"]) == (["id", "data"], ["11"])  # matched tasks' data
 
 
 @responses.activate
