@@ -20,9 +20,11 @@ from synapse.training.items import (
     box_corners,
     clip_box,
     coco_rle,
+    mask_outlines,
     mask_pixels,
     polygon_area,
     poses,
+    signed_area,
     valid_box,
 )
 
@@ -306,7 +308,7 @@ class YoloWriter(Writer):
         rows: list[list[Any]] = []
         handled = {"bounding_box"} if self.task in ("detect", "obb") else set()
         if self.task == "segment":
-            handled = {"bounding_box", "polygon"}
+            handled = {"bounding_box", "polygon", "segmentation"}
         for ann in item.annotations:
             geometry = ann.geometry
             if ann.tool not in handled or geometry is None or self.task == "pose":
@@ -341,6 +343,18 @@ class YoloWriter(Writer):
                     item.note("skipped", "INVALID_GEOMETRY", ann, "a polygon needs 3 points")
                     continue
                 rows.append([label, *[v for x, y in points for v in (x / w, y / h)]])
+            elif isinstance(geometry, Mask):
+                pixels = geometry.pixels()
+                if not mask_pixels(item, ann, pixels):
+                    continue
+                holes = 0
+                for ring in mask_outlines(pixels, int(w)):
+                    if signed_area(ring) < 0:
+                        holes += 1
+                        continue
+                    rows.append([label, *[v for x, y in ring for v in (x / w, y / h)]])
+                if holes:
+                    item.note("lossy", "MASK_HOLE_DROPPED", ann, f"{holes} hole(s) filled")
         if self.task == "pose":
             for pose in poses(item):
                 box = pose.box()

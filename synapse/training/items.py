@@ -190,6 +190,54 @@ def mask_pixels(item: Item, ann: Annotation, pixels: list[int]) -> bool:
     return True
 
 
+def mask_outlines(pixels: list[int], width: int) -> list[list[tuple[int, int]]]:
+    """The outlines of a mask (row-major pixel indices) along the pixels' edges, as
+    closed rings of corner points: outer rings have a positive shoelace area (clockwise
+    on screen), holes a negative one; the areas add up to the pixel count exactly."""
+    on = set(pixels)
+    edges: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+    def edge(a: tuple[int, int], b: tuple[int, int]) -> None:
+        edges.setdefault(a, []).append(b)
+
+    for p in pixels:
+        x, y = p % width, p // width
+        if p - width not in on:
+            edge((x, y), (x + 1, y))
+        if x == width - 1 or p + 1 not in on:
+            edge((x + 1, y), (x + 1, y + 1))
+        if p + width not in on:
+            edge((x + 1, y + 1), (x, y + 1))
+        if x == 0 or p - 1 not in on:
+            edge((x, y + 1), (x, y))
+    rings: list[list[tuple[int, int]]] = []
+    for start in sorted(edges):
+        while edges.get(start):
+            ring = [start]
+            point = edges[start].pop()
+            while point != start:
+                ring.append(point)
+                point = edges[point].pop()
+            rings.append(_without_collinear(ring))
+    return rings
+
+
+def _without_collinear(ring: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out = []
+    for i, (x, y) in enumerate(ring):
+        (px, py), (nx, ny) = ring[i - 1], ring[(i + 1) % len(ring)]
+        if (x - px) * (ny - y) != (y - py) * (nx - x):
+            out.append((x, y))
+    return out
+
+
+def signed_area(points: list[tuple[int, int]]) -> float:
+    total = 0.0
+    for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True):
+        total += x0 * y1 - x1 * y0
+    return total / 2
+
+
 def coco_rle(pixels: list[int], width: int, height: int) -> dict[str, Any]:
     """COCO's compressed RLE of a mask given as sorted row-major pixel indices: runs over
     the column-major order, starting with a run of background, as a LEB128-like string."""

@@ -166,3 +166,41 @@ def _shape(ann: Annotation) -> tuple[float, ...]:
         return (g.x, g.y, g.width, g.height)
     assert isinstance(g, Mask)
     return tuple(g.pixels())
+
+
+def _inside(x: float, y: float, rings: list[list[tuple[int, int]]]) -> bool:
+    """Even-odd rule over every ring."""
+    crossings = 0
+    for ring in rings:
+        for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1], strict=True):
+            if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+                crossings += 1
+    return crossings % 2 == 1
+
+
+@given(st.integers(1, 9), st.integers(1, 9), st.data())
+def test_mask_outlines_enclose_exactly_the_mask(
+    width: int, height: int, data: st.DataObject
+) -> None:
+    from synapse.training.items import mask_outlines, signed_area
+
+    pixels = sorted(data.draw(st.sets(st.integers(0, width * height - 1), min_size=1)))
+    rings = mask_outlines(pixels, width)
+    assert sum(signed_area(r) for r in rings) == len(pixels)
+    inside = [p for p in range(width * height)
+              if _inside(p % width + 0.5, p // width + 0.5, rings)]  # fmt: skip
+    assert inside == pixels
+
+
+def test_yolo_segment_writes_a_mask_as_its_outline_and_notes_its_holes(tmp_path: Path) -> None:
+    ring = [y * 5 + x for y in range(5) for x in range(5) if (x, y) != (2, 2)]  # a hole
+    mask = Annotation.new("segmentation", Mask(ring), label="road")
+    writer = WRITERS["yolo-segment"](tmp_path / "seg", ("all",), ClassRegistry([]))
+    item = Item(0, "image_1", "all", "0_image_1.png", 5, 5, None, None, [mask])
+    assert writer.add(item) == 1
+    writer.close()
+    assert [(n.kind, n.reason) for n in item.notes] == [("lossy", "MASK_HOLE_DROPPED")]
+    (line,) = (tmp_path / "seg" / "labels" / "all" / "0_image_1.txt").read_text().splitlines()
+    values = [float(v) for v in line.split()[1:]]
+    corners = {(values[i] * 5, values[i + 1] * 5) for i in range(0, len(values), 2)}
+    assert corners == {(0, 0), (5, 0), (5, 5), (0, 5)}
