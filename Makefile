@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local,pandas,arrow,dask,export]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local,async,pandas,arrow,dask,export]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/upload.py
 	$(BIN)/python benchmarks/frames.py
 	$(BIN)/python benchmarks/dask_scaling.py
+	$(BIN)/python benchmarks/async_listing.py
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/export.py
 

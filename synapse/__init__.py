@@ -41,6 +41,7 @@ from synapse.methods import BackendClient
 from synapse.query import QuerySet
 
 if TYPE_CHECKING:
+    from synapse.aio import AsyncClient, AsyncMockTransport
     from synapse.resources import (
         Agent,
         Assignment,
@@ -67,6 +68,8 @@ __all__ = [
     "Agent",
     "AnnotateAction",
     "Assignment",
+    "AsyncClient",
+    "AsyncMockTransport",
     "AuthenticationError",
     "AuthorizationError",
     "BackendClient",
@@ -123,8 +126,16 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """A resource class, imported on first use from where its kind's declaration says
-    (``synapse.Task``)."""
+    (``synapse.Task``), or the async client (``synapse.AsyncClient``: it loads httpx, the
+    ``async`` extra)."""
     import importlib
+
+    if name in ("AsyncClient", "AsyncMockTransport"):
+        import synapse.aio
+
+        found = getattr(synapse.aio, name)
+        globals()[name] = found
+        return found
 
     from synapse.protocol import KINDS
 

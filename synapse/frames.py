@@ -52,7 +52,7 @@ class Column:
     """One output column: its wire name, its type, and whether it is a relation id."""
 
     name: str
-    kind: ColumnKind
+    kind: ColumnKind | None  # None: decided by the values
     relation: bool = False
 
 
@@ -68,16 +68,19 @@ def require(module: str, extra: str) -> Any:
         ) from exc
 
 
-def _kind(annotation: Any) -> ColumnKind:
+def _kind(annotation: Any) -> ColumnKind | None:
     """The column type of a field's annotation (``int | None`` is int, an enum is a
-    string, anything else is JSON)."""
+    string, anything else is JSON); None for a union of scalars (``int | str``, a job's
+    id), whose values decide, as an undeclared column's do."""
     while hasattr(annotation, "__metadata__"):  # Annotated[...]
         annotation = get_args(annotation)[0]
     if get_origin(annotation) in (Union, UnionType):
         kinds = {_kind(a) for a in get_args(annotation) if a is not type(None)}
         if len(kinds) == 1:
             return kinds.pop()
-        return "float" if kinds == {"int", "float"} else "json"
+        if kinds == {"int", "float"}:
+            return "float"
+        return None if kinds <= {"int", "float", "string", "bool"} else "json"
     if not isinstance(annotation, type):
         return "json"
     if issubclass(annotation, bool):

@@ -327,7 +327,7 @@ def _transport_error(exc: requests.exceptions.RequestException) -> TransportErro
         return TransportError("read_timeout", str(exc))
     if isinstance(exc, requests.exceptions.SSLError):
         # The handshake comes before the request: nothing was sent.
-        return TransportError("connect", f"TLS handshake failed ({_tls_reason(exc)})")
+        return TransportError("connect", f"TLS handshake failed ({tls_reason(str(exc))})")
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
@@ -336,9 +336,9 @@ def _transport_error(exc: requests.exceptions.RequestException) -> TransportErro
     return TransportError("broken", str(exc))
 
 
-def _tls_reason(exc: requests.exceptions.SSLError) -> str:
-    """The TLS library's words, with a hint for the common case of https to plain http."""
-    text = str(exc)
+def tls_reason(text: str) -> str:
+    """The TLS library's words (of any HTTP library), with a hint for the common case
+    of https to plain http."""
     if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
         return "the server does not speak TLS: is the base URL http://, not https://?"
     if "CERTIFICATE_VERIFY_FAILED" in text:

@@ -21,6 +21,7 @@ Two kinds, by what fixes a partition's rows when it is made:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -183,8 +184,12 @@ def partition_frame(
     ``columns`` when only some are used, and they are asked of the server). ``dtypes``
     are the meta's, so that every partition agrees with it."""
     frame: pd.DataFrame = partition.to_pandas(columns, flatten=flatten)
-    if dtypes:
-        frame = frame.astype({c: dtypes[c] for c in frame.columns if c in dtypes})
+    for name in frame.columns:
+        wanted = (dtypes or {}).get(name)
+        if wanted is None or frame[name].dtype == wanted:
+            continue
+        with contextlib.suppress(TypeError, ValueError):  # a misfit is kept as sent
+            frame[name] = frame[name].astype(wanted)
     return frame
 
 

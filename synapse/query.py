@@ -485,6 +485,11 @@ class QuerySet(Tabular, Generic[T]):
                 "once the data is read, and Dask needs them up front"
             )
         meta = self.none().to_pandas(columns, flatten=flatten)
+        if flatten:  # flattened columns are typed by their values: read one row for them
+            sample = self[:1].to_pandas(columns, flatten=True, progress=False)
+            meta = sample.iloc[:0].astype(
+                {c: sample[c].dtype for c in meta.columns if c in sample and len(sample)}
+            )
         parts = self.partitions(npartitions)
         return to_dask(parts, meta, columns, flatten)
 

@@ -18,6 +18,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -46,7 +47,7 @@ from synapse.http import (
 from synapse.retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
 from synapse.urls import Params, encode_params, join_url, origin
 
-__all__ = ["MAX_ERROR_BODY", "USER_AGENT", "MockTransport", "Transport"]
+__all__ = ["MAX_ERROR_BODY", "USER_AGENT", "MockTransport", "Prepared", "Transport"]
 
 logger = logging.getLogger("synapse")
 
@@ -58,6 +59,17 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 # --------------------------------------------------------------------------- the one path
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked request: what every attempt sends (``build()``) and how it is retried."""
+
+    method: str
+    url: str
+    build: Callable[[], Request]
+    retries: int
+    accepted: frozenset[int]
 
 
 class _Failure(Exception):
@@ -191,35 +203,13 @@ class Transport:
         connection cut inside it) is a broken connection, retried like one. Once
         ``cancelled()`` is true no retry is made (nobody waits for the answer).
         """
-        method = method.upper()
-        url = self.url(path)
-        if not url.startswith(("http://", "https://")):
-            raise InvalidInputError(f"not an http(s) URL: {url!r}")
-        if files:
-            check_files(files)
-        request_headers: dict[str, str] = {"User-Agent": USER_AGENT}
-        if self.is_own_origin(url):
-            request_headers.update(self.auth_headers())
-        if method in BODY_METHODS and not files and body is None:
-            request_headers["Content-Type"] = "application/json"
-        request_headers.update(headers or {})
-        timeouts = Timeout.coerce(timeout if timeout is not None else self.config.timeout)
-        retries = self.policy.max_retries if max_retries is None else max_retries
-        accepted = frozenset(ok_statuses)
-
-        def build() -> Request:
-            request = Request(
-                method, url, encode_params(params), dict(request_headers),
-                timeout=timeouts, stream=stream,
-            )  # fmt: skip
-            if body is not None:
-                request.content = body if isinstance(body, bytes) else body()
-            elif files:
-                request.form, request.files = form_fields(data), files
-            elif method in BODY_METHODS and data is not None:
-                request.content = encode_json(data)
-            return request
-
+        prepared = self.prepare(
+            method, path, params=params, data=data, files=files, body=body,
+            headers=headers, timeout=timeout, max_retries=max_retries, stream=stream,
+            ok_statuses=ok_statuses,
+        )  # fmt: skip
+        method, url, build = prepared.method, prepared.url, prepared.build
+        retries, accepted = prepared.retries, prepared.accepted
         attempt = 0
         while True:
             if attempt and cancelled is not None and cancelled():
@@ -244,6 +234,53 @@ class Transport:
                 attempt += 1
                 continue
             raise self._http_error(method, url, response, retry_after)
+
+    def prepare(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        data: Any = None,
+        files: Mapping[str, FileValue] | None = None,
+        body: Body | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Any = None,
+        max_retries: int | None = None,
+        stream: bool = False,
+        ok_statuses: Iterable[int] = (),
+    ) -> Prepared:
+        """Check and build a request once; ``build()`` makes each attempt's `Request`.
+        Shared by this transport and the async one, so both send the same requests."""
+        method = method.upper()
+        url = self.url(path)
+        if not url.startswith(("http://", "https://")):
+            raise InvalidInputError(f"not an http(s) URL: {url!r}")
+        if files:
+            check_files(files)
+        request_headers: dict[str, str] = {"User-Agent": USER_AGENT}
+        if self.is_own_origin(url):
+            request_headers.update(self.auth_headers())
+        if method in BODY_METHODS and not files and body is None:
+            request_headers["Content-Type"] = "application/json"
+        request_headers.update(headers or {})
+        timeouts = Timeout.coerce(timeout if timeout is not None else self.config.timeout)
+        retries = self.policy.max_retries if max_retries is None else max_retries
+
+        def build() -> Request:
+            request = Request(
+                method, url, encode_params(params), dict(request_headers),
+                timeout=timeouts, stream=stream,
+            )  # fmt: skip
+            if body is not None:
+                request.content = body if isinstance(body, bytes) else body()
+            elif files:
+                request.form, request.files = form_fields(data), files
+            elif method in BODY_METHODS and data is not None:
+                request.content = encode_json(data)
+            return request
+
+        return Prepared(method, url, build, retries, frozenset(ok_statuses))
 
     def _attempt(
         self,
@@ -306,6 +343,18 @@ class Transport:
         why: str,
         retry_after: float | None,
     ) -> None:
+        self.policy.sleep(self.retry_delay(method, url, attempt, retries, why, retry_after))
+
+    def retry_delay(
+        self,
+        method: str,
+        url: str,
+        attempt: int,
+        retries: int,
+        why: str,
+        retry_after: float | None,
+    ) -> float:
+        """The policy's delay before this retry, logged (redacted) before it is waited."""
         delay = self.policy.delay(attempt, retry_after)
         logger.warning(
             "retrying %s %s after %s (retry %d of %d, in %.2fs)",
@@ -316,7 +365,7 @@ class Transport:
             retries,
             delay,
         )
-        self.policy.sleep(delay)
+        return delay
 
     def _redact(self, value: Any, depth: int = 0) -> Any:
         """A copy of a decoded body with every credential of the config masked; nesting

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 import tempfile
@@ -78,6 +79,49 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def deadline_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol with a deadline for each request to arrive whole: from the
+    connection's start (or the previous answer) to the end of the request's body. A
+    client that never finishes its headers or its body is cut off at the deadline; the
+    time the application then takes is not counted."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class DeadlineProtocol(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(seconds, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_message_complete(self) -> None:
+            self._disarm()  # the request is whole
+            super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()  # the next request on this connection
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return DeadlineProtocol
+
+
 class LocalBackend:
     """A local Synapse backend served over real HTTP from a thread of this process.
 
@@ -103,6 +147,9 @@ class LocalBackend:
         faults: initial fault knobs (see `Faults`).
         max_json_body: largest JSON body accepted, in bytes (413 above).
         max_upload_body: largest multipart body (uploads, chunks) accepted, in bytes.
+        request_timeout: seconds a request may take to arrive whole (headers and body)
+            after the connection opens or the previous answer: a client that stalls
+            is disconnected instead of holding a connection forever.
     """
 
     def __init__(
@@ -120,8 +167,10 @@ class LocalBackend:
         faults: dict[str, Any] | None = None,
         max_json_body: int = DEFAULT_MAX_JSON_BODY,
         max_upload_body: int = DEFAULT_MAX_UPLOAD_BODY,
+        request_timeout: float = 60.0,
     ) -> None:
         self.host = host
+        self.request_timeout = request_timeout
         self.port = port or free_port(host)
         self.token = token or secrets.token_hex(20)
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="synapse-local-")
@@ -162,6 +211,7 @@ class LocalBackend:
             access_log=False,
             timeout_keep_alive=75,
             lifespan="off",
+            http=deadline_protocol(self.request_timeout),
         )
         return uvicorn.Server(config)
 

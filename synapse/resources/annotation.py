@@ -163,6 +163,15 @@ class Task(Resource):
         if isinstance(answer, Mapping):
             self._load(answer)
 
+    async def aannotate(
+        self,
+        data: Mapping[str, Any],
+        action: AnnotateAction | str = AnnotateAction.SUBMIT,
+        schema: str | None = None,
+    ) -> None:
+        """`annotate()` awaited (a Task loaded by an ``AsyncClient``)."""
+        await self._arun_sync("aannotate", self.annotate, data, action, schema)
+
     def set_tags(
         self,
         tags: Iterable[int | Resource] | int | Resource,

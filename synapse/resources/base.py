@@ -502,6 +502,22 @@ class Resource(BaseModel):
         """The manager of this kind on the client that loaded the object."""
         return self._bound_client().manager_for(type(self))
 
+    def _amanager(self, verb: str) -> Any:
+        """The manager of this kind, for an awaited call: a clear error when the object
+        was loaded by a sync ``Client`` (whose managers have no ``a`` methods)."""
+        if not hasattr(self._bound_client(), "atransport"):
+            raise InvalidInputError(
+                f"{verb}() needs a {type(self).__name__} loaded by an AsyncClient; "
+                f"this one was loaded by a sync client: use {verb[1:]}()"
+            )
+        return self._manager()
+
+    async def _arun_sync(self, verb: str, function: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Run this kind's sync action on a worker thread of the AsyncClient that loaded
+        the object, its requests sent on the loop (one implementation of each action)."""
+        self._amanager(verb)
+        return await self._bound_client().run_sync(function, *args, **kwargs)  # type: ignore[attr-defined]
+
     def _saved_pk(self) -> Any:
         if self.pk is None:
             raise InvalidInputError(f"this {type(self).__name__} has no id yet; save it first")
@@ -549,6 +565,22 @@ class Resource(BaseModel):
     def delete(self) -> None:
         """Delete on the server; the object cannot be saved afterwards."""
         self._manager().delete(self._saved_pk())
+        self._meta.deleted = True
+
+    @capability("get")
+    async def arefresh(self) -> None:
+        """`refresh()` awaited (an object loaded by an ``AsyncClient``)."""
+        self._load(await self._amanager("arefresh").afetch(self._saved_pk()))
+
+    @capability("update")
+    async def asave(self) -> None:
+        """`save()` awaited (an object loaded by an ``AsyncClient``)."""
+        await self._amanager("asave").asave(self)
+
+    @capability("delete")
+    async def adelete(self) -> None:
+        """`delete()` awaited (an object loaded by an ``AsyncClient``)."""
+        await self._amanager("adelete").adelete(self._saved_pk())
         self._meta.deleted = True
 
     # ------------------------------------------------------------------ copying

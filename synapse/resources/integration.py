@@ -107,6 +107,16 @@ class Plugin(Resource):
             language=language,
         )
 
+    async def arun(
+        self,
+        action: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Job:
+        """`run()` awaited (a Plugin loaded by an ``AsyncClient``); the same options."""
+        job: Job = await self._arun_sync("arun", self.run, action, params, **options)
+        return job
+
     def create_release(
         self,
         version: str,
@@ -190,6 +200,32 @@ class Job(Resource):
         if isinstance(answer, list):
             return [item if isinstance(item, str) else str(item) for item in answer]
         return [str(answer)] if answer else []
+
+    async def alogs(self) -> list[str]:
+        """`logs()` awaited (a Job loaded by an ``AsyncClient``)."""
+        lines: list[str] = await self._arun_sync("alogs", self.logs)
+        return lines
+
+    async def await_(self, timeout: float | None = None, poll: float = 0.5) -> Job:
+        """`wait()` awaited: polls with ``arefresh()`` and ``asyncio.sleep`` (Django's ``a``
+        prefix would make ``await``, a keyword: hence the underscore)."""
+        import asyncio
+
+        if poll <= 0:
+            raise InvalidInputError("poll must be a positive number of seconds")
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        interval = poll
+        while not self.is_finished:
+            if deadline is not None and loop.time() >= deadline:
+                raise JobTimeoutError(f"job {self.id} still {self.status} after {timeout}s")
+            pause = interval if deadline is None else min(interval, deadline - loop.time())
+            await asyncio.sleep(max(0.0, pause))
+            interval = min(interval * 1.5, 10.0)
+            await self.arefresh()
+        if self.status != JobStatus.SUCCEEDED:
+            raise JobFailed(self, await self.alogs())
+        return self
 
     def wait(self, timeout: float | None = None, poll: float = 0.5) -> Job:
         """Poll until the job finishes; raise [`JobFailed`][synapse.errors.JobFailed] if it failed.

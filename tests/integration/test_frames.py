@@ -285,3 +285,26 @@ def test_partitions_fetched_by_other_processes_make_the_whole_frame(world: Any) 
         pieces = list(pool.map(Partition.to_pandas, parts))
     frame = pd.concat(pieces)
     pd.testing.assert_frame_equal(frame, query.to_pandas(), check_index_type=False)
+
+
+def test_a_union_typed_id_is_typed_by_its_values(synapse_client: Client, demo: Any) -> None:
+    """A job's id is declared ``int | str`` (UUIDs on some backends): ints make Int64."""
+    frame = synapse_client.jobs.all().to_pandas(progress=False)
+    assert str(frame["id"].dtype) == "Int64"
+    listed = synapse_client.request("GET", "jobs/", params={"page_size": 1000})["results"]
+    assert frame["id"].tolist() == [j["id"] for j in listed]
+    assert all(isinstance(j["id"], int) for j in listed)
+
+
+def test_to_dask_flattened_columns_have_to_pandas_types(world: Any) -> None:
+    pytest.importorskip("dask.dataframe")
+    backend, client = world
+    query = client.tasks.filter(project=backend.big_project)
+    whole = query.to_pandas(flatten=True, progress=False)
+    columns = [c for c in whole.columns if c.startswith("data_unit.")][:6]
+    frame = query.to_dask(3, columns=columns, flatten=True)
+    expected = {c: str(whole[c].dtype) for c in columns}
+    assert {c: str(t) for c, t in frame.dtypes.items()} == expected
+    assert "Int64" in expected.values()  # the kind of column that came out as object
+    computed = frame.compute(scheduler="sync")
+    assert {c: str(t) for c, t in computed.dtypes.items()} == expected

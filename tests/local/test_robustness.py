@@ -192,3 +192,37 @@ def test_fields_asked_twice_answer_the_same(api: Api, demo: dict[str, Any]) -> N
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
     assert all(set(p) == {"title"} for p in first.json()["results"])
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        "GET /projects/ HTTP/1.1\r\nHost: x\r\n",  # headers never finished
+        "POST /projects/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Synapse-Access-Token: Token {token}\r\nContent-Length: 100\r\n\r\n"
+        '{{"title": ',  # a body that never ends
+    ],
+)
+def test_a_client_that_stalls_is_disconnected_not_held(partial: str) -> None:
+    """The server cuts a request that does not arrive whole by its deadline: the test
+    only waits for the server to close the connection, never on a timer of its own."""
+    import socket
+
+    def read_to_end(conn: socket.socket) -> bytes:
+        received = b""
+        while chunk := conn.recv(4096):
+            received += chunk
+        return received
+
+    with LocalBackend(request_timeout=0.2) as backend:
+        stalled = [socket.create_connection((backend.host, backend.port)) for _ in range(3)]
+        try:
+            for conn in stalled:
+                conn.sendall(partial.format(token=backend.token).encode())
+                conn.settimeout(30)  # a bound against a hang only: recv raises past it
+            answers = [read_to_end(conn) for conn in stalled]  # closed by the server
+            assert all(b"201" not in answer for answer in answers)  # nothing was created
+            assert requests.get(f"{backend.url}/projects/", timeout=30).status_code == 401
+        finally:
+            for conn in stalled:
+                conn.close()

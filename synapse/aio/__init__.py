@@ -1,0 +1,19 @@
+"""The async face of the SDK: [`AsyncClient`][synapse.aio.client.AsyncClient], on ``httpx``
+(``pip install 'synapse-orm[async]'``).
+
+Nothing here is imported by ``import synapse``: ``synapse.AsyncClient`` loads this
+package, and httpx with it, on first use.
+"""
+
+from synapse.aio.client import AsyncClient
+from synapse.aio.http import AsyncHTTPTransport, AsyncMockTransport, AsyncResponse, HttpxTransport
+from synapse.aio.query import AsyncQuerySet
+
+__all__ = [
+    "AsyncClient",
+    "AsyncHTTPTransport",
+    "AsyncMockTransport",
+    "AsyncQuerySet",
+    "AsyncResponse",
+    "HttpxTransport",
+]

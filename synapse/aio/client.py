@@ -1,0 +1,303 @@
+"""`AsyncClient`: the object API with ``await``, on ``httpx.AsyncClient``.
+
+It resolves the same settings (arguments, environment, profiles) into the same
+`Config`, and its requests take the same path as the sync client's (`Transport.prepare`,
+the one retry policy, the error tree, redaction, logging), sent by `AsyncTransport`.
+Its managers are the declared kinds' managers with the async capabilities mixed in
+(`synapse.aio.managers`), made on first use like the sync client's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from cachetools import LRUCache
+
+import synapse.protocol as protocol
+from synapse.aio.http import AsyncHTTPTransport, async_transport
+from synapse.aio.pagination import AsyncPageFetcher
+from synapse.aio.transport import AsyncTransport, LoopBridge
+from synapse.config import Config, Secret, TimeoutLike
+from synapse.encoding import FileValue
+from synapse.errors import InvalidInputError
+from synapse.pagination import ConcurrentFetcher, PageFetcher
+from synapse.retry import RetryPolicy
+from synapse.transport import Transport
+from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback
+from synapse.urls import Params, origin
+
+if TYPE_CHECKING:
+    import httpx
+
+    from synapse.resources.base import Resource
+
+__all__ = ["AsyncClient"]
+
+A = TypeVar("A", bound="AsyncClient")
+R = TypeVar("R")
+
+
+class AsyncClient:
+    """A connection to one Synapse backend for asyncio code, with a manager per kind
+    (``client.tasks``...) whose requests are awaited.
+
+    It takes the arguments of [`Client`][synapse.client.Client] (read from the same
+    environment variables and profiles when not given), except ``transport``: an
+    `AsyncHTTPTransport` (`HttpxTransport` by default, an
+    [`AsyncMockTransport`][synapse.aio.http.AsyncMockTransport] in tests) or any httpx
+    transport (``httpx.MockTransport``; ``respx`` mocks the default one). Needs
+    ``synapse-orm[async]``.
+
+    Use it as ``async with AsyncClient(...) as client:``, or ``await client.aclose()``:
+    that cancels the page requests still in flight and closes the connections.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        access_token: str | Secret | None = None,
+        *,
+        authorization_token: str | Secret | None = None,
+        tenant: str | None = None,
+        agent_token: str | Secret | None = None,
+        timeout: TimeoutLike | None = None,
+        max_retries: int | None = None,
+        page_size: int | None = None,
+        unknown_filters: str | None = None,
+        retry: RetryPolicy | None = None,
+        transport: AsyncHTTPTransport | httpx.AsyncBaseTransport | None = None,
+        pages_in_flight: int | None = None,
+        profile: str | None = None,
+    ) -> None:
+        self.config = Config.resolve(
+            base_url,
+            access_token,
+            authorization_token=authorization_token,
+            tenant=tenant,
+            agent_token=agent_token,
+            timeout=timeout,
+            max_retries=max_retries,
+            page_size=page_size,
+            unknown_filters=unknown_filters,
+            pages_in_flight=pages_in_flight,
+            profile=profile,
+        )
+        if retry is not None and max_retries is not None and retry.max_retries != max_retries:
+            raise InvalidInputError("give max_retries or retry=RetryPolicy(...), not both")
+        http = async_transport(origin(self.config.base_url), transport)
+        self._bridge = LoopBridge(http)
+        #: The sync transport: builds every request and maps every error; its own
+        #: sending works only from `run_sync` threads.
+        self.transport = Transport(self.config, policy=retry, http=self._bridge)
+        self.atransport = AsyncTransport(self.transport, http)
+        fetcher = ConcurrentFetcher(self.config.pages_in_flight)
+        self.page_fetcher: PageFetcher = fetcher
+        self.apage_fetcher = AsyncPageFetcher(
+            self.config.pages_in_flight, server_max=fetcher.server_max
+        )
+        self._cache: LRUCache[tuple[type, Any], Resource] = LRUCache(maxsize=4096)
+        self._lock = threading.Lock()
+
+    # -- managers: the kinds the sync client declares, with their async twins
+
+    def _manager(self, name: str) -> Any:
+        """This client's manager of a declared kind, with its async twins, made once."""
+        manager = self.__dict__.get(name)
+        if manager is None:
+            from synapse.aio.managers import async_manager_class
+            from synapse.managers import manager_class
+
+            cls = async_manager_class(manager_class(name))
+            with self._lock:
+                manager = self.__dict__.get(name)
+                if manager is None:  # the instance's dict answers from now on
+                    manager = self.__dict__[name] = cls(self)
+        return manager
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("_") and name in protocol.KINDS:
+            return self._manager(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *protocol.KINDS})
+
+    def manager_for(self, resource: type[Any]) -> Any:
+        """The manager of a resource class (``client.manager_for(Task) is client.tasks``)."""
+        kind = protocol.kind_of_resource(resource.__module__, resource.__qualname__)
+        if kind is None:
+            raise AttributeError(f"no manager for {resource.__name__}")
+        return self._manager(kind.name)
+
+    def related(self, resource: type[R], pk: Any) -> R:
+        """A related object not expanded in the answer: loading it would block, so this
+        raises unless called from `run_sync` code. Ask for it with ``expand(...)``, or
+        ``await client.<kind>.aget(pk)``."""
+        key = (resource, pk)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        loaded: R = self.manager_for(resource).get(pk)
+        with self._lock:
+            self._cache[key] = loaded  # type: ignore[assignment]
+        return loaded
+
+    def forget(self, resource: type[Any], pk: Any) -> None:
+        """Drop a cached object after it was saved or deleted through this client."""
+        with self._lock:
+            self._cache.pop((resource, pk), None)
+
+    def upload_many(
+        self,
+        collection: Any,
+        items: Any,
+        project: Any,
+        batch_size: int,
+        max_workers: int,
+        chunked: bool | None,
+        executor: Any = None,
+    ) -> Any:
+        """``DataCollection.upload_many``, for `run_sync` code (it is sync)."""
+        from synapse.resources.bulk import upload_many
+
+        return upload_many(collection, items, project, batch_size, max_workers, chunked, executor)
+
+    # -- settings
+
+    @property
+    def base_url(self) -> str:
+        """The backend's root URL."""
+        return self.config.base_url
+
+    @property
+    def page_size(self) -> int:
+        """Items per page when listing; settable."""
+        return self.config.page_size
+
+    @page_size.setter
+    def page_size(self, size: int) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
+            raise InvalidInputError(f"page_size must be an int from 1 to 1000, got {size!r}")
+        self.config = dataclasses.replace(self.config, page_size=size)
+        self.transport.config = self.config
+
+    # -- sending
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        data: Any = None,
+        files: Mapping[str, FileValue] | None = None,
+        timeout: TimeoutLike | None = None,
+        max_retries: int | None = None,
+    ) -> Any:
+        """Send one request to an API path and return the decoded answer."""
+        return await self.atransport.request(
+            method,
+            path,
+            params=params,
+            data=data,
+            files=files,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+
+    async def run_sync(self, function: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """Run sync SDK code (a kind's own method, the upload engine) on a worker thread;
+        the requests it makes are sent by this client's async transport, on this loop."""
+        self._bridge.loop = asyncio.get_running_loop()
+        return await asyncio.to_thread(functools.partial(function, *args, **kwargs))
+
+    # -- transfers: the sync engines (one protocol, one resume journal), awaited
+
+    async def chunked_upload(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        resume: bool | None = None,
+        on_progress: ProgressCallback | None = None,
+        progress: bool = False,
+        timeout: TimeoutLike | None = None,
+    ) -> dict[str, Any]:
+        """Upload a file with the resumable chunked protocol; the finalized upload. The
+        resume journal is the sync client's: an upload either began resumes in the
+        other."""
+        from synapse.uploads import upload_file
+
+        return await self.run_sync(
+            upload_file,
+            self.transport,
+            path,
+            chunk_size=chunk_size,
+            resume=resume,
+            on_progress=on_progress,
+            progress=progress,
+            timeout=timeout,
+        )
+
+    async def chunked_upload_many(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        concurrency: int = 4,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        resume: bool | None = None,
+    ) -> list[dict[str, Any]]:
+        """Upload many files, ``concurrency`` at a time; the finalized uploads in order.
+        Each upload sends one request at a time, so at most ``concurrency`` requests
+        are in flight, whatever the number of files."""
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidInputError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(path: str | os.PathLike[str]) -> dict[str, Any]:
+            async with limit:
+                return await self.chunked_upload(path, chunk_size=chunk_size, resume=resume)
+
+        return list(await asyncio.gather(*(one(p) for p in paths)))
+
+    async def download(
+        self,
+        url: str,
+        dest: str | os.PathLike[str],
+        *,
+        size: int | None = None,
+        checksum: str | None = None,
+    ) -> Path:
+        """Download a URL to ``dest`` (streamed, resumed with Range, renamed into place
+        only when complete; ``size`` and ``checksum`` checked when given), as
+        `Client.download` does."""
+        from synapse.downloads import download
+
+        return await self.run_sync(
+            download, self.transport, url, dest, size=size, checksum=checksum
+        )
+
+    # -- life cycle
+
+    async def aclose(self) -> None:
+        """Cancel the page requests in flight and close the connections."""
+        await self.apage_fetcher.aclose()
+        await self.atransport.http.aclose()
+
+    async def __aenter__(self: A) -> A:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        token = f", access_token={self.config.access_token}" if self.config.access_token else ""
+        return f"<{type(self).__name__} {self.config.base_url}{token}>"

@@ -1,0 +1,394 @@
+"""Sending one request without blocking: `AsyncResponse`, the `AsyncHTTPTransport`s.
+
+`HttpxTransport`, the default, is the only code of the SDK that touches ``httpx`` (the
+``synapse-orm[async]`` extra, loaded when an `AsyncClient` is first built, never by
+``import synapse``). It takes the same `synapse.http.Request` as the sync transports, and
+its failures become the same [`TransportError`][synapse.errors.TransportError] kinds, so
+retries, credentials and error mapping stay in one place (`synapse.transport`).
+`AsyncMockTransport` answers from a function, for tests; an ``httpx.MockTransport`` (or
+``respx``) also works, under `HttpxTransport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import os
+import ssl
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+try:
+    import httpx
+except ModuleNotFoundError as missing:  # pragma: no cover - the extra is not installed
+    raise ModuleNotFoundError(
+        "synapse.AsyncClient needs httpx: pip install 'synapse-orm[async]'", name=missing.name
+    ) from missing
+
+from synapse.encoding import OpenFiles
+from synapse.errors import TransportError
+from synapse.http import (
+    CREDENTIAL_HEADERS,
+    MAX_REDIRECTS,
+    Headers,
+    Request,
+    Response,
+    _MaskUrlCredentials,
+    tls_reason,
+)
+from synapse.urls import origin
+
+__all__ = [
+    "AsyncHTTPTransport",
+    "AsyncMockTransport",
+    "AsyncResponse",
+    "HttpxTransport",
+    "async_transport",
+]
+
+#: Bytes read from a file per write of a streamed body.
+_FILE_CHUNK = 1 << 20
+
+
+class _MaskHttpxUrls(_MaskUrlCredentials):
+    """httpx logs each request's URL at INFO (an ``httpx.URL``, not a string); the
+    protocol puts agent tokens in paths."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(str(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return super().filter(record)
+
+
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_MaskHttpxUrls())
+
+
+class AsyncResponse:
+    """An answer whose body is read (`aread()`) or streamed (`aiter_bytes()`) with
+    ``await``. After `aread()`, ``content`` holds the body, as on the sync `Response`."""
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        url: str = "",
+        reason: str = "",
+        stream: Callable[[int], AsyncIterator[bytes]] | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.headers = Headers(headers)
+        self._content = content if content is not None or stream else b""
+        self._stream = stream
+        self._on_close = on_close
+        self.url = url
+        self.reason = reason
+
+    @classmethod
+    def of(cls, response: Response) -> AsyncResponse:
+        """An async face for a whole sync `Response` (what mock handlers return)."""
+        return cls(
+            response.status_code,
+            headers=response.headers,
+            content=response.content,
+            url=response.url,
+            reason=response.reason,
+        )
+
+    @property
+    def content(self) -> bytes:
+        """The body; only once it was read (`aread()`)."""
+        if self._content is None:
+            raise RuntimeError("the body of a streamed response is read with `await aread()`")
+        return self._content
+
+    async def aread(self) -> bytes:
+        """The whole body (read now if it was streamed)."""
+        if self._content is None:
+            self._content = b"".join([chunk async for chunk in self.aiter_bytes(1 << 16)])
+        return self._content
+
+    async def aiter_bytes(self, chunk_size: int) -> AsyncGenerator[bytes, None]:
+        """The body in pieces of about ``chunk_size`` bytes; the response closes after."""
+        try:
+            if self._content is not None:
+                for start in range(0, len(self._content), chunk_size):
+                    yield self._content[start : start + chunk_size]
+            elif self._stream is not None:
+                async for chunk in self._stream(chunk_size):
+                    yield chunk
+        finally:
+            await self.aclose()
+
+    async def read_bounded(self, limit: int) -> Response:
+        """A sync `Response` holding at most ``limit + 1`` bytes of the body (enough to
+        tell that there was more); the rest is never downloaded."""
+        if self._content is None:
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                async for chunk in self.aiter_bytes(16 * 1024):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        break
+            except TransportError:
+                pass  # a broken error body still makes an error, from what did arrive
+            finally:
+                await self.aclose()
+            body = b"".join(chunks)[: limit + 1]
+        else:
+            body = self._content[: limit + 1]
+        return Response(
+            self.status_code, headers=self.headers, content=body, url=self.url, reason=self.reason
+        )
+
+    async def aclose(self) -> None:
+        """Release the connection (unread bytes are not downloaded)."""
+        if self._on_close is not None:
+            closer, self._on_close = self._on_close, None
+            await closer()
+
+    def __repr__(self) -> str:
+        return f"<AsyncResponse {self.status_code}>"
+
+
+class AsyncHTTPTransport(Protocol):
+    """Sends one request and returns its answer, its body not yet read: no retries, no
+    error mapping."""
+
+    async def handle(self, request: Request) -> AsyncResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- httpx
+
+
+class HttpxTransport:
+    """The default `AsyncHTTPTransport`: one pooled ``httpx.AsyncClient``.
+
+    Redirects are followed here (at most ``MAX_REDIRECTS``), and every credential header
+    is dropped on a redirect off ``own_origin`` (httpx itself drops only
+    ``Authorization``). ``transport`` is an httpx transport to send through instead of
+    the network (``httpx.MockTransport``, or one that respx patches).
+    """
+
+    def __init__(
+        self,
+        own_origin: tuple[str, str, int | None] | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        self.origin = own_origin
+        self._transport = transport
+        # httpx's default keep-alive pool (20): httpcore scans every pooled connection
+        # for each request, so a larger pool costs more CPU than it saves connects
+        self._limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=min(20, max_connections)
+        )
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The pooled client, made on first use in each event loop (its connections
+        belong to the loop that opened them: a later ``asyncio.run`` gets new ones)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._loop = loop
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            self._client = httpx.AsyncClient(
+                transport=self._transport,
+                limits=self._limits,
+                follow_redirects=False,
+                verify=_ssl_context(bundle),
+                timeout=None,  # noqa: S113 - each request gives its own timeouts
+            )
+        return self._client
+
+    async def handle(self, request: Request) -> AsyncResponse:
+        client = self.client
+        timeout = _timeout(request.timeout.connect, request.timeout.read)
+        kwargs: dict[str, Any] = {"headers": request.headers}
+        opened: OpenFiles | None = None
+        try:
+            if request.files:
+                opened = OpenFiles(request.files)
+                kwargs["files"] = opened.__enter__()
+                kwargs["data"] = _form_dict(request.form or [])
+            elif request.content is not None:
+                kwargs["content"] = _async_content(request.content)
+            outgoing = client.build_request(
+                request.method, _with_query(request.url, request.params), timeout=timeout, **kwargs
+            )
+            answer = await client.send(outgoing, stream=True)
+            hops = 0
+            while answer.is_redirect and answer.next_request is not None:
+                follow = answer.next_request
+                await answer.aclose()
+                hops += 1
+                if hops > MAX_REDIRECTS:
+                    raise TransportError("redirects", f"more than {MAX_REDIRECTS} redirects")
+                if origin(str(follow.url)) != self.origin:
+                    for name in CREDENTIAL_HEADERS:
+                        follow.headers.pop(name, None)
+                answer = await client.send(follow, stream=True)
+            if not request.stream and answer.status_code < 400:  # read whole, natively
+                return AsyncResponse(
+                    answer.status_code,
+                    headers=answer.headers,
+                    content=await answer.aread(),
+                    url=str(answer.url),
+                    reason=answer.reason_phrase,
+                )
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from exc
+        finally:
+            if opened is not None:
+                opened.__exit__(None, None, None)
+
+        async def stream(chunk_size: int) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in answer.aiter_bytes(chunk_size):
+                    yield chunk
+            except httpx.HTTPError as exc:
+                raise _transport_error(exc) from exc
+
+        return AsyncResponse(
+            answer.status_code,
+            headers=answer.headers,
+            url=str(answer.url),
+            reason=answer.reason_phrase,
+            stream=stream,
+            on_close=answer.aclose,
+        )
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._loop is asyncio.get_running_loop():
+            await client.aclose()  # (a pool of a loop that has ended went with it)
+
+
+def async_transport(
+    own_origin: tuple[str, str, int | None], transport: Any = None
+) -> AsyncHTTPTransport:
+    """What an `AsyncClient` sends through: its ``transport=`` when that is an
+    `AsyncHTTPTransport`, `HttpxTransport` over it when it is an httpx transport
+    (``httpx.MockTransport``), else `HttpxTransport` over the network."""
+    if transport is None or isinstance(transport, httpx.AsyncBaseTransport):
+        return HttpxTransport(own_origin, transport=transport)
+    found: AsyncHTTPTransport = transport
+    return found
+
+
+@functools.lru_cache(maxsize=4)
+def _ssl_context(bundle: str | None) -> ssl.SSLContext:
+    """One TLS context per CA bundle for the process (loading the certificates costs
+    0.05-0.2 s; clients share it): the sync client's bundle (``REQUESTS_CA_BUNDLE``)
+    when set, else httpx's default. Verification stays on either way."""
+    if bundle:
+        return ssl.create_default_context(cafile=bundle)
+    return httpx.create_ssl_context(verify=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(connect: float | None, read: float | None) -> httpx.Timeout:
+    """httpx's timeouts for the SDK's (connect, read): writes as reads, the pool as a
+    connect."""
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+
+def _with_query(url: str, params: list[tuple[str, str]]) -> str:
+    """``params`` appended to the URL's own query, encoded as the sync transport does
+    (httpx would replace a ``next`` link's query instead of adding to it)."""
+    if not params:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+
+
+def _form_dict(form: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Repeated multipart fields, as httpx takes them."""
+    fields: dict[str, list[str]] = {}
+    for key, value in form:
+        fields.setdefault(key, []).append(value)
+    return fields
+
+
+def _async_content(content: Any) -> Any:
+    """A body httpx can send from an async client: bytes as they are; a file or an
+    iterable of bytes (what a body factory makes) read piece by piece."""
+    if isinstance(content, (bytes, bytearray)):
+        return bytes(content)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        if hasattr(content, "read"):
+            while chunk := content.read(_FILE_CHUNK):
+                yield chunk
+        else:
+            for chunk in content:
+                yield chunk
+
+    return pieces()
+
+
+def _transport_error(exc: httpx.HTTPError) -> TransportError:
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return TransportError("connect_timeout", str(exc))
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+        return TransportError("read_timeout", str(exc))
+    if isinstance(exc, httpx.ConnectError):
+        if "SSL" in str(exc) or "TLS" in str(exc):  # the handshake: nothing was sent
+            return TransportError("connect", f"TLS handshake failed ({tls_reason(str(exc))})")
+        refused = "refused" in str(exc).lower()
+        return TransportError("connect", "connection refused" if refused else "unreachable")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return TransportError("redirects", str(exc))
+    return TransportError("broken", str(exc) or type(exc).__name__)
+
+
+# --------------------------------------------------------------------------- mock
+
+
+#: A function or coroutine function answering a request.
+AsyncHandler = Callable[[Request], Any]
+
+
+class AsyncMockTransport:
+    """An `AsyncHTTPTransport` that answers every request with ``handler(request)``: a
+    plain function or a coroutine function returning a `synapse.http.Response` (or an
+    `AsyncResponse`). It may raise `TransportError` to play a network failure. Every
+    request is kept in ``requests``, its body read into bytes:
+
+    ```python
+    transport = AsyncMockTransport(handler)
+    client = AsyncClient("https://api.example.com", "token", transport=transport)
+    ```
+    """
+
+    def __init__(self, handler: AsyncHandler) -> None:
+        self.handler = handler
+        self.requests: list[Request] = []
+
+    async def handle(self, request: Request) -> AsyncResponse:
+        content = request.content
+        if content is not None and not isinstance(content, bytes):  # a file or chunks
+            request.content = content.read() if hasattr(content, "read") else b"".join(content)
+        self.requests.append(request)
+        answer = self.handler(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        response = answer if isinstance(answer, AsyncResponse) else AsyncResponse.of(answer)
+        if not response.url:
+            response.url = request.url
+        return response
+
+    async def aclose(self) -> None:
+        pass

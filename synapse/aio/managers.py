@@ -1,0 +1,242 @@
+"""The managers of an `AsyncClient`: each kind's own declared manager class, with the
+async capabilities mixed in.
+
+`async_manager_class(TaskManager)` is a subclass of ``TaskManager`` (its paths, filters,
+orderings, expansions and kind-specific methods, declared once) and of the async twin of
+each capability it has: `AsyncGet` (``aget``), `AsyncList` (``all()`` gives an
+`AsyncQuerySet`; ``afirst``, ``acount``...), `AsyncCreate` (``acreate``, ``abulk_create``,
+``aget_or_create``), `AsyncUpdate` (``asave``), `AsyncDelete` (``adelete``). A kind
+without a list endpoint has no ``afirst``, as it has no ``first``.
+
+The common verbs are awaited natively. Where a kind's sync method does more than the
+capability's default (a custom ``create``, a batched ``bulk_create``, an action), the
+async name runs that same method on a worker thread whose requests go through the async
+transport (`AsyncClient.run_sync`): one implementation, never a second copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from synapse.aio.query import AsyncContext, AsyncQuerySet, async_context
+from synapse.errors import ClientError, InvalidInputError, NotFoundError
+from synapse.managers import (
+    BulkItem,
+    BulkReport,
+    CreateMixin,
+    DeleteMixin,
+    GetMixin,
+    ListMixin,
+    Manager,
+    UpdateMixin,
+)
+from synapse.urls import PathParam
+
+if TYPE_CHECKING:
+    from synapse.resources.base import Resource
+
+__all__ = [
+    "AsyncCreate",
+    "AsyncDelete",
+    "AsyncGet",
+    "AsyncList",
+    "AsyncUpdate",
+    "async_manager_class",
+]
+
+T = TypeVar("T", bound="Resource")
+
+
+def _async(manager: Manager[Any]) -> AsyncContext:
+    return async_context(manager.client)
+
+
+class AsyncGet(GetMixin[T]):
+    """``aget(pk)``: one object by id (or the one matching filters)."""
+
+    async def aget(self, pk: PathParam | None = None, /, **filters: Any) -> T:
+        """The object with this id, or the one object matching ``filters``; raises
+        ``<Resource>.DoesNotExist``."""
+        key = self.resource._pk_field
+        if pk is None and set(filters) == {key}:
+            pk = filters.pop(key)
+        if pk is None:
+            if not filters:
+                raise InvalidInputError("aget() needs an id or filters")
+            if not isinstance(self, AsyncList):
+                raise InvalidInputError(f"{self.resource.__name__} cannot be looked up by filters")
+            found: T = await self.all().aget(**filters)
+            return found
+        if filters:
+            raise InvalidInputError("aget() takes an id or filters, not both")
+        path = self.detail_path(pk)  # checked before anything is sent
+        self.client.forget(self.resource, pk)
+        try:
+            data = await _async(self).atransport.request("GET", path, params=self.detail_query())
+        except NotFoundError as exc:
+            raise self.resource.DoesNotExist(
+                f"{self.resource.__name__} {pk!r} does not exist",
+                status_code=exc.status_code,
+                response=exc.response,
+                method=exc.method,
+                url=exc.url,
+                request_id=exc.request_id,
+            ) from exc
+        return self._build(data)
+
+    async def afetch(self, pk: PathParam, params: Mapping[str, Any] | None = None) -> Any:
+        """The object's JSON as the server sends it (`GetMixin.fetch`, awaited)."""
+        query = {**self.detail_query(), **(params or {})}
+        return await _async(self).atransport.request("GET", self.detail_path(pk), params=query)
+
+
+class AsyncList(ListMixin[T]):
+    """Lazy listing through `AsyncQuerySet`."""
+
+    def all(self) -> AsyncQuerySet[T]:
+        """Every object, lazily: an `AsyncQuerySet` (building it sends nothing)."""
+        return AsyncQuerySet(self)
+
+    def filter(self, **filters: Any) -> AsyncQuerySet[T]:
+        """Objects matching ``filters`` (checked now, before any request)."""
+        return self.all().filter(**filters)
+
+    async def afirst(self) -> T | None:
+        """The first object, or None."""
+        return await self.all().afirst()
+
+    async def alast(self) -> T | None:
+        """The last object, or None."""
+        return await self.all().alast()
+
+    async def aexists(self) -> bool:
+        """Whether there is any object."""
+        return await self.all().aexists()
+
+    async def acount(self) -> int:
+        """How many objects there are (one small request)."""
+        return await self.all().acount()
+
+    def aiterator(self, chunk_size: int | None = None) -> AsyncIterator[T]:
+        """Stream every object without caching."""
+        return self.all().aiterator(chunk_size)
+
+    async def ain_bulk(self, ids: Iterable[Any]) -> dict[Any, T]:
+        """The objects with these ids, by id."""
+        return await self.all().ain_bulk(ids)
+
+
+class AsyncCreate(CreateMixin[T]):
+    """``acreate``, ``abulk_create`` and ``aget_or_create``."""
+
+    async def acreate(self, **fields: Any) -> T:
+        """Create one object and return it as the server answered."""
+        if type(self).create is not CreateMixin.create:  # the kind's own create
+            created: T = await _async(self).run_sync(self.create, **fields)
+            return created
+        body = self._body(fields)  # checked before anything is sent
+        return self._build(await _async(self).atransport.request("POST", self.path, data=body))
+
+    async def abulk_create(
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 100
+    ) -> BulkReport[T]:
+        """Create many objects; each item's outcome is in the report, in order. Up to
+        the client's ``pages_in_flight`` creations are in flight at once (a kind with a
+        batch endpoint sends its batches, as ``bulk_create`` does)."""
+        if batch_size < 1:
+            raise InvalidInputError("batch_size must be at least 1")
+        if type(self).bulk_create is not CreateMixin.bulk_create:
+            report: BulkReport[T] = await _async(self).run_sync(
+                self.bulk_create, items, batch_size=batch_size
+            )
+            return report
+        entries: list[BulkItem[T]] = [BulkItem(i, item) for i, item in enumerate(items)]
+        limit = asyncio.Semaphore(max(1, self.client.config.pages_in_flight))
+
+        async def one(entry: BulkItem[T]) -> None:
+            async with limit:
+                try:
+                    entry.result = await self.acreate(**entry.item)
+                except ClientError as exc:
+                    entry.error = exc
+
+        await asyncio.gather(*(one(entry) for entry in entries))
+        return BulkReport(entries)
+
+    async def aget_or_create(
+        self, defaults: Mapping[str, Any] | None = None, **lookup: Any
+    ) -> tuple[T, bool]:
+        """The object matching ``lookup``, or a new one made of ``lookup`` and ``defaults``."""
+        if not isinstance(self, AsyncList):
+            raise InvalidInputError(f"{self.resource.__name__} cannot be looked up by filters")
+        try:
+            found: T = (
+                await self.aget(**lookup)
+                if isinstance(self, AsyncGet)
+                else await self.all().aget(**lookup)
+            )
+            return found, False
+        except self.resource.DoesNotExist:
+            return await self.acreate(**{**lookup, **(defaults or {})}), True
+
+
+class AsyncUpdate(UpdateMixin[T]):
+    """``asave(obj)``: `UpdateMixin.save`, awaited (a PATCH of what changed, or a PUT)."""
+
+    async def asave(self, obj: T) -> None:
+        """Send ``obj``'s changes and reload it from the answer; create it if it is new."""
+        if obj._meta.deleted:
+            raise InvalidInputError(f"this {type(obj).__name__} was deleted; it cannot be saved")
+        if obj.pk is None:
+            if not isinstance(self, AsyncCreate):
+                raise InvalidInputError(f"{type(obj).__name__} objects cannot be created")
+            created = await self.acreate(**obj._wire_body())
+            obj._load(created._meta.raw)
+            return
+        if self.full_update:
+            if not obj.changed_fields:
+                return
+            body = obj._wire_body()
+        else:
+            body = obj._wire_changes()
+            if not body:
+                return
+        method = "PUT" if self.full_update else "PATCH"
+        answer = await _async(self).atransport.request(
+            method, self.detail_path(obj.pk), params=self.detail_query(), data=dict(body)
+        )
+        self.client.forget(self.resource, obj.pk)
+        if isinstance(answer, Mapping):
+            obj._load(answer)
+        else:
+            obj._meta.dirty = frozenset()
+
+
+class AsyncDelete(DeleteMixin[T]):
+    """``adelete(pk)``."""
+
+    async def adelete(self, pk: PathParam) -> None:
+        """Delete the object with this id."""
+        await _async(self).atransport.request("DELETE", self.detail_path(pk))
+        self.client.forget(self.resource, pk)
+
+
+_TWINS: tuple[tuple[type[Manager[Any]], type[Manager[Any]]], ...] = (
+    (GetMixin, AsyncGet),
+    (ListMixin, AsyncList),
+    (CreateMixin, AsyncCreate),
+    (UpdateMixin, AsyncUpdate),
+    (DeleteMixin, AsyncDelete),
+)
+_CLASSES: dict[type[Manager[Any]], type[Manager[Any]]] = {}
+
+
+def async_manager_class(kind: type[Manager[Any]]) -> type[Manager[Any]]:
+    """The kind's manager class with the async twin of each capability it has."""
+    made = _CLASSES.get(kind)
+    if made is None:
+        twins = tuple(twin for capability, twin in _TWINS if issubclass(kind, capability))
+        made = _CLASSES[kind] = type(f"Async{kind.__name__}", (*twins, kind), {})
+    return made
