@@ -255,8 +255,6 @@ class CocoWriter(Writer):
                         "iscrowd": 0,
                         **ann,
                     }
-                    if isinstance(row.get("segmentation"), dict):
-                        row["iscrowd"] = 0
                     out.write(("," if count > 1 else "") + "\n" + json.dumps(row))
             out.write('],\n"categories":' + json.dumps(categories) + "}\n")
         self.files.append(str(path.relative_to(self.dest)))
