@@ -397,5 +397,14 @@ class Config:
         """``text`` with every credential of this config replaced by its masked form."""
         for value in self.secrets():
             if value:
-                text = text.replace(value, mask(value))
+                text = _whole(value).sub(mask(value), text)
         return mask_url_credentials(text)
+
+
+# A token character: a secret is masked where it stands whole (a path segment, a header
+# value, a word), not inside a longer word - a one-letter token must not mask every letter.
+_TOKEN_CHAR = r"[A-Za-z0-9_.~-]"  # noqa: S105 - a character class
+
+
+def _whole(value: str) -> re.Pattern[str]:
+    return re.compile(f"(?<!{_TOKEN_CHAR}){re.escape(value)}(?!{_TOKEN_CHAR})")

@@ -15,9 +15,14 @@ ClientError
 │   ├── NotFoundError                404
 │   ├── ValidationError              400, 422 (field_errors holds the per-field messages)
 │   ├── RateLimitError               429 (retry_after in seconds, if the server said)
-│   └── ServerError                  5xx
+│   ├── ServerError                  5xx
+│   └── GpuUnavailableError          503 with error_type: gpu_unavailable
+├── StreamError                      a streamed answer (console-log tail) broke
+│   ├── StreamLimitExceededError
+│   └── WebSocketError
 ├── InvalidInputError (also ValueError)  bad input found before any request was sent
 │   ├── UnknownFilterError           a filter name the backend would silently ignore
+│   ├── MissingFieldError (also KeyError)  an item lacks a field it needs
 │   └── ReadOnlyFieldError (also AttributeError)  a field the server computes was set
 ├── ChecksumMismatchError            the server's MD5 of an upload differs from the file's
 ├── IncompleteResultError            a listing or download ended before the size the
@@ -58,16 +63,20 @@ __all__ = [
     "ClientError",
     "ClientResponseIncompleteError",
     "ClientTimeoutError",
+    "GpuUnavailableError",
     "HTTPError",
     "IncompleteResultError",
     "InvalidInputError",
     "JobFailed",
     "JobTimeoutError",
+    "MissingFieldError",
     "MultipleObjectsReturned",
     "NotFoundError",
     "RateLimitError",
     "ReadOnlyFieldError",
     "ServerError",
+    "StreamError",
+    "StreamLimitExceededError",
     "TooManyRedirectsError",
     "TransportError",
     "UnknownFieldWarning",
@@ -76,15 +85,25 @@ __all__ = [
     "UnknownValueWarning",
     "UnsafePathError",
     "ValidationError",
+    "WebSocketError",
     "error_for_status",
+    "raise_for_status",
     "summarize_detail",
 ]
 
 _MAX_MESSAGE = 300
 
 
+_UNSET: Any = object()
+
+
 class ClientError(Exception):
     """Root of every error the SDK raises on purpose.
+
+    Built as the SDK builds it, ``ClientError("message", status_code=..., url=...)``, or
+    as code written for the older package does: ``ClientError(500, "Server error")``,
+    ``ClientError(status_code=500, detail=...)``, ``NotFoundError("gone")`` (each class
+    carries its own status, ``default_status``).
 
     Attributes:
         status_code: the HTTP status, or ``None`` when no answer was received.
@@ -95,21 +114,46 @@ class ClientError(Exception):
         request_id: the server's request id, when it sent one.
     """
 
+    #: The status an error of this class has when none is given.
+    default_status: int | None = None
+    #: Whether a first positional int is a status code (the older package's order for
+    #: the classes whose status varies).
+    _status_first = True
+
     def __init__(
         self,
-        message: str,
-        *,
-        status_code: int | None = None,
+        *args: Any,
+        status_code: Any = _UNSET,
+        detail: Any = _UNSET,
+        message: str | None = None,
         response: Any = None,
-        detail: Any = None,
         method: str | None = None,
         url: str | None = None,
         request_id: str | None = None,
     ) -> None:
+        if len(args) > 2:
+            raise TypeError(f"{type(self).__name__} takes at most 2 positional arguments")
+        first = args[0] if args else _UNSET
+        if self._status_first and (first is None or _is_status(first)):
+            if status_code is not _UNSET:
+                raise TypeError("status_code given twice")
+            status_code, args = first, args[1:]
+            if args and detail is _UNSET:
+                detail, args = args[0], ()
+        if args:
+            if len(args) > 1 or message is not None:
+                raise TypeError(f"unexpected arguments for {type(self).__name__}: {args!r}")
+            message = args[0] if isinstance(args[0], str) else None
+            if detail is _UNSET:
+                detail = args[0]
+        if detail is _UNSET:
+            detail = message
+        if message is None:
+            message = "" if detail is None else str(detail)
         self.message = message
-        self.status_code = status_code
+        self.status_code = self.default_status if status_code is _UNSET else status_code
         self.response = response
-        self.detail = detail if detail is not None else message
+        self.detail = detail
         self.method = method
         self.url = url
         self.request_id = request_id
@@ -122,14 +166,21 @@ class ClientError(Exception):
         if self.method and self.url:
             parts.append(f"{self.method} {self.url}")
         head = " ".join(parts)
-        text = f"{head}: {self.message}" if head else self.message
+        text = f"{head}: {self.message}" if head and self.message else head or self.message
         if self.request_id:
             text += f" (request id {self.request_id})"
         return text
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only constructors do not pickle by default; errors cross process pools.
         return (_rebuild_error, (type(self), self.message, self.__dict__))
+
+
+def _is_status(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _rebuild_error(cls: type[ClientError], message: str, state: dict[str, Any]) -> ClientError:
@@ -142,6 +193,8 @@ def _rebuild_error(cls: type[ClientError], message: str, state: dict[str, Any]) 
 class ClientConnectionError(ClientError):
     """The server could not be reached, or the connection broke."""
 
+    _status_first = False
+
 
 class ClientResponseIncompleteError(ClientConnectionError):
     """The request was sent but no complete answer came back: it may have been applied."""
@@ -150,9 +203,8 @@ class ClientResponseIncompleteError(ClientConnectionError):
 class ClientTimeoutError(ClientError):
     """Connecting or reading took longer than the configured timeout."""
 
-    def __init__(self, message: str, **kwargs: Any) -> None:
-        kwargs.setdefault("status_code", 408)
-        super().__init__(message, **kwargs)
+    default_status = 408
+    _status_first = False
 
 
 class TooManyRedirectsError(ClientError):
@@ -196,13 +248,22 @@ class HTTPError(ClientError):
 class AuthenticationError(HTTPError):
     """401: the credentials are missing or wrong."""
 
+    default_status = 401
+    _status_first = False
+
 
 class AuthorizationError(HTTPError):
     """403: the credentials are valid but not allowed to do this."""
 
+    default_status = 403
+    _status_first = False
+
 
 class NotFoundError(HTTPError):
     """404: the object or path does not exist."""
+
+    default_status = 404
+    _status_first = False
 
 
 class ValidationError(HTTPError):
@@ -210,6 +271,8 @@ class ValidationError(HTTPError):
 
     ``field_errors`` maps each field the server named to its messages.
     """
+
+    default_status = 400
 
     @property
     def field_errors(self) -> dict[str, list[str]]:
@@ -226,17 +289,54 @@ class ValidationError(HTTPError):
 class RateLimitError(HTTPError):
     """429: too many requests. ``retry_after`` is the server's wait in seconds, if given."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    default_status = 429
+    _status_first = False
+
+    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
-        super().__init__(message, **kwargs)
+        super().__init__(*args, **kwargs)
 
 
 class ServerError(HTTPError):
     """5xx: the server failed to handle the request."""
 
+    default_status = 500
+
+
+class GpuUnavailableError(HTTPError):
+    """503 whose detail says ``error_type: gpu_unavailable``: no GPU was free for the
+    request. A sibling of `ServerError`, as in the older package."""
+
+    default_status = 503
+    _status_first = False
+
+    @property
+    def error_details(self) -> dict[str, Any]:
+        """The detail without its ``message`` and ``error_type``."""
+        if not isinstance(self.detail, dict):
+            return {}
+        return {k: v for k, v in self.detail.items() if k not in ("message", "error_type")}
+
+
+class StreamError(ClientError):
+    """A streamed answer (a console-log tail) broke or could not be read."""
+
+
+class StreamLimitExceededError(StreamError):
+    """A stream grew past the limit the client reads."""
+
+
+class WebSocketError(StreamError):
+    """A WebSocket stream failed."""
+
 
 class InvalidInputError(ClientError, ValueError):
     """Bad input found before any request was sent (bad id, URL, filter, file...)."""
+
+
+class MissingFieldError(InvalidInputError, KeyError):
+    """An item lacks a field it needs (``task_id`` of a batch item); also a ``KeyError``,
+    as the older package raised."""
 
 
 class ReadOnlyFieldError(InvalidInputError, AttributeError):
@@ -334,11 +434,34 @@ def error_for_status(
         limited._body_truncated = truncated_at is not None
         return limited
     cls = _STATUS_CLASSES.get(status_code)
+    if (
+        status_code == 503
+        and isinstance(detail, dict)
+        and detail.get("error_type") == ("gpu_unavailable")
+    ):
+        cls = GpuUnavailableError
     if cls is None:
         cls = ServerError if status_code >= 500 else HTTPError
     error = cls(message, **kwargs)
     error._body_truncated = truncated_at is not None
     return error
+
+
+def raise_for_status(status_code: int, detail: Any = None) -> None:
+    """Raise the error class of an error status (``>= 400``) with this detail; do
+    nothing for other statuses. The older package's helper, on this package's classes."""
+    if status_code < 400:
+        return
+    cls = _STATUS_CLASSES.get(status_code)
+    if (
+        status_code == 503
+        and isinstance(detail, dict)
+        and detail.get("error_type") == ("gpu_unavailable")
+    ):
+        cls = GpuUnavailableError
+    if cls is None:
+        cls = ServerError if status_code >= 500 else HTTPError
+    raise cls(status_code=status_code, detail=detail)
 
 
 def _detail_of(body: Any) -> Any:

@@ -235,9 +235,18 @@ class ListMixin(Manager[T]):
         """Every object, lazily, page by page."""
         return QuerySet(self)
 
-    def fetch_page(self, params: Mapping[str, Any] | None = None) -> Any:
-        """One page of the list as the server sends it, for exactly these ``params``."""
-        return self.client.transport.request("GET", self.list_path, params=params)
+    def fetch_page(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: Any = None,
+        path: str | None = None,
+    ) -> Any:
+        """One page of the list as the server sends it, for exactly these ``params``
+        (``path``: a variant of the list, such as ``sdk/tasks/data/``)."""
+        return self.client.transport.request(
+            "GET", path or self.list_path, params=params, timeout=timeout
+        )
 
     def filter(self, **filters: Any) -> QuerySet[T]:
         """Objects matching ``filters`` (checked against the backend's filters first)."""

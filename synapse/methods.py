@@ -1,13 +1,15 @@
 """The method API of the original ``BackendClient``, on top of the object API.
 
-Every method keeps its name and arguments and returns plain JSON-like data as the server
-sent it. Each is a thin call into the managers, the uploads and the transport: there is
-no second HTTP path. Where the old package had a quirk, these
-methods do not copy it:
+Every method keeps its name, arguments and defaults (ids also as ``pk=``) and returns
+plain JSON-like data as the server sent it, or the model the old package returned
+(``get_storage``, ``list_agents``). Each is a thin call into the managers, the uploads and
+the transport: there is no second HTTP path. The old mixins' import paths
+(``synapse.clients.backend.annotation``...) hold the methods that need no manager. Where
+the old package had a quirk, these methods do not copy it:
 
-- ``list_*(list_all=True)`` returns a lazy [`ListResult`][synapse.results.ListResult] (its
-  ``len()`` is the
-  server's count) instead of a ``(generator, count)`` tuple;
+- ``list_*(list_all=True)`` returns ``(items, count)`` as the old package did, where
+  ``items`` is a lazy, indexable [`ListResult`][synapse.results.ListResult] rather than a
+  one-shot generator;
 - ``url_conversion`` is applied only when given, in both listing modes; ``get_model``
   downloads nothing unless asked;
 - ``create_tasks`` takes the seed's list form as well as the wire form;
@@ -30,10 +32,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any
 
 from synapse.client import Client
+from synapse.clients.backend.annotation import AnnotationClientMixin
+from synapse.clients.backend.bulk_upload.mixin import BulkUploadClientMixin
+from synapse.clients.backend.core import pick_id
+from synapse.clients.backend.integration import IntegrationClientMixin
+from synapse.clients.backend.ml import MLClientMixin
 from synapse.downloads import convert_urls
 from synapse.encoding import check_readable
-from synapse.enums import AnnotateAction, JobStatus, require_enum
-from synapse.errors import ClientError, InvalidInputError, UnknownFieldWarning
+from synapse.enums import JobStatus, require_enum
+from synapse.errors import InvalidInputError, UnknownFieldWarning
 from synapse.results import ListResult
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_state
 from synapse.urls import PathParam
@@ -85,7 +92,13 @@ def _seed_conversion(transforms: Mapping[str, Callable[[str], Any]]) -> Callable
     return apply
 
 
-class BackendClient(Client):
+class BackendClient(
+    AnnotationClientMixin,
+    IntegrationClientMixin,
+    MLClientMixin,
+    BulkUploadClientMixin,
+    Client,
+):
     """The original ``BackendClient``'s methods (``get_project``, ``list_tasks``...) on the
     same client as the object API: ``client.list_tasks()`` and ``client.tasks`` both work.
 
@@ -95,6 +108,21 @@ class BackendClient(Client):
     from synapse import BackendClient, ClientError
     ```
     """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        access_token: str | None = None,
+        *,
+        url_host: str | None = None,
+        **options: Any,
+    ) -> None:
+        """As [`Client`][synapse.Client]; ``url_host`` (e.g. ``"internal"``) is sent as a
+        query parameter of every request, asking the server to sign storage URLs for that
+        host. A ``url_host`` a caller puts in ``params`` wins."""
+        super().__init__(base_url, access_token, **options)
+        if url_host:
+            self.transport.default_params = {"url_host": str(url_host)}
 
     # ------------------------------------------------------------------ helpers
 
@@ -130,14 +158,42 @@ class BackendClient(Client):
         list_all: bool,
         unknown_filters: str | None = None,
         stable: bool = False,
+        *,
+        page_size: int | None = None,
+        timeout: Any = None,
+        path: str | None = None,
+    ) -> Any:
+        """One page as sent, or ``(items, count)`` with ``list_all=True`` (the first page
+        is read at once, as the old package did). ``page_size`` is sent when given and
+        not in ``params``; ``path`` lists a variant of the kind (``sdk/tasks/data/``)."""
+        items = self._items(
+            manager, params, url_conversion, list_all, unknown_filters, stable,
+            page_size=page_size, timeout=timeout, path=path,
+        )  # fmt: skip
+        return (items, len(items)) if isinstance(items, ListResult) else items
+
+    def _items(
+        self,
+        manager: ListMixin[Any],
+        params: Params,
+        url_conversion: UrlConversion,
+        list_all: bool,
+        unknown_filters: str | None = None,
+        stable: bool = False,
+        *,
+        page_size: int | None = None,
+        timeout: Any = None,
+        path: str | None = None,
     ) -> Any:
         given = self._check_params(manager, params, unknown_filters)
+        if page_size is not None:
+            given.setdefault("page_size", _page_size(page_size))
         if stable and not list_all:
             raise InvalidInputError("stable=True walks every page: use it with list_all=True")
         convert = self._converter(url_conversion)
         client = self
         if not list_all:
-            page = manager.fetch_page(given)
+            page = manager.fetch_page(given, timeout=timeout, path=path)
             if convert is not None and isinstance(page, Mapping):
                 for item in page.get("results", []):
                     convert(item)
@@ -150,7 +206,7 @@ class BackendClient(Client):
             walk = manager.stable_walk(tuple(str(ordering).split(",")) if ordering else ())
         return ListResult(
             client,
-            manager.list_path,
+            path or manager.list_path,
             list(given.items()),
             page_size,
             convert,
@@ -161,7 +217,7 @@ class BackendClient(Client):
     def _all_items(
         self, manager: ListMixin[Any], params: Params, unknown_filters: str | None = None
     ) -> list[dict[str, Any]]:
-        return list(self._list(manager, params, None, True, unknown_filters))
+        return list(self._items(manager, params, None, True, unknown_filters))
 
     # ------------------------------------------------------------------ client utilities
 
@@ -177,51 +233,32 @@ class BackendClient(Client):
     def exists(self, api: str, *args: Any, **kwargs: Any) -> bool:
         """Whether a listing method finds anything: ``exists("list_tasks", params)``."""
         result = getattr(self, api)(*args, **kwargs)
-        if isinstance(result, ListResult):
-            return len(result) > 0
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], ListResult):
+            return bool(result[1] > 0)  # list_all=True: (items, count)
         return bool(result.get("count", 0) > 0) if isinstance(result, Mapping) else bool(result)
 
     # ------------------------------------------------------------------ annotation
 
-    def get_project(self, pk: PathParam) -> Any:
-        """GET ``projects/{pk}/``."""
-        return self.projects.fetch(pk)
-
-    def get_task(self, pk: PathParam, params: Params = None) -> Any:
-        """GET ``tasks/{pk}/`` (``params`` such as ``expand``, ``fields``)."""
-        return self.tasks.fetch(pk, params)
-
-    def annotate_task_data(
-        self, pk: PathParam, data: Mapping[str, Any], schema: str | None = None
+    def get_project(
+        self, project_id: PathParam | None = None, *, pk: PathParam | None = None
     ) -> Any:
-        """PUT ``tasks/{pk}/annotate_task_data/`` with ``{"action", "data"}``.
+        """GET ``projects/{id}/``."""
+        return self.projects.fetch(pick_id("project_id", project_id, pk))
 
-        ``data`` is that wire body, or (as the original documentation writes it) the
-        annotation itself, which is then submitted: ``{"action": "submit", "data": data}``.
-        """
-        return self.tasks.annotate(pk, annotate_body(data), schema)
+    def get_task(
+        self,
+        task_id: PathParam | None = None,
+        params: Params = None,
+        *,
+        pk: PathParam | None = None,
+    ) -> Any:
+        """GET ``tasks/{id}/`` (``params`` such as ``expand``, ``fields``)."""
+        return self.tasks.fetch(pick_id("task_id", task_id, pk), params)
 
-    def annotate_task_data_batch(
-        self, items: Iterable[Mapping[str, Any]], *, max_workers: int | None = None
-    ) -> dict[Any, dict[str, Any]]:
-        """Annotate many tasks in parallel; per task ``{success, error, response}``."""
-        batch = list(items)
-        for item in batch:
-            if "task_id" not in item:
-                raise InvalidInputError(f"each item needs a task_id: {dict(item)!r:.100}")
+    def _task_changed(self, task_id: PathParam) -> None:
+        from synapse.resources.annotation import Task
 
-        def one(item: Mapping[str, Any]) -> dict[str, Any]:
-            try:
-                response = self.annotate_task_data(
-                    item["task_id"], item.get("data", {}), item.get("schema")
-                )
-                return {"success": True, "error": None, "response": response}
-            except ClientError as exc:
-                return {"success": False, "error": str(exc), "response": None}
-
-        with ThreadPoolExecutor(max_workers or max(1, min(len(batch), 16))) as pool:
-            results = list(pool.map(one, batch))
-        return {item["task_id"]: result for item, result in zip(batch, results, strict=True)}
+        self.forget(Task, task_id)
 
     def list_tasks(
         self,
@@ -229,11 +266,28 @@ class BackendClient(Client):
         url_conversion: UrlConversion = None,
         list_all: bool = False,
         *,
+        timeout: Any = None,
         unknown_filters: str | None = None,
         stable: bool = False,
     ) -> Any:
-        """GET ``sdk/tasks/``: the page as sent, or every task with ``list_all=True``."""
-        return self._list(self.tasks, params, url_conversion, list_all, unknown_filters, stable)
+        """GET ``sdk/tasks/``: the page as sent, or ``(tasks, count)`` with
+        ``list_all=True``."""
+        return self._list(
+            self.tasks, params, url_conversion, list_all, unknown_filters, stable,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def list_tasks_data(self, params: Params = None, *, list_all: bool = False) -> Any:
+        """GET ``sdk/tasks/data/``: rows of ``id`` and ``data`` only."""
+        return self._list(self.tasks, params, None, list_all, path=_variant(self.tasks, "data"))
+
+    def list_tasks_files(
+        self, params: Params = None, *, url_conversion: UrlConversion = None, list_all: bool = False
+    ) -> Any:
+        """GET ``sdk/tasks/files/``: rows whose ``files`` is a list of file infos."""
+        return self._list(
+            self.tasks, params, url_conversion, list_all, path=_variant(self.tasks, "files")
+        )
 
     def create_tasks(self, data: Any) -> Any:
         """Create tasks from ``{project, data: [{data_unit}]}`` or the seed's list
@@ -269,9 +323,9 @@ class BackendClient(Client):
         """POST ``tasks/set_tags/``: ``{task_ids, tag_ids}`` or ``{ids, tags, action}``."""
         return self._set_tags(self.tasks, "task_ids", data, params)
 
-    def get_task_tag(self, pk: PathParam) -> Any:
-        """GET ``task_tags/{pk}/``."""
-        return self.task_tags.fetch(pk)
+    def get_task_tag(self, tag_id: PathParam | None = None, *, pk: PathParam | None = None) -> Any:
+        """GET ``task_tags/{id}/``."""
+        return self.task_tags.fetch(pick_id("tag_id", tag_id, pk))
 
     def list_task_tags(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
         """GET ``task_tags/`` (one page)."""
@@ -285,12 +339,22 @@ class BackendClient(Client):
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         on_progress: ProgressCallback | None = None,
+        read_timeout: float | None = None,
         resume: bool | None = None,
     ) -> Any:
         """Upload a file with the resumable chunked protocol; the finalized upload."""
         return self.chunked_upload(
-            file_path, chunk_size=chunk_size, on_progress=on_progress, resume=resume
+            file_path,
+            chunk_size=chunk_size,
+            on_progress=on_progress,
+            resume=resume,
+            timeout=self._read_timeout(read_timeout),
         )
+
+    def _read_timeout(self, read: float | None) -> tuple[float | None, float | None] | None:
+        """The client's connect timeout with this read timeout; ``None`` keeps the
+        client's defaults."""
+        return None if read is None else (self.config.timeout.connect, read)
 
     def get_chunked_upload(self, upload_id: PathParam) -> Any:
         """GET ``chunked_upload/{id}/``: its offset and completion."""
@@ -304,21 +368,33 @@ class BackendClient(Client):
 
     list_data_collection = list_data_collections
 
-    def get_data_collection(self, pk: PathParam) -> Any:
-        """GET ``data_collections/{pk}/`` with its ``file_specifications``."""
-        return self.data_collections.fetch(pk)
+    def get_data_collection(
+        self, collection_id: PathParam | None = None, *, pk: PathParam | None = None
+    ) -> Any:
+        """GET ``data_collections/{id}/`` with its ``file_specifications``."""
+        return self.data_collections.fetch(pick_id("collection_id", collection_id, pk))
 
     def create_data_file(
-        self, file_path: str | os.PathLike[str], use_chunked_upload: bool | None = None
+        self,
+        file_path: str | os.PathLike[str],
+        use_chunked_upload: bool | None = None,
+        *,
+        read_timeout: float | None = None,
     ) -> Any:
-        """Upload a file as a data file: chunked above 50 MiB unless told."""
-        return self.data_files.create(file_path, chunked=use_chunked_upload)._meta.raw
+        """Upload a file as a data file: chunked above 50 MiB unless told; ``read_timeout``
+        applies to every request of the upload."""
+        created = self.data_files.create(
+            file_path, chunked=use_chunked_upload, timeout=self._read_timeout(read_timeout)
+        )
+        return created._meta.raw
 
     def upload_data_file(
         self,
         organized_file: Mapping[str, Any],
         collection_id: int,
         use_chunked_upload: bool | None = None,
+        *,
+        read_timeout: float | None = None,
     ) -> dict[str, Any]:
         """Upload each file of ``{"files": {spec: path}, "meta", "groups"}``; returns the
         payload for `create_data_units()` (no unit is created)."""
@@ -328,7 +404,42 @@ class BackendClient(Client):
             organized_file.get("meta"),
             organized_file.get("groups"),
             chunked=use_chunked_upload,
+            timeout=self._read_timeout(read_timeout),
         )
+
+    def upload_data_collection(
+        self,
+        collection_id: int,
+        data: Iterable[Mapping[str, Any]],
+        *,
+        project_id: int | None = None,
+        batch_size: int = 1000,
+        max_workers: int = 10,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Upload every item's files (threads), create the data units by batches and,
+        with ``project_id``, a task per unit. ``on_progress(done, total)`` per item."""
+        items = list(data)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        done = 0
+
+        def upload(item: Mapping[str, Any]) -> dict[str, Any]:
+            return self.upload_data_file(item, collection_id)
+
+        with ThreadPoolExecutor(max(1, min(max_workers, len(items) or 1))) as pool:
+            payloads = []
+            for payload in pool.map(upload, items):
+                payloads.append(payload)
+                done += 1
+                if on_progress is not None:
+                    on_progress(done, len(items))
+        for start in range(0, len(payloads), batch_size):
+            answer = self.create_data_units(payloads[start : start + batch_size])
+            units = answer if isinstance(answer, list) else answer.get("results", [answer])
+            if project_id is not None and units:
+                rows = [{"data_unit": unit["id"]} for unit in units]
+                self.tasks.create_json({"project": project_id, "data": rows})
 
     def create_data_units(self, uploaded_files: Any) -> Any:
         """POST ``data_units/`` with one payload or a list; the answer as sent.
@@ -351,23 +462,32 @@ class BackendClient(Client):
         body = dict(uploaded_files) if single else items
         return self.data_units.create_json(body)
 
-    def get_data_unit(self, pk: PathParam, params: Params = None) -> Any:
-        """GET ``data_units/{pk}/``."""
-        return self.data_units.fetch(pk, params)
+    def get_data_unit(
+        self,
+        unit_id: PathParam | None = None,
+        params: Params = None,
+        *,
+        pk: PathParam | None = None,
+    ) -> Any:
+        """GET ``data_units/{id}/``."""
+        return self.data_units.fetch(pick_id("unit_id", unit_id, pk), params)
 
     def list_data_units(
         self,
         params: Params = None,
         url_conversion: UrlConversion = None,
         list_all: bool = False,
+        page_size: int = 100,
+        timeout: float = 60,
         *,
         unknown_filters: str | None = None,
         stable: bool = False,
     ) -> Any:
-        """GET ``data_units/``."""
+        """GET ``data_units/`` (``page_size`` always sent; read timeout ``timeout``)."""
         return self._list(
-            self.data_units, params, url_conversion, list_all, unknown_filters, stable
-        )
+            self.data_units, params, url_conversion, list_all, unknown_filters, stable,
+            page_size=page_size, timeout=self._read_timeout(timeout),
+        )  # fmt: skip
 
     def verify_data_files_checksums(self, checksums: Iterable[str]) -> Any:
         """POST ``data_files/verify_checksums/``: which checksums exist."""
@@ -375,9 +495,11 @@ class BackendClient(Client):
 
     # ------------------------------------------------------------------ HITL
 
-    def get_assignment(self, pk: PathParam) -> Any:
-        """GET ``assignments/{pk}/``."""
-        return self.assignments.fetch(pk)
+    def get_assignment(
+        self, assignment_id: PathParam | None = None, *, pk: PathParam | None = None
+    ) -> Any:
+        """GET ``assignments/{id}/``."""
+        return self.assignments.fetch(pick_id("assignment_id", assignment_id, pk))
 
     def list_assignments(
         self,
@@ -385,13 +507,30 @@ class BackendClient(Client):
         url_conversion: UrlConversion = None,
         list_all: bool = False,
         *,
+        timeout: Any = None,
         unknown_filters: str | None = None,
         stable: bool = False,
     ) -> Any:
         """GET ``sdk/assignments/``."""
         return self._list(
-            self.assignments, params, url_conversion, list_all, unknown_filters, stable
+            self.assignments, params, url_conversion, list_all, unknown_filters, stable,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def list_assignments_data(self, params: Params = None, *, list_all: bool = False) -> Any:
+        """GET ``sdk/assignments/data/``: rows of ``id`` and ``data``."""
+        return self._list(
+            self.assignments, params, None, list_all, path=_variant(self.assignments, "data")
         )
+
+    def list_assignments_files(
+        self, params: Params = None, *, url_conversion: UrlConversion = None, list_all: bool = False
+    ) -> Any:
+        """GET ``sdk/assignments/files/``: rows with the task's files as a list."""
+        return self._list(
+            self.assignments, params, url_conversion, list_all,
+            path=_variant(self.assignments, "files"),
+        )  # fmt: skip
 
     def set_tags_assignments(self, data: Mapping[str, Any], params: Params = None) -> Any:
         """POST ``assignments/set_tags/``: ``{assignment_ids, tag_ids}`` or the wire shape."""
@@ -399,36 +538,51 @@ class BackendClient(Client):
 
     # ------------------------------------------------------------------ integration
 
-    def list_agents(
-        self, params: Params = None, *, unknown_filters: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Every agent, as dicts."""
-        return self._all_items(self.agents, params, unknown_filters)
+    def list_agents(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
+        """Every agent, as [`Agent`][synapse.clients.backend.models.Agent] models."""
+        from synapse.clients.backend.models import Agent
 
-    def health_check_agent(self, token: str) -> Any:
+        return [
+            Agent.model_validate(a) for a in self._all_items(self.agents, params, unknown_filters)
+        ]
+
+    def health_check_agent(self, agent_token: str) -> Any:
         """POST ``agents/{token}/connect/``."""
-        return self.agents.health_check(token)
+        return self.agents.health_check(agent_token)
 
-    def get_plugin(self, pk: PathParam) -> Any:
-        """GET ``plugins/{pk}/``."""
-        return self.plugins.fetch(pk)
+    def get_plugin(self, plugin_id: PathParam | None = None, *, pk: PathParam | None = None) -> Any:
+        """GET ``plugins/{id}/``."""
+        return self.plugins.fetch(pick_id("plugin_id", plugin_id, pk))
 
     def create_plugin(self, data: Mapping[str, Any]) -> Any:
         """POST ``plugins/``."""
         return self.plugins.create_json(dict(data))
 
-    def update_plugin(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
-        """PUT ``plugins/{pk}/`` (the backend takes full updates of plugins)."""
-        return self.plugins.send_update(pk, data)
+    def update_plugin(
+        self,
+        plugin_id: PathParam | None = None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        pk: PathParam | None = None,
+    ) -> Any:
+        """PUT ``plugins/{id}/`` (the backend takes full updates of plugins)."""
+        return self.plugins.send_update(pick_id("plugin_id", plugin_id, pk), _body(data))
 
-    def run_plugin(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
+    def run_plugin(
+        self,
+        plugin: PathParam | None = None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        pk: PathParam | None = None,
+    ) -> Any:
         """POST ``plugins/{id or code}/run/``; the answer as sent (a job, or a result).
 
         ``parameters`` is accepted for ``params`` (the original documentation's word). A key
         the SDK does not know is sent as given, with an
         [`UnknownFieldWarning`][synapse.errors.UnknownFieldWarning].
         """
-        fields = dict(data)
+        pk = pick_id("plugin", plugin, pk)
+        fields = _body(data)
         if "parameters" in fields:
             if "params" in fields:
                 raise InvalidInputError("give params or parameters, not both")
@@ -456,7 +610,10 @@ class BackendClient(Client):
         return self.plugins.run_json(pk, body)
 
     def create_plugin_release(
-        self, data: Mapping[str, Any], file: str | os.PathLike[str] | IO[bytes] | None = None
+        self,
+        data: Mapping[str, Any],
+        *,
+        file: str | os.PathLike[str] | IO[bytes] | None = None,
     ) -> Any:
         """POST ``plugin_releases/``; a ``file`` (in ``data`` or as keyword) goes multipart."""
         fields = dict(data)
@@ -465,9 +622,15 @@ class BackendClient(Client):
         release = self.plugin_releases.create(file=archive, **fields)
         return release._meta.raw
 
-    def get_plugin_release(self, pk: PathParam, params: Params = None) -> Any:
+    def get_plugin_release(
+        self,
+        release_id: PathParam | None = None,
+        params: Params = None,
+        *,
+        pk: PathParam | None = None,
+    ) -> Any:
         """GET ``plugin_releases/{id or code@version}/``."""
-        return self.plugin_releases.fetch(pk, params)
+        return self.plugin_releases.fetch(pick_id("release_id", release_id, pk), params)
 
     def list_plugin_releases(
         self, plugin_code: str | None = None, params: Params = None
@@ -480,12 +643,22 @@ class BackendClient(Client):
         """GET ``jobs/`` (one page)."""
         return self._list(self.jobs, params, None, False, unknown_filters)
 
-    def get_job(self, pk: PathParam, params: Params = None) -> Any:
-        """GET ``jobs/{pk}/``."""
-        return self.jobs.fetch(pk, params)
+    def get_job(
+        self, job_id: PathParam | None = None, params: Params = None, *, pk: PathParam | None = None
+    ) -> Any:
+        """GET ``jobs/{id}/``."""
+        return self.jobs.fetch(pick_id("job_id", job_id, pk), params)
 
-    def update_job(self, pk: PathParam, data: Mapping[str, Any]) -> Any:
-        """PATCH ``jobs/{pk}/`` with the job fields the backend takes."""
+    def update_job(
+        self,
+        job_id: PathParam | None = None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        pk: PathParam | None = None,
+    ) -> Any:
+        """PATCH ``jobs/{id}/`` with the job fields the backend takes."""
+        pk = pick_id("job_id", job_id, pk)
+        data = _body(data)
         unknown = set(data) - JOB_UPDATE_FIELDS
         if unknown:
             raise InvalidInputError(
@@ -496,9 +669,11 @@ class BackendClient(Client):
             body["status"] = require_enum(JobStatus, body["status"], field="status").value
         return self.jobs.send_update(pk, body)
 
-    def list_job_console_logs(self, pk: PathParam) -> Any:
-        """GET ``jobs/{pk}/console_logs/``."""
-        return self.jobs.console_logs(pk)
+    def list_job_console_logs(
+        self, job_id: PathParam | None = None, *, pk: PathParam | None = None
+    ) -> Any:
+        """GET ``jobs/{id}/console_logs/``."""
+        return self.jobs.console_logs(pick_id("job_id", job_id, pk))
 
     def create_logs(self, data: Any) -> Any:
         """POST ``logs/``: one entry as an object, several as a list. ``file`` paths are
@@ -519,9 +694,15 @@ class BackendClient(Client):
         """GET ``storages/`` (one page)."""
         return self._list(self.storages, params, None, False, unknown_filters)
 
-    def get_storage(self, pk: PathParam) -> Any:
-        """GET ``storages/{pk}/?with_configuration=true``."""
-        return self.storages.fetch(pk)
+    def get_storage(
+        self, storage_id: PathParam | None = None, *, pk: PathParam | None = None
+    ) -> Any:
+        """GET ``storages/{id}/?with_configuration=true``, as a
+        [`Storage`][synapse.clients.backend.models.Storage] model (``storage.provider``,
+        and ``storage["provider"]`` too)."""
+        from synapse.clients.backend.models import Storage
+
+        return Storage.model_validate(self.storages.fetch(pick_id("storage_id", storage_id, pk)))
 
     def create_storage(self, data: Mapping[str, Any]) -> Any:
         """POST ``storages/``; ``category`` may be left to the server, and a ``provider``
@@ -535,19 +716,30 @@ class BackendClient(Client):
         return self._list(self.models, params, None, False, unknown_filters)
 
     def get_model(
-        self, pk: PathParam, params: Params = None, url_conversion: UrlConversion = None
+        self,
+        model_id: PathParam | None = None,
+        params: Params = None,
+        url_conversion: UrlConversion = None,
+        *,
+        pk: PathParam | None = None,
     ) -> Any:
-        """GET ``models/{pk}/``; the file is downloaded only if ``url_conversion`` asks."""
-        model = self.models.fetch(pk, params)
+        """GET ``models/{id}/``; the file is downloaded only if ``url_conversion`` asks."""
+        model = self.models.fetch(pick_id("model_id", model_id, pk), params)
         convert = self._converter(url_conversion)
         if convert is not None:
             convert(model)
         return model
 
-    def create_model(self, data: Mapping[str, Any]) -> Any:
-        """POST ``models/``; a ``file`` path in ``data`` is uploaded (chunked) first."""
+    def create_model(
+        self, data: Mapping[str, Any], *, file: str | os.PathLike[str] | None = None
+    ) -> Any:
+        """POST ``models/``; a ``file`` (keyword, or a path in ``data``) is uploaded
+        (chunked) first. The caller's dict is not changed."""
         fields = dict(data)
-        file = fields.pop("file", None)
+        in_data = fields.pop("file", None)
+        if file is not None and in_data is not None:
+            raise InvalidInputError("give the model file once: file= or data['file']")
+        file = file if file is not None else in_data
         return self.models.create(file=file, **fields)._meta.raw
 
     def list_ground_truth_events(
@@ -555,18 +747,47 @@ class BackendClient(Client):
         params: Params = None,
         url_conversion: UrlConversion = None,
         list_all: bool = False,
+        page_size: int = 100,
         *,
+        timeout: Any = None,
         unknown_filters: str | None = None,
         stable: bool = False,
     ) -> Any:
-        """GET ``sdk/ground_truth_events/``."""
+        """GET ``sdk/ground_truth_events/`` (``page_size`` always sent)."""
         return self._list(
-            self.ground_truth_events, params, url_conversion, list_all, unknown_filters
+            self.ground_truth_events, params, url_conversion, list_all, unknown_filters, stable,
+            page_size=page_size, timeout=timeout,
+        )  # fmt: skip
+
+    def list_ground_truth_events_data(
+        self, params: Params = None, *, list_all: bool = False, page_size: int = 100
+    ) -> Any:
+        """GET ``sdk/ground_truth_events/data/``: rows of ``id`` and ``data``."""
+        manager = self.ground_truth_events
+        return self._list(
+            manager, params, None, list_all, page_size=page_size, path=_variant(manager, "data")
         )
 
-    def get_ground_truth_version(self, pk: PathParam) -> Any:
-        """GET ``ground_truth_dataset_versions/{pk}/``."""
-        return self.ground_truth_versions.fetch(pk)
+    def list_ground_truth_events_files(
+        self,
+        params: Params = None,
+        *,
+        url_conversion: UrlConversion = None,
+        list_all: bool = False,
+        page_size: int = 100,
+    ) -> Any:
+        """GET ``sdk/ground_truth_events/files/``: rows whose ``files`` is a list."""
+        manager = self.ground_truth_events
+        return self._list(
+            manager, params, url_conversion, list_all,
+            page_size=page_size, path=_variant(manager, "files"),
+        )  # fmt: skip
+
+    def get_ground_truth_version(
+        self, version_id: PathParam | None = None, *, pk: PathParam | None = None
+    ) -> Any:
+        """GET ``ground_truth_dataset_versions/{id}/``."""
+        return self.ground_truth_versions.fetch(pick_id("version_id", version_id, pk))
 
     def list_ground_truth_versions(
         self, params: Params = None, *, unknown_filters: str | None = None
@@ -579,26 +800,34 @@ class BackendClient(Client):
         params: Params = None,
         url_conversion: UrlConversion = None,
         list_all: bool = False,
+        page_size: int = 100,
+        timeout: float = 60,
         *,
         unknown_filters: str | None = None,
         stable: bool = False,
     ) -> Any:
-        """GET ``ground_truths/``."""
-        return self._list(self.ground_truths, params, url_conversion, list_all, unknown_filters)
+        """GET ``ground_truths/`` (``page_size`` always sent; read timeout ``timeout``)."""
+        return self._list(
+            self.ground_truths, params, url_conversion, list_all, unknown_filters, stable,
+            page_size=page_size, timeout=self._read_timeout(timeout),
+        )  # fmt: skip
 
 
-def annotate_body(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The wire body ``{"action", "data"}``: given as such, or built around a bare
-    annotation (which is submitted), so that no annotation is ever dropped on the way."""
+def _variant(manager: ListMixin[Any], name: str) -> str:
+    """The path of a list variant: ``sdk/tasks/`` -> ``sdk/tasks/data/``."""
+    return f"{manager.list_path}{name}/"
+
+
+def _page_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+        raise InvalidInputError(f"page_size must be an int from 1 to 1000, got {value!r}")
+    return value
+
+
+def _body(data: Mapping[str, Any] | None) -> dict[str, Any]:
     if not isinstance(data, Mapping):
-        raise InvalidInputError(f"annotation data must be a dict, got {type(data).__name__}")
-    if "data" in data and set(data) <= {"action", "data"}:
-        body = dict(data)
-        body["action"] = require_enum(
-            AnnotateAction, body.get("action", "submit"), field="action"
-        ).value
-        return body
-    return {"action": AnnotateAction.SUBMIT.value, "data": dict(data)}
+        raise InvalidInputError(f"data must be a dict, got {type(data).__name__}")
+    return dict(data)
 
 
 def _data_unit_problem(item: Any) -> str:

@@ -113,6 +113,13 @@ class ConcurrentFetcher:
     is strictly sequential. Without a ``count`` (some endpoints), pages are followed one
     by one.
 
+    The window adapts to the latency: each time the consumer finds the next page still
+    on its way (it is about to wait on the network), one more page is put in flight,
+    up to ``max_in_flight``; each time the page is already there, the window shrinks by
+    one, down to ``in_flight``. A page waiting out a retry thus does not stop the pages
+    after it from being fetched, and at most ``max_in_flight + 1`` pages are held: the
+    memory cap (``client.page_fetcher = ConcurrentFetcher(4, max_in_flight=8)``).
+
     The threads belong to one listing and end with it: leaving the loop early (a
     ``break``, an error, Ctrl-C) cancels the pages not yet sent and stops the retries of
     those in flight, and the threads are daemons, so they never hold up an exit.
@@ -120,10 +127,19 @@ class ConcurrentFetcher:
     saying so.
     """
 
-    def __init__(self, in_flight: int = 4) -> None:
+    def __init__(self, in_flight: int = 4, max_in_flight: int | None = None) -> None:
         if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
             raise ValueError(f"in_flight must be an int >= 1, got {in_flight!r}")
+        if max_in_flight is None:
+            max_in_flight = 1 if in_flight == 1 else min(4 * in_flight, 32)
+        if (
+            isinstance(max_in_flight, bool)
+            or not isinstance(max_in_flight, int)
+            or max_in_flight < in_flight
+        ):
+            raise ValueError(f"max_in_flight must be an int >= in_flight, got {max_in_flight!r}")
         self.in_flight = in_flight
+        self.max_in_flight = max_in_flight
         #: Page-size caps learnt per list path, where a server caps them below ours.
         self.server_max: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -138,7 +154,7 @@ class ConcurrentFetcher:
         size, number, skip = plan_pages(plan.low, None if plan.fixed_size else plan.high, default)
         if cap and size > cap:
             size, number, skip = plan_pages(plan.low, None, cap)
-        workers = _Workers(self.in_flight)
+        workers = _Workers(self.max_in_flight)
 
         def fetch(page: int) -> bytes:
             if workers.stopped.is_set():
@@ -185,6 +201,7 @@ class ConcurrentFetcher:
             last = max(number, math.ceil(end / size))
         pending: deque[Future[bytes]] = deque()
         following = number + 1
+        window = self.in_flight  # pages kept in flight: grows while the consumer waits
         with self._lock:
             self._listings.add(workers)
         try:
@@ -195,15 +212,23 @@ class ConcurrentFetcher:
                 if not (next_url and results and tally.wants_more()):
                     tally.check_complete(number)
                     return
-                # Asked for more: keep up to in_flight pages going from here on (not
+                # Asked for more: keep up to `window` pages going from here on (not
                 # before, so that a caller who wanted the first page paid one request).
                 if last is not None and self.in_flight > 1:
-                    while len(pending) < self.in_flight and following <= last:
+                    while len(pending) < window and following <= last:
                         pending.append(workers.submit(fetch, following))
                         following += 1
                 number += 1
+                head = pending.popleft() if pending else None
+                if head is not None and last is not None and not head.done():  # widen
+                    window = min(window + 1, self.max_in_flight)
+                    while len(pending) + 1 < window and following <= last:
+                        pending.append(workers.submit(fetch, following))
+                        following += 1
+                elif head is not None and head.done():  # it was there already: narrow
+                    window = max(window - 1, self.in_flight)
                 try:
-                    content = workers.result(pending.popleft()) if pending else fetch(number)
+                    content = workers.result(head) if head is not None else fetch(number)
                 except NotFoundError as error:
                     raise tally.vanished(number) from error
                 count, results, next_url = parse(content, number)
@@ -225,10 +250,16 @@ class ConcurrentFetcher:
             workers.stop(closed=True)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"in_flight": self.in_flight, "server_max": self.server_max}
+        return {
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "server_max": self.server_max,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        ConcurrentFetcher.__init__(self, state["in_flight"])  # subclasses too
+        ConcurrentFetcher.__init__(  # subclasses too
+            self, state["in_flight"], state.get("max_in_flight")
+        )
         self.server_max = state["server_max"]
 
 
@@ -361,7 +392,7 @@ class ReadAheadFetcher(ConcurrentFetcher):
     """The next page fetched while the current one is consumed (``in_flight=2``)."""
 
     def __init__(self) -> None:
-        super().__init__(2)
+        super().__init__(2, max_in_flight=2)
 
 
 class PageSource:

@@ -215,7 +215,13 @@ class QuerySet(Tabular, Generic[T]):
         return self._clone(expand=self._expand + tuple(relations))
 
     def only(self, *fields: str) -> QuerySet[T]:
-        """Ask the server for these fields only (``fields=``); ``id`` is always kept."""
+        """Ask the server for these fields only (``fields=``); ``id`` is always kept.
+
+        The other fields are not loaded: on the objects they read as None, which says
+        nothing of their value on the server, and ``save()`` never sends them. Read them
+        after ``refresh()``, or list plain data with ``values(*fields)``, whose dicts
+        hold only the fields asked for.
+        """
         wanted = tuple(dict.fromkeys(("id", *fields)))
         return self._clone(fields=wanted)
 

@@ -23,9 +23,8 @@ class ListResult(Tabular):
     ``len()`` fetches the first page if needed (and iteration then reuses it); iterating
     streams the pages. ``result[i]`` and ``result[a:b]`` fetch only the pages that cover
     them, planned as [`QuerySet`][synapse.query.QuerySet] slices are (``result[0]`` is one request
-    for one item). A negative index asks for the count first. The old package returned
-    ``(generator, count)`` instead: ``items, count = ...`` now unpacks the first two
-    items (see the migration guide).
+    for one item). A negative index asks for the count first. ``list_all=True`` returns
+    it as the first of ``(items, count)``, where the old package gave a generator.
 
     With ``stable=True`` (a [`StableWalk`][synapse.pagination.StableWalk]), iterating never
     skips or repeats an item while rows are inserted or deleted; ``len()`` then costs one

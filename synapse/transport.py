@@ -96,6 +96,9 @@ class Transport:
         self.policy = policy or RetryPolicy(max_retries=config.max_retries)
         self.origin = origin(config.base_url)
         self.http: HTTPTransport = http or RequestsTransport(self.origin)
+        #: Query parameters of every request to the backend, under the caller's own
+        #: (the method API's ``url_host``).
+        self.default_params: dict[str, str] = {}
 
     # -- life cycle
 
@@ -266,6 +269,11 @@ class Transport:
         request_headers.update(headers or {})
         timeouts = Timeout.coerce(timeout if timeout is not None else self.config.timeout)
         retries = self.policy.max_retries if max_retries is None else max_retries
+        if self.default_params and self.is_own_origin(url):
+            given = encode_params(params)
+            names = {name for name, _ in given}
+            extra = [(k, v) for k, v in self.default_params.items() if k not in names]
+            params = given + extra
 
         def build() -> Request:
             request = Request(

@@ -37,6 +37,7 @@ from synapse.errors import (
     ChecksumMismatchError,
     ClientConnectionError,
     ClientError,
+    ClientResponseIncompleteError,
     ClientTimeoutError,
     HTTPError,
     InvalidInputError,
@@ -386,38 +387,49 @@ class ChunkedUploader:
         if upload_id is None:
             body["filename"] = file.name
         failures = 0
+        # A finalize that reached the server without an answer is never sent again (a
+        # second one makes a duplicate): only the upload's state is asked, until it says
+        # complete or the retry budget is spent.
+        delivered: ClientError | None = None
         while True:
-            try:
-                answer = self.transport.request(
-                    "POST", url, data=body, timeout=timeout, max_retries=0
-                )
-            except ValidationError as exc:
-                if "md5" in str(exc).lower() or "checksum" in str(exc).lower():
-                    raise ChecksumMismatchError(
-                        f"the server's MD5 of {file.name} does not match the file's ({md5})",
-                        status_code=exc.status_code,
-                        response=exc.response,
-                        method=exc.method,
-                        url=exc.url,
-                    ) from exc
-                raise
-            except AMBIGUOUS as exc:
-                failures += 1
-                if upload_id is not None:
-                    try:
-                        state = self._state(url, timeout)
-                    except AMBIGUOUS:
-                        state = {}
-                    if state.get("completed_at"):
-                        return state
-                if failures > policy.max_retries:
+            error: ClientError
+            if delivered is None:
+                try:
+                    answer = self.transport.request(
+                        "POST", url, data=body, timeout=timeout, max_retries=0
+                    )
+                except ValidationError as exc:
+                    if "md5" in str(exc).lower() or "checksum" in str(exc).lower():
+                        raise ChecksumMismatchError(
+                            f"the server's MD5 of {file.name} does not match the file's ({md5})",
+                            status_code=exc.status_code,
+                            response=exc.response,
+                            method=exc.method,
+                            url=exc.url,
+                        ) from exc
                     raise
-                retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-                policy.wait(failures - 1, retry_after)
-                continue
-            if not isinstance(answer, dict) or "id" not in answer:
-                raise ClientError(f"unexpected finalize answer: {answer!r:.100}")
-            return answer
+                except AMBIGUOUS as exc:
+                    error = exc
+                    if isinstance(exc, ClientResponseIncompleteError) and upload_id is not None:
+                        delivered = exc
+                else:
+                    if not isinstance(answer, dict) or "id" not in answer:
+                        raise ClientError(f"unexpected finalize answer: {answer!r:.100}")
+                    return answer
+            else:
+                error = delivered
+            failures += 1
+            if upload_id is not None:
+                try:
+                    state = self._state(url, timeout)
+                except AMBIGUOUS:
+                    state = {}
+                if state.get("completed_at"):
+                    return state
+            if failures > policy.max_retries:
+                raise error
+            retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+            policy.wait(failures - 1, retry_after)
 
 
 def _chunk_answer(answer: Any) -> tuple[Any, str, int]:

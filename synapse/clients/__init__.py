@@ -1,6 +1,17 @@
-"""The old package's import paths, re-exported: ``synapse.clients.backend`` and
-``synapse.clients.exceptions``."""
+"""The old package's import paths: ``synapse.clients.backend`` (``BackendClient``, its
+mixins and models) and ``synapse.clients.exceptions``."""
 
-from synapse.methods import BackendClient
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["BackendClient"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: synapse.methods builds BackendClient from this package's mixins.
+    if name == "BackendClient":
+        from synapse.methods import BackendClient
+
+        return BackendClient
+    raise AttributeError(name)

@@ -18,10 +18,10 @@ from starlette.routing import Route
 
 import synapse.protocol as protocol
 from synapse.local.annotation import AnnotationHandlers
+from synapse.local.compat import CompatHandlers
 from synapse.local.data import DataHandlers
 from synapse.local.faults import FaultLayer
 from synapse.local.http import ApiError, Handler, _base, _json, route
-from synapse.local.integration import IntegrationHandlers
 from synapse.local.openapi import openapi_document
 from synapse.local.transfers import TransferHandlers
 
@@ -30,7 +30,7 @@ __all__ = ["ApiError", "Backend", "build_app", "control_routes", "declared_route
 _NO_ROUTE = "<h1>Not Found</h1><p>The requested resource was not found on this server.</p>"
 
 
-class Backend(AnnotationHandlers, IntegrationHandlers, DataHandlers, TransferHandlers):
+class Backend(AnnotationHandlers, CompatHandlers, DataHandlers, TransferHandlers):
     """State and handlers of one local backend."""
 
 
@@ -44,6 +44,7 @@ def declared_routes(backend: Backend) -> list[Route]:
         ("plugin_releases", "create"): b.create_release,
         ("plugin_releases", "get"): lambda r, pk: b.get_release(r, pk),
         ("storages", "create"): b.create_storage,
+        ("plugins", "create"): b.create_plugin,
         ("models", "create"): b.create_model,
         ("data_files", "create"): b.create_data_file,
         ("data_units", "create"): b.create_data_units,
@@ -125,6 +126,7 @@ def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
            post=b.finalize),
         _r("/ground_truth_datasets/", get=lambda r: b.list(r, "ground_truth_datasets")),
         route("/media/{key:path}", None, get=b.media),
+        *compat_routes(b, _r),
     ]  # fmt: skip
 
     async def openapi(request: Request) -> Response:
@@ -145,6 +147,20 @@ def build_app(backend: Backend, extra: list[Route] | None = None) -> Starlette:
         routes=[*(extra or []), *routes],
         exception_handlers={ApiError: api_error, 404: missing},
     )
+
+
+def compat_routes(b: Backend, r: Callable[..., Route]) -> list[Route]:
+    """The older client's extra endpoints (``synapse.local.compat``)."""
+    return [
+        *(r(f"/sdk/{t}/{v}/", get=lambda q, t=t, v=v: b.list_variant(q, t, v))
+          for t in ("tasks", "assignments", "ground_truth_events") for v in ("data", "files")),
+        r("/jobs/{pk}/tail_console_logs/", get=b.tail_console_logs),
+        r("/serve_applications/", get=lambda q: b.list(q, "serve_applications"),
+          post=b.create_serve_application),
+        r("/data_files/presigned_upload/upload/", post=b.presigned_upload),
+        r("/data_files/presigned_upload/confirm_upload/", post=b.confirm_upload),
+        route("/_storage/{key:path}", None, put=b.storage_put),
+    ]  # fmt: skip
 
 
 def control_routes(layer: FaultLayer, backend: Backend, reset: Callable[[], None]) -> list[Route]:

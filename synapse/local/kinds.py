@@ -83,6 +83,7 @@ LOCAL: dict[str, dict[str, Any]] = {
 SERVER_ONLY: dict[str, dict[str, FieldType]] = {
     "logs": {"job": "int", "event": "str", "level": "str"},
     "ground_truth_datasets": {"project": "int", "name": "str"},
+    "serve_applications": {"job": "str", "status": "str", "plugin_code": "str"},
 }
 
 

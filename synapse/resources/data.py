@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from synapse.config import TimeoutLike
 from synapse.downloads import download
 from synapse.encoding import check_readable, set_for_dict
 from synapse.errors import ClientError, InvalidInputError
@@ -277,14 +278,16 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         progress: bool = False,
         on_progress: ProgressCallback | None = None,
         resume: bool | None = None,
+        timeout: TimeoutLike | None = None,
     ) -> DataFile:
         """Upload a local file as a data file.
 
         Files larger than ``chunk_size`` (50 MiB) go through the resumable chunked upload,
-        smaller ones as one multipart POST; ``chunked`` forces either way.
+        smaller ones as one multipart POST; ``chunked`` forces either way. ``timeout``
+        applies to every request of the upload (the older ``read_timeout``).
         """
         answer = self._upload(
-            check_readable(file), chunked, chunk_size, progress, on_progress, resume
+            check_readable(file), chunked, chunk_size, progress, on_progress, resume, timeout
         )
         return self._build(answer)
 
@@ -296,6 +299,7 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         progress: bool = False,
         on_progress: ProgressCallback | None = None,
         resume: bool | None = None,
+        timeout: TimeoutLike | None = None,
     ) -> Any:
         """Upload one file; the server's answer (a data file's JSON)."""
         size = path.stat().st_size
@@ -304,12 +308,14 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         if chunked:
             upload = upload_file(
                 self.client.transport, path, chunk_size=chunk_size, progress=progress,
-                on_progress=on_progress, resume=resume,
+                on_progress=on_progress, resume=resume, timeout=timeout,
             )  # fmt: skip
             return self.client.transport.request(
-                "POST", self.path, data={"chunked_upload": upload["id"]}
+                "POST", self.path, data={"chunked_upload": upload["id"]}, timeout=timeout
             )
-        answer = self.client.transport.request("POST", self.path, files={"file": path})
+        answer = self.client.transport.request(
+            "POST", self.path, files={"file": path}, timeout=timeout
+        )
         if on_progress is not None:
             on_progress(size, size)
         return answer
@@ -388,6 +394,7 @@ class DataUnitManager(
         *,
         chunked: bool | None = None,
         progress: bool = False,
+        timeout: TimeoutLike | None = None,
     ) -> dict[str, Any]:
         """Upload a unit's files; the ``data_units/`` payload naming them.
 
@@ -400,7 +407,7 @@ class DataUnitManager(
         uploaded = {}
         for name, path in paths.items():
             data_files: DataFileManager = self.client.manager_for(DataFile)
-            data_file = data_files.create(path, chunked=chunked, progress=progress)
+            data_file = data_files.create(path, chunked=chunked, progress=progress, timeout=timeout)
             uploaded[name] = {"checksum": data_file.checksum, "path": str(path)}
         payload: dict[str, Any] = {
             "data_collection": collection_id,

@@ -166,7 +166,7 @@ def test_an_empty_result_has_the_declared_columns(world: Any) -> None:
 def test_list_all_results_convert_too(world: Any) -> None:
     backend, _ = world
     methods = BackendClient(backend.url, access_token=backend.token)
-    result = methods.list_tasks({"project": backend.big_project}, list_all=True)
+    result, _ = methods.list_tasks({"project": backend.big_project}, list_all=True)
     frame = result.to_pandas()
     assert len(frame) == TASKS
     assert str(frame["created"].dtype) == "datetime64[us, UTC]"

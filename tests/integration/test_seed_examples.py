@@ -64,8 +64,8 @@ EXAMPLES: list[tuple[str, Example, Check]] = [
      lambda r: r["count"] == 12 and len(r["results"]) == 12 and r["next"] is None),
     ("list_tasks list_all",
      lambda c, f: c.list_tasks(params={"project": 1, "page_size": 5}, list_all=True),
-     lambda r: isinstance(r, ListResult) and len(r) == 12
-     and [t["id"] for t in r] == list(range(1, 13))),
+     lambda r: isinstance(r[0], ListResult) and r[1] == len(r[0]) == 12
+     and [t["id"] for t in r[0]] == list(range(1, 13))),
     ("create_tasks seed list",
      lambda c, f: c.create_tasks([{"project": 1, "data_unit": 2}, {"project": 1, "data_unit": 3}]),
      lambda r: [t["data_unit"] for t in r] == [2, 3]),
@@ -142,7 +142,7 @@ EXAMPLES: list[tuple[str, Example, Check]] = [
      lambda r: r["name"] == "m2" and r["size"] == 7000),
     ("list_ground_truth_events list_all",
      lambda c, f: list(c.list_ground_truth_events(params={"ground_truth_dataset_versions": 1},
-                                                  list_all=True)),
+                                                  list_all=True)[0]),
      lambda r: len(r) == 4),
     ("get_ground_truth_version", lambda c, f: c.get_ground_truth_version(1),
      lambda r: r["version"] == "v1"),

@@ -90,10 +90,10 @@ def test_list_all_stable_over_the_method_api(
 ) -> None:
     backend, client, project = world
     start = originals(project, backend)
-    result = client.list_tasks(
+    result, count = client.list_tasks(
         params={"project": project, "page_size": 25}, list_all=True, stable=True
     )
-    assert len(result) == TOTAL
+    assert len(result) == count == TOTAL
     seen = walk_with_churn(backend, project, iter(result))
     assert len(seen) == len(set(seen))
     assert start <= set(seen)

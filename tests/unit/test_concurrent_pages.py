@@ -257,3 +257,92 @@ def test_a_cut_page_is_retried_and_a_page_that_stays_cut_names_itself() -> None:
         mock.add(responses.GET, LIST_URL, body=b'{"count": 2, "results": [')
         with pytest.raises(ClientError, match=r"sdk/tasks/\?.*page=1.*incomplete answer"):
             list(client.tasks.all())
+
+
+class HeldServer:
+    """Pages from 2 on are held until the test releases them; it knows how many are
+    held at once (requests in flight, as the server sees them)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.lock = threading.Condition()
+        self.held = 0
+        self.most = 0
+        self.released = 0  # pages let through so far (from page 2)
+        self.pages: list[int] = []
+
+    def callback(self, request: Any) -> tuple[int, dict[str, str], str]:
+        page = int(parse_qs(urlsplit(request.url).query)["page"][0])
+        with self.lock:
+            self.pages.append(page)
+            if page > 1:
+                self.held += 1
+                self.most = max(self.most, self.held)
+                self.lock.notify_all()
+                self.lock.wait_for(lambda: self.released >= page - 1)
+                self.held -= 1
+        body = {"count": self.total, "previous": None, "results": [{"id": page}],
+                "next": f"{LIST_URL}?page={page + 1}" if page < self.total else None}  # fmt: skip
+        return 200, {}, json.dumps(body)
+
+    def release_when_held(self, count: int, upto: int) -> None:
+        """Wait until ``count`` requests are held, then let pages up to ``upto`` go."""
+        with self.lock:
+            self.lock.wait_for(lambda: self.held >= count, timeout=30)  # a hang guard
+            self.released = max(self.released, upto - 1)
+            self.lock.notify_all()
+
+
+def test_the_window_widens_while_the_consumer_waits_and_never_passes_its_cap() -> None:
+    server = HeldServer(total=40)
+    with responses.RequestsMock() as mock, client_with(2, 1) as client:
+        client.page_fetcher = ConcurrentFetcher(2, max_in_flight=5)
+        mock.add_callback(responses.GET, LIST_URL, callback=server.callback)
+        seen: list[int] = []
+        consumer = threading.Thread(
+            target=lambda: seen.extend(t.id for t in client.tasks.all().iterator())
+        )
+        consumer.start()
+        # The consumer waits on page 2 each time: the window grows by one per wait,
+        # so 3, then 4, then 5 requests come to be held at once, never 6.
+        for held, page in ((3, 2), (4, 3), (5, 4)):
+            server.release_when_held(held, page)
+        server.release_when_held(5, 41)
+        consumer.join(timeout=60)
+    assert seen == list(range(1, 41))  # every item once, in order
+    assert server.most == 5  # widened from 2 up to the cap, not past it
+    assert sorted(server.pages) == list(range(1, 41))  # each page asked once
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    total=st.integers(0, 80),
+    page_size=st.integers(1, 7),
+    start=st.integers(1, 4),
+    extra=st.integers(0, 6),
+    seed=st.integers(0, 10**6),
+)
+def test_an_adaptive_listing_is_exact_under_faults_within_its_cap(
+    total: int, page_size: int, start: int, extra: int, seed: int
+) -> None:
+    log: list[int] = []
+    counter = {"now": 0, "most": 0}
+    guard = threading.Lock()
+    inner = flaky_server(total, seed, 0.2, log)
+
+    def counted(request: Any) -> tuple[int, dict[str, str], str]:
+        with guard:
+            counter["now"] += 1
+            counter["most"] = max(counter["most"], counter["now"])
+        try:
+            return inner(request)  # type: ignore[no-any-return]
+        finally:
+            with guard:
+                counter["now"] -= 1
+
+    with responses.RequestsMock() as mock, client_with(start, page_size) as client:
+        client.page_fetcher = ConcurrentFetcher(start, max_in_flight=start + extra)
+        mock.add_callback(responses.GET, LIST_URL, callback=counted)
+        ids = [t.id for t in client.tasks.all().iterator()]
+    assert ids == list(range(1, total + 1))
+    assert counter["most"] <= start + extra

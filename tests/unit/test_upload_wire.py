@@ -12,7 +12,7 @@ import responses
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synapse import Client, ClientConnectionError
+from synapse import Client, ClientConnectionError, ClientResponseIncompleteError
 from synapse.uploads import _ChunkBody
 from tests.conftest import BASE
 
@@ -97,6 +97,37 @@ def test_a_lost_finalize_answer_is_settled_by_the_upload_state(
     result = client.chunked_upload(source, chunk_size=16, resume=False)
     assert result["completed_at"] == "t"
     assert [c.request.method for c in responses.calls] == ["PUT", "POST", "GET"]
+
+
+@responses.activate
+def test_a_delivered_finalize_is_never_sent_twice(
+    client: Client, source: Path, sleeps: list[float]
+) -> None:
+    """The answer to a finalize is lost and the server has not finished: the state is
+    asked (with waits) until the budget is spent, and the finalize is not sent again
+    (a second one would make a duplicate)."""
+    responses.put(UPLOAD, json={"id": "u1", "url": STATE, "offset": 10})
+    responses.post(STATE, body=requests.exceptions.ReadTimeout("read timed out"))
+    responses.get(STATE, json={"id": "u1", "offset": 10, "completed_at": None, "status": 1})
+    with pytest.raises(ClientResponseIncompleteError, match="may have applied"):
+        client.chunked_upload(source, chunk_size=16, resume=False)
+    methods = [c.request.method for c in responses.calls]
+    retries = client.transport.policy.max_retries
+    assert methods == ["PUT", "POST"] + ["GET"] * (1 + retries)
+    assert len(sleeps) == retries
+
+
+@responses.activate
+def test_a_finalize_that_never_left_is_sent_again(client: Client, source: Path) -> None:
+    """A finalize that could not connect never reached the server: sending it again is
+    safe, after the state says the upload is not complete."""
+    responses.put(UPLOAD, json={"id": "u1", "url": STATE, "offset": 10})
+    responses.post(STATE, body=requests.exceptions.ConnectTimeout("connect timed out"))
+    responses.post(STATE, json={"id": "u1", "completed_at": "t"})
+    responses.get(STATE, json={"id": "u1", "offset": 10, "completed_at": None})
+    result = client.chunked_upload(source, chunk_size=16, resume=False)
+    assert result["completed_at"] == "t"
+    assert [c.request.method for c in responses.calls] == ["PUT", "POST", "GET", "POST"]
 
 
 @responses.activate
