@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from synapse.partitions import Partition, PartitionKind
     from synapse.protocol import Kind
     from synapse.resources.base import Resource
+    from synapse.training.report import ExportReport
 
 __all__ = ["Listing", "QuerySet"]
 
@@ -496,6 +498,22 @@ class QuerySet(Tabular, Generic[T]):
             )
         parts = self.partitions(npartitions)
         return to_dask(parts, meta, columns, flatten)
+
+    def export(
+        self,
+        format: str,
+        dest: str | os.PathLike[str],
+        *,
+        split: Any = None,
+        media: bool = True,
+        **options: Any,
+    ) -> ExportReport:
+        """Write these tasks as a training dataset (COCO, YOLO, VOC, ImageFolder) in
+        ``dest``, streaming, media through the checksum cache; see
+        [`export()`][synapse.training.export.export]."""
+        from synapse.training.export import export
+
+        return export(self, format, dest, split=split, media=media, **options)
 
     def first(self) -> T | None:
         """The first object, or None (one small request unless cached)."""
