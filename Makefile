@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local,async,pandas,arrow,dask]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local,async,pandas,arrow,dask,export]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/dask_scaling.py
 	$(BIN)/python benchmarks/async_listing.py
 	$(BIN)/python benchmarks/import_time.py
+	$(BIN)/python benchmarks/export.py
 
 # The old synapse-sdk's own client tests, imports switched to ours (downloads its sdist;
 # needs Python 3.12, found under pyenv or given as COMPAT_PYTHON). Not part of `make test`.

@@ -11,6 +11,7 @@ cover them, with a page size chosen to fit (``qs[:10]`` is one request for 10 it
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from synapse.partitions import Partition, PartitionKind
     from synapse.protocol import Kind
     from synapse.resources.base import Resource
+    from synapse.training.report import ExportReport
 
 __all__ = ["Listing", "QuerySet"]
 
@@ -495,6 +497,22 @@ class QuerySet(Tabular, Generic[T]):
             )
         parts = self.partitions(npartitions)
         return to_dask(parts, meta, columns, flatten)
+
+    def export(
+        self,
+        format: str,
+        dest: str | os.PathLike[str],
+        *,
+        split: Any = None,
+        media: bool = True,
+        **options: Any,
+    ) -> ExportReport:
+        """Write these tasks as a training dataset (COCO, YOLO, VOC, ImageFolder) in
+        ``dest``, streaming, media through the checksum cache; see
+        [`export()`][synapse.training.export.export]."""
+        from synapse.training.export import export
+
+        return export(self, format, dest, split=split, media=media, **options)
 
     def first(self) -> T | None:
         """The first object, or None (one small request unless cached)."""

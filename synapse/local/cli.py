@@ -26,7 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
     common.add_argument("--data-dir", help="keep the database and files here (else memory)")
     common.add_argument("--token", help="access token to accept (random if not given)")
-    common.add_argument("--seed", choices=["demo"], help="seed a small realistic world")
+    common.add_argument(
+        "--seed",
+        choices=["demo", "training"],
+        help="seed a small realistic world (training: and a project of annotated images)",
+    )
     common.add_argument("--tasks", type=int, default=0, help="seed a project with N tasks")
     common.add_argument(
         "--compact",

@@ -13,7 +13,14 @@ from synapse.local.store import now_iso
 if TYPE_CHECKING:
     from synapse.local.app import Backend
 
-__all__ = ["DEMO_AGENT_TOKEN", "DOC_AGENT_TOKEN", "seed_demo", "seed_documentation", "seed_tasks"]
+__all__ = [
+    "DEMO_AGENT_TOKEN",
+    "DOC_AGENT_TOKEN",
+    "seed_demo",
+    "seed_documentation",
+    "seed_tasks",
+    "seed_training",
+]
 
 DEMO_AGENT_TOKEN = "5f2b9c0d1e3a4b6c8d7e9f0a1b2c3d4e5f6a7b8c"  # noqa: S105 - demo data
 DOC_AGENT_TOKEN = "agent-token-123"  # noqa: S105 - the token the documentation shows
@@ -407,3 +414,316 @@ def seed_documentation(backend: Backend) -> None:
              "data": {"boxes": [[1, 2, 3, 4]]}, "files": unit["files"] if unit else {},
              "data_collection": 123},
         )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- training data
+
+TRAINING_CONFIGURATION = {
+    "classification": {
+        "bounding_box": {
+            "classification_schema": [{"code": "car"}, {"code": "truck"}, {"code": "pedestrian"}]
+        },
+        "polygon": {"classification_schema": [{"code": "road"}]},
+        "segmentation": {"classification_schema": [{"code": "pedestrian"}, {"code": "bicycle"}]},
+        "polyline": {"classification_schema": [{"code": "lane"}]},
+        "keypoint": {
+            "classification_schema": [
+                {"code": j}
+                for j in ("nose", "left_eye", "right_eye", "left_shoulder", "right_shoulder")
+            ]
+        },
+        "classification": {"classification_schema": [{"code": "daytime"}, {"code": "night"}]},
+    }
+}
+
+
+def png(width: int, height: int, seed: int) -> bytes:
+    """A real RGB PNG of ``width`` x ``height`` (stdlib only): bands of colour and a white
+    square, different for each ``seed``; cheap enough for 20,000 images."""
+    import struct
+    import zlib
+
+    white = bytes((255, 255, 255))
+    rows = bytearray()
+    for y in range(height):
+        colour = bytes(((seed * 13 + y * 5) % 256, (seed * 29) % 256, (y * 7) % 256))
+        row = colour * width
+        if height // 4 <= y < height // 2:
+            a, b = width // 4, width // 2
+            row = row[: a * 3] + white * (b - a) + row[b * 3 :]
+        rows += b"\x00" + row  # filter: none
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(rows)))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _meta(ann_id: str, tool: str, classification: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": ann_id,
+        "tool": tool,
+        "isLocked": False,
+        "isVisible": True,
+        "isValid": True,
+        "isDrawCompleted": True,
+        "label": [],
+        "classification": classification,
+    }
+
+
+def dm_v1_payload(n: int, width: int = 64, height: int = 48) -> dict[str, Any]:
+    """A DM v1 document with every image tool: a box (and a rotated one), a polygon, a
+    polyline, a Person-17 keypoint group, masks raw and RLE, a classification, a relation
+    (both forms) on ``image_1``; a box and a classification on ``image_2``. Task ``n``
+    shifts the geometry; every fifth task has a box reaching out of the image."""
+    k = n % 7
+    p = f"{n:04d}"
+    metas = [
+        _meta(f"Bx{p}0001", "bounding_box", {"class": "car", "color": "red"}),
+        _meta(f"Bx{p}0002", "bounding_box", {"class": "truck"}),
+        _meta(f"Pg{p}0001", "polygon", {"class": "road"}),
+        _meta(f"Pl{p}0001", "polyline", {"class": "lane"}),
+        *[
+            _meta(f"Kp{p}000{i}", "keypoint", {"class": joint, "visibility": vis})
+            for i, (joint, vis) in enumerate(
+                (
+                    ("nose", "visible"),
+                    ("left_eye", "visible"),
+                    ("right_eye", "occluded"),
+                    ("left_shoulder", "visible"),
+                ),
+                start=1,
+            )
+        ],
+        _meta(f"Mk{p}0001", "segmentation", {"class": "pedestrian"}),
+        _meta(f"Mk{p}0002", "segmentation", {"class": "bicycle"}),
+        _meta(
+            f"Cl{p}0001",
+            "classification",
+            {"class": "daytime", "weather": "sunny", "tags": ["urban", "clear"]},
+        ),
+        _meta(f"Rl{p}0001", "relation", {"class": "towing"}),
+    ]
+    out_of_image = n % 5 == 4
+    data = [
+        {
+            "id": f"Bx{p}0001",
+            "coordinate": {
+                "x": 4 + k,
+                "y": 6,
+                "width": 20,
+                "height": 12 if not out_of_image else 60,
+            },
+        },
+        {
+            "id": f"Bx{p}0002",
+            "coordinate": {"x": 30, "y": 20 + k, "width": 16, "height": 8, "rotation": 0.3},
+        },
+        {
+            "id": f"Pg{p}0001",
+            "coordinate": [
+                {"x": 0, "y": 36, "id": f"v{p}00001"},
+                {"x": width, "y": 36, "id": f"v{p}00002"},
+                {"x": width, "y": height, "id": f"v{p}00003"},
+                {"x": 0, "y": height - 2 - k % 3, "id": f"v{p}00004"},
+            ],
+        },
+        {
+            "id": f"Pl{p}0001",
+            "coordinate": [
+                {"x": 2, "y": 40, "id": f"w{p}00001"},
+                {"x": 30, "y": 42, "id": f"w{p}00002"},
+                {"x": 60, "y": 44, "id": f"w{p}00003"},
+            ],
+        },
+        {"id": f"Kp{p}0001", "coordinate": {"x": 40 + k, "y": 10}},
+        {"id": f"Kp{p}0002", "coordinate": {"x": 42 + k, "y": 8}},
+        {"id": f"Kp{p}0003", "coordinate": {"x": 38 + k, "y": 8.5}},
+        {"id": f"Kp{p}0004", "coordinate": {"x": 45 + k, "y": 18}},
+        {
+            "id": f"Mk{p}0001",
+            "pixel_indices": [y * width + x for y in range(2, 5) for x in range(50, 53 + k % 3)],
+            "isCompressed": False,
+            "compressionFormat": None,
+        },
+        {
+            "id": f"Mk{p}0002",
+            "pixel_indices": [[30 * width + 10, 6], [31 * width + 10, 6 + k]],
+            "isCompressed": True,
+            "compressionFormat": "rle",
+        },
+        {"id": f"Cl{p}0001"},
+        {"id": f"Rl{p}0001", "annotationId": f"Bx{p}0001", "targetAnnotationId": f"Bx{p}0002"},
+    ]
+    second = [
+        _meta(f"Bx{p}0003", "bounding_box", {"class": "pedestrian"}),
+        _meta(f"Cl{p}0002", "classification", {"class": "night" if n % 2 else "daytime"}),
+    ]
+    second_data = [
+        {"id": f"Bx{p}0003", "coordinate": {"x": 2.5, "y": 3.25, "width": 10, "height": 14.5}},
+        {"id": f"Cl{p}0002"},
+    ]
+    return {
+        "assignmentId": None,
+        "extra": {
+            "image_1": {"width": width, "height": height},
+            "image_2": {"width": 48, "height": 32},
+        },
+        "annotations": {"image_1": metas, "image_2": second},
+        "annotationsData": {"image_1": data, "image_2": second_data},
+        "relations": {
+            "image_1": [
+                {
+                    "id": f"Ra{p}0001",
+                    "tool": "relation",
+                    "isLocked": False,
+                    "isVisible": True,
+                    "annotationId": f"Pg{p}0001",
+                    "targetAnnotationId": f"Bx{p}0001",
+                    "classification": {},
+                }
+            ],
+            "image_2": [],
+        },
+        "annotationGroups": {
+            "image_1": [
+                {"id": f"Gp{p}0001", "annotationIds": [f"Kp{p}000{i}" for i in range(1, 5)]}
+            ],
+            "image_2": [],
+        },
+    }
+
+
+def seed_training(
+    backend: Backend, tasks: int = 6, *, title: str = "Training set"
+) -> dict[str, Any]:
+    """A project whose tasks hold DM v1 data covering every image tool, over data units
+    of two real PNG images each (``image_1`` 64x48, ``image_2`` 48x32) whose true sizes
+    are in the files' ``meta``. Task 2 is submitted (``status_label`` completed). Returns the
+    ids."""
+    b = backend
+    collection = b.new(
+        "data_collections",
+        {
+            "name": f"{title} images",
+            "category": "image",
+            "file_specifications": [
+                {
+                    "id": 31,
+                    "name": "image_1",
+                    "is_required": True,
+                    "is_primary": True,
+                    "file_type": "image",
+                    "extensions": [".png"],
+                    "index": 1,
+                },
+                {
+                    "id": 32,
+                    "name": "image_2",
+                    "is_required": False,
+                    "is_primary": False,
+                    "file_type": "image",
+                    "extensions": [".png"],
+                    "index": 2,
+                },
+            ],
+        },
+    )
+    project = b.new(
+        "projects",
+        {
+            "title": title,
+            "category": "image",
+            "data_collection": collection["id"],
+            "configuration": TRAINING_CONFIGURATION,
+        },
+    )
+    created = now_iso()
+    first_unit = b.store.next_id(KINDS["data_units"])
+    units, docs = [], []
+    for n in range(tasks):
+        files = {}
+        for media, (w, h), primary in (("image_1", (64, 48), True), ("image_2", (48, 32), False)):
+            data = png(w, h, n * 2 + (media == "image_2"))
+            key, md5 = _media(b, f"scene_{n:05d}_{media}.png", data)
+            b.store.insert(
+                KINDS["data_files"],
+                {
+                    "checksum": md5,
+                    "file_key": key,
+                    "size": len(data),
+                    "created_at": created,
+                    "updated_at": created,
+                },
+            )
+            files[media] = {
+                "file_key": key,
+                "file_name_original": f"scene_{n:05d}_{media}.png",
+                "is_primary": primary,
+                "file_type": "image",
+                "size": len(data),
+                "checksum": md5,
+                "meta": {"width": w, "height": h},
+            }
+        units.append(
+            {
+                "id": first_unit + n,
+                "data_collection": collection["id"],
+                "meta": {"scene": n},
+                "files": files,
+                "created": created,
+            }
+        )
+        docs.append(dm_v1_payload(n))
+    b.store.insert_many(KINDS["data_units"], iter(units))
+    first_task = b.store.next_id(KINDS["tasks"])
+    b.store.insert_many(
+        KINDS["tasks"],
+        (
+            {
+                "project": project["id"],
+                "data_unit": first_unit + n,
+                "data": docs[n],
+                "meta": {},
+                "tags": [],
+                "is_discarded": False,
+                "schema": "dm_schema_v1",
+                "created": created,
+                "status_label": "completed" if n == 2 else "stand_by",
+                "status_review": "stand_by",
+            }
+            for n in range(tasks)
+        ),
+    )
+    dataset = b.new("ground_truth_datasets", {"project": project["id"], "name": f"{title} gold"})
+    version = b.new(
+        "ground_truth_dataset_versions",
+        {"ground_truth_dataset": dataset["id"], "version": "v1", "description": "first cut"},
+    )
+    for n in range(min(tasks, 4)):
+        category = ("train", "train", "validation", "test")[n]
+        common = {
+            "ground_truth_dataset_versions": [version["id"]],
+            "category": category,
+            "data_unit": first_unit + n,
+            "data": docs[n],
+        }
+        truth = b.new("ground_truths", {"ground_truth_dataset": dataset["id"], **common})
+        b.new(
+            "ground_truth_events",
+            {"ground_truth": truth["id"], "task": first_task + n, "files": units[n]["files"],
+             "data_collection": collection["id"], **common},
+        )  # fmt: skip
+    return {
+        "project": project["id"],
+        "data_collection": collection["id"],
+        "ground_truth_version": version["id"],
+    }

@@ -22,7 +22,7 @@ from synapse.local.limits import (
     BodyLimit,
     DataDirLock,
 )
-from synapse.local.seed import seed_demo, seed_tasks
+from synapse.local.seed import seed_demo, seed_tasks, seed_training
 from synapse.local.store import Store
 
 __all__ = ["LocalBackend", "create_app"]
@@ -138,7 +138,8 @@ class LocalBackend:
         token: the access token the server accepts; random when not given.
         data_dir: folder for the SQLite database and uploaded files (kept across runs);
             in memory when not given.
-        seed: ``"demo"`` for a small realistic world, or None.
+        seed: ``"demo"`` for a small realistic world, ``"training"`` for it and a
+            project of annotated images (see ``seed_training``), or None.
         tasks: also seed a project with this many tasks (production-shaped pages).
         compact: make those tasks bare instead (no data unit, no annotations).
         job_seconds: how long each step of a plugin run's job takes.
@@ -182,10 +183,12 @@ class LocalBackend:
             max_json_body=max_json_body,
             max_upload_body=max_upload_body,
         )
-        if seed == "demo":
+        if seed in ("demo", "training"):
             seed_demo(self.backend)
-        elif seed:
-            raise ValueError(f"unknown seed {seed!r}; known: 'demo'")
+        if seed == "training":
+            seed_training(self.backend)
+        elif seed and seed != "demo":
+            raise ValueError(f"unknown seed {seed!r}; known: 'demo', 'training'")
         if tasks:
             self.big_project = seed_tasks(self.backend, tasks, compact=compact)
         if faults:

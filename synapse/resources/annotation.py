@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, JsonValue
 
@@ -30,6 +31,9 @@ from synapse.resources.base import (
 )
 from synapse.resources.data import DataCollection, DataUnit
 from synapse.urls import PathParam, build_path
+
+if TYPE_CHECKING:
+    from synapse.training.report import ImportReport
 
 __all__ = [
     "Assignment",
@@ -111,6 +115,16 @@ class Project(Resource):
         """This project's assignments (lazy)."""
         assignments: AssignmentManager = self._bound_client().manager_for(Assignment)
         return assignments.filter(project=self)
+
+    def import_annotations(
+        self, path: str | os.PathLike[str], format: str, **options: Any
+    ) -> ImportReport:
+        """COCO, YOLO or VOC labels written into this project's tasks (matched by file
+        name or checksum); see
+        [`import_annotations()`][synapse.training.importing.import_annotations]."""
+        from synapse.training.importing import import_annotations
+
+        return import_annotations(self, path, format, **options)
 
 
 class Task(Resource):

@@ -35,6 +35,10 @@ def test_the_documents_examples_run(
     from synapse.local.seed import seed_demo
 
     seed_demo(synapse_backend.backend)
+    if document.name == "training.md":  # what `synapse-local serve --seed training` adds
+        from synapse.local.seed import seed_training
+
+        seed_training(synapse_backend.backend)
     for name in FILES:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"\\x89PNG example bytes " + name.encode())

@@ -51,4 +51,11 @@ def test_the_example_notebook_runs_end_to_end(tmp_path: Path) -> None:
     upload = by_source["import hashlib"]
     assert "application/vnd.jupyter.widget-view+json" in upload
     assert "SUCCEEDED" in by_source["plugin = client.plugins.get(1)"]["text/plain"]
+    exported = by_source["from synapse.local.seed import seed_training"]
+    assert "application/vnd.jupyter.widget-view+json" in exported  # the export's progress bar
+    assert "'skipped:UNSUPPORTED_TOOL'" in exported["text/plain"]
+    assert (
+        "'would_write'"
+        in by_source['project.tasks.export("yolo", "predictions", media=False)']["text/plain"]
+    )
     assert not [o for o in cells if "error" in o]

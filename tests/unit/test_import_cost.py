@@ -14,7 +14,8 @@ import synapse
 from synapse import Client
 
 HEAVY = ("pydantic", "pandas", "pyarrow", "dask", "tqdm", "starlette", "synapse.local",
-         "synapse.resources", "synapse.managers", "synapse.partitions")  # fmt: skip
+         "synapse.resources", "synapse.managers", "synapse.partitions", "synapse.training",
+         "synapse.annotations", "PIL", "numpy")  # fmt: skip
 
 
 CLIENT = "synapse.Client('https://api.synapse.test', 't' * 20)"
