@@ -438,9 +438,9 @@ def fill_table(
     try:
         for count, items in pages:
             if bar is None and progress_wanted(progress, count):
-                from tqdm.auto import tqdm  # a widget in notebooks
+                from synapse.progress import progress_bar
 
-                bar = tqdm(total=count, unit="rows", desc=label)
+                bar = progress_bar(count, unit="rows", desc=label)
             builder.add(items)
             if bar is not None:
                 bar.update(len(items))

@@ -88,9 +88,9 @@ class Progress:
         self.done = -1
         self.bar: Any = None
         if bar:
-            from tqdm.auto import tqdm  # notebooks get a widget
+            from synapse.progress import progress_bar
 
-            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc=label)
+            self.bar = progress_bar(total, unit="B", unit_scale=True, desc=label)
 
     def update(self, done: int) -> None:
         if done <= self.done:

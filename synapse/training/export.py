@@ -398,6 +398,6 @@ def _read_size(item: Item, path: Path) -> None:
 def _progress(query: Any, progress: bool | None) -> Any:
     if not progress:
         return None
-    from tqdm.auto import tqdm
+    from synapse.progress import progress_bar
 
-    return tqdm(total=query.count(), desc="export", unit="task")
+    return progress_bar(query.count(), desc="export", unit="task")

@@ -46,6 +46,8 @@ def test_the_example_notebook_runs_end_to_end(tmp_path: Path) -> None:
     assert "20000 Task objects (first 10)" in queryset["text/html"]
     frame = by_source["frame = tasks.to_pandas(progress=True)"]
     assert "application/vnd.jupyter.widget-view+json" in frame  # the progress bar
+    # ... and its final state as text, for whoever reads the saved notebook later.
+    assert "20000/20000" in frame["stream"]
     assert "datetime64[us, UTC]" in frame["text/plain"]
     assert "image/png" in by_source['counts = frame["status_label"].value_counts().sort_index()']
     upload = by_source["import hashlib"]
@@ -53,6 +55,7 @@ def test_the_example_notebook_runs_end_to_end(tmp_path: Path) -> None:
     assert "SUCCEEDED" in by_source["plugin = client.plugins.get(1)"]["text/plain"]
     exported = by_source["from synapse.local.seed import seed_training"]
     assert "application/vnd.jupyter.widget-view+json" in exported  # the export's progress bar
+    assert "100%" in exported["stream"]
     assert "'skipped:UNSUPPORTED_TOOL'" in exported["text/plain"]
     assert (
         "'would_write'"
