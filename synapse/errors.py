@@ -25,6 +25,7 @@ ClientError
 │   ├── MissingFieldError (also KeyError)  an item lacks a field it needs
 │   └── ReadOnlyFieldError (also AttributeError)  a field the server computes was set
 ├── ChecksumMismatchError            the server's MD5 of an upload differs from the file's
+├── DeferredFieldError (also AttributeError)  a field only() left out was read
 ├── IncompleteResultError            a listing or download ended before the size the
 │                                    server announced, or the list changed under it
 ├── JobFailed                        a job ended FAILED or STOPPED (job, logs)
@@ -63,6 +64,7 @@ __all__ = [
     "ClientError",
     "ClientResponseIncompleteError",
     "ClientTimeoutError",
+    "DeferredFieldError",
     "GpuUnavailableError",
     "HTTPError",
     "IncompleteResultError",
@@ -337,6 +339,11 @@ class InvalidInputError(ClientError, ValueError):
 class MissingFieldError(InvalidInputError, KeyError):
     """An item lacks a field it needs (``task_id`` of a batch item); also a ``KeyError``,
     as the older package raised."""
+
+
+class DeferredFieldError(ClientError, AttributeError):
+    """A field that ``only()`` left out was read: it was not fetched, so its value is not
+    known (rather than None). Name it in ``only()``, or ``refresh()`` the object."""
 
 
 class ReadOnlyFieldError(InvalidInputError, AttributeError):

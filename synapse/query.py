@@ -216,10 +216,10 @@ class QuerySet(Tabular, Generic[T]):
     def only(self, *fields: str) -> QuerySet[T]:
         """Ask the server for these fields only (``fields=``); ``id`` is always kept.
 
-        The other fields are not loaded: on the objects they read as None, which says
-        nothing of their value on the server, and ``save()`` never sends them. Read them
-        after ``refresh()``, or list plain data with ``values(*fields)``, whose dicts
-        hold only the fields asked for.
+        The other fields are not loaded: reading one on an object raises
+        `DeferredFieldError` (never a None that the server did not say), and ``save()``
+        never sends them. ``refresh()`` loads the whole object; ``values(*fields)`` lists
+        plain dicts of just those fields.
         """
         wanted = tuple(dict.fromkeys(("id", *fields)))
         return self._clone(fields=wanted)
@@ -287,15 +287,28 @@ class QuerySet(Tabular, Generic[T]):
     def _objects(self, pages: Iterator[Page]) -> Iterator[T]:
         resource = self._manager.resource
         client = self._manager.client
+        deferred = self._deferred()
         for page in pages:
             if page.items and isinstance(page.items[0], resource):
                 # Bound lazily: the state is built on first use (see Resource._meta).
                 source, bind = PageSource(page.content), object.__setattr__
+                objects: Iterable[T] = page.items
                 for index, obj in enumerate(page.items, start=page.offset):
                     bind(obj, "_state", (client, source, index))
-                    yield obj
             else:
-                yield from resource.from_api_many(client, page.items)
+                objects = resource.from_api_many(client, page.items)
+            for obj in objects:
+                for name in deferred:  # not fetched: reading it raises DeferredFieldError
+                    obj.__dict__.pop(name, None)
+                yield obj
+
+    def _deferred(self) -> tuple[str, ...]:
+        """The fields ``only()`` leaves out (attribute names), removed from each object."""
+        if not self._fields:
+            return ()
+        fetched = set(self._fields)
+        fields = self._manager.resource.model_fields
+        return tuple(name for name, f in fields.items() if (f.alias or name) not in fetched)
 
     def _fetch_all(self) -> list[T]:
         if self._result_cache is None:

@@ -24,6 +24,7 @@ from synapse.display import html_cell
 from synapse.enums import JobStatus, StorageCategory, StorageProvider
 from synapse.errors import (
     ClientError,
+    DeferredFieldError,
     InvalidInputError,
     MultipleObjectsReturned,
     NotFoundError,
@@ -391,6 +392,16 @@ class Resource(BaseModel):
             return id(self)
         return hash((type(self), self.pk))
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: a field missing from the object was
+        # left out by only() (the listing removes what it did not fetch).
+        if name in type(self).model_fields:
+            raise DeferredFieldError(
+                f"{type(self).__name__}.{name} was not fetched: the query that listed it "
+                "used only(...); name the field in only(), or refresh() the object"
+            )
+        return super().__getattr__(name)  # type: ignore[misc]
+
     def __repr__(self) -> str:
         parts = []
         for name in self._repr_fields:
@@ -408,7 +419,7 @@ class Resource(BaseModel):
     def _repr_html_(self) -> str:
         rows = []
         for name, field in type(self).model_fields.items():
-            if field.repr is False:
+            if field.repr is False or name not in self.__dict__:  # not fetched (only())
                 continue
             value = html_cell(getattr(self, name))
             rows.append(f"<tr><th style='text-align:left'>{name}</th><td>{value}</td></tr>")
