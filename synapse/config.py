@@ -277,7 +277,11 @@ def _secret(value: str | Secret | None) -> Secret | None:
         return value
     if not isinstance(value, str):
         raise InvalidInputError(f"a token must be a string, got {type(value).__name__}")
-    return Secret(value)
+    value = value.strip()  # read from a file, a token often ends in a newline
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        # Never sent (an HTTP library would quote the whole header in its error).
+        raise InvalidInputError("a token holds a space or a control character (not shown)")
+    return Secret(value) if value else None
 
 
 @dataclass(frozen=True)

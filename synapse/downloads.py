@@ -92,6 +92,8 @@ class _Progress:
         self.known = size  # the caller's: it outranks what any answer says
         self.total = size
         self.done = False
+        #: The version of the file being read (its ``ETag``), asked for again on resume.
+        self.etag: str | None = None
 
     def learn_total(self, total: int | None) -> None:
         if total is None:
@@ -125,9 +127,17 @@ def _fetch_once(transport: Transport, url: str, part: Path, state: _Progress) ->
     """One request of a download: whole, or the rest from ``state.have``."""
     asked = state.have
     headers = {"Range": f"bytes={asked}-"} if asked else {}
+    if asked and state.etag:  # the rest of this version, or the whole of a newer one
+        headers["If-Range"] = state.etag
     response = transport.send("GET", url, headers=headers, stream=True, ok_statuses=(416,))
     try:
         first, last, total = _content_range(response.headers.get("Content-Range"), url)
+        etag = response.headers.get("ETag")
+        if asked and state.etag and etag and etag != state.etag and response.status_code == 206:
+            state.have = 0  # a part of another version: what we have cannot be completed
+            raise ClientConnectionError("the file changed during the download; starting over")
+        if etag and (response.status_code == 200 or (response.status_code == 206 and not asked)):
+            state.etag = etag  # the version whose bytes are now being written
         if response.status_code == 416:
             # Nothing left to send from ``asked``: complete if the file is that size.
             if total is None or total != asked:
@@ -138,6 +148,11 @@ def _fetch_once(transport: Transport, url: str, part: Path, state: _Progress) ->
             state.finish()
             return
         if response.status_code == 206:
+            if total is None:
+                raise ClientError(
+                    f"the server sent part of {_shown(url)} without the file's size "
+                    f"({response.headers.get('Content-Range')!r}): it cannot be completed"
+                )
             if first is None or first != asked:
                 state.have = 0  # not where we asked: start over from byte 0
                 raise ClientConnectionError(
@@ -188,7 +203,7 @@ def _number(text: str | None) -> int | None:
 def _content_length(value: str | None, url: str) -> int | None:
     if value is None:
         return None
-    if not value.strip().isdigit():
+    if not (value.strip().isascii() and value.strip().isdigit()):
         raise ClientError(
             f"the server sent an invalid Content-Length {value[:40]!r} for {_shown(url)}"
         )

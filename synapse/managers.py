@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import synapse.protocol as protocol
 from synapse.encoding import find_set, set_for_dict
-from synapse.errors import ClientError, InvalidInputError, NotFoundError
+from synapse.errors import ClientError, DeferredFieldError, InvalidInputError, NotFoundError
 from synapse.filters import FilterSet
 from synapse.pagination import StableWalk
 from synapse.query import QuerySet
@@ -179,6 +179,12 @@ class UpdateMixin(Manager[T]):
         if self.full_update:
             if not obj.changed_fields:
                 return  # an unchanged object: a PUT would only risk overwriting others
+            missing = [n for n in type(obj).model_fields if n not in obj.__dict__]
+            if missing:  # a PUT replaces the whole object: what only() left out would go
+                raise DeferredFieldError(
+                    f"{type(obj).__name__} is updated whole (PUT), and {', '.join(missing)} "
+                    "were not fetched (only()): refresh() it, or list it without only()"
+                )
             body = obj._wire_body()
         else:
             body = obj._wire_changes()
@@ -471,11 +477,11 @@ def settle(
     failure (the batch may have been applied) is every entry's error, never resent. An
     answer with fewer objects than were sent marks the rest as failed, never as done.
     """
-    from synapse.errors import ValidationError
+    from synapse.errors import InvalidInputError, ValidationError
 
     try:
         results = call(range(len(entries)))
-    except ValidationError as exc:
+    except (ValidationError, InvalidInputError) as exc:  # refused: nothing was applied
         if len(entries) == 1:
             setattr(entries[0], "error", exc)  # noqa: B010 - entries of any report type
             return

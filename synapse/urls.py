@@ -46,7 +46,9 @@ def path_param(value: PathParam) -> str:
         or "\\" in value
         or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value)
     ):
-        raise InvalidInputError(f"invalid id {value!r}: not usable as a URL path segment")
+        # A long value may be a token (agents/<token>/connect/): described, not shown.
+        shown = repr(value) if len(value) <= 24 else f"of {len(value)} characters"
+        raise InvalidInputError(f"invalid id {shown}: not usable as a URL path segment")
     return quote(value, safe="@")
 
 

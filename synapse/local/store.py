@@ -171,6 +171,11 @@ class Store:
         (a list or an object sent where text belongs) matches nothing."""
         if not isinstance(value, (str, int, float)):
             return None
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate (JSON allows it): matches nothing
+                return None
         with self.lock:
             row = self.db.execute(
                 f"SELECT id, body FROM {kind.table} WHERE json_extract(body, ?) = ? LIMIT 1",

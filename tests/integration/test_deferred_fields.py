@@ -47,3 +47,19 @@ def test_refresh_loads_every_field(synapse_client: Client, demo: dict[str, Any])
     task = synapse_client.tasks.filter(project=demo["project"]).only("id")[0]
     task.refresh()
     assert task.status_label == synapse_client.tasks.get(task.id).status_label
+
+
+def test_a_kind_updated_whole_refuses_to_put_what_only_left_out(
+    synapse_client: Client, synapse_backend: Any, demo: dict[str, Any]
+) -> None:
+    plugin = synapse_client.plugins.only("name").first()
+    assert plugin is not None
+    plugin.name = "renamed"
+    synapse_backend.clear_requests()
+    with pytest.raises(DeferredFieldError, match=r"updated whole \(PUT\)"):
+        plugin.save()
+    assert [r for r in synapse_backend.requests if r.method in ("PUT", "PATCH")] == []
+    plugin.refresh()
+    plugin.name = "renamed"
+    plugin.save()  # whole again: the PUT carries every field
+    assert synapse_client.plugins.get(plugin.id).name == "renamed"

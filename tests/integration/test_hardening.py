@@ -46,7 +46,8 @@ class Script:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                script.seen.append({"path": self.path, "range": self.headers.get("Range")})
+                script.seen.append({"path": self.path, "range": self.headers.get("Range"),
+                                    "if_range": self.headers.get("If-Range")})  # fmt: skip
                 step = script.steps.pop(0) if script.steps else _status(500)
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     step(self)
@@ -402,3 +403,50 @@ def test_a_collection_created_with_specifications_reads_back(synapse_client: Cli
     assert [s.name for s in again.file_specifications or []] == ["img"]
     named = [c for c in synapse_client.data_collections.all() if c.name == "x"]
     assert len(named) == 1  # made once, no error and no retry after it was made
+
+
+def test_a_part_of_unknown_size_is_never_saved_as_the_whole(tmp_path: Path, no_sleep: Any) -> None:
+    steps = [_body(206, b"x" * 100, {"Content-Range": "bytes 0-99/*"})]
+    with Script(steps) as server:
+        client = no_sleep(Client(server.url, "t" * 20))
+        with pytest.raises(ClientError, match="without the file's size"):
+            client.download(f"{server.url}/media/u.bin", tmp_path / "u.bin")
+        client.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_content_length_of_non_ascii_digits_is_a_typed_error(
+    tmp_path: Path, no_sleep: Any
+) -> None:
+    def superscript(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", "\u00b2")  # isdigit() says yes, int() says no
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.wfile.write(b"ab")
+        h.close_connection = True
+
+    with Script([superscript] * 4) as server:
+        client = no_sleep(Client(server.url, "t" * 20, max_retries=1))
+        with pytest.raises(ClientError, match="invalid Content-Length"):
+            client.download(f"{server.url}/media/s.bin", tmp_path / "s.bin")
+        client.close()
+
+
+def test_a_resume_is_asked_for_the_same_version_and_never_splices_another(
+    tmp_path: Path, no_sleep: Any
+) -> None:
+    """Same size, new bytes: the ETag tells the versions apart. The resume sends
+    If-Range; a server that answers a part of the new version anyway is not spliced."""
+    old, new = os.urandom(300_000), os.urandom(300_000)
+    steps = [
+        _body(200, old, {"ETag": '"v1"'}, cut_after=200_000),
+        _body(206, new[196_608:], {"ETag": '"v2"', "Content-Range": "bytes 196608-299999/300000"}),
+        _body(200, new, {"ETag": '"v2"'}),
+    ]
+    with Script(steps) as server:
+        client = no_sleep(Client(server.url, "t" * 20))
+        saved = client.download(f"{server.url}/media/v.bin", tmp_path / "v.bin")
+        client.close()
+    assert saved.read_bytes() == new
+    assert [s["if_range"] for s in server.seen] == [None, '"v1"', None]

@@ -166,3 +166,25 @@ def test_a_unit_whose_file_is_gone_mid_run_is_one_items_outcome(
     made = {(u.get("meta") or {}).get("n") for u in units.values("meta")}
     assert {0, 1, 2, 3, 4, 5, 7, 8, 9} <= made
     assert 6 not in made
+
+
+def test_an_item_refused_before_sending_fails_alone_in_its_batch(
+    synapse_client: Client, synapse_backend: LocalBackend, tmp_path: Path
+) -> None:
+    from synapse.local.seed import seed_demo
+
+    demo = seed_demo(synapse_backend.backend)
+    collection = synapse_client.data_collections.get(demo["data_collection"])
+    paths = make_files(tmp_path, 3, 1 * KIB)
+    items: list[dict[str, Any]] = [
+        {"files": {"image_1": p}, "meta": {"n": n}} for n, p in enumerate(paths)
+    ]
+    items[1]["meta"] = {"s": {1, 2}}  # a set: refused before the batch is sent
+    with ThreadPoolExecutor(2) as pool:
+        report = collection.upload_many(items, executor=pool, batch_size=3)
+    assert [item.ok for item in report.items] == [True, False, True]
+    assert "is a Python set" in str(report.items[1].error)
+    made = [u.get("meta") for u in synapse_client.data_units.filter(
+        data_collection=demo["data_collection"]).values("meta")]  # fmt: skip
+    assert {"n": 0} in made
+    assert {"n": 2} in made

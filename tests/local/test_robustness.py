@@ -233,3 +233,12 @@ def test_a_model_whose_name_is_not_text_is_refused(api: Api, name: Any) -> None:
     """Found by schemathesis (make fuzz): a list where a name belongs answered 500."""
     body = assert_drf_error(api.post("models/", json={"name": name}), 400)
     assert "name" in body
+
+
+def test_a_lone_surrogate_in_a_looked_up_name_is_no_500(api: Api) -> None:
+    """Found by the adversarial pass: JSON allows "\\ud800", UTF-8 SQL bindings do not."""
+    made = api.post(
+        "models/", data='{"name": "\\ud800"}', headers={"Content-Type": "application/json"}
+    )
+    assert made.status_code < 500, made.text[:200]
+    assert api.get("models/").status_code == 200

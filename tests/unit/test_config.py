@@ -222,3 +222,23 @@ def test_a_bad_unknown_filters_mode_names_the_variable(monkeypatch: pytest.Monke
     monkeypatch.setenv("SYNAPSE_UNKNOWN_FILTERS", "ignore")
     with pytest.raises(InvalidInputError, match=r"SYNAPSE_UNKNOWN_FILTERS \(environment\)"):
         Client("https://api.example.com", "t" * 20)
+
+
+def test_a_token_read_with_its_newline_is_stripped_and_one_with_a_space_refused() -> None:
+    token = "ACCESS-0123456789abcdef-SECRET"
+    client = Client("https://api.example.com", token + "\n")
+    assert client.transport.auth_headers()["Synapse-Access-Token"] == f"Token {token}"
+    for bad in (token[:10] + " " + token[10:], token[:10] + "\x00" + token[10:]):
+        with pytest.raises(InvalidInputError, match="not shown") as caught:
+            Client("https://api.example.com", bad)
+        assert token[10:] not in str(caught.value)
+    with pytest.raises(InvalidInputError, match="not shown"):
+        Client("https://api.example.com", "t" * 20, agent_token="AGENT-0123456789abcdef x")
+
+
+def test_an_agent_token_that_is_no_path_segment_is_not_echoed() -> None:
+    client = Client("https://api.example.com", "t" * 20)
+    secret = "AGENT-0123456789abcdef-SECRET\n"
+    with pytest.raises(InvalidInputError, match="of 30 characters") as caught:
+        client.agents.health_check(secret)
+    assert "SECRET" not in str(caught.value)
