@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -242,7 +242,10 @@ def route(path: str, token: str | None, **methods: Handler) -> Route:
         handler = methods.get(request.method.lower())
         if handler is None:
             return _json({"detail": f'Method "{request.method}" not allowed.'}, 405)
-        return await handler(request, **request.path_params)
+        try:
+            return await handler(request, **request.path_params)
+        except ClientDisconnect:  # cut off mid-body (a stalled client): no one to answer
+            return Response(status_code=400)
 
     route = Route(path, endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
     route.synapse_methods = tuple(methods)  # type: ignore[attr-defined]
