@@ -19,7 +19,7 @@ from synapse.errors import InvalidInputError
 from synapse.http import HTTPTransport
 from synapse.pagination import ConcurrentFetcher, PageFetcher
 from synapse.retry import RetryPolicy
-from synapse.transport import Transport
+from synapse.transport import Call, Transport
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
 from synapse.urls import Params
 
@@ -199,7 +199,7 @@ class Client:
         max_retries: int | None = None,
     ) -> Any:
         """Send one request to an API path and return the decoded answer."""
-        return self.transport.request(
+        call = Call(
             method,
             path,
             params=params,
@@ -208,6 +208,7 @@ class Client:
             timeout=timeout,
             max_retries=max_retries,
         )
+        return self.transport.answer(call)
 
     # -- the Context that managers and resources use (synapse.context)
 

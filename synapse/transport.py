@@ -14,16 +14,17 @@ behind and opens a new one on first use.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from synapse._version import __version__
-from synapse.config import Config, Timeout
+from synapse.config import Config, Timeout, TimeoutLike
 from synapse.encoding import Body, FileValue, check_files, encode_json, form_fields
 from synapse.errors import (
     ClientConnectionError,
@@ -47,7 +48,15 @@ from synapse.http import (
 from synapse.retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
 from synapse.urls import Params, encode_params, join_url, origin
 
-__all__ = ["MAX_ERROR_BODY", "USER_AGENT", "MockTransport", "Prepared", "Transport"]
+__all__ = [
+    "MAX_ERROR_BODY",
+    "USER_AGENT",
+    "Call",
+    "MockTransport",
+    "Prepared",
+    "Transport",
+    "takes_call",
+]
 
 logger = logging.getLogger("synapse")
 
@@ -62,14 +71,93 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """A checked request: what every attempt sends (``build()``) and how it is retried."""
+class Call:
+    """One request as its caller describes it: every per-call option, declared once.
 
+    Built once where a request enters the SDK (`Transport.send`/`request` take these
+    fields as keywords, `Client.request` builds one) and handed down whole, so an option
+    added here reaches `Transport.prepare` and the retry loop of both transports without
+    a layer in between naming it.
+    """
+
+    method: str
+    path: str
+    _: KW_ONLY
+    #: Query parameters (a mapping or pairs); lists repeat the name.
+    params: Params | None = None
+    #: A JSON body (POST, PUT, PATCH), or the form fields beside ``files``.
+    data: Any = None
+    #: Multipart files by field name.
+    files: Mapping[str, FileValue] | None = None
+    #: Raw bytes, or a factory called anew per attempt (an iterable of bytes or a file
+    #: with ``__len__``), sent in place of ``data``/``files``.
+    body: Body | None = None
+    #: Headers over the SDK's own (``User-Agent``, credentials, ``Content-Type``).
+    headers: Mapping[str, str] | None = None
+    #: This request's timeouts, over the client's.
+    timeout: TimeoutLike | None = None
+    #: This request's retries, over the policy's.
+    max_retries: int | None = None
+    #: Whether the success body is left unread for the caller to stream.
+    stream: bool = False
+    #: Error statuses returned as answers rather than raised.
+    ok_statuses: Iterable[int] = ()
+    #: Whether a success body is whole: one that is not (a connection cut inside it) is
+    #: a broken connection, retried like one.
+    complete: Callable[[bytes], bool] | None = None
+    #: Once true, no retry is made (nobody waits for the answer).
+    cancelled: Callable[[], bool] | None = None
+
+
+P = ParamSpec("P")
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+def _keywords_of(
+    build: Callable[P, Call],
+) -> Callable[[Callable[[S, Call], R]], Callable[Concatenate[S, P], R]]:
+    def decorate(function: Callable[[S, Call], R]) -> Callable[Concatenate[S, P], R]:
+        def with_keywords(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return function(self, build(*args, **kwargs))
+
+        own = inspect.signature(function)
+        fields = list(inspect.signature(build).parameters.values())
+        with_keywords.__signature__ = own.replace(  # type: ignore[attr-defined]
+            parameters=[next(iter(own.parameters.values())), *fields]
+        )
+        with_keywords.__name__ = function.__name__
+        with_keywords.__qualname__ = function.__qualname__
+        with_keywords.__doc__ = function.__doc__
+        with_keywords.__wrapped__ = function  # type: ignore[attr-defined]
+        return with_keywords
+
+    return decorate
+
+
+#: A method taking a `Call` made one taking its fields as arguments (typed from the
+#: declaration above, so a misspelt option is a type error): the one construction point.
+takes_call = _keywords_of(Call)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked call: what every attempt sends (``build()``) and how it is retried."""
+
+    call: Call
     method: str
     url: str
     build: Callable[[], Request]
     retries: int
     accepted: frozenset[int]
+
+    def accepts(self, status: int) -> bool:
+        """Whether an answer with this status is returned to the caller."""
+        return status < 400 or status in self.accepted
+
+    def given_up(self) -> bool:
+        """Whether nobody waits for the answer any more (no retry is made then)."""
+        return self.call.cancelled is not None and self.call.cancelled()
 
 
 class _Failure(Exception):
@@ -153,133 +241,60 @@ class Transport:
 
     # -- sending
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        data: Any = None,
-        files: Mapping[str, FileValue] | None = None,
-        body: Body | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: Any = None,
-        max_retries: int | None = None,
-    ) -> Any:
+    @takes_call
+    def request(self, call: Call) -> Any:
         """Send a request and decode the answer: ``None`` for 204, JSON, or text."""
-        response = self.send(
-            method,
-            path,
-            params=params,
-            data=data,
-            files=files,
-            body=body,
-            headers=headers,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        return self.answer(call)
+
+    @takes_call
+    def send(self, call: Call) -> Response:
+        """Send with retries and return the successful response (streamed if asked);
+        the options are `Call`'s."""
+        return self.perform(call)
+
+    def answer(self, call: Call) -> Any:
+        """`perform()` a call and decode its answer."""
+        response = self.perform(call)
         return _decode(response.content, response.status_code)
 
-    def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        data: Any = None,
-        files: Mapping[str, FileValue] | None = None,
-        body: Body | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: Any = None,
-        max_retries: int | None = None,
-        stream: bool = False,
-        ok_statuses: Iterable[int] = (),
-        complete: Callable[[bytes], bool] | None = None,
-        cancelled: Callable[[], bool] | None = None,
-    ) -> Response:
-        """Send with retries and return the successful response (streamed if asked).
-
-        ``body`` sends raw bytes, or what a factory makes (called anew per attempt: an
-        iterable of bytes, or a file-like object with ``__len__``), in place of
-        ``data``/``files``. Statuses in ``ok_statuses`` are returned, not raised.
-        ``complete(content)`` says whether a success body is whole: one that is not (a
-        connection cut inside it) is a broken connection, retried like one. Once
-        ``cancelled()`` is true no retry is made (nobody waits for the answer).
-        """
-        prepared = self.prepare(
-            method, path, params=params, data=data, files=files, body=body,
-            headers=headers, timeout=timeout, max_retries=max_retries, stream=stream,
-            ok_statuses=ok_statuses,
-        )  # fmt: skip
-        method, url, build = prepared.method, prepared.url, prepared.build
-        retries, accepted = prepared.retries, prepared.accepted
+    def perform(self, call: Call) -> Response:
+        """Build, retry, raise: the successful response of a call, or its error."""
+        prepared = self.prepare(call)
         attempt = 0
         while True:
-            if attempt and cancelled is not None and cancelled():
-                retries = attempt  # nobody waits for the answer: no retry left
             try:
-                response = self._attempt(build(), accepted, complete)
+                response = self._attempt(prepared)
             except _Failure as failure:
-                retryable = failure.retryable and (not failure.sent or method in IDEMPOTENT_METHODS)
-                if not retryable or attempt >= retries or (cancelled and cancelled()):
-                    raise failure.error from self._masked(failure.__cause__)
-                self._wait(method, url, attempt, retries, failure.error.message, None)
-                attempt += 1
-                continue
-            status = response.status_code
-            if status < 400 or status in accepted:
-                return response
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            again = attempt < retries and not (cancelled and cancelled())
-            if again and self.policy.retries_status(method, status):
+                self.policy.sleep(self.retry_failure(prepared, failure, attempt))
+            else:
+                if prepared.accepts(response.status_code):
+                    return response
+                delay = self.retry_answer(prepared, response.status_code, response.headers, attempt)
+                if delay is None:
+                    raise self._http_error(prepared, response)
                 response.close()
-                self._wait(method, url, attempt, retries, f"status {status}", retry_after)
-                attempt += 1
-                continue
-            raise self._http_error(method, url, response, retry_after)
+                self.policy.sleep(delay)
+            attempt += 1
 
-    def prepare(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        data: Any = None,
-        files: Mapping[str, FileValue] | None = None,
-        body: Body | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: Any = None,
-        max_retries: int | None = None,
-        stream: bool = False,
-        ok_statuses: Iterable[int] = (),
-    ) -> Prepared:
-        """Check and build a request once; ``build()`` makes each attempt's `Request`.
+    def prepare(self, call: Call) -> Prepared:
+        """Check and build a call once; ``build()`` makes each attempt's `Request`.
         Shared by this transport and the async one, so both send the same requests."""
-        method = method.upper()
-        url = self.url(path)
+        method = call.method.upper()
+        url = self.url(call.path)
         if not url.startswith(("http://", "https://")):
             raise InvalidInputError(f"not an http(s) URL: {url!r}")
-        if files:
-            check_files(files)
-        request_headers: dict[str, str] = {"User-Agent": USER_AGENT}
-        if self.is_own_origin(url):
-            request_headers.update(self.auth_headers())
-        if method in BODY_METHODS and not files and body is None:
-            request_headers["Content-Type"] = "application/json"
-        request_headers.update(headers or {})
-        timeouts = Timeout.coerce(timeout if timeout is not None else self.config.timeout)
-        retries = self.policy.max_retries if max_retries is None else max_retries
-        if self.default_params and self.is_own_origin(url):
-            given = encode_params(params)
-            names = {name for name, _ in given}
-            extra = [(k, v) for k, v in self.default_params.items() if k not in names]
-            params = given + extra
+        if call.files:
+            check_files(call.files)
+        headers = self._headers(call, method, url)
+        timeouts = Timeout.coerce(call.timeout if call.timeout is not None else self.config.timeout)
+        retries = self.policy.max_retries if call.max_retries is None else call.max_retries
+        params = self._params(call.params, url)
+        body, files, data, stream = call.body, call.files, call.data, call.stream
 
         def build() -> Request:
             request = Request(
-                method, url, encode_params(params), dict(request_headers),
-                timeout=timeouts, stream=stream,
-            )  # fmt: skip
+                method, url, encode_params(params), dict(headers), timeout=timeouts, stream=stream
+            )
             if body is not None:
                 request.content = body if isinstance(body, bytes) else body()
             elif files:
@@ -288,26 +303,69 @@ class Transport:
                 request.content = encode_json(data)
             return request
 
-        return Prepared(method, url, build, retries, frozenset(ok_statuses))
+        return Prepared(call, method, url, build, retries, frozenset(call.ok_statuses))
 
-    def _attempt(
-        self,
-        request: Request,
-        accepted: frozenset[int],
-        complete: Callable[[bytes], bool] | None = None,
-    ) -> Response:
+    def _headers(self, call: Call, method: str, url: str) -> dict[str, str]:
+        """The SDK's headers (credentials only for the configured origin), the call's over
+        them."""
+        headers: dict[str, str] = {"User-Agent": USER_AGENT}
+        if self.is_own_origin(url):
+            headers.update(self.auth_headers())
+        if method in BODY_METHODS and not call.files and call.body is None:
+            headers["Content-Type"] = "application/json"
+        headers.update(call.headers or {})
+        return headers
+
+    def _params(self, params: Params | None, url: str) -> Params | None:
+        """The call's query parameters, then the transport's defaults it does not give."""
+        if not (self.default_params and self.is_own_origin(url)):
+            return params
+        given = encode_params(params)
+        names = {name for name, _ in given}
+        return given + [(k, v) for k, v in self.default_params.items() if k not in names]
+
+    def retry_failure(self, prepared: Prepared, failure: _Failure, attempt: int) -> float:
+        """The delay before retrying after a failed attempt; raises the failure's error
+        when it is not retried (a request that may have been applied, no retry left)."""
+        sent_twice = failure.sent and prepared.method not in IDEMPOTENT_METHODS
+        if (
+            not failure.retryable
+            or sent_twice
+            or attempt >= prepared.retries
+            or prepared.given_up()
+        ):
+            raise failure.error from self._masked(failure.__cause__)
+        why = failure.error.message
+        return self.retry_delay(prepared.method, prepared.url, attempt, prepared.retries, why, None)
+
+    def retry_answer(
+        self, prepared: Prepared, status: int, headers: Mapping[str, str], attempt: int
+    ) -> float | None:
+        """The delay before retrying after an error answer, or ``None`` when it is raised."""
+        if attempt >= prepared.retries or prepared.given_up():
+            return None
+        if not self.policy.retries_status(prepared.method, status):
+            return None
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        return self.retry_delay(
+            prepared.method,
+            prepared.url,
+            attempt,
+            prepared.retries,
+            f"status {status}",
+            retry_after,
+        )
+
+    def _attempt(self, prepared: Prepared) -> Response:
         """One request. The body is streamed, so that an error body is never read whole;
         a success body is read here (unless the caller streams it), inside the error
         mapping, since a connection can break in the middle of it."""
+        request = prepared.build()
         try:
             response = self.http.handle(request)
-            if not request.stream and (
-                response.status_code < 400 or response.status_code in accepted
-            ):
+            if not request.stream and prepared.accepts(response.status_code):
                 content = response.content  # read the whole success body now
-                if complete is not None and response.status_code < 300 and not complete(content):
-                    length = len(content)
-                    raise TransportError("broken", f"an incomplete answer ({length} bytes)")
+                check_whole(prepared, response.status_code, content)
             return response
         except TransportError as exc:
             raise self._failure(request, exc) from exc
@@ -341,17 +399,6 @@ class Transport:
                 f"{message}; the server may have applied the request", **where
             )
         return _Failure(error, sent=True)
-
-    def _wait(
-        self,
-        method: str,
-        url: str,
-        attempt: int,
-        retries: int,
-        why: str,
-        retry_after: float | None,
-    ) -> None:
-        self.policy.sleep(self.retry_delay(method, url, attempt, retries, why, retry_after))
 
     def retry_delay(
         self,
@@ -388,9 +435,9 @@ class Transport:
             return {k: self._redact(v, depth + 1) for k, v in value.items()}
         return value
 
-    def _http_error(
-        self, method: str, url: str, response: Response, retry_after: float | None
-    ) -> HTTPError:
+    def _http_error(self, prepared: Prepared, response: Response) -> HTTPError:
+        """The error of an answer that is not retried, from at most `MAX_ERROR_BODY`
+        bytes of its body."""
         content, cut = response.read_bounded(MAX_ERROR_BODY)
         decoded = (
             content.decode("utf-8", "replace") if cut else _decode(content, response.status_code)
@@ -401,10 +448,10 @@ class Transport:
             response.status_code,
             body,
             reason=response.reason or "",
-            method=method,
-            url=self.config.redact(response.url or url),
+            method=prepared.method,
+            url=self.config.redact(response.url or prepared.url),
             request_id=request_id,
-            retry_after=retry_after,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
             truncated_at=MAX_ERROR_BODY if cut else None,
         )
 
@@ -428,6 +475,13 @@ class Transport:
         masked = TransportError(cause.kind, self.config.redact(cause.detail))
         masked.__suppress_context__ = True
         return masked
+
+
+def check_whole(prepared: Prepared, status: int, content: bytes) -> None:
+    """A success body that the call's ``complete`` says is cut is a broken connection."""
+    complete = prepared.call.complete
+    if complete is not None and status < 300 and not complete(content):
+        raise TransportError("broken", f"an incomplete answer ({len(content)} bytes)")
 
 
 def _decode(content: bytes, status: int) -> Any:

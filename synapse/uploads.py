@@ -135,6 +135,11 @@ class _ChunkBody:
     def __len__(self) -> int:
         return len(self.preamble) + self.length + len(self.epilogue)
 
+    def per_attempt(self) -> _ChunkBody:
+        """The body factory a request calls on each attempt: this body (the transport
+        rewinds nothing; a retried chunk is sent again by the chunk loop)."""
+        return self
+
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes of the body (all the rest without a size); ``b""`` at the end."""
         if size is None or size < 0:
@@ -298,7 +303,7 @@ class ChunkedUploader:
                 answer = self.transport.request(
                     "PUT",
                     url,
-                    body=lambda body=body: body,
+                    body=body.per_attempt,
                     headers={
                         "Content-Type": body.content_type,
                         "Content-Range": f"bytes {offset}-{offset + length - 1}/{total}",

@@ -29,7 +29,7 @@ from synapse.encoding import FileValue
 from synapse.errors import InvalidInputError
 from synapse.pagination import ConcurrentFetcher, PageFetcher
 from synapse.retry import RetryPolicy
-from synapse.transport import Transport
+from synapse.transport import Call, Transport
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback
 from synapse.urls import Params, origin
 
@@ -203,7 +203,7 @@ class AsyncClient:
         max_retries: int | None = None,
     ) -> Any:
         """Send one request to an API path and return the decoded answer."""
-        return await self.atransport.request(
+        call = Call(
             method,
             path,
             params=params,
@@ -212,6 +212,7 @@ class AsyncClient:
             timeout=timeout,
             max_retries=max_retries,
         )
+        return await self.atransport.answer(call)
 
     async def run_sync(self, function: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
         """Run sync SDK code (a kind's own method, the upload engine) on a worker thread;

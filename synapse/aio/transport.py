@@ -14,17 +14,24 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from synapse.aio.http import AsyncHTTPTransport, AsyncResponse
 from synapse.config import Config
-from synapse.encoding import Body, FileValue
 from synapse.errors import InvalidInputError, TransportError
 from synapse.http import Request, Response
-from synapse.retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
-from synapse.transport import MAX_ERROR_BODY, Transport, _decode, _Failure
-from synapse.urls import Params
+from synapse.retry import RetryPolicy
+from synapse.transport import (
+    MAX_ERROR_BODY,
+    Call,
+    Prepared,
+    Transport,
+    _decode,
+    _Failure,
+    check_whole,
+    takes_call,
+)
 
 __all__ = ["AsyncTransport", "LoopBridge"]
 
@@ -48,118 +55,60 @@ class AsyncTransport:
     def __repr__(self) -> str:
         return f"<AsyncTransport {self.config.base_url}>"
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        data: Any = None,
-        files: Mapping[str, FileValue] | None = None,
-        body: Body | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: Any = None,
-        max_retries: int | None = None,
-    ) -> Any:
+    @takes_call
+    async def request(self, call: Call) -> Any:
         """Send a request and decode the answer: ``None`` for 204, JSON, or text."""
-        response = await self.send(
-            method,
-            path,
-            params=params,
-            data=data,
-            files=files,
-            body=body,
-            headers=headers,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        return await self.answer(call)
+
+    @takes_call
+    async def send(self, call: Call) -> AsyncResponse:
+        """Send with retries; the successful response, its body read unless ``stream``
+        (the options are `Call`'s)."""
+        return await self.perform(call)
+
+    async def answer(self, call: Call) -> Any:
+        """`perform()` a call and decode its answer."""
+        response = await self.perform(call)
         return _decode(response.content, response.status_code)
 
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        data: Any = None,
-        files: Mapping[str, FileValue] | None = None,
-        body: Body | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: Any = None,
-        max_retries: int | None = None,
-        stream: bool = False,
-        ok_statuses: Iterable[int] = (),
-        complete: Callable[[bytes], bool] | None = None,
-    ) -> AsyncResponse:
-        """Send with retries; the successful response, its body read unless ``stream``.
-        ``complete(content)`` says whether a success body is whole (`Transport.send`)."""
-        prepared = self.sync.prepare(
-            method, path, params=params, data=data, files=files, body=body,
-            headers=headers, timeout=timeout, max_retries=max_retries, stream=stream,
-            ok_statuses=ok_statuses,
-        )  # fmt: skip
-        method, url, retries, accepted = (
-            prepared.method,
-            prepared.url,
-            prepared.retries,
-            prepared.accepted,
-        )
+    async def perform(self, call: Call) -> AsyncResponse:
+        """Build, retry, raise, as `Transport.perform` does, with the sending and the
+        waits awaited."""
+        sync = self.sync
+        prepared = sync.prepare(call)
         attempt = 0
         while True:
             try:
-                response = await self._attempt(prepared.build(), accepted, complete)
+                response = await self._attempt(prepared)
             except _Failure as failure:
-                retryable = failure.retryable and (not failure.sent or method in IDEMPOTENT_METHODS)
-                if not retryable or attempt >= retries:
-                    raise failure.error from self.sync._masked(failure.__cause__)
-                await self._wait(method, url, attempt, retries, failure.error.message, None)
-                attempt += 1
-                continue
-            status = response.status_code
-            if status < 400 or status in accepted:
-                return response
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if attempt < retries and self.policy.retries_status(method, status):
+                await self._wait(sync.retry_failure(prepared, failure, attempt))
+            else:
+                if prepared.accepts(response.status_code):
+                    return response
+                delay = sync.retry_answer(prepared, response.status_code, response.headers, attempt)
+                if delay is None:
+                    bounded = await response.read_bounded(MAX_ERROR_BODY)
+                    raise sync._http_error(prepared, bounded)
                 await response.aclose()
-                await self._wait(method, url, attempt, retries, f"status {status}", retry_after)
-                attempt += 1
-                continue
-            bounded = await response.read_bounded(MAX_ERROR_BODY)
-            raise self.sync._http_error(method, url, bounded, retry_after)
+                await self._wait(delay)
+            attempt += 1
 
-    async def _attempt(
-        self,
-        request: Request,
-        accepted: frozenset[int],
-        complete: Callable[[bytes], bool] | None = None,
-    ) -> AsyncResponse:
+    async def _attempt(self, prepared: Prepared) -> AsyncResponse:
         """One request; a success body is read here, inside the error mapping, and one
-        that is cut (``complete`` says) is a broken connection, retried like one."""
+        that is cut (the call's ``complete`` says) is a broken connection, retried like
+        one."""
+        request = prepared.build()
         try:
             response = await self.http.handle(request)
-            if not request.stream and (
-                response.status_code < 400 or response.status_code in accepted
-            ):
-                content = await response.aread()
-                if complete is not None and response.status_code < 300 and not complete(content):
-                    length = len(content)
-                    raise TransportError("broken", f"an incomplete answer ({length} bytes)")
+            if not request.stream and prepared.accepts(response.status_code):
+                check_whole(prepared, response.status_code, await response.aread())
             return response
         except TransportError as exc:
             raise self.sync._failure(request, exc) from exc
 
-    async def _wait(
-        self,
-        method: str,
-        url: str,
-        attempt: int,
-        retries: int,
-        why: str,
-        retry_after: float | None,
-    ) -> None:
+    async def _wait(self, delay: float) -> None:
         """The policy's wait, awaited: ``asyncio.sleep`` for the default ``time.sleep``;
         an injected ``sleep`` is called (and awaited when it returns an awaitable)."""
-        delay = self.sync.retry_delay(method, url, attempt, retries, why, retry_after)
         if self.policy.sleep is time.sleep:
             await asyncio.sleep(delay)
             return
