@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from cachetools import LRUCache
 
 import synapse.protocol as protocol
-from synapse.config import Config, Secret, TimeoutLike
+from synapse.config import SETTING, Config, Secret, TimeoutLike, arguments
 from synapse.downloads import download
 from synapse.encoding import FileValue
 from synapse.errors import InvalidInputError
@@ -151,19 +151,7 @@ class Client:
         pages_in_flight: int | None = None,
         profile: str | None = None,
     ) -> None:
-        self.config = Config.resolve(
-            base_url,
-            access_token,
-            authorization_token=authorization_token,
-            tenant=tenant,
-            agent_token=agent_token,
-            timeout=timeout,
-            max_retries=max_retries,
-            page_size=page_size,
-            unknown_filters=unknown_filters,
-            pages_in_flight=pages_in_flight,
-            profile=profile,
-        )
+        self.config = Config.resolve(**arguments(locals()))  # the declared settings
         if retry is not None and max_retries is not None and retry.max_retries != max_retries:
             raise InvalidInputError("give max_retries or retry=RetryPolicy(...), not both")
         self.transport = Transport(self.config, policy=retry, http=transport)
@@ -183,9 +171,8 @@ class Client:
 
     @page_size.setter
     def page_size(self, size: int) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
-            raise InvalidInputError(f"page_size must be an int from 1 to 1000, got {size!r}")
-        self.config = dataclasses.replace(self.config, page_size=size)
+        checked = SETTING["page_size"].check(size, "page_size")
+        self.config = dataclasses.replace(self.config, page_size=checked)
 
     def request(
         self,

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,23 +23,18 @@ from synapse.errors import InvalidInputError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "SETTINGS",
     "Config",
     "Secret",
+    "Setting",
     "Timeout",
     "TimeoutLike",
     "mask",
     "mask_url_credentials",
 ]
 
-ENV_BASE_URL = ("SYNAPSE_BASE_URL", "SYNAPSE_HOST")
-ENV_ACCESS_TOKEN = "SYNAPSE_ACCESS_TOKEN"  # noqa: S105 - a variable name
-ENV_TENANT = "SYNAPSE_TENANT"
-ENV_AGENT_TOKEN = "SYNAPSE_AGENT_TOKEN"  # noqa: S105 - a variable name
-ENV_UNKNOWN_FILTERS = "SYNAPSE_UNKNOWN_FILTERS"
-ENV_PAGES_IN_FLIGHT = "SYNAPSE_PAGES_IN_FLIGHT"
 ENV_PROFILE = "SYNAPSE_PROFILE"
 ENV_CONFIG_FILE = "SYNAPSE_CONFIG_FILE"
-PROFILE_KEYS = frozenset({"base_url", "access_token", "tenant", "agent_token"})
 
 
 def config_file(env: Mapping[str, str]) -> Path:
@@ -100,7 +95,7 @@ def load_profile(name: str | None, env: Mapping[str, str]) -> dict[str, str]:
     settings = profiles[name]
     if not isinstance(settings, dict):
         raise InvalidInputError(f"profiles.{name} in {path} must be a table, got {settings!r}")
-    unknown = set(settings) - PROFILE_KEYS
+    unknown = set(settings) - {s.name for s in SETTINGS if s.in_profile}
     if unknown:
         raise InvalidInputError(f"profile {name!r} has unknown keys {sorted(unknown)}")
     for key, value in settings.items():
@@ -117,9 +112,6 @@ def load_profile(name: str | None, env: Mapping[str, str]) -> dict[str, str]:
     return {k: str(v) for k, v in settings.items()}
 
 
-UNKNOWN_FILTER_MODES = ("raise", "warn")
-
-
 def _warn_mixed(url_from: str, token_from: str) -> None:
     """A profile's base URL with a token from elsewhere (or the other way round) may send
     one environment's credentials to another: say so."""
@@ -128,7 +120,7 @@ def _warn_mixed(url_from: str, token_from: str) -> None:
         f"{token_from}: check that they belong to the same environment (give both in one "
         "place to silence this)",
         UserWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
 
 
@@ -265,7 +257,7 @@ def validate_base_url(url: str) -> str:
         warnings.warn(
             f"base URL {url!r} uses plain http to a remote host: tokens travel unencrypted",
             UserWarning,
-            stacklevel=4,
+            stacklevel=6,
         )
     return url.rstrip("/")
 
@@ -282,6 +274,190 @@ def _secret(value: str | Secret | None) -> Secret | None:
         # Never sent (an HTTP library would quote the whole header in its error).
         raise InvalidInputError("a token holds a space or a control character (not shown)")
     return Secret(value) if value else None
+
+
+def _int_in(low: int, high: int | None) -> Callable[[Any, str], int]:
+    span = f"from {low} to {high}" if high is not None else f">= {low}"
+
+    def check(value: Any, where: str) -> int:
+        if isinstance(value, str):  # from the environment
+            text = value.strip()
+            if not (text.isascii() and text.lstrip("+-").isdigit()):
+                raise InvalidInputError(f"{where} must be an int {span}, got {value!r}")
+            value = int(text)
+        too_high = high is not None and isinstance(value, int) and value > high
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or too_high:
+            raise InvalidInputError(f"{where} must be an int {span}, got {value!r}")
+        return value
+
+    return check
+
+
+def _one_of(*choices: str) -> Callable[[Any, str], str]:
+    def check(value: Any, where: str) -> str:
+        if value not in choices:
+            listed = " or ".join(repr(c) for c in choices)
+            raise InvalidInputError(f"{where} must be {listed}, got {value!r}")
+        return str(value)
+
+    return check
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One client setting: its name (the argument of `Client` and the field of `Config`),
+    the environment variables and profile key it is read from, its default and check."""
+
+    name: str
+    #: What it is, for the docs' table.
+    doc: str
+    #: The default, as the docs' table shows it.
+    shown_default: str
+    check: Callable[[Any, str], Any]
+    default: Any = None
+    #: Environment variables read, first set first.
+    env: tuple[str, ...] = ()
+    #: Whether a profile of the config file may give it.
+    in_profile: bool = False
+
+    def lookup(
+        self, argument: Any, env: Mapping[str, str], profile: Mapping[str, str]
+    ) -> tuple[Any, str]:
+        """The checked value and where it came from: the argument, the environment, the
+        profile, or the default."""
+        if argument is not None:
+            return self.check(argument, self.name), "argument"
+        for variable in self.env:
+            if env.get(variable):
+                return self.check(env[variable], f"{variable} (environment)"), "environment"
+        if self.in_profile and profile.get(self.name):
+            return self.check(profile[self.name], f"{self.name} (profile)"), "profile"
+        return self.check(self.default, self.name), "default"
+
+
+def _base_url(value: Any, where: str) -> str:
+    return validate_base_url(value or "")
+
+
+def _tenant(value: Any, where: str) -> str | None:
+    return value or None
+
+
+def _timeout(value: Any, where: str) -> Timeout:
+    return Timeout.coerce(value)
+
+
+def _token(value: Any, where: str) -> Secret | None:
+    return _secret(value)
+
+
+#: Every client setting, declared once: `Config.resolve`, the profile keys, the checks of
+#: `Client` and `AsyncClient` (whose signatures a test holds to this) and the table of
+#: docs/configuration.md are made from it.
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "base_url",
+        "the backend's root URL",
+        "required",
+        _base_url,
+        env=("SYNAPSE_BASE_URL", "SYNAPSE_HOST"),
+        in_profile=True,
+    ),
+    Setting(
+        "access_token",
+        "sent as `Synapse-Access-Token`",
+        "none",
+        _token,
+        env=("SYNAPSE_ACCESS_TOKEN",),
+        in_profile=True,
+    ),
+    Setting(
+        "tenant",
+        "sent as `Synapse-Tenant`",
+        "none",
+        _tenant,
+        env=("SYNAPSE_TENANT",),
+        in_profile=True,
+    ),
+    Setting(
+        "agent_token",
+        "sent as `SYNAPSE-Agent`",
+        "none",
+        _token,
+        env=("SYNAPSE_AGENT_TOKEN",),
+        in_profile=True,
+    ),
+    Setting("authorization_token", "deprecated: sent as `Authorization`", "none", _token),
+    Setting(
+        "timeout",
+        "seconds to connect and to read",
+        "`{'connect': 5, 'read': 15}`",
+        _timeout,
+    ),
+    Setting("max_retries", "retries of the retry policy", "3", _int_in(0, None), default=3),
+    Setting(
+        "page_size",
+        "items per page when listing (`client.page_size = n` later)",
+        "100 (1 to 1000)",
+        _int_in(1, 1000),
+        default=100,
+    ),
+    Setting(
+        "pages_in_flight",
+        "page requests in flight while a listing is consumed (1: one at a time)",
+        "4 (1 to 32)",
+        _int_in(1, 32),
+        default=4,
+        env=("SYNAPSE_PAGES_IN_FLIGHT",),
+    ),
+    Setting(
+        "unknown_filters",
+        "what a filter name the SDK does not know does",
+        '`"raise"` (or `"warn"`)',
+        _one_of("raise", "warn"),
+        default="raise",
+        env=("SYNAPSE_UNKNOWN_FILTERS",),
+    ),
+    Setting(
+        "profile",
+        "a profile of the config file",
+        "the file's `default`, if any",
+        lambda value, where: value,
+        env=(ENV_PROFILE,),
+    ),
+)
+SETTING = {setting.name: setting for setting in SETTINGS}
+
+
+def settings_table() -> str:
+    """The rows of the settings table of docs/configuration.md."""
+    rows = [
+        "| Argument | Environment variable | In a profile | Default | What |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for s in SETTINGS:
+        env = " or ".join(f"`{name}`" for name in s.env) or "—"
+        profile = "yes" if s.in_profile else "—"
+        rows.append(f"| `{s.name}` | {env} | {profile} | {s.shown_default} | {s.doc} |")
+    return "\n".join(rows)
+
+
+def arguments(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings among a client's arguments (its ``locals()``), for `Config.resolve`."""
+    return {name: values[name] for name in SETTING}
+
+
+def _warn_on_sources(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    url_from, token_from = sources["base_url"], sources["access_token"]
+    mixed = url_from != token_from and "profile" in (url_from, token_from)
+    if mixed and values["access_token"] and values["base_url"]:
+        _warn_mixed(url_from, token_from)
+    if values["authorization_token"] is not None:
+        warnings.warn(
+            "authorization_token is deprecated: use access_token",
+            DeprecationWarning,
+            stacklevel=4,
+        )
 
 
 @dataclass(frozen=True)
@@ -309,85 +485,26 @@ class Config:
         base_url: str | None = None,
         access_token: str | Secret | None = None,
         *,
-        authorization_token: str | Secret | None = None,
-        tenant: str | None = None,
-        agent_token: str | Secret | None = None,
-        timeout: TimeoutLike | None = None,
-        max_retries: int | None = None,
-        page_size: int | None = None,
-        unknown_filters: str | None = None,
-        pages_in_flight: int | None = None,
-        profile: str | None = None,
         environ: Mapping[str, str] | None = None,
+        **given: Any,
     ) -> Config:
         """Merge explicit arguments over the ``SYNAPSE_*`` environment variables, and
-        those over a profile of the config file (see `load_profile()`)."""
+        those over a profile of the config file (see `load_profile()`); the settings and
+        where each is read are those of `SETTINGS`."""
+        given.update(base_url=base_url, access_token=access_token)
+        unknown = set(given) - set(SETTING)
+        if unknown:
+            raise InvalidInputError(f"unknown settings {sorted(unknown)}")
         env = os.environ if environ is None else environ
-        chosen = load_profile(profile or env.get(ENV_PROFILE), env)
-        url_from = token_from = "argument"  # noqa: S105 - where a setting came from
-        if base_url is None:
-            base_url = next((env[name] for name in ENV_BASE_URL if env.get(name)), None)
-            url_from = "environment" if base_url else "profile"
-            base_url = base_url or chosen.get("base_url")
-        if access_token is None:
-            access_token = env.get(ENV_ACCESS_TOKEN)
-            token_from = "environment" if access_token else "profile"
-            access_token = access_token or chosen.get("access_token")
-        mixed = url_from != token_from and "profile" in (url_from, token_from)
-        if mixed and access_token and base_url:
-            _warn_mixed(url_from, token_from)
-        if tenant is None:
-            tenant = env.get(ENV_TENANT) or chosen.get("tenant")
-        if agent_token is None:
-            agent_token = env.get(ENV_AGENT_TOKEN) or chosen.get("agent_token")
-        if authorization_token is not None:
-            warnings.warn(
-                "authorization_token is deprecated: use access_token",
-                DeprecationWarning,
-                stacklevel=3,
-            )
-        retries = 3 if max_retries is None else max_retries
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}")
-        size = 100 if page_size is None else page_size
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
-            raise InvalidInputError(f"page_size must be an int from 1 to 1000, got {page_size!r}")
-        where = "unknown_filters"
-        if unknown_filters is None:
-            unknown_filters = env.get(ENV_UNKNOWN_FILTERS) or "raise"
-            where = f"{ENV_UNKNOWN_FILTERS} (environment)"
-        if unknown_filters not in UNKNOWN_FILTER_MODES:
-            raise InvalidInputError(f"{where} must be 'raise' or 'warn', got {unknown_filters!r}")
-        where = "pages_in_flight"
-        if pages_in_flight is None:
-            from_env = env.get(ENV_PAGES_IN_FLIGHT)
-            pages_in_flight = 4
-            if from_env:
-                where = f"{ENV_PAGES_IN_FLIGHT} (environment)"
-                text = from_env.strip()
-                if not (text.isascii() and text.lstrip("+-").isdigit()):
-                    raise InvalidInputError(
-                        f"{where} must be an int from 1 to 32, got {from_env!r}"
-                    )
-                pages_in_flight = int(text)
-        if (
-            isinstance(pages_in_flight, bool)
-            or not isinstance(pages_in_flight, int)
-            or not 1 <= pages_in_flight <= 32
-        ):
-            raise InvalidInputError(f"{where} must be an int from 1 to 32, got {pages_in_flight!r}")
-        return cls(
-            base_url=validate_base_url(base_url or ""),
-            access_token=_secret(access_token),
-            authorization_token=_secret(authorization_token),
-            tenant=tenant or None,
-            agent_token=_secret(agent_token),
-            timeout=Timeout.coerce(timeout),
-            max_retries=retries,
-            page_size=size,
-            unknown_filters=unknown_filters,
-            pages_in_flight=pages_in_flight,
-        )
+        chosen = load_profile(given.get("profile") or env.get(ENV_PROFILE), env)
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for setting in SETTINGS:
+            if setting.name != "profile":
+                value, sources[setting.name] = setting.lookup(given.get(setting.name), env, chosen)
+                values[setting.name] = value
+        _warn_on_sources(values, sources)
+        return cls(**values)
 
     def secrets(self) -> list[str]:
         """The raw credential values, for masking them out of any text."""

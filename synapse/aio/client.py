@@ -24,7 +24,7 @@ import synapse.protocol as protocol
 from synapse.aio.http import AsyncHTTPTransport, async_transport
 from synapse.aio.pagination import AsyncPageFetcher
 from synapse.aio.transport import AsyncTransport, LoopBridge
-from synapse.config import Config, Secret, TimeoutLike
+from synapse.config import SETTING, Config, Secret, TimeoutLike, arguments
 from synapse.encoding import FileValue
 from synapse.errors import InvalidInputError
 from synapse.pagination import ConcurrentFetcher, PageFetcher
@@ -76,19 +76,7 @@ class AsyncClient:
         pages_in_flight: int | None = None,
         profile: str | None = None,
     ) -> None:
-        self.config = Config.resolve(
-            base_url,
-            access_token,
-            authorization_token=authorization_token,
-            tenant=tenant,
-            agent_token=agent_token,
-            timeout=timeout,
-            max_retries=max_retries,
-            page_size=page_size,
-            unknown_filters=unknown_filters,
-            pages_in_flight=pages_in_flight,
-            profile=profile,
-        )
+        self.config = Config.resolve(**arguments(locals()))  # the declared settings
         if retry is not None and max_retries is not None and retry.max_retries != max_retries:
             raise InvalidInputError("give max_retries or retry=RetryPolicy(...), not both")
         http = async_transport(origin(self.config.base_url), transport)
@@ -184,9 +172,8 @@ class AsyncClient:
 
     @page_size.setter
     def page_size(self, size: int) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
-            raise InvalidInputError(f"page_size must be an int from 1 to 1000, got {size!r}")
-        self.config = dataclasses.replace(self.config, page_size=size)
+        checked = SETTING["page_size"].check(size, "page_size")
+        self.config = dataclasses.replace(self.config, page_size=checked)
         self.transport.config = self.config
 
     # -- sending
