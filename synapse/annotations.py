@@ -385,26 +385,46 @@ class Document:
         )
         doc._media_order = (list(metas), list(datas))
         doc._keys = ("annotations" in data, "annotationsData" in data)
+        by_id = doc._read_data(datas)
+        used = doc._read_metas(metas, by_id)
+        for (media, ann_id), raw in by_id.items():
+            if (media, ann_id) not in used:  # data without its meta record: kept in place
+                kept = doc.orphans.setdefault(media, [])
+                order = doc._data_order[media]
+                order[order.index(ann_id)] = len(kept)
+                kept.append(raw)
+        return doc
+
+    def _read_data(self, datas: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The geometry records of ``annotationsData`` by (media, id); records without an
+        id, or with one seen before, are kept in place as orphans."""
         for media, records in datas.items():
             if not isinstance(records, list):
                 raise InvalidInputError(f"annotationsData[{media!r}] is not a list")
         by_id: dict[tuple[str, str], dict[str, Any]] = {}
         for media, records in datas.items():
-            doc._data_order[media] = []
+            self._data_order[media] = []
             for record in records:
                 rid = record.get("id") if isinstance(record, Mapping) else None
                 if isinstance(rid, str) and (media, rid) not in by_id:
                     by_id[media, rid] = copy.deepcopy(dict(record))
-                    doc._data_order[media].append(rid)
+                    self._data_order[media].append(rid)
                 else:  # no id, or an id seen before: kept in place as it is
-                    kept = doc.orphans.setdefault(media, [])
-                    doc._data_order[media].append(len(kept))
+                    kept = self.orphans.setdefault(media, [])
+                    self._data_order[media].append(len(kept))
                     kept.append(copy.deepcopy(record))
+        return by_id
+
+    def _read_metas(
+        self, metas: Mapping[str, Any], by_id: dict[tuple[str, str], dict[str, Any]]
+    ) -> set[tuple[str, str]]:
+        """The annotations of ``annotations``, each with its geometry record; the
+        (media, id) keys of the records they used."""
         used: set[tuple[str, str]] = set()
         for media, records in metas.items():
             if not isinstance(records, list):
                 raise InvalidInputError(f"annotations[{media!r}] is not a list")
-            doc.annotations[media] = []
+            self.annotations[media] = []
             for record in records:
                 if not isinstance(record, Mapping) or not isinstance(record.get("id"), str):
                     raise InvalidInputError(f"an annotation of {media!r} has no string id")
@@ -418,14 +438,8 @@ class Document:
                 geometry = parse_geometry(tool, raw) if raw is not None else None
                 ann = Annotation(ann_id, tool, media, geometry, meta, raw, copy.deepcopy(geometry))
                 ann._without_data = raw is None
-                doc.annotations[media].append(ann)
-        for (media, ann_id), raw in by_id.items():
-            if (media, ann_id) not in used:  # data without its meta record: kept in place
-                kept = doc.orphans.setdefault(media, [])
-                order = doc._data_order[media]
-                order[order.index(ann_id)] = len(kept)
-                kept.append(raw)
-        return doc
+                self.annotations[media].append(ann)
+        return used
 
     def to_v1(self) -> dict[str, Any]:
         """The DM v1 document: what was read, with the changes made since."""

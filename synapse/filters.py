@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -180,43 +180,73 @@ def _iso_date(text: str) -> bool:
 def _encode_value(name: str, ftype: FilterType, value: Any) -> str:
     if isinstance(ftype, type):
         return str(require_enum(ftype, value, field=f"filter {name!r}").value)
-    if ftype == "id":
-        return str(_pk_of(name, value))
-    if ftype == "ids":
-        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-            value = [value]
-        pks = [str(_pk_of(name, v)) for v in value]
-        if not pks:
-            raise InvalidInputError(f"filter {name!r} needs at least one id")
-        return ",".join(pks)
-    if ftype == "strs":
-        values = [value] if isinstance(value, str) else list(value)
-        if not values or not all(isinstance(v, str) and v for v in values):
-            raise InvalidInputError(f"filter {name!r} expects strings, got {value!r}")
-        return ",".join(str(v) for v in values)
-    if ftype == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInputError(f"filter {name!r} expects an int, got {value!r}")
-        return str(value)
-    if ftype == "bool":
-        if not isinstance(value, bool):
-            raise InvalidInputError(f"filter {name!r} expects True or False, got {value!r}")
-        return "true" if value else "false"
-    if ftype == "date":
-        if isinstance(value, (dt.datetime, dt.date)):
-            return value.isoformat()
-        if isinstance(value, str) and _iso_date(value):
-            return value
-        raise InvalidInputError(
-            f"filter {name!r} expects a date or datetime (or ISO 8601 text), got {value!r}"
-        )
-    if ftype == "code":
-        code = getattr(value, "code", value)
-        if not isinstance(code, str) or not code:
-            raise InvalidInputError(f"filter {name!r} expects a code string, got {value!r}")
-        return code
+    return _ENCODERS.get(ftype, _encode_str)(name, value)
+
+
+def _encode_id(name: str, value: Any) -> str:
+    return str(_pk_of(name, value))
+
+
+def _encode_ids(name: str, value: Any) -> str:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        value = [value]
+    pks = [str(_pk_of(name, v)) for v in value]
+    if not pks:
+        raise InvalidInputError(f"filter {name!r} needs at least one id")
+    return ",".join(pks)
+
+
+def _encode_strs(name: str, value: Any) -> str:
+    values = [value] if isinstance(value, str) else list(value)
+    if not values or not all(isinstance(v, str) and v for v in values):
+        raise InvalidInputError(f"filter {name!r} expects strings, got {value!r}")
+    return ",".join(str(v) for v in values)
+
+
+def _encode_int(name: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"filter {name!r} expects an int, got {value!r}")
+    return str(value)
+
+
+def _encode_bool(name: str, value: Any) -> str:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"filter {name!r} expects True or False, got {value!r}")
+    return "true" if value else "false"
+
+
+def _encode_date(name: str, value: Any) -> str:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, str) and _iso_date(value):
+        return value
+    raise InvalidInputError(
+        f"filter {name!r} expects a date or datetime (or ISO 8601 text), got {value!r}"
+    )
+
+
+def _encode_code(name: str, value: Any) -> str:
+    code = getattr(value, "code", value)
+    if not isinstance(code, str) or not code:
+        raise InvalidInputError(f"filter {name!r} expects a code string, got {value!r}")
+    return code
+
+
+def _encode_str(name: str, value: Any) -> str:
     if isinstance(value, WireEnum):
         return str(value.value)
     if not isinstance(value, str):
         raise InvalidInputError(f"filter {name!r} expects a string, got {value!r}")
     return value
+
+
+#: How a filter value of each declared type is written on the wire (others as text).
+_ENCODERS: dict[Any, Callable[[str, Any], str]] = {
+    "id": _encode_id,
+    "ids": _encode_ids,
+    "strs": _encode_strs,
+    "int": _encode_int,
+    "bool": _encode_bool,
+    "date": _encode_date,
+    "code": _encode_code,
+}

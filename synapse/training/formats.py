@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from synapse.annotations import PERSON_17, Box, Mask, Polygon, Polyline
+from synapse.annotations import PERSON_17, Annotation, Box, Mask, Polygon, Polyline
 from synapse.paths import safe_component
 from synapse.training.classes import ClassRegistry
 from synapse.training.items import (
@@ -304,75 +304,90 @@ class YoloWriter(Writer):
         assert item.height is not None
         w, h = float(item.width), float(item.height)
         rows: list[list[Any]] = []
-        handled = {"bounding_box"} if self.task in ("detect", "obb") else set()
-        if self.task == "segment":
-            handled = {"bounding_box", "polygon", "segmentation"}
-        for ann in item.annotations:
-            geometry = ann.geometry
-            if ann.tool not in handled or geometry is None or self.task == "pose":
-                continue
-            if not ann.label:
-                item.note("skipped", "NO_CLASS", ann, "an object without a class")
-                continue
-            label = self.registry.see(ann.label)
-            if ann.attributes:
-                item.note("lossy", "ATTRIBUTES_DROPPED", ann, ", ".join(sorted(ann.attributes)))
-            if isinstance(geometry, Box):
-                if not valid_box(item, ann, geometry):
-                    continue
-                if self.task == "detect":
-                    extent = clip_box(item, ann, *box_corners(geometry))
-                    if extent is None:
-                        continue
-                    x0, y0, x1, y1 = extent
-                    if geometry.rotated:
-                        item.note("lossy", "ROTATION_DROPPED", ann, "written as the enclosing box")
-                    rows.append(
-                        [label, (x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h]
-                    )
-                else:
-                    corners = geometry.corners()
-                    if any(not (0 <= x <= w and 0 <= y <= h) for x, y in corners):
-                        item.note("lossy", "POINTS_OUTSIDE_IMAGE", ann, "corners outside")
-                    rows.append([label, *[v for x, y in corners for v in (x / w, y / h)]])
-            elif isinstance(geometry, (Polygon, Polyline)):
-                points = [(float(p.x), float(p.y)) for p in geometry.points]
-                if len(points) < 3:
-                    item.note("skipped", "INVALID_GEOMETRY", ann, "a polygon needs 3 points")
-                    continue
-                rows.append([label, *[v for x, y in points for v in (x / w, y / h)]])
-            elif isinstance(geometry, Mask):
-                pixels = geometry.pixels()
-                if not mask_pixels(item, ann, pixels):
-                    continue
-                holes = 0
-                for ring in mask_outlines(pixels, int(w)):
-                    if signed_area(ring) < 0:
-                        holes += 1
-                        continue
-                    rows.append([label, *[v for x, y in ring for v in (x / w, y / h)]])
-                if holes:
-                    item.note("lossy", "MASK_HOLE_DROPPED", ann, f"{holes} hole(s) filled")
         if self.task == "pose":
-            for pose in poses(item):
-                box = pose.box()
-                if box is None:
-                    continue
-                x0, y0, x1, y1 = box
-                label = self.registry.see(pose.label)
-                joints = [v for x, y, vis in pose.keypoints for v in (x / w, y / h, int(vis))]
-                rows.append(
-                    [
-                        label,
-                        (x0 + x1) / 2 / w,
-                        (y0 + y1) / 2 / h,
-                        (x1 - x0) / w,
-                        (y1 - y0) / h,
-                        *joints,
-                    ]
-                )
+            rows = self._pose_rows(item, w, h)
             handled = {"keypoint"}
+        else:
+            handled = {"bounding_box"}
+            if self.task == "segment":
+                handled = {"bounding_box", "polygon", "segmentation"}
+            for ann in item.annotations:
+                if ann.tool in handled and ann.geometry is not None:
+                    rows.extend(self._object_rows(item, ann, w, h))
         self._unsupported(item, handled, f"YOLO {self.task} cannot hold this tool")
+        return rows
+
+    def _object_rows(self, item: Item, ann: Annotation, w: float, h: float) -> list[list[Any]]:
+        """The rows of one object of a detect, obb or segment set."""
+        if not ann.label:
+            item.note("skipped", "NO_CLASS", ann, "an object without a class")
+            return []
+        label = self.registry.see(ann.label)
+        if ann.attributes:
+            item.note("lossy", "ATTRIBUTES_DROPPED", ann, ", ".join(sorted(ann.attributes)))
+        geometry = ann.geometry
+        if isinstance(geometry, Box):
+            return self._box_rows(item, ann, geometry, label, w, h)
+        if isinstance(geometry, (Polygon, Polyline)):
+            points = [(float(p.x), float(p.y)) for p in geometry.points]
+            if len(points) < 3:
+                item.note("skipped", "INVALID_GEOMETRY", ann, "a polygon needs 3 points")
+                return []
+            return [[label, *[v for x, y in points for v in (x / w, y / h)]]]
+        if isinstance(geometry, Mask):
+            return self._mask_rows(item, ann, geometry, label, w, h)
+        return []
+
+    def _box_rows(
+        self, item: Item, ann: Annotation, geometry: Box, label: str, w: float, h: float
+    ) -> list[list[Any]]:
+        """A box: centre and size (detect), or its four corners (obb, segment)."""
+        if not valid_box(item, ann, geometry):
+            return []
+        if self.task == "detect":
+            extent = clip_box(item, ann, *box_corners(geometry))
+            if extent is None:
+                return []
+            x0, y0, x1, y1 = extent
+            if geometry.rotated:
+                item.note("lossy", "ROTATION_DROPPED", ann, "written as the enclosing box")
+            return [[label, (x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h]]
+        corners = geometry.corners()
+        if any(not (0 <= x <= w and 0 <= y <= h) for x, y in corners):
+            item.note("lossy", "POINTS_OUTSIDE_IMAGE", ann, "corners outside")
+        return [[label, *[v for x, y in corners for v in (x / w, y / h)]]]
+
+    @staticmethod
+    def _mask_rows(
+        item: Item, ann: Annotation, geometry: Mask, label: str, w: float, h: float
+    ) -> list[list[Any]]:
+        """A mask: one polygon per outer outline; holes are filled (and noted)."""
+        pixels = geometry.pixels()
+        if not mask_pixels(item, ann, pixels):
+            return []
+        rows: list[list[Any]] = []
+        holes = 0
+        for ring in mask_outlines(pixels, int(w)):
+            if signed_area(ring) < 0:
+                holes += 1
+                continue
+            rows.append([label, *[v for x, y in ring for v in (x / w, y / h)]])
+        if holes:
+            item.note("lossy", "MASK_HOLE_DROPPED", ann, f"{holes} hole(s) filled")
+        return rows
+
+    def _pose_rows(self, item: Item, w: float, h: float) -> list[list[Any]]:
+        """A pose: its box, then each keypoint with its visibility."""
+        rows: list[list[Any]] = []
+        for pose in poses(item):
+            box = pose.box()
+            if box is None:
+                continue
+            x0, y0, x1, y1 = box
+            label = self.registry.see(pose.label)
+            joints = [v for x, y, vis in pose.keypoints for v in (x / w, y / h, int(vis))]
+            centre = [(x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h]
+            rows.append([label, *centre, *joints])
         return rows
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ import math
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,49 +120,52 @@ def _read_coco(file: Path) -> Iterator[Record]:
     for ann in doc.get("annotations", []):
         if not isinstance(ann, Mapping) or ann.get("image_id") not in records:
             continue
-        record = records[ann["image_id"]]
         category = categories.get(ann.get("category_id"), {})
-        label = str(category.get("name", ann.get("category_id")))
-        attributes = dict(ann.get("attributes") or {})
-        if "score" in ann:
-            attributes["score"] = ann["score"]
-        segmentation = ann.get("segmentation")
-        keypoints = ann.get("keypoints")
-        if isinstance(keypoints, list) and keypoints:
-            names = category.get("keypoints") or PERSON_17
-            group = f"g{new_id()}"
-            members = []
-            for i in range(0, len(keypoints) - 2, 3):
-                x, y, v = keypoints[i : i + 3]
-                if v and i // 3 < len(names):
-                    visibility = {1: "occluded", 2: "visible"}.get(int(v), "visible")
-                    kp = _annotation(
-                        "keypoint", Keypoint(x, y), names[i // 3], {"visibility": visibility}
-                    )
-                    record.annotations.append(kp)
-                    members.append(kp.id)
-            if members:
-                record.groups[group] = members
-        elif isinstance(segmentation, Mapping) and "counts" in segmentation:
-            pixels = decode_coco_rle(dict(segmentation))
-            record.annotations.append(_annotation("segmentation", _runs(pixels), label, attributes))
-        elif isinstance(segmentation, list) and segmentation and "rotation" in ann:
-            ring = segmentation[0]
-            corners = [(ring[i], ring[i + 1]) for i in range(0, len(ring) - 1, 2)]
-            record.annotations.append(
-                _annotation("bounding_box", _box_from_corners(corners), label, attributes)
-            )
-        elif isinstance(segmentation, list) and segmentation:
-            for ring in segmentation:
-                points = [Point(ring[i], ring[i + 1], new_id()) for i in range(0, len(ring) - 1, 2)]
-                record.annotations.append(
-                    _annotation("polygon", Polygon(points), label, attributes)
-                )
-        elif isinstance(ann.get("bbox"), list) and len(ann["bbox"]) == 4:
-            record.annotations.append(
-                _annotation("bounding_box", Box(*ann["bbox"]), label, attributes)
-            )
+        _coco_object(records[ann["image_id"]], ann, category)
     yield from records.values()
+
+
+def _coco_object(record: Record, ann: Mapping[str, Any], category: Mapping[str, Any]) -> None:
+    """One COCO annotation into its record: keypoints, an RLE mask, a rotated box, polygons
+    or a box, as its fields say."""
+    label = str(category.get("name", ann.get("category_id")))
+    attributes = dict(ann.get("attributes") or {})
+    if "score" in ann:
+        attributes["score"] = ann["score"]
+    segmentation = ann.get("segmentation")
+    keypoints = ann.get("keypoints")
+    if isinstance(keypoints, list) and keypoints:
+        _coco_keypoints(record, keypoints, category.get("keypoints") or PERSON_17)
+    elif isinstance(segmentation, Mapping) and "counts" in segmentation:
+        pixels = decode_coco_rle(dict(segmentation))
+        record.annotations.append(_annotation("segmentation", _runs(pixels), label, attributes))
+    elif isinstance(segmentation, list) and segmentation and "rotation" in ann:
+        ring = segmentation[0]
+        corners = [(ring[i], ring[i + 1]) for i in range(0, len(ring) - 1, 2)]
+        record.annotations.append(
+            _annotation("bounding_box", _box_from_corners(corners), label, attributes)
+        )
+    elif isinstance(segmentation, list) and segmentation:
+        for ring in segmentation:
+            points = [Point(ring[i], ring[i + 1], new_id()) for i in range(0, len(ring) - 1, 2)]
+            record.annotations.append(_annotation("polygon", Polygon(points), label, attributes))
+    elif isinstance(ann.get("bbox"), list) and len(ann["bbox"]) == 4:
+        record.annotations.append(_annotation("bounding_box", Box(*ann["bbox"]), label, attributes))
+
+
+def _coco_keypoints(record: Record, keypoints: list[Any], names: Sequence[str]) -> None:
+    """The labelled keypoints of a COCO pose, grouped."""
+    group = f"g{new_id()}"
+    members = []
+    for i in range(0, len(keypoints) - 2, 3):
+        x, y, v = keypoints[i : i + 3]
+        if v and i // 3 < len(names):
+            visibility = {1: "occluded", 2: "visible"}.get(int(v), "visible")
+            kp = _annotation("keypoint", Keypoint(x, y), names[i // 3], {"visibility": visibility})
+            record.annotations.append(kp)
+            members.append(kp.id)
+    if members:
+        record.groups[group] = members
 
 
 def _runs(pixels: list[int]) -> Mask:
@@ -235,45 +238,52 @@ def _read_yolo(root: Path, format: str) -> Iterator[Record]:
                 cls, numbers = int(values[0]), [float(v) for v in values[1:]]
             except ValueError:
                 raise InvalidInputError(f"{label_file}: not a YOLO line: {line!r}") from None
-            label = names.get(cls, f"class_{cls}")
-            attributes: dict[str, Any] = {}
-            if format == "yolo-pose":
-                cx, cy, w, h, *joints = numbers
-                group, members = f"g{new_id()}", []
-                for i in range(0, min(len(joints), 51) - 2, 3):
-                    x, y, v = joints[i : i + 3]
-                    if v:
-                        kp = _annotation(
-                            "keypoint",
-                            Keypoint(x, y),
-                            PERSON_17[i // 3],
-                            {"visibility": "visible" if v >= 2 else "occluded"},
-                        )
-                        record.annotations.append(kp)
-                        members.append(kp.id)
-                if members:
-                    record.groups[group] = members
-                continue
-            if format == "yolo-obb" and len(numbers) in (8, 9):
-                if len(numbers) == 9:
-                    attributes["score"] = numbers.pop()
-                corners = [Point(numbers[i], numbers[i + 1]) for i in range(0, 8, 2)]
-                record.annotations.append(_annotation("obb", Polygon(corners), label, attributes))
-                continue
-            if len(numbers) in (4, 5):
-                if len(numbers) == 5:
-                    attributes["score"] = numbers.pop()
-                cx, cy, w, h = numbers
-                box = Box(cx - w / 2, cy - h / 2, w, h)
-                record.annotations.append(_annotation("bounding_box", box, label, attributes))
-            elif len(numbers) >= 6 and len(numbers) % 2 == 0:
-                points = [
-                    Point(numbers[i], numbers[i + 1], new_id()) for i in range(0, len(numbers), 2)
-                ]
-                record.annotations.append(_annotation("polygon", Polygon(points), label, {}))
-            else:
-                raise InvalidInputError(f"{label_file}: {len(numbers)} values is not a YOLO row")
+            _yolo_row(record, format, names.get(cls, f"class_{cls}"), numbers, label_file)
         yield record
+
+
+def _yolo_row(
+    record: Record, format: str, label: str, numbers: list[float], label_file: Path
+) -> None:
+    """One row of a YOLO label file into its record: a pose, an oriented box, a box or a
+    polygon, as the format and the count of numbers say."""
+    attributes: dict[str, Any] = {}
+    if format == "yolo-pose" and len(numbers) >= 4:
+        _yolo_pose(record, numbers[4:])
+    elif format == "yolo-obb" and len(numbers) in (8, 9):
+        if len(numbers) == 9:
+            attributes["score"] = numbers.pop()
+        corners = [Point(numbers[i], numbers[i + 1]) for i in range(0, 8, 2)]
+        record.annotations.append(_annotation("obb", Polygon(corners), label, attributes))
+    elif len(numbers) in (4, 5):
+        if len(numbers) == 5:
+            attributes["score"] = numbers.pop()
+        cx, cy, w, h = numbers
+        box = Box(cx - w / 2, cy - h / 2, w, h)
+        record.annotations.append(_annotation("bounding_box", box, label, attributes))
+    elif len(numbers) >= 6 and len(numbers) % 2 == 0:
+        points = [Point(numbers[i], numbers[i + 1], new_id()) for i in range(0, len(numbers), 2)]
+        record.annotations.append(_annotation("polygon", Polygon(points), label, {}))
+    else:
+        raise InvalidInputError(f"{label_file}: {len(numbers)} values is not a YOLO row")
+
+
+def _yolo_pose(record: Record, joints: list[float]) -> None:
+    """The visible keypoints of a YOLO pose row (after its box), grouped."""
+    group, members = f"g{new_id()}", []
+    for i in range(0, min(len(joints), 51) - 2, 3):
+        x, y, v = joints[i : i + 3]
+        if v:
+            kp = _annotation(
+                "keypoint",
+                Keypoint(x, y),
+                PERSON_17[i // 3],
+                {"visibility": "visible" if v >= 2 else "occluded"},
+            )
+            record.annotations.append(kp)
+            members.append(kp.id)
+    if members:
+        record.groups[group] = members
 
 
 def _read_voc(root: Path) -> Iterator[Record]:
@@ -389,6 +399,46 @@ def _submitted(task: Mapping[str, Any]) -> bool:
 # --------------------------------------------------------------------------- import
 
 
+def _check_import(format: str, action: str, as_predictions: bool, batch_size: int) -> None:
+    """The options of `import_annotations`, checked before anything is read or sent."""
+    if format not in IMPORT_FORMATS:
+        raise InvalidInputError(
+            f"unknown import format {format!r}; one of {', '.join(IMPORT_FORMATS)}"
+        )
+    if action not in ("save", "submit"):
+        raise InvalidInputError(f"action is 'save' or 'submit', not {action!r}")
+    if as_predictions and action == "submit":
+        raise InvalidInputError("predictions are saved for review, never submitted")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidInputError("batch_size must be a positive int")
+
+
+def _importable(
+    record: Record,
+    item: ImportItem,
+    media: str,
+    size: tuple[int | None, int | None],
+    as_predictions: bool,
+) -> list[Annotation]:
+    """A record's annotations in the image's pixels, on its media; the invalid ones are
+    noted on ``item`` and left out."""
+    width, height = size
+    kept = []
+    for ann in record.scaled(int(width or 0), int(height or 0)):
+        if ann.tool == "obb" and isinstance(ann.geometry, Polygon):
+            ann.tool = "bounding_box"
+            ann.geometry = _box_from_corners([(p.x, p.y) for p in ann.geometry.points])
+        problem = _invalid(ann, width, height)
+        if problem:
+            item.invalid.append(problem)
+            continue
+        ann.media = media
+        if as_predictions:
+            ann.meta["isValid"] = False
+        kept.append(ann)
+    return kept
+
+
 def import_annotations(
     project: Any,
     path: str | os.PathLike[str],
@@ -409,16 +459,7 @@ def import_annotations(
     annotation is left alone unless ``overwrite_submitted=True``. ``dry_run=True``
     reports what would be written and sends nothing.
     """
-    if format not in IMPORT_FORMATS:
-        raise InvalidInputError(
-            f"unknown import format {format!r}; one of {', '.join(IMPORT_FORMATS)}"
-        )
-    if action not in ("save", "submit"):
-        raise InvalidInputError(f"action is 'save' or 'submit', not {action!r}")
-    if as_predictions and action == "submit":
-        raise InvalidInputError("predictions are saved for review, never submitted")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidInputError("batch_size must be a positive int")
+    _check_import(format, action, as_predictions, batch_size)
     records = read_labels(path, format)
     tasks_query = project.tasks
     fields = ("status", "status_label", "data_unit")
@@ -440,20 +481,7 @@ def import_annotations(
         if record.normalized and not (width and height):
             item.status, item.error = "invalid", "the image size is unknown to the server"
             continue
-        annotations = record.scaled(int(width or 0), int(height or 0))
-        kept = []
-        for ann in annotations:
-            if ann.tool == "obb" and isinstance(ann.geometry, Polygon):
-                ann.tool = "bounding_box"
-                ann.geometry = _box_from_corners([(p.x, p.y) for p in ann.geometry.points])
-            problem = _invalid(ann, width, height)
-            if problem:
-                item.invalid.append(problem)
-                continue
-            ann.media = media
-            if as_predictions:
-                ann.meta["isValid"] = False
-            kept.append(ann)
+        kept = _importable(record, item, media, (width, height), as_predictions)
         if not kept and item.invalid:
             item.status = "invalid"
             continue

@@ -204,3 +204,32 @@ def test_yolo_segment_writes_a_mask_as_its_outline_and_notes_its_holes(tmp_path:
     values = [float(v) for v in line.split()[1:]]
     corners = {(values[i] * 5, values[i + 1] * 5) for i in range(0, len(values), 2)}
     assert corners == {(0, 0), (5, 0), (5, 5), (0, 5)}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "row", "message"),
+    [
+        ("yolo-pose", "0 0.5 0.5", "2 values is not a YOLO row"),
+        ("yolo", "0 0.5 0.5 0.1", "3 values is not a YOLO row"),
+        ("yolo", "x 0.5", "not a YOLO line"),
+    ],
+)
+def test_a_short_or_bad_yolo_row_is_a_typed_error(
+    tmp_path: Path, fmt: str, row: str, message: str
+) -> None:
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "classes.txt").write_text("cat\n")
+    (tmp_path / "labels" / "a.txt").write_text(row + "\n")
+    with pytest.raises(InvalidInputError, match=message):
+        read_labels(tmp_path, fmt)
+
+
+def test_a_yolo_pose_row_gives_its_visible_keypoints_grouped(tmp_path: Path) -> None:
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "classes.txt").write_text("person\n")
+    joints = "0.1 0.2 2 0.3 0.4 0 0.5 0.6 1"
+    (tmp_path / "labels" / "a.txt").write_text(f"0 0.5 0.5 0.2 0.2 {joints}\n")
+    (record,) = read_labels(tmp_path, "yolo-pose")
+    assert [a.label for a in record.annotations] == ["nose", "right_eye"]
+    assert [a.attributes["visibility"] for a in record.annotations] == ["visible", "occluded"]
+    assert list(record.groups.values()) == [[a.id for a in record.annotations]]
