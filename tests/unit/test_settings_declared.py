@@ -3,6 +3,7 @@ signatures, the environment and profile reading and the docs' table follow it.""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,8 @@ def test_the_page_size_setter_checks_as_the_declaration_does(client_type: type) 
     assert client.config.page_size == 1000
     with pytest.raises(InvalidInputError, match="page_size must be an int from 1 to 1000"):
         client.page_size = 1001
+
+
+def test_the_config_holds_each_declared_setting_but_the_profile_choice() -> None:
+    fields = {f.name for f in dataclasses.fields(Config)} - {"extra"}
+    assert fields == set(SETTING) - {"profile"}
