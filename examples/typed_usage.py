@@ -50,3 +50,4 @@ async def check_async_types(client: AsyncClient) -> None:
     async for item in client.tasks.filter(project=1):
         assert_type(item, Task)
     assert_type(await client.tasks.aget_or_create(id=5), tuple[Task, bool])
+    assert_type(await (await client.tasks.aget(5)).arelated(Task.project), Project | None)

@@ -191,6 +191,19 @@ class AsyncClient:
             self._cache[key] = loaded  # type: ignore[assignment]
         return loaded
 
+    async def arelated(self, resource: type[R], pk: Any) -> R:
+        """`related` awaited: the object of this class with this id, loaded once and then
+        cached (what ``await task.arelated(Task.project)`` asks for)."""
+        key = (resource, pk)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        loaded: R = await self.manager_for(resource).aget(pk)
+        with self._lock:
+            self._cache[key] = loaded  # type: ignore[assignment]
+        return loaded
+
     def forget(self, resource: type[Any], pk: Any) -> None:
         """Drop a cached object after it was saved or deleted through this client."""
         with self._lock:
