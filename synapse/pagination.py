@@ -39,6 +39,7 @@ __all__ = [
     "StableSteps",
     "StableWalk",
     "plan_pages",
+    "window_bounds",
 ]
 
 MAX_PAGE_SIZE = 1000
@@ -95,6 +96,23 @@ def plan_pages(low: int, high: int | None, default: int) -> tuple[int, int, int]
         size = best[2]
     first = low // size + 1
     return size, first, low - (first - 1) * size
+
+
+def window_bounds(in_flight: int, max_in_flight: int | None) -> tuple[int, int]:
+    """``(in_flight, max_in_flight)`` of a fetcher, checked: the window starts at
+    ``in_flight`` pages and widens up to ``max_in_flight`` (by default four times the
+    start, at most 32; ``in_flight=1`` stays strictly sequential)."""
+    if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
+        raise ValueError(f"in_flight must be an int >= 1, got {in_flight!r}")
+    if max_in_flight is None:
+        max_in_flight = 1 if in_flight == 1 else min(4 * in_flight, 32)
+    if (
+        isinstance(max_in_flight, bool)
+        or not isinstance(max_in_flight, int)
+        or max_in_flight < in_flight
+    ):
+        raise ValueError(f"max_in_flight must be an int >= in_flight, got {max_in_flight!r}")
+    return in_flight, max_in_flight
 
 
 class PageWalk:
@@ -266,18 +284,7 @@ class ConcurrentFetcher:
     """
 
     def __init__(self, in_flight: int = 4, max_in_flight: int | None = None) -> None:
-        if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
-            raise ValueError(f"in_flight must be an int >= 1, got {in_flight!r}")
-        if max_in_flight is None:
-            max_in_flight = 1 if in_flight == 1 else min(4 * in_flight, 32)
-        if (
-            isinstance(max_in_flight, bool)
-            or not isinstance(max_in_flight, int)
-            or max_in_flight < in_flight
-        ):
-            raise ValueError(f"max_in_flight must be an int >= in_flight, got {max_in_flight!r}")
-        self.in_flight = in_flight
-        self.max_in_flight = max_in_flight
+        self.in_flight, self.max_in_flight = window_bounds(in_flight, max_in_flight)
         #: Page-size caps learnt per list path, where a server caps them below ours.
         self.server_max: dict[str, int] = {}
         self._lock = threading.Lock()

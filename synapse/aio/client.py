@@ -139,7 +139,7 @@ class AsyncClient:
         fetcher = ConcurrentFetcher(self.config.pages_in_flight)
         self.page_fetcher: PageFetcher = fetcher
         self.apage_fetcher = AsyncPageFetcher(
-            self.config.pages_in_flight, server_max=fetcher.server_max
+            fetcher.in_flight, server_max=fetcher.server_max, max_in_flight=fetcher.max_in_flight
         )
         self._cache: LRUCache[tuple[type, Any], Resource] = LRUCache(maxsize=4096)
         self._lock = threading.Lock()

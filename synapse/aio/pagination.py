@@ -24,19 +24,23 @@ from synapse.pagination import (
     StableSteps,
     StableWalk,
     _whole_json,
+    window_bounds,
 )
 
 __all__ = ["AsyncPageFetcher", "astable_pages"]
 
 
 class AsyncPageFetcher:
-    """Keeps up to ``in_flight`` page requests going while pages are consumed.
+    """Keeps ``in_flight`` page requests going while pages are consumed, more (up to
+    ``max_in_flight``) while the consumer waits on the network.
 
-    As the sync `ConcurrentFetcher`, step for step: the first page alone (its ``count``
-    says how many follow), then the rest ``in_flight`` at a time, each retried in its own
-    task by the transport without reordering anything; a page that vanishes or a count
-    that changes raises `IncompleteResultError` (the same tally). ``server_max``
-    (page-size caps learnt per path) is shared with the client's sync fetcher.
+    The sync `ConcurrentFetcher`'s decisions, step for step (both drive a `PageWalk`):
+    the first page alone (its ``count`` says how many follow), then the rest in an
+    adaptive window, each retried in its own task by the transport without reordering
+    anything; a page that vanishes or a count that changes raises
+    `IncompleteResultError`. ``server_max`` (page-size caps learnt per path) is shared
+    with the client's sync fetcher. ``client.apage_fetcher = AsyncPageFetcher(4,
+    max_in_flight=4)`` keeps a fixed window.
     """
 
     def __init__(
@@ -45,18 +49,7 @@ class AsyncPageFetcher:
         server_max: dict[str, int] | None = None,
         max_in_flight: int | None = None,
     ) -> None:
-        if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
-            raise ValueError(f"in_flight must be an int >= 1, got {in_flight!r}")
-        if max_in_flight is None:
-            max_in_flight = in_flight
-        if (
-            isinstance(max_in_flight, bool)
-            or not isinstance(max_in_flight, int)
-            or max_in_flight < in_flight
-        ):
-            raise ValueError(f"max_in_flight must be an int >= in_flight, got {max_in_flight!r}")
-        self.in_flight = in_flight
-        self.max_in_flight = max_in_flight
+        self.in_flight, self.max_in_flight = window_bounds(in_flight, max_in_flight)
         self.server_max: dict[str, int] = {} if server_max is None else server_max
         self.tasks: set[asyncio.Task[Any]] = set()
         #: Page tasks that `aclose` cancelled: their listings say the client was closed.
