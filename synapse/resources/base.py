@@ -533,12 +533,6 @@ class Resource(BaseModel):
             )
         return self._manager()
 
-    async def _arun_sync(self, verb: str, function: Any, /, *args: Any, **kwargs: Any) -> Any:
-        """Run this kind's sync action on a worker thread of the AsyncClient that loaded
-        the object, its requests sent on the loop (one implementation of each action)."""
-        self._amanager(verb)
-        return await self._bound_client().run_sync(function, *args, **kwargs)  # type: ignore[attr-defined]
-
     def _saved_pk(self) -> Any:
         if self.pk is None:
             raise InvalidInputError(f"this {type(self).__name__} has no id yet; save it first")

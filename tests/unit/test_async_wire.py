@@ -309,3 +309,22 @@ async def test_job_alogs_reads_the_console_log_natively() -> None:
         loaded_sync = sync_client.jobs._build({"id": 9})
         with pytest.raises(InvalidInputError, match="loaded by an AsyncClient"):
             await loaded_sync.alogs()
+
+
+@respx.mock
+async def test_task_aannotate_puts_the_data_natively_and_reloads_the_task() -> None:
+    route = respx.put(f"{BASE}/tasks/5/annotate_task_data/").respond(
+        json={**TASK, "data": {"a": 2}, "status": "submitted"}
+    )
+    async with no_worker_threads(make()) as client:
+        task = client.tasks._build(TASK)
+        await task.aannotate({"boxes": [1]}, action="save", schema="v2")
+        assert task.data == {"a": 2}  # reloaded from the answer
+        with pytest.raises(InvalidInputError, match="action"):
+            await task.aannotate({}, action="publish")
+        with pytest.raises(InvalidInputError, match="no id yet"):
+            await client.tasks._build({"project": 1}).aannotate({})
+    assert route.call_count == 1  # the refused ones sent nothing
+    sent = route.calls.last.request
+    assert sent.url.params["schema"] == "v2"
+    assert json.loads(sent.content) == {"action": "save", "data": {"boxes": [1]}}
