@@ -180,7 +180,7 @@ class AsyncClient:
     def related(self, resource: type[R], pk: Any) -> R:
         """A related object not expanded in the answer: loading it would block, so this
         raises unless called from `run_sync` code. Ask for it with ``expand(...)``, or
-        ``await client.<kind>.aget(pk)``."""
+        ``await obj.arelated(...)`` (`arelated` here)."""
         key = (resource, pk)
         with self._lock:
             cached = self._cache.get(key)

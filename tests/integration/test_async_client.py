@@ -201,6 +201,9 @@ async def test_relations_load_with_await_once_then_from_the_cache(
     synapse_backend.clear_requests()
     assert (await expanded.arelated(Task.data_unit)) is expanded.data_unit
     assert synapse_backend.requests == []
+    unloaded = await aclient.tasks.aget(3)
+    with pytest.raises(InvalidInputError, match="arelated for a relation"):
+        unloaded.data_unit  # noqa: B018 - the attribute cannot wait on the loop
     with pytest.raises(InvalidInputError, match="no relation 'projet'"):
         await task.arelated("projet")
     with pytest.raises(InvalidInputError, match="loaded by an AsyncClient"):
