@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing_extensions import assert_type
 
-from synapse import BackendClient, Client, DataUnit, Job, Project, QuerySet, Task
+from synapse import AsyncClient, BackendClient, Client, DataUnit, Job, Project, QuerySet, Task
+from synapse.aio import AsyncQuerySet
+from synapse.aio.kinds import AsyncTaskManager
 
 
 def check_types(client: Client) -> None:
@@ -34,3 +36,18 @@ def check_backend_client() -> None:
     with BackendClient("https://api.synapse.sh", access_token="token") as client:
         assert_type(client, BackendClient)
         assert_type(client.tasks.first(), Task | None)
+
+
+async def check_async_types(client: AsyncClient) -> None:
+    assert_type(client.tasks, AsyncTaskManager)
+    tasks = client.tasks.filter(project=1).order_by("-id")
+    assert_type(tasks, AsyncQuerySet[Task])
+    assert_type(await client.tasks.aget(5), Task)
+    assert_type(await client.tasks.afirst(), Task | None)
+    assert_type(await tasks.afirst(), Task | None)
+    assert_type(await client.projects.acount(), int)
+    assert_type(await client.jobs.aget(3), Job)
+    async for item in client.tasks.filter(project=1):
+        assert_type(item, Task)
+    assert_type(await client.tasks.aget_or_create(id=5), tuple[Task, bool])
+    assert_type(await (await client.tasks.aget(5)).arelated(Task.project), Project | None)

@@ -33,10 +33,13 @@ __all__ = [
     "PageFetcher",
     "PagePlan",
     "PageSource",
+    "PageWalk",
     "ReadAheadFetcher",
     "SequentialFetcher",
+    "StableSteps",
     "StableWalk",
     "plan_pages",
+    "window_bounds",
 ]
 
 MAX_PAGE_SIZE = 1000
@@ -95,6 +98,159 @@ def plan_pages(low: int, high: int | None, default: int) -> tuple[int, int, int]
     return size, first, low - (first - 1) * size
 
 
+def window_bounds(in_flight: int, max_in_flight: int | None) -> tuple[int, int]:
+    """``(in_flight, max_in_flight)`` of a fetcher, checked: the window starts at
+    ``in_flight`` pages and widens up to ``max_in_flight`` (by default four times the
+    start, at most 32; ``in_flight=1`` stays strictly sequential)."""
+    if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
+        raise ValueError(f"in_flight must be an int >= 1, got {in_flight!r}")
+    if max_in_flight is None:
+        max_in_flight = 1 if in_flight == 1 else min(4 * in_flight, 32)
+    if (
+        isinstance(max_in_flight, bool)
+        or not isinstance(max_in_flight, int)
+        or max_in_flight < in_flight
+    ):
+        raise ValueError(f"max_in_flight must be an int >= in_flight, got {max_in_flight!r}")
+    return in_flight, max_in_flight
+
+
+class PageWalk:
+    """The decisions of one paged listing, without I/O: which page to request next, how
+    many to keep in flight, and whether each answer agrees with what came before.
+
+    The threaded `ConcurrentFetcher` and the asyncio ``AsyncPageFetcher`` both drive one
+    walk per listing; they only send the requests it names and hand it the answers, so a
+    listing behaves the same whichever fetcher reads it. The first page is asked alone
+    (`start`); then, for each page handed out (`page`), `more` says whether another
+    follows, `to_send` names the pages to put in flight, `advance` moves to the next page
+    and adapts the window (it grows while the consumer would wait on the network, and
+    shrinks back while pages are already there), and `receive` checks its answer.
+    """
+
+    def __init__(
+        self, plan: PagePlan, server_max: dict[str, int], in_flight: int, max_in_flight: int
+    ) -> None:
+        self.plan = plan
+        self.server_max = server_max
+        self.in_flight = in_flight
+        self.max_in_flight = max_in_flight
+        #: Nothing to fetch: the range is empty.
+        self.empty = plan.high is not None and plan.high <= plan.low
+        self.cap = server_max.get(plan.path)
+        default = min(plan.page_size, self.cap or MAX_PAGE_SIZE)
+        size, number, skip = plan_pages(plan.low, None if plan.fixed_size else plan.high, default)
+        if self.cap and size > self.cap:
+            size, number, skip = plan_pages(plan.low, None, self.cap)
+        self.size, self.number, self.skip = size, number, skip
+        self.window = in_flight  # pages kept in flight: grows while the consumer waits
+        self.following = number + 1  # the next page number not yet put in flight
+        self.last: int | None = None  # the last page number to fetch, when the count says
+        self.tally = _Tally(plan, plan.count)
+        self.count: int | None = None
+        self.results: list[Any] = []
+        self.next_url: str | None = None
+        self.content = b""
+
+    def params(self, page: int) -> list[tuple[str, str]]:
+        """The query of page number ``page``."""
+        return [*self.plan.params, ("page_size", str(self.size)), ("page", str(page))]
+
+    def count_params(self) -> list[tuple[str, str]]:
+        """The query of the smallest page, asked for its count only."""
+        return [*self.plan.params, ("page_size", "1"), ("page", "1")]
+
+    def _parse(self, content: bytes, number: int) -> tuple[int | None, list[Any], str | None]:
+        try:
+            return _parse_page(content, self.plan.model)
+        except ClientError as error:
+            where = f"listing {self.plan.path}: page {number}"
+            raise ClientError(f"{where}: {error.message}") from None
+
+    def past_end(self, content: bytes, error: NotFoundError) -> None:
+        """The first page asked (not page 1) answered 404 (``error``), and ``content`` is
+        the answer of `count_params`: return if the range starts past the end (DRF's 404
+        for a page past the last: the range is empty), else raise that the page vanished."""
+        count = self._parse(content, 1)[0]
+        if count is None or count > self.plan.low:
+            raise _Tally(self.plan, count).vanished(self.number) from error
+
+    def start(self, content: bytes) -> bool:
+        """Take the first page's answer; False when it shows the server caps page sizes
+        below ours: the cap is learnt (in ``server_max``) and the listing starts over."""
+        count, results, next_url = self._parse(content, self.number)
+        if self._short(count, results, next_url):
+            if not results or self.cap == len(results):
+                raise ClientError("the server changed its page size during a listing")
+            self.server_max[self.plan.path] = len(results)
+            return False
+        plan = self.plan
+        self.tally = _Tally(plan, count if plan.count is None else plan.count)
+        self.tally.check_count(count, self.number)
+        if count is not None:
+            end = count if plan.high is None else min(count, plan.high)
+            self.last = max(self.number, math.ceil(end / self.size))
+        self.count, self.results, self.next_url, self.content = count, results, next_url, content
+        return True
+
+    def _short(self, count: int | None, results: list[Any], next_url: str | None) -> bool:
+        """Whether a page that is not the last holds fewer items than its size."""
+        start = (self.number - 1) * self.size
+        expected = self.size if count is None else min(self.size, max(0, count - start))
+        return len(results) < expected and bool(next_url)
+
+    def page(self) -> Page:
+        """The current page, cut to the range (its items are counted as handed out)."""
+        items = self.tally.take(self.results[self.skip :])
+        page = Page(self.count, items, self.content, self.skip)
+        self.skip = 0
+        return page
+
+    def more(self) -> bool:
+        """Whether another page follows; when none does, the listing is checked complete."""
+        if self.next_url and self.results and self.tally.wants_more():
+            return True
+        self.tally.check_complete(self.number)
+        return False
+
+    def to_send(self, pending: int) -> list[int]:
+        """The page numbers to put in flight now, with ``pending`` already going: none
+        before more was asked (a caller who wanted the first page paid one request), none
+        without a count, none when strictly sequential."""
+        numbers: list[int] = []
+        if self.last is None or self.in_flight <= 1:
+            return numbers
+        while pending + len(numbers) < self.window and self.following <= self.last:
+            numbers.append(self.following)
+            self.following += 1
+        return numbers
+
+    def advance(self, ready: bool | None, pending: int) -> list[int]:
+        """Move to the next page, whose request is ``ready`` (answered), not yet (False)
+        or not in flight (None), with ``pending`` more after it. Waiting widens the
+        window (the pages to put in flight are returned); finding it there narrows it."""
+        self.number += 1
+        if ready is None:
+            return []
+        if ready:
+            self.window = max(self.window - 1, self.in_flight)
+            return []
+        self.window = min(self.window + 1, self.max_in_flight)
+        return self.to_send(pending + 1)
+
+    def vanished(self) -> IncompleteResultError:
+        """The error for the current page answering 404 after the first."""
+        return self.tally.vanished(self.number)
+
+    def receive(self, content: bytes) -> None:
+        """Take the current page's answer, checked against what came before."""
+        count, results, next_url = self._parse(content, self.number)
+        self.tally.check_count(count, self.number)
+        if self._short(count, results, next_url):
+            raise ClientError("the server changed its page size during a listing")
+        self.count, self.results, self.next_url, self.content = count, results, next_url, content
+
+
 class PageFetcher(Protocol):
     """Yields the pages of a plan, in order, each item exactly once."""
 
@@ -128,119 +284,65 @@ class ConcurrentFetcher:
     """
 
     def __init__(self, in_flight: int = 4, max_in_flight: int | None = None) -> None:
-        if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
-            raise ValueError(f"in_flight must be an int >= 1, got {in_flight!r}")
-        if max_in_flight is None:
-            max_in_flight = 1 if in_flight == 1 else min(4 * in_flight, 32)
-        if (
-            isinstance(max_in_flight, bool)
-            or not isinstance(max_in_flight, int)
-            or max_in_flight < in_flight
-        ):
-            raise ValueError(f"max_in_flight must be an int >= in_flight, got {max_in_flight!r}")
-        self.in_flight = in_flight
-        self.max_in_flight = max_in_flight
+        self.in_flight, self.max_in_flight = window_bounds(in_flight, max_in_flight)
         #: Page-size caps learnt per list path, where a server caps them below ours.
         self.server_max: dict[str, int] = {}
         self._lock = threading.Lock()
         self._listings: set[_Workers] = set()
 
     def pages(self, transport: Transport, plan: PagePlan) -> Iterator[Page]:
-        wanted = None if plan.high is None else plan.high - plan.low
-        if wanted is not None and wanted <= 0:
+        walk = PageWalk(plan, self.server_max, self.in_flight, self.max_in_flight)
+        if walk.empty:
             return
-        cap = self.server_max.get(plan.path)
-        default = min(plan.page_size, cap or MAX_PAGE_SIZE)
-        size, number, skip = plan_pages(plan.low, None if plan.fixed_size else plan.high, default)
-        if cap and size > cap:
-            size, number, skip = plan_pages(plan.low, None, cap)
         workers = _Workers(self.max_in_flight)
 
         def fetch(page: int) -> bytes:
             if workers.stopped.is_set():
                 raise workers.stop_error()
-            params = [*plan.params, ("page_size", str(size)), ("page", str(page))]
             answer = transport.send(
-                "GET", plan.path, params=params, complete=_whole_json,
+                "GET", plan.path, params=walk.params(page), complete=_whole_json,
                 cancelled=workers.stopped.is_set,
             )  # fmt: skip
             return answer.content
 
-        def parse(content: bytes, page: int) -> tuple[int | None, list[Any], str | None]:
-            try:
-                return _parse_page(content, plan.model)
-            except ClientError as error:
-                raise ClientError(f"listing {plan.path}: page {page}: {error.message}") from None
-
         try:
-            content = fetch(number)
+            content = fetch(walk.number)
         except NotFoundError as error:
-            if number == 1:
+            if walk.number == 1:
                 raise
-            # DRF answers 404 for a page past the end: a range that starts there is
-            # empty. Ask the count to tell that apart from a page that vanished.
-            one = [*plan.params, ("page_size", "1"), ("page", "1")]
-            count = parse(transport.send("GET", plan.path, params=one).content, 1)[0]
-            if count is None or count > plan.low:
-                raise _Tally(plan, count).vanished(number) from error
+            walk.past_end(
+                transport.send("GET", plan.path, params=walk.count_params()).content, error
+            )
             return
-        count, results, next_url = parse(content, number)
-        expected = size if count is None else min(size, max(0, count - (number - 1) * size))
-        if len(results) < expected and next_url:
-            if not results or cap == len(results):
-                raise ClientError("the server changed its page size during a listing")
-            # The server caps page sizes below ours: learn its limit and start over.
-            self.server_max[plan.path] = len(results)
+        if not walk.start(content):  # the server caps page sizes below ours: learnt
             yield from self.pages(transport, plan)
             return
-        tally = _Tally(plan, count if plan.count is None else plan.count)
-        tally.check_count(count, number)
-        last: int | None = None  # the last page number to fetch, when the count says
-        if count is not None:
-            end = count if plan.high is None else min(count, plan.high)
-            last = max(number, math.ceil(end / size))
-        pending: deque[Future[bytes]] = deque()
-        following = number + 1
-        window = self.in_flight  # pages kept in flight: grows while the consumer waits
         with self._lock:
             self._listings.add(workers)
         try:
-            while True:
-                items = tally.take(results[skip:])
-                yield Page(count, items, content, skip)
-                skip = 0
-                if not (next_url and results and tally.wants_more()):
-                    tally.check_complete(number)
-                    return
-                # Asked for more: keep up to `window` pages going from here on (not
-                # before, so that a caller who wanted the first page paid one request).
-                if last is not None and self.in_flight > 1:
-                    while len(pending) < window and following <= last:
-                        pending.append(workers.submit(fetch, following))
-                        following += 1
-                number += 1
-                head = pending.popleft() if pending else None
-                if head is not None and last is not None and not head.done():  # widen
-                    window = min(window + 1, self.max_in_flight)
-                    while len(pending) + 1 < window and following <= last:
-                        pending.append(workers.submit(fetch, following))
-                        following += 1
-                elif head is not None and head.done():  # it was there already: narrow
-                    window = max(window - 1, self.in_flight)
-                try:
-                    content = workers.result(head) if head is not None else fetch(number)
-                except NotFoundError as error:
-                    raise tally.vanished(number) from error
-                count, results, next_url = parse(content, number)
-                tally.check_count(count, number)
-                start = (number - 1) * size
-                expected = size if count is None else min(size, max(0, count - start))
-                if len(results) < expected and next_url:
-                    raise ClientError("the server changed its page size during a listing")
+            yield from self._follow(walk, workers, fetch)
         finally:
             workers.stop()  # pages not sent are never sent; those in flight retry no more
             with self._lock:
                 self._listings.discard(workers)
+
+    @staticmethod
+    def _follow(walk: PageWalk, workers: _Workers, fetch: Callable[[int], bytes]) -> Iterator[Page]:
+        """The pages of ``walk`` from its first, the following ones fetched on ``workers``."""
+        pending: deque[Future[bytes]] = deque()
+        while True:
+            yield walk.page()
+            if not walk.more():
+                return
+            pending.extend(workers.submit(fetch, n) for n in walk.to_send(len(pending)))
+            head = pending.popleft() if pending else None
+            ready = None if head is None else head.done()
+            pending.extend(workers.submit(fetch, n) for n in walk.advance(ready, len(pending)))
+            try:
+                content = workers.result(head) if head is not None else fetch(walk.number)
+            except NotFoundError as error:
+                raise walk.vanished() from error
+            walk.receive(content)
 
     def close(self) -> None:
         """Stop the listings in progress (each raises, saying the client was closed)."""
@@ -492,40 +594,59 @@ class StableWalk:
         return f"-{self.key}" if self.descending else self.key
 
 
+class StableSteps:
+    """The requests of a stable walk, without I/O, for the sync and the async listing
+    alike: `request` names the next one (None when the walk is over) and `receive`
+    takes its answer, giving the page (None when it holds nothing)."""
+
+    def __init__(self, plan: PagePlan, walk: StableWalk) -> None:
+        if plan.low or plan.high is not None:
+            raise ValueError("a stable walk covers the whole list, not a slice")
+        self.model = plan.model
+        self.walk = walk
+        base = [(k, v) for k, v in plan.params if k != "ordering"]
+        ordered = [("ordering", walk.ordering), ("page_size", str(plan.page_size))]
+        if walk.strategy == "cursor":
+            ordered.insert(0, ("pagination", "cursor"))
+        self.base = [*base, *ordered]
+        self.bound = f"{walk.key}__lt" if walk.descending else f"{walk.key}__gt"
+        self._next: tuple[str, list[tuple[str, str]] | None] | None = (plan.path, self.base)
+        self._error: ClientError | None = None
+
+    def request(self) -> tuple[str, list[tuple[str, str]] | None] | None:
+        """``(url, params)`` of the next request, or None when the walk is over."""
+        if self._error is not None:
+            raise self._error
+        return self._next
+
+    def receive(self, content: bytes, own_origin: Callable[[str], str]) -> Page | None:
+        """Take the answer to `request`; ``own_origin`` checks a ``next`` link."""
+        _, results, next_url = _parse_page(content, self.model)
+        url = self._next[0] if self._next else ""
+        self._next = None
+        if next_url and results:
+            if self.walk.strategy == "cursor":
+                self._next = own_origin(next_url), None  # the link carries all
+            else:
+                tail = results[-1]
+                key = self.walk.key
+                last = tail.get(key) if isinstance(tail, Mapping) else getattr(tail, key, None)
+                if last is None:  # raised once this page is handed out
+                    message = f"a stable walk needs each item's {key!r}; the server sent none"
+                    self._error = ClientError(message)
+                self._next = url, [*self.base, (self.bound, str(last))]
+        return Page(None, results, content, 0) if results else None
+
+
 def stable_pages(transport: Transport, plan: PagePlan, walk: StableWalk) -> Iterator[Page]:
     """The pages of ``plan`` (its filters; any ordering in it is replaced by the walk's),
     walked stably: no item is skipped or repeated when rows change meanwhile. Pages carry
     no count (the cursor envelope has none)."""
-    if plan.low or plan.high is not None:
-        raise ValueError("a stable walk covers the whole list, not a slice")
-    base = [(k, v) for k, v in plan.params if k != "ordering"]
-    size = str(plan.page_size)
-    if walk.strategy == "cursor":
-        url: str = plan.path
-        params: list[tuple[str, str]] | None = [
-            *base, ("pagination", "cursor"), ("ordering", walk.ordering), ("page_size", size)
-        ]  # fmt: skip
-        while True:
-            content = transport.send("GET", url, params=params).content
-            _, results, next_url = _parse_page(content, plan.model)
-            if results:
-                yield Page(None, results, content, 0)
-            if not next_url or not results:
-                return
-            url, params = transport.on_own_origin(next_url), None  # the link carries all
-    bound = f"{walk.key}__lt" if walk.descending else f"{walk.key}__gt"
-    last: Any = None
-    while True:
-        params = [*base, ("ordering", walk.ordering), ("page_size", size)]
-        if last is not None:
-            params.append((bound, str(last)))
-        content = transport.send("GET", plan.path, params=params).content
-        _, results, next_url = _parse_page(content, plan.model)
-        if results:
-            yield Page(None, results, content, 0)
-        if not next_url or not results:
-            return
-        tail = results[-1]
-        last = tail.get(walk.key) if isinstance(tail, Mapping) else getattr(tail, walk.key, None)
-        if last is None:
-            raise ClientError(f"a stable walk needs each item's {walk.key!r}; the server sent none")
+    steps = StableSteps(plan, walk)
+    while (request := steps.request()) is not None:
+        url, params = request
+        page = steps.receive(
+            transport.send("GET", url, params=params).content, transport.on_own_origin
+        )
+        if page is not None:
+            yield page

@@ -36,6 +36,24 @@ from synapse.urls import Params, origin
 if TYPE_CHECKING:
     import httpx
 
+    from synapse.aio.kinds import (
+        AsyncAgentManager,
+        AsyncAssignmentManager,
+        AsyncDataCollectionManager,
+        AsyncDataFileManager,
+        AsyncDataUnitManager,
+        AsyncGroundTruthEventManager,
+        AsyncGroundTruthManager,
+        AsyncGroundTruthVersionManager,
+        AsyncJobManager,
+        AsyncModelManager,
+        AsyncPluginManager,
+        AsyncPluginReleaseManager,
+        AsyncProjectManager,
+        AsyncStorageManager,
+        AsyncTaskManager,
+        AsyncTaskTagManager,
+    )
     from synapse.resources.base import Resource
 
 __all__ = ["AsyncClient"]
@@ -58,6 +76,27 @@ class AsyncClient:
     Use it as ``async with AsyncClient(...) as client:``, or ``await client.aclose()``:
     that cancels the page requests still in flight and closes the connections.
     """
+
+    if TYPE_CHECKING:
+        # The typed stub of the managers, one per kind declared in synapse.protocol
+        # (a test keeps it, synapse.aio.kinds and the declarations in step); at run
+        # time each is made on first use by `_manager`.
+        projects: AsyncProjectManager
+        tasks: AsyncTaskManager
+        task_tags: AsyncTaskTagManager
+        assignments: AsyncAssignmentManager
+        agents: AsyncAgentManager
+        plugins: AsyncPluginManager
+        plugin_releases: AsyncPluginReleaseManager
+        jobs: AsyncJobManager
+        storages: AsyncStorageManager
+        models: AsyncModelManager
+        data_collections: AsyncDataCollectionManager
+        data_files: AsyncDataFileManager
+        data_units: AsyncDataUnitManager
+        ground_truth_events: AsyncGroundTruthEventManager
+        ground_truths: AsyncGroundTruthManager
+        ground_truth_versions: AsyncGroundTruthVersionManager
 
     def __init__(
         self,
@@ -88,7 +127,7 @@ class AsyncClient:
         fetcher = ConcurrentFetcher(self.config.pages_in_flight)
         self.page_fetcher: PageFetcher = fetcher
         self.apage_fetcher = AsyncPageFetcher(
-            self.config.pages_in_flight, server_max=fetcher.server_max
+            fetcher.in_flight, server_max=fetcher.server_max, max_in_flight=fetcher.max_in_flight
         )
         self._cache: LRUCache[tuple[type, Any], Resource] = LRUCache(maxsize=4096)
         self._lock = threading.Lock()
@@ -109,10 +148,12 @@ class AsyncClient:
                     manager = self.__dict__[name] = cls(self)
         return manager
 
-    def __getattr__(self, name: str) -> Any:
-        if not name.startswith("_") and name in protocol.KINDS:
-            return self._manager(name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    if not TYPE_CHECKING:  # mypy keeps to the typed stub: a misspelt kind is an error
+
+        def __getattr__(self, name: str) -> Any:
+            if not name.startswith("_") and name in protocol.KINDS:
+                return self._manager(name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *protocol.KINDS})
@@ -127,13 +168,26 @@ class AsyncClient:
     def related(self, resource: type[R], pk: Any) -> R:
         """A related object not expanded in the answer: loading it would block, so this
         raises unless called from `run_sync` code. Ask for it with ``expand(...)``, or
-        ``await client.<kind>.aget(pk)``."""
+        ``await obj.arelated(...)`` (`arelated` here)."""
         key = (resource, pk)
         with self._lock:
             cached = self._cache.get(key)
         if cached is not None:
             return cached  # type: ignore[return-value]
         loaded: R = self.manager_for(resource).get(pk)
+        with self._lock:
+            self._cache[key] = loaded  # type: ignore[assignment]
+        return loaded
+
+    async def arelated(self, resource: type[R], pk: Any) -> R:
+        """`related` awaited: the object of this class with this id, loaded once and then
+        cached (what ``await task.arelated(Task.project)`` asks for)."""
+        key = (resource, pk)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        loaded: R = await self.manager_for(resource).aget(pk)
         with self._lock:
             self._cache[key] = loaded  # type: ignore[assignment]
         return loaded

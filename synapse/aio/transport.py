@@ -133,7 +133,8 @@ class LoopBridge:
         if loop is None or on_loop or loop.is_closed():
             raise InvalidInputError(
                 "an AsyncClient sends with await: use the a-methods (aget, afirst, acount, "
-                "asave, ...) and `async for`; a blocking call would stall the event loop"
+                "asave, arelated for a relation, ...) and `async for`; a blocking call would "
+                "stall the event loop"
             )
         future = asyncio.run_coroutine_threadsafe(self._whole(request), loop)
         return future.result()

@@ -157,7 +157,7 @@ class Task(Resource):
         schema: str | None = None,
     ) -> None:
         """Save or submit annotation data; the task is reloaded from the answer."""
-        body = {"action": require_enum(AnnotateAction, action, field="action").value, "data": data}
+        body = annotate_body(data, action)
         manager: TaskManager = self._manager()
         answer = manager.annotate(self._require_pk(), body, schema)
         if isinstance(answer, Mapping):
@@ -169,8 +169,15 @@ class Task(Resource):
         action: AnnotateAction | str = AnnotateAction.SUBMIT,
         schema: str | None = None,
     ) -> None:
-        """`annotate()` awaited (a Task loaded by an ``AsyncClient``)."""
-        await self._arun_sync("aannotate", self.annotate, data, action, schema)
+        """`annotate()` awaited (a Task loaded by an ``AsyncClient``), sent natively."""
+        body = annotate_body(data, action)
+        tasks = self._amanager("aannotate")
+        pk = self._require_pk()
+        path, params = annotate_request(pk, schema)
+        answer = await tasks.client.atransport.request("PUT", path, params=params, data=body)
+        tasks.client.forget(Task, pk)
+        if isinstance(answer, Mapping):
+            self._load(answer)
 
     def set_tags(
         self,
@@ -186,6 +193,17 @@ class Task(Resource):
         if not isinstance(self.id, int):
             raise InvalidInputError(f"this {type(self).__name__} has no id yet")
         return self.id
+
+
+def annotate_body(data: Mapping[str, Any], action: AnnotateAction | str) -> dict[str, Any]:
+    """The body that saves or submits a task's annotation data (the action checked)."""
+    return {"action": require_enum(AnnotateAction, action, field="action").value, "data": data}
+
+
+def annotate_request(pk: PathParam, schema: str | None) -> tuple[str, dict[str, str] | None]:
+    """``(path, query)`` of a task's annotation PUT (the id checked before sending)."""
+    path = build_path("tasks/{}/annotate_task_data/", pk)
+    return path, {"schema": schema} if schema else None
 
 
 class TaskTag(Resource):
@@ -261,10 +279,8 @@ class TaskManager(
 
     def annotate(self, pk: PathParam, body: Mapping[str, Any], schema: str | None = None) -> Any:
         """PUT ``tasks/{pk}/annotate_task_data/`` with ``{"action", "data"}``; the answer."""
-        params = {"schema": schema} if schema else None
-        answer = self.client.transport.request(
-            "PUT", build_path("tasks/{}/annotate_task_data/", pk), params=params, data=dict(body)
-        )
+        path, params = annotate_request(pk, schema)
+        answer = self.client.transport.request("PUT", path, params=params, data=dict(body))
         self.client.forget(Task, pk)
         return answer
 

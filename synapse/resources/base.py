@@ -96,22 +96,32 @@ class Relation(Generic[R]):
     def __get__(self, obj: Resource | None, owner: type) -> Relation[R] | R | None:
         if obj is None:
             return self
+        pk, found = self.known(obj)
+        if pk is None or found is not None:
+            return found
+        # The client caches one object per id; each owner gets its own copy, so an
+        # unsaved edit made through one task's project never shows on another's.
+        found = copy.copy(obj._bound_client().related(self.target, pk))
+        obj._expanded[self.name] = found
+        return found
+
+    def known(self, obj: Resource) -> tuple[Any, R | None]:
+        """``(id, object)`` of ``obj``'s related object, the object None unless it is at
+        hand without a request (set, or expanded in the answer): what both the attribute
+        and the awaited `Resource.arelated` look at first."""
         pk = getattr(obj, self.id_field)
         if pk is None:
-            return None
+            return None, None
         expanded = obj._expanded.get(self.name)
         if expanded is not None and expanded.pk == pk:
-            return expanded  # type: ignore[return-value]
+            return pk, expanded  # type: ignore[return-value]
         field = type(obj).model_fields[self.id_field]
         sent = obj._meta.raw.get(field.alias or self.id_field)
         if isinstance(sent, Mapping) and sent.get("id") == pk:  # expanded in the answer
             found = self.target.from_api(obj._client, sent)
-        else:
-            # The client caches one object per id; each owner gets its own copy, so an
-            # unsaved edit made through one task's project never shows on another's.
-            found = copy.copy(obj._bound_client().related(self.target, pk))
-        obj._expanded[self.name] = found
-        return found
+            obj._expanded[self.name] = found
+            return pk, found
+        return pk, None
 
     def __set__(self, obj: Resource, value: R | int | str | None) -> None:
         pk = value.pk if isinstance(value, Resource) else value
@@ -523,12 +533,6 @@ class Resource(BaseModel):
             )
         return self._manager()
 
-    async def _arun_sync(self, verb: str, function: Any, /, *args: Any, **kwargs: Any) -> Any:
-        """Run this kind's sync action on a worker thread of the AsyncClient that loaded
-        the object, its requests sent on the loop (one implementation of each action)."""
-        self._amanager(verb)
-        return await self._bound_client().run_sync(function, *args, **kwargs)  # type: ignore[attr-defined]
-
     def _saved_pk(self) -> Any:
         if self.pk is None:
             raise InvalidInputError(f"this {type(self).__name__} has no id yet; save it first")
@@ -587,6 +591,35 @@ class Resource(BaseModel):
     async def asave(self) -> None:
         """`save()` awaited (an object loaded by an ``AsyncClient``)."""
         await self._amanager("asave").asave(self)
+
+    @overload
+    async def arelated(self, relation: Relation[R]) -> R | None: ...
+    @overload
+    async def arelated(self, relation: str) -> Any: ...
+    async def arelated(self, relation: Relation[Any] | str) -> Any:
+        """A related object loaded with ``await`` (an object loaded by an ``AsyncClient``,
+        whose attribute ``task.project`` cannot wait): ``await task.arelated(Task.project)``
+        (typed) or ``await task.arelated("project")``. Loaded once, cached as the
+        attribute's; None when the id is."""
+        if isinstance(relation, str):
+            found = type(self)._relations().get(relation)
+            if found is None:
+                raise InvalidInputError(f"{type(self).__name__} has no relation {relation!r}")
+            relation = found[1]
+        elif relation not in (held for _, held in type(self)._relations().values()):
+            raise InvalidInputError(f"that relation is not one of {type(self).__name__}'s")
+        pk, known = relation.known(self)
+        if pk is None or known is not None:
+            return known
+        load = getattr(self._bound_client(), "arelated", None)
+        if load is None:
+            raise InvalidInputError(
+                f"arelated() needs a {type(self).__name__} loaded by an AsyncClient; this one "
+                f"was loaded by a sync client: read its attribute ({relation.name})"
+            )
+        loaded = copy.copy(await load(relation.target, pk))
+        self._expanded[relation.name] = loaded
+        return loaded
 
     @capability("delete")
     async def adelete(self) -> None:

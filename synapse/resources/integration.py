@@ -111,10 +111,22 @@ class Plugin(Resource):
         self,
         action: str | None = None,
         params: Mapping[str, Any] | None = None,
-        **options: Any,
+        *,
+        agent: int | Agent | None = None,
+        storage: int | Storage | None = None,
+        version: str | None = None,
+        job_id: int | None = None,
+        debug: bool | None = None,
+        language: str = "ko",
     ) -> Job:
-        """`run()` awaited (a Plugin loaded by an ``AsyncClient``); the same options."""
-        job: Job = await self._arun_sync("arun", self.run, action, params, **options)
+        """`run()` awaited (a Plugin loaded by an ``AsyncClient``): the same request,
+        sent natively on the loop."""
+        plugins = self._amanager("arun")
+        ref = self.id if self.id is not None else self._require_code()
+        body = run_body(action, params, agent, storage, version, job_id, debug, language)
+        answer = await plugins.client.atransport.request("POST", run_path(ref), data=body)
+        jobs: JobManager = plugins.client.manager_for(Job)
+        job: Job = jobs._build(answer)
         return job
 
     def create_release(
@@ -194,17 +206,13 @@ class Job(Resource):
     def logs(self) -> list[str]:
         """The job's console log lines."""
         jobs: JobManager = self._manager()
-        answer = jobs.console_logs(self._saved_pk())
-        if isinstance(answer, Mapping):
-            answer = answer.get("logs", answer.get("results", []))
-        if isinstance(answer, list):
-            return [item if isinstance(item, str) else str(item) for item in answer]
-        return [str(answer)] if answer else []
+        return log_lines(jobs.console_logs(self._saved_pk()))
 
     async def alogs(self) -> list[str]:
-        """`logs()` awaited (a Job loaded by an ``AsyncClient``)."""
-        lines: list[str] = await self._arun_sync("alogs", self.logs)
-        return lines
+        """`logs()` awaited (a Job loaded by an ``AsyncClient``), sent natively."""
+        jobs = self._amanager("alogs")
+        path = console_logs_path(self._saved_pk())
+        return log_lines(await jobs.client.atransport.request("GET", path))
 
     async def await_(self, timeout: float | None = None, poll: float = 0.5) -> Job:
         """`wait()` awaited: polls with ``arefresh()`` and ``asyncio.sleep`` (Django's ``a``
@@ -291,9 +299,7 @@ class PluginManager(
     def run_json(self, ref: PathParam, body: Mapping[str, Any]) -> Any:
         """POST ``plugins/{id or code}/run/`` with ``body``; the answer as sent (a job, or
         an action's direct result)."""
-        return self.client.transport.request(
-            "POST", build_path("plugins/{}/run/", ref), data=dict(body)
-        )
+        return self.client.transport.request("POST", run_path(ref), data=dict(body))
 
     def run(
         self,
@@ -316,6 +322,26 @@ class PluginManager(
         jobs: JobManager = self.client.manager_for(Job)
         job: Job = jobs._build(answer)
         return job
+
+
+def console_logs_path(pk: PathParam) -> str:
+    """The path of a job's console log (checked before anything is sent)."""
+    return build_path("jobs/{}/console_logs/", pk)
+
+
+def log_lines(answer: Any) -> list[str]:
+    """A console log answer as lines of text: a list, or ``{"logs": [...]}`` /
+    ``{"results": [...]}``, or one text."""
+    if isinstance(answer, Mapping):
+        answer = answer.get("logs", answer.get("results", []))
+    if isinstance(answer, list):
+        return [item if isinstance(item, str) else str(item) for item in answer]
+    return [str(answer)] if answer else []
+
+
+def run_path(ref: PathParam) -> str:
+    """The path that runs a plugin given by id or code (checked before anything is sent)."""
+    return build_path("plugins/{}/run/", ref)
 
 
 def run_body(
@@ -392,7 +418,7 @@ class JobManager(GetMixin[Job], ListMixin[Job], UpdateMixin[Job]):
 
     def console_logs(self, pk: PathParam) -> Any:
         """``GET jobs/{pk}/console_logs/``, as the server sends it."""
-        return self.client.transport.request("GET", build_path("jobs/{}/console_logs/", pk))
+        return self.client.transport.request("GET", console_logs_path(pk))
 
     def create_logs(self, body: Any) -> Any:
         """``POST logs/``: log entries of jobs (one object, or a list)."""

@@ -170,6 +170,48 @@ async def test_expanded_relations_come_without_a_request(
     assert await project.tasks.acount() == 12  # a relation's query is async too
 
 
+async def test_relations_load_with_await_once_then_from_the_cache(
+    aclient: AsyncClient,
+    synapse_client: Client,
+    synapse_backend: LocalBackend,
+    demo: dict[str, Any],
+) -> None:
+    task = await aclient.tasks.aget(1)
+    other = await aclient.tasks.aget(2)
+    synapse_backend.clear_requests()
+    project = await task.arelated(Task.project)
+    assert isinstance(project, Project)
+    assert project.id == task.project_id == demo["project"]
+    assert [(m, p) for m, p, _ in paths(synapse_backend)] == [
+        ("GET", f"/projects/{demo['project']}/")
+    ]
+    assert project.title == synapse_client.projects.get(demo["project"]).title
+    # the attribute now holds it, and another task's project comes from the cache
+    assert task.project is project
+    synapse_backend.clear_requests()
+    assert (await other.arelated("project")).id == project.id
+    assert (await task.arelated("project")) is project
+    assert synapse_backend.requests == []
+    # a copy per owner: an unsaved edit through one task's project stays there
+    project.title = "edited here only"
+    assert (await other.arelated(Task.project)).title != "edited here only"
+    # an expanded relation needs no request at all
+    expanded = await aclient.tasks.all().expand("data_unit").afirst()
+    assert expanded is not None
+    synapse_backend.clear_requests()
+    assert (await expanded.arelated(Task.data_unit)) is expanded.data_unit
+    assert synapse_backend.requests == []
+    unloaded = await aclient.tasks.aget(3)
+    with pytest.raises(InvalidInputError, match="arelated for a relation"):
+        unloaded.data_unit  # noqa: B018 - the attribute cannot wait on the loop
+    with pytest.raises(InvalidInputError, match="no relation 'projet'"):
+        await task.arelated("projet")
+    with pytest.raises(InvalidInputError, match="loaded by an AsyncClient"):
+        await synapse_client.tasks.get(1).arelated(Task.project)
+    with pytest.raises(InvalidInputError, match="not one of Project's"):
+        await project.arelated(Task.project)
+
+
 async def test_stable_walks(aclient: AsyncClient, demo: dict[str, Any]) -> None:
     newest_first = [t.id async for t in aclient.tasks.all().aiterator(stable=True)]
     assert newest_first == sorted(newest_first, reverse=True)

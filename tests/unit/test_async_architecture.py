@@ -3,6 +3,7 @@ stays in one module, and the sync side never depends on the async one."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -75,3 +76,41 @@ def test_the_sync_side_never_imports_the_async_side() -> None:
         if not name.startswith("synapse.aio") and re.search(r"(import|from) synapse\.aio\b", source)
     )
     assert importing == ["synapse.__init__"]  # the package's lazy __getattr__ only
+
+
+def async_stub() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """``AsyncClient``'s typed stub (``name: ManagerClass`` under ``if TYPE_CHECKING``)
+    and the bases of each class that `synapse.aio.kinds` spells out for mypy."""
+    client_tree = ast.parse((ROOT / "aio" / "client.py").read_text())
+    cls = next(
+        n for n in client_tree.body if isinstance(n, ast.ClassDef) and n.name == "AsyncClient"
+    )
+    attributes = {
+        node.target.id: ast.unparse(node.annotation)
+        for block in cls.body
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+        for node in block.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
+    kinds_tree = ast.parse((ROOT / "aio" / "kinds.py").read_text())
+    classes = {
+        node.name: [ast.unparse(base) for base in node.bases]
+        for node in ast.walk(kinds_tree)
+        if isinstance(node, ast.ClassDef)
+    }
+    return attributes, classes
+
+
+def test_the_async_client_stub_is_what_runs_for_each_declared_kind() -> None:
+    attributes, classes = async_stub()
+    assert set(attributes) == set(protocol.KINDS)
+    assert set(classes) == set(attributes.values())
+    client = AsyncClient("https://api.synapse.test", "t" * 20)
+    for name, kind in protocol.KINDS.items():
+        made = type(getattr(client, name))
+        assert attributes[name] == made.__name__  # what mypy sees is what runs
+        resource = kind.resource_name
+        *twins, declared = made.__bases__
+        assert declared is manager_class(name)
+        expected = [f"{twin.__name__}[{resource}]" for twin in twins] + [declared.__name__]
+        assert classes[made.__name__] == expected, name

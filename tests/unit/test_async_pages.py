@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from synapse import ClientError, IncompleteResultError
 from synapse.aio import AsyncClient, AsyncMockTransport
+from synapse.aio.pagination import AsyncPageFetcher
 from synapse.http import Request, Response
 from tests.conftest import BASE
 
@@ -77,9 +78,46 @@ async def test_n_pages_are_in_flight_at_once_and_items_come_in_order() -> None:
             in_flight -= 1
 
     async with client_for(handler, page_size=4, pages_in_flight=3) as client:
+        client.apage_fetcher = AsyncPageFetcher(3, max_in_flight=3)  # a fixed window
         got = [t.id async for t in client.tasks.all()]
     assert got == list(range(1, total + 1))
-    assert seen_max == 3  # never more than pages_in_flight
+    assert seen_max == 3  # never more than the window
+
+
+async def test_the_window_widens_while_the_consumer_waits_and_never_passes_its_cap() -> None:
+    held: dict[int, asyncio.Event] = {}
+    most, now = 0, 0
+
+    async def handler(request: Request) -> Response:
+        nonlocal most, now
+        now += 1
+        most = max(most, now)
+        try:
+            if page_number(request) > 1:
+                await held.setdefault(page_number(request), asyncio.Event()).wait()
+            return page_of(request, 40)
+        finally:
+            now -= 1
+
+    async with client_for(handler, page_size=1, pages_in_flight=2) as client:
+        assert client.apage_fetcher.max_in_flight == 8  # the sync fetcher's default cap
+        client.apage_fetcher = AsyncPageFetcher(2, max_in_flight=5)
+
+        async def consume() -> list[int]:
+            return [t.id async for t in client.tasks.all()]
+
+        consumer = asyncio.ensure_future(consume())
+        # The consumer waits on each page in turn: the window grows by one per wait,
+        # so 3, then 4, then 5 requests come to be held at once, never 6.
+        for page in range(2, 41):
+            while page not in held:
+                await loop_turn()
+            for _ in range(3):
+                await loop_turn()
+            held[page].set()
+        got = await consumer
+    assert got == list(range(1, 41))
+    assert most == 5  # widened from 2 up to the cap, not past it
 
 
 async def test_a_break_cancels_the_pages_in_flight() -> None:
@@ -168,7 +206,8 @@ async def test_aclose_cancels_what_a_suspended_listing_has_in_flight() -> None:
     consumer = asyncio.ensure_future(anext(tasks))  # waits for page 2, pages 2-5 in flight
     for _ in range(5):
         await loop_turn()
-    assert len(client.apage_fetcher.tasks) == 4
+    # pages 2-5, and 6: the consumer waits on page 2, which widens the window by one
+    assert len(client.apage_fetcher.tasks) == 5
     await client.aclose()
     assert client.apage_fetcher.tasks == set()
     with pytest.raises(ClientError, match="client was closed"):

@@ -254,3 +254,77 @@ def test_without_the_extra_the_error_says_what_to_install() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "pip install 'synapse-orm[async]'" in out.stdout
+
+
+def no_worker_threads(client: AsyncClient) -> AsyncClient:
+    """``client`` whose sync bridge fails: what it sends must be sent natively."""
+
+    async def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("bridged to a worker thread")
+
+    client.run_sync = refuse  # type: ignore[method-assign]
+    return client
+
+
+@respx.mock
+async def test_plugin_arun_posts_the_run_body_natively_and_builds_the_job() -> None:
+    respx.get(f"{BASE}/plugins/7/").respond(json={"id": 7, "code": "hello"})
+    route = respx.post(f"{BASE}/plugins/7/run/").respond(
+        json={"id": 31, "status": "pending", "action": "train"}
+    )
+    by_code = respx.post(f"{BASE}/plugins/hello/run/").respond(json={"id": 32})
+    async with no_worker_threads(make()) as client:
+        plugin = await client.plugins.aget(7)
+        job = await plugin.arun("train", {"epochs": 2}, agent=4, debug=True)
+        assert (job.id, job.action) == (31, "train")
+        assert await client.plugins._build({"code": "hello"}).arun() is not None
+        with pytest.raises(InvalidInputError, match="agent must be an int id"):
+            await plugin.arun("train", agent="4")  # type: ignore[arg-type]
+    assert route.call_count == 1  # the refused one sent nothing
+    sent = route.calls.last.request
+    assert json.loads(sent.content) == {
+        "agent": 4, "action": "train", "params": {"epochs": 2}, "debug": True, "language": "ko"
+    }  # fmt: skip
+    assert sent.headers["Synapse-Access-Token"] == f"Token {TOKEN}"
+    assert json.loads(by_code.calls.last.request.content) == {"language": "ko"}
+
+
+@respx.mock
+async def test_job_alogs_reads_the_console_log_natively() -> None:
+    route = respx.get(f"{BASE}/jobs/9/console_logs/").mock(
+        side_effect=[
+            httpx.Response(200, json={"logs": ["started", 2]}),
+            httpx.Response(200, json=["only", "lines"]),
+            httpx.Response(503, json={"detail": "busy"}),
+            httpx.Response(200, json={"results": []}),
+        ]
+    )
+    async with no_worker_threads(make()) as client:
+        job = client.jobs._build({"id": 9, "status": "running"})
+        assert await job.alogs() == ["started", "2"]
+        assert await job.alogs() == ["only", "lines"]
+        assert await job.alogs() == []  # after the 503, retried by the one policy
+    assert route.call_count == 4
+    with Client(BASE, TOKEN) as sync_client:
+        loaded_sync = sync_client.jobs._build({"id": 9})
+        with pytest.raises(InvalidInputError, match="loaded by an AsyncClient"):
+            await loaded_sync.alogs()
+
+
+@respx.mock
+async def test_task_aannotate_puts_the_data_natively_and_reloads_the_task() -> None:
+    route = respx.put(f"{BASE}/tasks/5/annotate_task_data/").respond(
+        json={**TASK, "data": {"a": 2}, "status": "submitted"}
+    )
+    async with no_worker_threads(make()) as client:
+        task = client.tasks._build(TASK)
+        await task.aannotate({"boxes": [1]}, action="save", schema="v2")
+        assert task.data == {"a": 2}  # reloaded from the answer
+        with pytest.raises(InvalidInputError, match="action"):
+            await task.aannotate({}, action="publish")
+        with pytest.raises(InvalidInputError, match="no id yet"):
+            await client.tasks._build({"project": 1}).aannotate({})
+    assert route.call_count == 1  # the refused ones sent nothing
+    sent = route.calls.last.request
+    assert sent.url.params["schema"] == "v2"
+    assert json.loads(sent.content) == {"action": "save", "data": {"boxes": [1]}}
