@@ -55,9 +55,6 @@ JOB_UPDATE_FIELDS = frozenset(
     {"status", "progress_record", "metrics_record", "console_logs", "result", "meta"}
 )
 OLD_CONVERSION_KEYS = frozenset({"files_fields", "is_list", "coerce"})
-RUN_FIELDS = frozenset(
-    {"agent", "action", "params", "storage_id", "job_id", "debug", "version", "language"}
-)
 
 Params = Mapping[str, Any] | None
 UrlConversion = Mapping[str, Any] | None
@@ -193,7 +190,7 @@ class BackendClient(
         convert = self._converter(url_conversion)
         client = self
         if not list_all:
-            page = manager.fetch_page(given, timeout=timeout, path=path)
+            page = manager._fetch_page(given, timeout=timeout, path=path)
             if convert is not None and isinstance(page, Mapping):
                 for item in page.get("results", []):
                     convert(item)
@@ -293,7 +290,7 @@ class BackendClient(
         """Create tasks from ``{project, data: [{data_unit}]}`` or the seed's list
         ``[{"project": 1, "data_unit": 5}, ...]`` (one request per project)."""
         if isinstance(data, Mapping):
-            return self.tasks.create_json(dict(data))
+            return self.tasks._create_json(dict(data))
         groups: dict[Any, list[dict[str, Any]]] = {}
         for item in data:
             if not isinstance(item, Mapping) or "project" not in item:
@@ -302,7 +299,7 @@ class BackendClient(
             groups.setdefault(item["project"], []).append(rest)
         created: list[Any] = []
         for project, rows in groups.items():
-            answer = self.tasks.create_json({"project": project, "data": rows})
+            answer = self.tasks._create_json({"project": project, "data": rows})
             created.extend(answer if isinstance(answer, list) else [answer])
         return created
 
@@ -364,7 +361,7 @@ class BackendClient(
 
     def list_data_collections(self) -> Any:
         """GET ``data_collections/`` (one page)."""
-        return self.data_collections.fetch_page()
+        return self.data_collections._fetch_page()
 
     list_data_collection = list_data_collections
 
@@ -439,7 +436,7 @@ class BackendClient(
             units = answer if isinstance(answer, list) else answer.get("results", [answer])
             if project_id is not None and units:
                 rows = [{"data_unit": unit["id"]} for unit in units]
-                self.tasks.create_json({"project": project_id, "data": rows})
+                self.tasks._create_json({"project": project_id, "data": rows})
 
     def create_data_units(self, uploaded_files: Any) -> Any:
         """POST ``data_units/`` with one payload or a list; the answer as sent.
@@ -460,7 +457,7 @@ class BackendClient(
                     "exactly that payload for each item"
                 )
         body = dict(uploaded_files) if single else items
-        return self.data_units.create_json(body)
+        return self.data_units._create_json(body)
 
     def get_data_unit(
         self,
@@ -491,7 +488,7 @@ class BackendClient(
 
     def verify_data_files_checksums(self, checksums: Iterable[str]) -> Any:
         """POST ``data_files/verify_checksums/``: which checksums exist."""
-        return self.data_files.verify_checksums_json(checksums)
+        return self.data_files._verify_checksums_json(checksums)
 
     # ------------------------------------------------------------------ HITL
 
@@ -556,7 +553,7 @@ class BackendClient(
 
     def create_plugin(self, data: Mapping[str, Any]) -> Any:
         """POST ``plugins/``."""
-        return self.plugins.create_json(dict(data))
+        return self.plugins._create_json(dict(data))
 
     def update_plugin(
         self,
@@ -566,7 +563,7 @@ class BackendClient(
         pk: PathParam | None = None,
     ) -> Any:
         """PUT ``plugins/{id}/`` (the backend takes full updates of plugins)."""
-        return self.plugins.send_update(pick_id("plugin_id", plugin_id, pk), _body(data))
+        return self.plugins._send_update(pick_id("plugin_id", plugin_id, pk), _body(data))
 
     def run_plugin(
         self,
@@ -587,27 +584,19 @@ class BackendClient(
             if "params" in fields:
                 raise InvalidInputError("give params or parameters, not both")
             fields["params"] = fields.pop("parameters")
-        unknown = sorted(set(fields) - RUN_FIELDS)
+        from synapse.resources.integration import RunOptions
+
+        known = set(RunOptions.wire_names().values())
+        unknown = sorted(set(fields) - known)
         if unknown:
             warnings.warn(
-                f"run_plugin: sending {unknown} as given; the SDK knows {sorted(RUN_FIELDS)}",
+                f"run_plugin: sending {unknown} as given; the SDK knows {sorted(known)}",
                 UnknownFieldWarning,
                 stacklevel=2,
             )
-        from synapse.resources.integration import run_body
-
-        body = run_body(
-            fields.get("action"),
-            fields.get("params"),
-            fields.get("agent"),
-            fields.get("storage_id"),
-            fields.get("version"),
-            fields.get("job_id"),
-            fields.get("debug"),
-            fields.get("language", "ko"),
-        )
+        body = RunOptions.from_wire(fields).body()
         body.update({name: fields[name] for name in unknown})
-        return self.plugins.run_json(pk, body)
+        return self.plugins._run_json(pk, body)
 
     def create_plugin_release(
         self,
@@ -667,7 +656,7 @@ class BackendClient(
         body = {k: v for k, v in data.items() if v is not None}
         if "status" in body:
             body["status"] = require_enum(JobStatus, body["status"], field="status").value
-        return self.jobs.send_update(pk, body)
+        return self.jobs._send_update(pk, body)
 
     def list_job_console_logs(
         self, job_id: PathParam | None = None, *, pk: PathParam | None = None

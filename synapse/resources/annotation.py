@@ -285,7 +285,7 @@ class TaskManager(
             if isinstance(unit, bool) or not isinstance(unit, int):
                 raise InvalidInputError(f"a task needs data_unit=<int id>, got {unit!r}")
             data.append({**extra, "data_unit": unit})
-        answer = self.create_json({"project": pk, "data": data})
+        answer = self._create_json({"project": pk, "data": data})
         rows = answer if isinstance(answer, list) else answer.get("results", [answer])
         return [self._build(row) for row in rows]
 

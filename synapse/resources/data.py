@@ -355,11 +355,11 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
 
     def verify_checksums(self, checksums: Iterable[str]) -> list[str]:
         """Which of these checksums the backend already stores."""
-        answer = self.verify_checksums_json(checksums)
+        answer = self._verify_checksums_json(checksums)
         found = answer.get("existing_checksums", []) if isinstance(answer, Mapping) else answer
         return [str(c) for c in found or []]
 
-    def verify_checksums_json(self, checksums: Iterable[str]) -> Any:
+    def _verify_checksums_json(self, checksums: Iterable[str]) -> Any:
         """``POST data_files/verify_checksums/``, the answer as sent."""
         return self.client.transport.request(
             "POST", "data_files/verify_checksums/", data={"checksums": list(checksums)}

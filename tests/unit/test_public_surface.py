@@ -1,0 +1,129 @@
+"""The public surface of managers and querysets is exactly what is declared here: the
+wire helpers the method API uses are private, and a new public name fails this test
+until it is added (and documented) on purpose."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+
+from synapse import protocol
+from synapse.managers import MIXINS, Manager, manager_class
+from synapse.query import QuerySet
+from synapse.resources.integration import Plugin, PluginManager, RunOptions
+
+#: What every manager shows: its kind's facts and the paths built from them.
+BASE = {
+    "cursor_pagination",
+    "default_expand",
+    "detail_path",
+    "detail_query",
+    "filters",
+    "full_update",
+    "kind",
+    "list_path",
+    "name",
+    "orderings",
+    "path",
+    "resource",
+}
+#: The query verbs: a QuerySet's public API.
+QUERY_VERBS = {
+    "all", "count", "exclude", "exists", "expand", "export", "filter", "first", "get",
+    "in_bulk", "iterator", "last", "none", "only", "order_by", "page_size", "partitions",
+    "raw_filter", "set_tags", "to_arrow", "to_dask", "to_pandas", "values", "values_list",
+}  # fmt: skip
+#: What each capability adds to a manager.
+VERBS: dict[protocol.Capability, set[str]] = {
+    "get": {"get", "fetch"},
+    "list": QUERY_VERBS - {"get", "export", "set_tags"} | {"stable_walk"},
+    "create": {"create", "bulk_create", "get_or_create"},
+    "update": {"save"},
+    "delete": {"delete"},
+}
+#: The verbs a kind has of its own, beyond its capabilities.
+OWN = {
+    "tasks": {"annotate", "set_tags"},
+    "assignments": {"set_tags"},
+    "agents": {"health_check"},
+    "plugins": {"run"},
+    "jobs": {"console_logs", "create_logs"},
+    "data_files": {"upload_many", "verify_checksums"},
+    "data_units": {"create_many", "upload_payload"},
+}
+#: Wire helpers of the method API: never public.
+INTERNAL = {
+    "create_json",
+    "fetch_page",
+    "send_update",
+    "detail_params",
+    "list_path_override",
+    "run_json",
+    "verify_checksums_json",
+}
+
+
+def public(cls: type) -> set[str]:
+    return {name for name in dir(cls) if not name.startswith("_")}
+
+
+@pytest.mark.parametrize("name", sorted(protocol.KINDS))
+def test_each_manager_shows_exactly_its_declared_verbs(name: str) -> None:
+    kind = protocol.KINDS[name]
+    expected = set(BASE) | OWN.get(name, set())
+    for capability in kind.capabilities:
+        expected |= VERBS[capability]
+    assert public(manager_class(name)) == expected
+    assert not public(manager_class(name)) & INTERNAL
+
+
+def test_the_declared_verbs_are_the_mixins_own() -> None:
+    # The table above is checked against the code, so that it cannot drift either way.
+    assert public(Manager) == BASE - {"kind", "resource"}  # those two are bound per kind
+    for capability, mixin in MIXINS.items():
+        assert {n for n in vars(mixin) if not n.startswith("_")} == VERBS[capability]
+    assert set(OWN) <= set(protocol.KINDS)
+
+
+def test_a_queryset_shows_only_query_verbs() -> None:
+    assert public(QuerySet) == QUERY_VERBS
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, k in protocol.KINDS.items() if "list" in k.capabilities)
+)
+def test_managers_proxy_the_query_verbs(name: str) -> None:
+    # Django's from_queryset: client.tasks.exclude(...) needs no .all(); get() is the
+    # manager's own (by id), export() is for tasks' querysets.
+    missing = QUERY_VERBS - public(manager_class(name))
+    assert missing <= {"get", "export", "set_tags"}
+    assert "export" in missing
+
+
+def _options(function: Any, skip: int) -> list[tuple[str, Any]]:
+    parameters = list(inspect.signature(function).parameters.values())[skip:]
+    return [(p.name, p.default) for p in parameters]
+
+
+def test_plugin_run_signatures_are_the_declared_run_options() -> None:
+    declared = [
+        (name, parameter.default)
+        for name, parameter in inspect.signature(RunOptions).parameters.items()
+    ]
+    assert [name for name, _ in declared][:3] == ["action", "params", "agent"]
+    assert _options(Plugin.run, skip=1) == declared  # self
+    assert _options(PluginManager.run, skip=2) == declared  # self, plugin
+    assert set(RunOptions.wire_names().values()) == {
+        "action", "params", "agent", "storage_id", "version", "job_id", "debug", "language",
+    }  # fmt: skip
+
+
+def test_run_options_body_sends_only_what_is_given() -> None:
+    options = RunOptions.from_wire({"action": "go", "storage_id": 3, "debug": None})
+    assert options.body() == {"action": "go", "storage_id": 3, "language": "ko"}
+    assert RunOptions(params={"a": 1}, language="en").body() == {
+        "params": {"a": 1},
+        "language": "en",
+    }
