@@ -85,6 +85,13 @@ class TagSetter:
             "POST", f"{self.path}set_tags/", params=params, data=body
         )
 
+    def _tag_query(self, query: QuerySet[Any], tags: Any, action: str) -> Any:
+        """``query.set_tags(...)``: the query's ids (its cache, or one ``only("id")``
+        listing), then one request; nothing is sent when nothing matches."""
+        cached = query._result_cache
+        ids = [obj.pk for obj in (cached if cached is not None else query.only("id"))]
+        return self.set_tags(ids, tags, action) if ids else None
+
 
 class Project(Resource):
     """An annotation project."""

@@ -127,3 +127,21 @@ def test_run_options_body_sends_only_what_is_given() -> None:
         "params": {"a": 1},
         "language": "en",
     }
+
+
+def test_the_queryset_holds_the_query_only() -> None:
+    # Tables, Dask, export, display and tags live in their own modules: the QuerySet's
+    # verbs for them only delegate (a docstring, an import, a call, at most a check).
+    import ast
+    import textwrap
+
+    from synapse.frames import Tabular
+
+    assert not issubclass(QuerySet, Tabular)
+    for name in ("to_pandas", "to_arrow", "partitions", "to_dask", "export", "set_tags"):
+        source = textwrap.dedent(inspect.getsource(getattr(QuerySet, name)))
+        body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
+        statements = [s for s in body if not isinstance(s, (ast.Expr, ast.ImportFrom))]
+        assert len(statements) <= 3, name
+    html = textwrap.dedent(inspect.getsource(QuerySet._repr_html_))
+    assert len(ast.parse(html).body[0].body) == 2  # type: ignore[attr-defined]
