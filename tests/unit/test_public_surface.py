@@ -145,3 +145,16 @@ def test_the_queryset_holds_the_query_only() -> None:
         assert len(statements) <= 3, name
     html = textwrap.dedent(inspect.getsource(QuerySet._repr_html_))
     assert len(ast.parse(html).body[0].body) == 2  # type: ignore[attr-defined]
+
+
+def test_upload_many_has_one_home_without_a_detour_through_the_client() -> None:
+    # It lived in resources/bulk, reached from DataCollection through Context and the
+    # client to dodge an import cycle; it now lives beside DataCollection.
+    from synapse import Client
+    from synapse.aio.client import AsyncClient
+    from synapse.context import Context
+    from synapse.resources import data
+
+    for holder in (Context, Client, AsyncClient):
+        assert not hasattr(holder, "upload_many")
+    assert callable(data._upload_many)
