@@ -313,7 +313,8 @@ class BackendClient(
 
         def __getattr__(self, name: str) -> Any:
             # The wrappers of kinds declared after the class was made (a test's kind).
-            method = derived_methods(KINDS.values()).get(name)
+            wrapper = name.startswith(("get_", "list_"))
+            method = derived_methods(KINDS.values()).get(name) if wrapper else None
             if method is not None:
                 return method.__get__(self, type(self))
             return super().__getattr__(name)
