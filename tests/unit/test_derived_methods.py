@@ -85,3 +85,20 @@ def test_derived_wrappers_send_what_the_old_methods_sent() -> None:
     assert client.list_data_units({"data_collection": 2}, page_size=7)["count"] == 0
     assert client.list_jobs(params={"status": "failed"}) == {"count": 0, "results": []}
     assert len(responses.calls) == 4
+
+
+def test_timed_lists_send_their_timeout_as_the_read_timeout() -> None:
+    from synapse.http import MockTransport, Request, Response
+
+    def handler(request: Request) -> Response:
+        return Response(200, json={"count": 0, "results": []})
+
+    transport = MockTransport(handler)
+    client = BackendClient(BASE, TOKEN, max_retries=0, transport=transport)
+    client.list_ground_truths(timeout=7)
+    client.list_data_units({"data_collection": 1})  # the declared default: 60 s
+    client.list_tasks(timeout=3)  # a full list passes its timeout as given
+    reads = [request.timeout.read for request in transport.requests]
+    assert reads == [7, 60, 3]
+    connect = client.config.timeout.connect
+    assert [r.timeout.connect for r in transport.requests[:2]] == [connect, connect]

@@ -4,6 +4,7 @@ until it is added (and documented) on purpose."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 from typing import Any
 
@@ -132,7 +133,6 @@ def test_run_options_body_sends_only_what_is_given() -> None:
 def test_the_queryset_holds_the_query_only() -> None:
     # Tables, Dask, export, display and tags live in their own modules: the QuerySet's
     # verbs for them only delegate (a docstring, an import, a call, at most a check).
-    import ast
     import textwrap
 
     from synapse.frames import Tabular
@@ -158,3 +158,10 @@ def test_upload_many_has_one_home_without_a_detour_through_the_client() -> None:
     for holder in (Context, Client, AsyncClient):
         assert not hasattr(holder, "upload_many")
     assert callable(data._upload_many)
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(inspect.getsource(data)))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "synapse.resources.annotation" not in imported  # tasks come by kind name
+    assert "synapse.client" not in imported
