@@ -165,3 +165,17 @@ def test_upload_many_has_one_home_without_a_detour_through_the_client() -> None:
     }
     assert "synapse.resources.annotation" not in imported  # tasks come by kind name
     assert "synapse.client" not in imported
+
+
+def test_the_old_run_request_model_has_the_declared_options() -> None:
+    # The old package's model (kept at its import path) names the same options on the
+    # wire, with the same defaults.
+    from synapse.clients.backend.models import PluginRunRequest
+
+    wire = RunOptions.wire_names()
+    defaults = {
+        wire[name]: p.default for name, p in inspect.signature(RunOptions).parameters.items()
+    }
+    fields = PluginRunRequest.model_fields
+    assert set(fields) == set(defaults)
+    assert {name: f.default for name, f in fields.items()} == defaults
