@@ -250,21 +250,6 @@ class Client:
         with self._cache_lock:
             self._cache.pop((resource, pk), None)
 
-    def upload_many(
-        self,
-        collection: Any,
-        items: Any,
-        project: Any,
-        batch_size: int,
-        max_workers: int,
-        chunked: bool | None,
-        executor: Any = None,
-    ) -> Any:
-        """See ``DataCollection.upload_many``."""
-        from synapse.resources.bulk import upload_many
-
-        return upload_many(collection, items, project, batch_size, max_workers, chunked, executor)
-
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_cache"] = LRUCache(maxsize=4096)

@@ -37,15 +37,7 @@ class Context(Protocol):
         """Drop a cached related object after it changed on the server."""
         ...
 
-    def upload_many(
-        self,
-        collection: Any,
-        items: Any,
-        project: Any,
-        batch_size: int,
-        max_workers: int,
-        chunked: bool | None,
-        executor: Any = None,
-    ) -> Any:
-        """Upload many data units into a collection (see ``DataCollection.upload_many``)."""
+    def _manager(self, name: str) -> Any:
+        """The manager of a declared kind by name (``"tasks"``): for a lower layer that
+        needs a higher kind's manager without importing it (upload_many makes tasks)."""
         ...

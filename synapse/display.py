@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
-__all__ = ["html_cell", "objects_table"]
+__all__ = ["html_cell", "objects_table", "query_html"]
 
 
 def html_cell(value: Any, limit: int = 200) -> str:
@@ -39,3 +39,20 @@ def objects_table(title: str, model: Any, shown: Sequence[Any], total: int) -> s
     more = f" (first {len(shown)})" if total > len(shown) else ""
     caption = html.escape(f"{title}: {total} {model.__name__} objects{more}")
     return f"<table><caption>{caption}</caption><tr>{head}</tr>{body}</table>"
+
+
+def query_html(query: Any, rows: int = 10) -> str:
+    """A [`QuerySet`][synapse.query.QuerySet] in a notebook: its first ``rows`` as a
+    table, and its count, from one request (none when the query is cached or empty)."""
+    resource = query._manager.resource
+    cache = query._result_cache
+    if cache is not None:
+        shown, total = cache[:rows], len(cache)
+    elif query._empty:
+        shown, total = [], 0
+    else:
+        page = next(iter(query._pages(query._plan(high=query._low + rows))), None)
+        shown = list(query._objects(iter([page]))) if page is not None else []
+        counted = query._in_range(page.count) if page is not None else None
+        total = len(shown) if counted is None else counted
+    return objects_table(repr(query), resource, shown, total)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Column",
+    "PagedTable",
     "TableBuilder",
     "Tabular",
     "declared_columns",
@@ -506,3 +507,26 @@ class Tabular:
         fields = fetched_fields(columns) if columns is not None else ()
         pages = self._table_pages(fields)
         return fill_table(builder, pages, progress=progress, label=self._table_label())
+
+
+class PagedTable(Tabular):
+    """The tables of a source given by parts: its model, its pages (asked for some
+    fields) and a label. A [`QuerySet`][synapse.query.QuerySet] makes one for its
+    ``to_pandas()``/``to_arrow()``, so that the query class holds the query only."""
+
+    def __init__(
+        self,
+        model: type[BaseModel] | None,
+        pages: Callable[[tuple[str, ...]], Pages],
+        label: str,
+    ) -> None:
+        self._model, self._pages, self._label = model, pages, label
+
+    def _table_model(self) -> type[BaseModel] | None:
+        return self._model
+
+    def _table_pages(self, fields: tuple[str, ...]) -> Pages:
+        return self._pages(fields)
+
+    def _table_label(self) -> str:
+        return self._label

@@ -72,14 +72,14 @@ class Manager(Generic[T]):
     #: Collection path for create and details, e.g. ``"tasks/"``.
     path: str = ""
     #: Path listed by ``filter()``/``all()``, when it differs (``"sdk/tasks/"``).
-    list_path_override: str | None = None
+    _list_path_override: str | None = None
     filters: FilterSet = FilterSet()
     #: Fields the list can be ordered by (``order_by("-created")``), checked before sending.
     orderings: frozenset[str] = frozenset({"id"})
     #: Relations always expanded when listing or getting (``file_specifications``).
     default_expand: tuple[str, ...] = ()
     #: Query parameters always sent when getting one object (``with_configuration``).
-    detail_params: Mapping[str, Any] = {}
+    _detail_params: Mapping[str, Any] = {}
     #: The list endpoint offers the backend's cursor pagination (``pagination=cursor``).
     cursor_pagination: bool = False
     #: The backend updates this kind whole (PUT) rather than by changed fields (PATCH).
@@ -96,7 +96,7 @@ class Manager(Generic[T]):
 
     @property
     def list_path(self) -> str:
-        return self.list_path_override or self.path
+        return self._list_path_override or self.path
 
     def detail_path(self, pk: PathParam) -> str:
         """``<path><pk>/``, with the id checked to be one path segment."""
@@ -105,7 +105,7 @@ class Manager(Generic[T]):
     def detail_query(self) -> dict[str, Any]:
         """What every request about one object asks for, so that an answer to a GET, a
         PATCH or a PUT has the same shape (``expand``, ``with_configuration``)."""
-        query = dict(self.detail_params)
+        query = dict(self._detail_params)
         if self.default_expand:
             query["expand"] = list(self.default_expand)
         return query
@@ -190,14 +190,14 @@ class UpdateMixin(Manager[T]):
             body = obj._wire_changes()
             if not body:
                 return
-        answer = self.send_update(obj.pk, body)
+        answer = self._send_update(obj.pk, body)
         self.client.forget(self.resource, obj.pk)
         if isinstance(answer, Mapping):
             obj._load(answer)
         else:
             obj._meta.dirty = frozenset()
 
-    def send_update(self, pk: PathParam, body: Mapping[str, Any]) -> Any:
+    def _send_update(self, pk: PathParam, body: Mapping[str, Any]) -> Any:
         """PATCH (or PUT) ``body`` to the object and return the server's answer."""
         method = "PUT" if self.full_update else "PATCH"
         return self.client.transport.request(
@@ -241,7 +241,7 @@ class ListMixin(Manager[T]):
         """Every object, lazily, page by page."""
         return QuerySet(self)
 
-    def fetch_page(
+    def _fetch_page(
         self,
         params: Mapping[str, Any] | None = None,
         *,
@@ -423,9 +423,9 @@ class CreateMixin(Manager[T]):
 
     def create(self, **fields: Any) -> T:
         """Create one object and return it as the server answered."""
-        return self._build(self.create_json(self._body(fields)))
+        return self._build(self._create_json(self._body(fields)))
 
-    def create_json(self, body: Any) -> Any:
+    def _create_json(self, body: Any) -> Any:
         """POST ``body`` as given (one object or a list) and return the answer as sent."""
         return self.client.transport.request("POST", self.path, data=body)
 
@@ -550,11 +550,11 @@ def _bind(cls: type[Manager[Any]], kind: protocol.Kind) -> None:
     cls.kind = kind
     cls.resource = getattr(importlib.import_module(kind.module), kind.resource_name)
     cls.path = kind.path
-    cls.list_path_override = kind.list_path
+    cls._list_path_override = kind.list_path
     cls.filters = FilterSet.of(kind)
     cls.orderings = kind.orderings
     cls.default_expand = kind.default_expand
-    cls.detail_params = dict(kind.detail_params)
+    cls._detail_params = dict(kind.detail_params)
     cls.cursor_pagination = kind.cursor is not None
     cls.full_update = kind.full_update
 

@@ -24,12 +24,13 @@ family would scatter one API that users read as a whole.
 from __future__ import annotations
 
 import base64
+import inspect
 import mimetypes
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from synapse.client import Client
 from synapse.clients.backend.annotation import AnnotationClientMixin
@@ -41,12 +42,13 @@ from synapse.downloads import convert_urls
 from synapse.encoding import check_readable
 from synapse.enums import JobStatus, require_enum
 from synapse.errors import InvalidInputError, UnknownFieldWarning
+from synapse.protocol import KINDS, Kind, ListShape
 from synapse.results import ListResult
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_state
 from synapse.urls import PathParam
 
 if TYPE_CHECKING:
-    from synapse.managers import ListMixin
+    from synapse.managers import GetMixin, ListMixin
     from synapse.resources.annotation import TagSetter
 
 __all__ = ["BackendClient"]
@@ -55,12 +57,76 @@ JOB_UPDATE_FIELDS = frozenset(
     {"status", "progress_record", "metrics_record", "console_logs", "result", "meta"}
 )
 OLD_CONVERSION_KEYS = frozenset({"files_fields", "is_list", "coerce"})
-RUN_FIELDS = frozenset(
-    {"agent", "action", "params", "storage_id", "job_id", "debug", "version", "language"}
-)
 
 Params = Mapping[str, Any] | None
 UrlConversion = Mapping[str, Any] | None
+
+
+# The shapes of the plain list/get wrappers (`synapse.protocol.Methods`): each declared
+# once here, as the type checker sees it and as ``inspect.signature`` shows it.
+
+
+class PageList(Protocol):
+    """``list_jobs(params=None, *, unknown_filters=None)``: one page, as sent."""
+
+    def __call__(self, params: Params = None, *, unknown_filters: str | None = None) -> Any: ...
+
+
+class FullList(Protocol):
+    """``list_tasks(...)``: the page as sent, or ``(items, count)`` with ``list_all=True``."""
+
+    def __call__(
+        self,
+        params: Params = None,
+        url_conversion: UrlConversion = None,
+        list_all: bool = False,
+        *,
+        timeout: Any = None,
+        unknown_filters: str | None = None,
+        stable: bool = False,
+    ) -> Any: ...
+
+
+class SizedList(Protocol):
+    """As `FullList`, with ``page_size`` always sent."""
+
+    def __call__(
+        self,
+        params: Params = None,
+        url_conversion: UrlConversion = None,
+        list_all: bool = False,
+        page_size: int = 100,
+        *,
+        timeout: Any = None,
+        unknown_filters: str | None = None,
+        stable: bool = False,
+    ) -> Any: ...
+
+
+class TimedList(Protocol):
+    """As `SizedList`, with ``timeout`` the read timeout in seconds."""
+
+    def __call__(
+        self,
+        params: Params = None,
+        url_conversion: UrlConversion = None,
+        list_all: bool = False,
+        page_size: int = 100,
+        timeout: float = 60,
+        *,
+        unknown_filters: str | None = None,
+        stable: bool = False,
+    ) -> Any: ...
+
+
+LIST_SHAPES: dict[ListShape, type[Any]] = {
+    "page": PageList,
+    "full": FullList,
+    "sized": SizedList,
+    "timed": TimedList,
+}
+#: ``get_<kind>(<kind>_id=None[, params=None], *, pk=None)``: the id's name differs by kind.
+Getter = Callable[..., Any]
 
 
 def _seed_conversion(transforms: Mapping[str, Callable[[str], Any]]) -> Callable[[Any], None]:
@@ -108,6 +174,30 @@ class BackendClient(
     from synapse import BackendClient, ClientError
     ```
     """
+
+    # The plain list/get wrappers, derived from each kind's declaration
+    # (`synapse.protocol.Methods`) below the class; typed here for the checker (a test
+    # holds these to the declarations).
+    get_project: Getter
+    get_task: Getter
+    get_task_tag: Getter
+    get_assignment: Getter
+    get_plugin: Getter
+    get_plugin_release: Getter
+    get_job: Getter
+    get_data_collection: Getter
+    get_data_unit: Getter
+    get_ground_truth_version: Getter
+    list_tasks: FullList
+    list_task_tags: PageList
+    list_assignments: FullList
+    list_jobs: PageList
+    list_storages: PageList
+    list_models: PageList
+    list_data_units: TimedList
+    list_ground_truth_events: SizedList
+    list_ground_truths: TimedList
+    list_ground_truth_versions: PageList
 
     def __init__(
         self,
@@ -193,7 +283,7 @@ class BackendClient(
         convert = self._converter(url_conversion)
         client = self
         if not list_all:
-            page = manager.fetch_page(given, timeout=timeout, path=path)
+            page = manager._fetch_page(given, timeout=timeout, path=path)
             if convert is not None and isinstance(page, Mapping):
                 for item in page.get("results", []):
                     convert(item)
@@ -219,6 +309,16 @@ class BackendClient(
     ) -> list[dict[str, Any]]:
         return list(self._items(manager, params, None, True, unknown_filters))
 
+    if not TYPE_CHECKING:  # mypy keeps to the typed stub above
+
+        def __getattr__(self, name: str) -> Any:
+            # The wrappers of kinds declared after the class was made (a test's kind).
+            wrapper = name.startswith(("get_", "list_"))
+            method = derived_methods(KINDS.values()).get(name) if wrapper else None
+            if method is not None:
+                return method.__get__(self, type(self))
+            return super().__getattr__(name)
+
     # ------------------------------------------------------------------ client utilities
 
     @property
@@ -239,43 +339,10 @@ class BackendClient(
 
     # ------------------------------------------------------------------ annotation
 
-    def get_project(
-        self, project_id: PathParam | None = None, *, pk: PathParam | None = None
-    ) -> Any:
-        """GET ``projects/{id}/``."""
-        return self.projects.fetch(pick_id("project_id", project_id, pk))
-
-    def get_task(
-        self,
-        task_id: PathParam | None = None,
-        params: Params = None,
-        *,
-        pk: PathParam | None = None,
-    ) -> Any:
-        """GET ``tasks/{id}/`` (``params`` such as ``expand``, ``fields``)."""
-        return self.tasks.fetch(pick_id("task_id", task_id, pk), params)
-
     def _task_changed(self, task_id: PathParam) -> None:
         from synapse.resources.annotation import Task
 
         self.forget(Task, task_id)
-
-    def list_tasks(
-        self,
-        params: Params = None,
-        url_conversion: UrlConversion = None,
-        list_all: bool = False,
-        *,
-        timeout: Any = None,
-        unknown_filters: str | None = None,
-        stable: bool = False,
-    ) -> Any:
-        """GET ``sdk/tasks/``: the page as sent, or ``(tasks, count)`` with
-        ``list_all=True``."""
-        return self._list(
-            self.tasks, params, url_conversion, list_all, unknown_filters, stable,
-            timeout=timeout,
-        )  # fmt: skip
 
     def list_tasks_data(self, params: Params = None, *, list_all: bool = False) -> Any:
         """GET ``sdk/tasks/data/``: rows of ``id`` and ``data`` only."""
@@ -293,7 +360,7 @@ class BackendClient(
         """Create tasks from ``{project, data: [{data_unit}]}`` or the seed's list
         ``[{"project": 1, "data_unit": 5}, ...]`` (one request per project)."""
         if isinstance(data, Mapping):
-            return self.tasks.create_json(dict(data))
+            return self.tasks._create_json(dict(data))
         groups: dict[Any, list[dict[str, Any]]] = {}
         for item in data:
             if not isinstance(item, Mapping) or "project" not in item:
@@ -302,7 +369,7 @@ class BackendClient(
             groups.setdefault(item["project"], []).append(rest)
         created: list[Any] = []
         for project, rows in groups.items():
-            answer = self.tasks.create_json({"project": project, "data": rows})
+            answer = self.tasks._create_json({"project": project, "data": rows})
             created.extend(answer if isinstance(answer, list) else [answer])
         return created
 
@@ -322,14 +389,6 @@ class BackendClient(
     def set_tags_tasks(self, data: Mapping[str, Any], params: Params = None) -> Any:
         """POST ``tasks/set_tags/``: ``{task_ids, tag_ids}`` or ``{ids, tags, action}``."""
         return self._set_tags(self.tasks, "task_ids", data, params)
-
-    def get_task_tag(self, tag_id: PathParam | None = None, *, pk: PathParam | None = None) -> Any:
-        """GET ``task_tags/{id}/``."""
-        return self.task_tags.fetch(pick_id("tag_id", tag_id, pk))
-
-    def list_task_tags(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
-        """GET ``task_tags/`` (one page)."""
-        return self._list(self.task_tags, params, None, False, unknown_filters)
 
     # ------------------------------------------------------------------ core
 
@@ -364,15 +423,9 @@ class BackendClient(
 
     def list_data_collections(self) -> Any:
         """GET ``data_collections/`` (one page)."""
-        return self.data_collections.fetch_page()
+        return self.data_collections._fetch_page()
 
     list_data_collection = list_data_collections
-
-    def get_data_collection(
-        self, collection_id: PathParam | None = None, *, pk: PathParam | None = None
-    ) -> Any:
-        """GET ``data_collections/{id}/`` with its ``file_specifications``."""
-        return self.data_collections.fetch(pick_id("collection_id", collection_id, pk))
 
     def create_data_file(
         self,
@@ -439,7 +492,7 @@ class BackendClient(
             units = answer if isinstance(answer, list) else answer.get("results", [answer])
             if project_id is not None and units:
                 rows = [{"data_unit": unit["id"]} for unit in units]
-                self.tasks.create_json({"project": project_id, "data": rows})
+                self.tasks._create_json({"project": project_id, "data": rows})
 
     def create_data_units(self, uploaded_files: Any) -> Any:
         """POST ``data_units/`` with one payload or a list; the answer as sent.
@@ -460,62 +513,13 @@ class BackendClient(
                     "exactly that payload for each item"
                 )
         body = dict(uploaded_files) if single else items
-        return self.data_units.create_json(body)
-
-    def get_data_unit(
-        self,
-        unit_id: PathParam | None = None,
-        params: Params = None,
-        *,
-        pk: PathParam | None = None,
-    ) -> Any:
-        """GET ``data_units/{id}/``."""
-        return self.data_units.fetch(pick_id("unit_id", unit_id, pk), params)
-
-    def list_data_units(
-        self,
-        params: Params = None,
-        url_conversion: UrlConversion = None,
-        list_all: bool = False,
-        page_size: int = 100,
-        timeout: float = 60,
-        *,
-        unknown_filters: str | None = None,
-        stable: bool = False,
-    ) -> Any:
-        """GET ``data_units/`` (``page_size`` always sent; read timeout ``timeout``)."""
-        return self._list(
-            self.data_units, params, url_conversion, list_all, unknown_filters, stable,
-            page_size=page_size, timeout=self._read_timeout(timeout),
-        )  # fmt: skip
+        return self.data_units._create_json(body)
 
     def verify_data_files_checksums(self, checksums: Iterable[str]) -> Any:
         """POST ``data_files/verify_checksums/``: which checksums exist."""
-        return self.data_files.verify_checksums_json(checksums)
+        return self.data_files._verify_checksums_json(checksums)
 
     # ------------------------------------------------------------------ HITL
-
-    def get_assignment(
-        self, assignment_id: PathParam | None = None, *, pk: PathParam | None = None
-    ) -> Any:
-        """GET ``assignments/{id}/``."""
-        return self.assignments.fetch(pick_id("assignment_id", assignment_id, pk))
-
-    def list_assignments(
-        self,
-        params: Params = None,
-        url_conversion: UrlConversion = None,
-        list_all: bool = False,
-        *,
-        timeout: Any = None,
-        unknown_filters: str | None = None,
-        stable: bool = False,
-    ) -> Any:
-        """GET ``sdk/assignments/``."""
-        return self._list(
-            self.assignments, params, url_conversion, list_all, unknown_filters, stable,
-            timeout=timeout,
-        )  # fmt: skip
 
     def list_assignments_data(self, params: Params = None, *, list_all: bool = False) -> Any:
         """GET ``sdk/assignments/data/``: rows of ``id`` and ``data``."""
@@ -550,13 +554,9 @@ class BackendClient(
         """POST ``agents/{token}/connect/``."""
         return self.agents.health_check(agent_token)
 
-    def get_plugin(self, plugin_id: PathParam | None = None, *, pk: PathParam | None = None) -> Any:
-        """GET ``plugins/{id}/``."""
-        return self.plugins.fetch(pick_id("plugin_id", plugin_id, pk))
-
     def create_plugin(self, data: Mapping[str, Any]) -> Any:
         """POST ``plugins/``."""
-        return self.plugins.create_json(dict(data))
+        return self.plugins._create_json(dict(data))
 
     def update_plugin(
         self,
@@ -566,7 +566,7 @@ class BackendClient(
         pk: PathParam | None = None,
     ) -> Any:
         """PUT ``plugins/{id}/`` (the backend takes full updates of plugins)."""
-        return self.plugins.send_update(pick_id("plugin_id", plugin_id, pk), _body(data))
+        return self.plugins._send_update(pick_id("plugin_id", plugin_id, pk), _body(data))
 
     def run_plugin(
         self,
@@ -587,27 +587,19 @@ class BackendClient(
             if "params" in fields:
                 raise InvalidInputError("give params or parameters, not both")
             fields["params"] = fields.pop("parameters")
-        unknown = sorted(set(fields) - RUN_FIELDS)
+        from synapse.resources.integration import RunOptions
+
+        known = set(RunOptions.wire_names().values())
+        unknown = sorted(set(fields) - known)
         if unknown:
             warnings.warn(
-                f"run_plugin: sending {unknown} as given; the SDK knows {sorted(RUN_FIELDS)}",
+                f"run_plugin: sending {unknown} as given; the SDK knows {sorted(known)}",
                 UnknownFieldWarning,
                 stacklevel=2,
             )
-        from synapse.resources.integration import run_body
-
-        body = run_body(
-            fields.get("action"),
-            fields.get("params"),
-            fields.get("agent"),
-            fields.get("storage_id"),
-            fields.get("version"),
-            fields.get("job_id"),
-            fields.get("debug"),
-            fields.get("language", "ko"),
-        )
+        body = RunOptions.from_wire(fields).body()
         body.update({name: fields[name] for name in unknown})
-        return self.plugins.run_json(pk, body)
+        return self.plugins._run_json(pk, body)
 
     def create_plugin_release(
         self,
@@ -622,32 +614,12 @@ class BackendClient(
         release = self.plugin_releases.create(file=archive, **fields)
         return release._meta.raw
 
-    def get_plugin_release(
-        self,
-        release_id: PathParam | None = None,
-        params: Params = None,
-        *,
-        pk: PathParam | None = None,
-    ) -> Any:
-        """GET ``plugin_releases/{id or code@version}/``."""
-        return self.plugin_releases.fetch(pick_id("release_id", release_id, pk), params)
-
     def list_plugin_releases(
         self, plugin_code: str | None = None, params: Params = None
     ) -> list[dict[str, Any]]:
         """Every release (of ``plugin_code`` if given), as dicts."""
         given = {**(params or {}), **({"plugin": plugin_code} if plugin_code else {})}
         return self._all_items(self.plugin_releases, given)
-
-    def list_jobs(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
-        """GET ``jobs/`` (one page)."""
-        return self._list(self.jobs, params, None, False, unknown_filters)
-
-    def get_job(
-        self, job_id: PathParam | None = None, params: Params = None, *, pk: PathParam | None = None
-    ) -> Any:
-        """GET ``jobs/{id}/``."""
-        return self.jobs.fetch(pick_id("job_id", job_id, pk), params)
 
     def update_job(
         self,
@@ -667,7 +639,7 @@ class BackendClient(
         body = {k: v for k, v in data.items() if v is not None}
         if "status" in body:
             body["status"] = require_enum(JobStatus, body["status"], field="status").value
-        return self.jobs.send_update(pk, body)
+        return self.jobs._send_update(pk, body)
 
     def list_job_console_logs(
         self, job_id: PathParam | None = None, *, pk: PathParam | None = None
@@ -690,10 +662,6 @@ class BackendClient(
         body: Any = prepared[0] if len(prepared) == 1 else prepared
         return self.jobs.create_logs(body)
 
-    def list_storages(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
-        """GET ``storages/`` (one page)."""
-        return self._list(self.storages, params, None, False, unknown_filters)
-
     def get_storage(
         self, storage_id: PathParam | None = None, *, pk: PathParam | None = None
     ) -> Any:
@@ -710,10 +678,6 @@ class BackendClient(
         return self.storages.create(**data)._meta.raw
 
     # ------------------------------------------------------------------ ML
-
-    def list_models(self, params: Params = None, *, unknown_filters: str | None = None) -> Any:
-        """GET ``models/`` (one page)."""
-        return self._list(self.models, params, None, False, unknown_filters)
 
     def get_model(
         self,
@@ -742,23 +706,6 @@ class BackendClient(
         file = file if file is not None else in_data
         return self.models.create(file=file, **fields)._meta.raw
 
-    def list_ground_truth_events(
-        self,
-        params: Params = None,
-        url_conversion: UrlConversion = None,
-        list_all: bool = False,
-        page_size: int = 100,
-        *,
-        timeout: Any = None,
-        unknown_filters: str | None = None,
-        stable: bool = False,
-    ) -> Any:
-        """GET ``sdk/ground_truth_events/`` (``page_size`` always sent)."""
-        return self._list(
-            self.ground_truth_events, params, url_conversion, list_all, unknown_filters, stable,
-            page_size=page_size, timeout=timeout,
-        )  # fmt: skip
-
     def list_ground_truth_events_data(
         self, params: Params = None, *, list_all: bool = False, page_size: int = 100
     ) -> Any:
@@ -783,34 +730,86 @@ class BackendClient(
             page_size=page_size, path=_variant(manager, "files"),
         )  # fmt: skip
 
-    def get_ground_truth_version(
-        self, version_id: PathParam | None = None, *, pk: PathParam | None = None
-    ) -> Any:
-        """GET ``ground_truth_dataset_versions/{id}/``."""
-        return self.ground_truth_versions.fetch(pick_id("version_id", version_id, pk))
 
-    def list_ground_truth_versions(
-        self, params: Params = None, *, unknown_filters: str | None = None
-    ) -> Any:
-        """GET ``ground_truth_dataset_versions/`` (one page)."""
-        return self._list(self.ground_truth_versions, params, None, False, unknown_filters)
+def derived_methods(kinds: Iterable[Kind]) -> dict[str, Callable[..., Any]]:
+    """The plain ``get_*``/``list_*`` wrappers that ``kinds`` declare, by name."""
+    methods: dict[str, Callable[..., Any]] = {}
+    for kind in kinds:
+        if kind.methods.get:
+            methods[f"get_{kind.methods.get}"] = _getter(kind)
+        if kind.methods.list:
+            methods[f"list_{kind.methods.list}"] = _lister(kind)
+    return methods
 
-    def list_ground_truths(
-        self,
-        params: Params = None,
-        url_conversion: UrlConversion = None,
-        list_all: bool = False,
-        page_size: int = 100,
-        timeout: float = 60,
-        *,
-        unknown_filters: str | None = None,
-        stable: bool = False,
-    ) -> Any:
-        """GET ``ground_truths/`` (``page_size`` always sent; read timeout ``timeout``)."""
+
+def _named(
+    method: Callable[..., Any], name: str, signature: inspect.Signature, doc: str
+) -> Callable[..., Any]:
+    method.__name__ = name
+    method.__qualname__ = f"BackendClient.{name}"
+    method.__doc__ = doc
+    method.__dict__["__signature__"] = signature  # what IDEs and help() show
+    return method
+
+
+def _getter(kind: Kind) -> Callable[..., Any]:
+    declared = kind.methods
+    id_name = declared.get_id or f"{declared.get}_id"
+    arg = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [
+        inspect.Parameter("self", arg),
+        inspect.Parameter(id_name, arg, default=None, annotation="PathParam | None"),
+    ]
+    if declared.get_params:
+        parameters.append(inspect.Parameter("params", arg, default=None, annotation="Params"))
+    parameters.append(
+        inspect.Parameter(
+            "pk", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="PathParam | None"
+        )
+    )
+    signature = inspect.Signature(parameters, return_annotation="Any")
+
+    def get(self: BackendClient, *args: Any, **kwargs: Any) -> Any:
+        given = signature.bind(self, *args, **kwargs).arguments
+        pk = pick_id(id_name, given.get(id_name), given.get("pk"))
+        manager: GetMixin[Any] = getattr(self, kind.name)
+        return manager.fetch(pk, given.get("params"))
+
+    extra = " (``params`` such as ``expand``, ``fields``)" if declared.get_params else ""
+    return _named(get, f"get_{declared.get}", signature, f"GET ``{kind.path}{{id}}/``{extra}.")
+
+
+def _lister(kind: Kind) -> Callable[..., Any]:
+    shape = kind.methods.list_shape
+    signature = inspect.signature(LIST_SHAPES[shape].__call__)
+    if shape == "page":
+        doc = f"GET ``{kind.listed_at}`` (one page)."
+    else:
+        doc = f"GET ``{kind.listed_at}``: the page as sent, or ``(items, count)`` with "
+        doc += "``list_all=True``"
+        doc += "." if shape == "full" else " (``page_size`` always sent)."
+
+    def list_(self: BackendClient, *args: Any, **kwargs: Any) -> Any:
+        given = signature.bind(self, *args, **kwargs)
+        given.apply_defaults()
+        options = given.arguments
+        timeout = options.get("timeout")
         return self._list(
-            self.ground_truths, params, url_conversion, list_all, unknown_filters, stable,
-            page_size=page_size, timeout=self._read_timeout(timeout),
-        )  # fmt: skip
+            getattr(self, kind.name),
+            options["params"],
+            options.get("url_conversion"),
+            options.get("list_all", False),
+            options["unknown_filters"],
+            options.get("stable", False),
+            page_size=options.get("page_size"),
+            timeout=self._read_timeout(timeout) if shape == "timed" else timeout,
+        )
+
+    return _named(list_, f"list_{kind.methods.list}", signature, doc)
+
+
+for _name, _method in derived_methods(KINDS.values()).items():
+    setattr(BackendClient, _name, _method)
 
 
 def _variant(manager: ListMixin[Any], name: str) -> str:

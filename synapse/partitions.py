@@ -39,6 +39,8 @@ __all__ = [
     "Partition",
     "PartitionKind",
     "partition_frame",
+    "partition_query",
+    "query_to_dask",
     "split",
     "to_dask",
 ]
@@ -215,3 +217,65 @@ def to_dask(
             flatten=flatten,
             dtypes=meta.dtypes.to_dict(),
         )
+
+
+def partition_query(
+    query: Any,
+    n: int | None,
+    pages_per_partition: int | None,
+    by: PartitionKind | None,
+) -> list[Partition]:
+    """[`QuerySet.partitions`][synapse.query.QuerySet.partitions]: the count, then
+    `split` by key ranges where the query allows them (or ``by`` says), else by pages."""
+    if by not in (None, "keys", "pages"):
+        raise InvalidInputError(f"by must be 'keys' or 'pages', got {by!r}")
+    if query._empty:
+        return []
+    key_range = _key_range(query)
+    if by == "keys" and key_range is None:
+        raise InvalidInputError(
+            f"{query._manager.resource.__name__} lists cannot be split by key: the kind "
+            "has no key range filters, or the query is ordered by another field "
+            "(use by='pages')"
+        )
+    size = query._page_size or query._manager.client.config.page_size
+    chosen = None if by == "pages" else key_range
+    listed = query._clone(low=0, high=None).count()  # the whole list's: pages must agree
+    covered = query._in_range(listed) or 0
+    return split(query, covered, size, n, pages_per_partition, chosen, announced=listed)
+
+
+def _key_range(query: Any) -> tuple[str, bool] | None:
+    """``(key, descending)`` when ``query`` can be cut into primary-key ranges."""
+    key = query._manager.resource._pk_field
+    allowed = set(query._manager.filters.allowed())
+    bounds = {f"{key}__{lookup}" for lookup in ("gt", "gte", "lt", "lte")}
+    taken = {name for name, _ in query._params()}
+    if query._low or query._high is not None or not bounds <= allowed or bounds & taken:
+        return None
+    ordering: tuple[str, ...] = query._ordering
+    if not ordering:
+        return key, False
+    if len(ordering) == 1 and ordering[0].lstrip("-") in ("id", key):
+        return key, ordering[0].startswith("-")
+    return None
+
+
+def query_to_dask(
+    query: Any, npartitions: int | None, columns: Sequence[str] | None, flatten: bool
+) -> Any:
+    """[`QuerySet.to_dask`][synapse.query.QuerySet.to_dask]: the meta frame from the
+    declared columns (typed by one row's values when flattened), then `to_dask` over the
+    query's partitions."""
+    if flatten and columns is None:
+        raise InvalidInputError(
+            "to_dask(flatten=True) needs columns=[...]: flattened columns are only known "
+            "once the data is read, and Dask needs them up front"
+        )
+    meta = query.none().to_pandas(columns, flatten=flatten)
+    if flatten:  # flattened columns are typed by their values: read one row for them
+        sample = query[:1].to_pandas(columns, flatten=True, progress=False)
+        meta = sample.iloc[:0].astype(
+            {c: sample[c].dtype for c in meta.columns if c in sample and len(sample)}
+        )
+    return to_dask(query.partitions(npartitions), meta, columns, flatten)

@@ -98,6 +98,29 @@ class Action:
     path: str
 
 
+#: The shapes of the method API's plain list wrappers (protocol.md §3):
+#: ``page`` ``(params, *, unknown_filters)`` gives one page; ``full`` adds
+#: ``url_conversion, list_all`` and ``*, timeout, stable``; ``sized`` adds ``page_size=100``
+#: after ``list_all``; ``timed`` adds ``page_size=100, timeout=60`` (a read timeout).
+ListShape = Literal["page", "full", "sized", "timed"]
+
+
+@dataclass(frozen=True)
+class Methods:
+    """The method API's plain wrappers of a kind (``get_project``, ``list_tasks``), as the
+    old ``BackendClient`` named them; the SDK derives them from this."""
+
+    #: ``get_<get>(<get>_id, ...)``: the object as sent, or None for no plain get.
+    get: str | None = None
+    #: The get's id keyword, when not ``<get>_id`` (``tag_id`` for ``get_task_tag``).
+    get_id: str | None = None
+    #: The get takes ``params`` after the id.
+    get_params: bool = False
+    #: ``list_<list>(...)``, or None for no plain list.
+    list: str | None = None
+    list_shape: ListShape = "page"
+
+
 @dataclass(frozen=True)
 class Kind:
     """The one declaration of a kind of object."""
@@ -132,6 +155,8 @@ class Kind:
     #: Updates are whole-object PUTs, not PATCHes.
     full_update: bool = False
     actions: tuple[Action, ...] = ()
+    #: The method API's plain list/get wrappers of this kind.
+    methods: Methods = Methods()
     #: Where the contract is silent or thin.
     note: str = ""
 
@@ -232,6 +257,7 @@ _ML = "synapse.resources.ml"
 # fmt: off
 declare(Kind(
     "projects", f"{_ANN}:Project", "projects/", ALL,
+    methods=Methods(get="project"),
     fields={"title": "str", "description": "str", "category": "str",
             "data_collection": "fk:data_collections", "configuration": "json",
             "settings": "json", "is_archived": "bool", "task_count": "int",
@@ -242,6 +268,7 @@ declare(Kind(
 ))
 declare(Kind(
     "tasks", f"{_ANN}:Task", "tasks/", ALL, list_path="sdk/tasks/",
+    methods=Methods(get="task", get_params=True, list="tasks", list_shape="full"),
     fields={"project": "fk:projects", "data_unit": "fk:data_units", "data": "json",
             "meta": "json", "tags": "ints", "is_discarded": "bool", "schema": "str",
             "status_label": "str", "status_review": "str", "workshop": "int",
@@ -283,6 +310,7 @@ declare(Kind(
 ))
 declare(Kind(
     "task_tags", f"{_ANN}:TaskTag", "task_tags/", ALL,
+    methods=Methods(get="task_tag", get_id="tag_id", list="task_tags"),
     fields={"project": "fk:projects", "name": "str", "color": "str"},
     filters={"project": Filter("id", "project")},
     orderings=frozenset({"id", "name"}),
@@ -290,6 +318,7 @@ declare(Kind(
 declare(Kind(
     "assignments", f"{_ANN}:Assignment", "assignments/",
     frozenset({"get", "list", "update"}), list_path="sdk/assignments/",
+    methods=Methods(get="assignment", list="assignments", list_shape="full"),
     fields={"project": "fk:projects", "task": "fk:tasks", "user": "int", "reviewer": "int",
             "status_label": "str", "status_review": "str", "is_confirmed": "bool",
             "is_discarded": "bool", "is_discard_confirmed": "bool", "tags": "ints",
@@ -333,6 +362,7 @@ declare(Kind(
 ))
 declare(Kind(
     "plugins", f"{_INT}:Plugin", "plugins/", ALL,
+    methods=Methods(get="plugin"),
     fields={"code": "str", "name": "str", "category": "str", "description": "str",
             "is_active": "bool", "is_public": "bool", "meta": "json", "created": "date"},
     orderings=frozenset({"id", "code", "name", "category"}),
@@ -343,6 +373,7 @@ declare(Kind(
 declare(Kind(
     "plugin_releases", f"{_INT}:PluginRelease", "plugin_releases/",
     frozenset({"get", "list", "create"}),
+    methods=Methods(get="plugin_release", get_id="release_id", get_params=True),
     fields={"plugin": "fk:plugins", "version": "str", "config": "json",
             "requirements": "strs", "debug": "bool", "file": "str", "created": "date"},
     filters={"plugin": Filter("code", "code", join=Join("plugins", "plugin", reverse=False))},
@@ -353,6 +384,7 @@ declare(Kind(
 ))
 declare(Kind(
     "jobs", f"{_INT}:Job", "jobs/", frozenset({"get", "list", "update"}),
+    methods=Methods(get="job", get_params=True, list="jobs"),
     fields={"status": "str", "action": "str", "plugin_release": "fk:plugin_releases",
             "plugin": "fk:plugins",
             "agent": "json", "params": "json", "meta": "json", "progress_record": "json",
@@ -374,6 +406,7 @@ declare(Kind(
 ))
 declare(Kind(
     "storages", f"{_INT}:Storage", "storages/", frozenset({"get", "list", "create"}),
+    methods=Methods(list="storages"),  # get_storage returns a model
     fields={"name": "str", "category": "str", "provider": "str", "configuration": "json",
             "is_default": "bool"},
     filters={"category": Filter("enum:StorageCategory", "category")},
@@ -384,6 +417,7 @@ declare(Kind(
 ))
 declare(Kind(
     "models", f"{_ML}:Model", "models/", ALL,
+    methods=Methods(list="models"),  # get_model converts URLs
     fields={"name": "str", "description": "str", "category": "str", "project": "fk:projects",
             "plugin": "str", "version": "str", "checkpoint": "int", "configuration": "json",
             "file": "str", "created": "date"},
@@ -401,6 +435,7 @@ declare(Kind(
 ))
 declare(Kind(
     "data_collections", f"{_DATA}:DataCollection", "data_collections/", ALL,
+    methods=Methods(get="data_collection", get_id="collection_id"),
     fields={"name": "str", "description": "str", "category": "str", "meta": "json",
             "is_archived": "bool", "file_specifications": "json", "created": "date"},
     orderings=frozenset({"id", "name", "category"}),
@@ -417,6 +452,8 @@ declare(Kind(
 ))
 declare(Kind(
     "data_units", f"{_DATA}:DataUnit", "data_units/", ALL,
+    methods=Methods(get="data_unit", get_id="unit_id", get_params=True, list="data_units",
+                    list_shape="timed"),
     fields={"data_collection": "fk:data_collections", "meta": "json", "files": "json",
             "groups": "strs", "created": "date"},
     filters={"data_collection": Filter("id", "data_collection",
@@ -427,6 +464,7 @@ declare(Kind(
 declare(Kind(
     "ground_truth_events", f"{_ML}:GroundTruthEvent", "sdk/ground_truth_events/",
     frozenset({"list"}), pk="pgh_id",
+    methods=Methods(list="ground_truth_events", list_shape="sized"),
     fields={"pgh_id": "int", "ground_truth": "fk:ground_truths", "category": "str",
             "data": "json", "files": "json", "task": "int", "data_unit": "fk:data_units",
             "ground_truth_dataset_versions": "ints"},
@@ -448,6 +486,7 @@ declare(Kind(
 ))
 declare(Kind(
     "ground_truths", f"{_ML}:GroundTruth", "ground_truths/", frozenset({"list"}),
+    methods=Methods(list="ground_truths", list_shape="timed"),
     fields={"category": "str", "data": "json", "files": "json",
             "ground_truth_dataset": "fk:ground_truth_datasets",
             "ground_truth_dataset_versions": "ints", "data_unit": "fk:data_units"},
@@ -463,6 +502,8 @@ declare(Kind(
 declare(Kind(
     "ground_truth_versions", f"{_ML}:GroundTruthDatasetVersion",
     "ground_truth_dataset_versions/", frozenset({"get", "list"}),
+    methods=Methods(get="ground_truth_version", get_id="version_id",
+                    list="ground_truth_versions"),
     fields={"ground_truth_dataset": "fk:ground_truth_datasets", "version": "str",
             "description": "str", "is_archived": "bool", "created": "date"},
     filters={"ground_truth_dataset": Filter("id", "ground_truth_dataset"),

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
-from synapse.display import objects_table
+from synapse.display import query_html
 from synapse.errors import InvalidInputError
-from synapse.frames import Pages, Tabular
+from synapse.frames import PagedTable, Pages
 from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, PageSource, stable_pages
 from synapse.values import ValuesQuerySet
 
@@ -58,7 +58,7 @@ class Listing(Protocol[T_co]):
     def stable_walk(self, ordering: tuple[str, ...] = ()) -> StableWalk: ...
 
 
-class QuerySet(Tabular, Generic[T]):
+class QuerySet(Generic[T]):
     """A lazy query of one kind of resource. Chain, slice, iterate; Django-like."""
 
     def __init__(
@@ -426,17 +426,37 @@ class QuerySet(Tabular, Generic[T]):
             return
         yield from self._pages(replace(self._plan(), model=None))
 
-    # ------------------------------------------------------------------ tables (Tabular)
+    # ------------------------------------------------------------------ tables (frames)
 
-    def _table_model(self) -> type[Resource]:
-        return self._manager.resource
+    def to_pandas(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """A DataFrame, a row per object (see
+        [`Tabular.to_pandas`][synapse.frames.Tabular.to_pandas]). Needs
+        ``synapse-orm[pandas]``."""
+        return self._table().to_pandas(columns, flatten=flatten, progress=progress)
+
+    def to_arrow(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """An Arrow table, as `to_pandas` builds it. Needs ``synapse-orm[arrow]``."""
+        return self._table().to_arrow(columns, flatten=flatten, progress=progress)
+
+    def _table(self) -> PagedTable:
+        label = f"{self._manager.resource.__name__} rows"
+        return PagedTable(self._manager.resource, self._table_pages, label)
 
     def _table_pages(self, fields: tuple[str, ...]) -> Pages:
         query = self.only(*fields) if fields else self
         return ((self._in_range(page.count), page.items) for page in query._dict_pages())
-
-    def _table_label(self) -> str:
-        return f"{self._manager.resource.__name__} rows"
 
     def partitions(
         self,
@@ -451,38 +471,9 @@ class QuerySet(Tabular, Generic[T]):
         is unordered or ordered by it) makes primary-key ranges, fixed now, that rows
         written later cannot shift; ``by="pages"`` page ranges of the query's ordering.
         One request for the count, and one per boundary for key ranges."""
-        from synapse.partitions import split
+        from synapse.partitions import partition_query
 
-        if by not in (None, "keys", "pages"):
-            raise InvalidInputError(f"by must be 'keys' or 'pages', got {by!r}")
-        if self._empty:
-            return []
-        key_range = self._key_range()
-        if by == "keys" and key_range is None:
-            raise InvalidInputError(
-                f"{self._manager.resource.__name__} lists cannot be split by key: the kind "
-                "has no key range filters, or the query is ordered by another field "
-                "(use by='pages')"
-            )
-        size = self._page_size or self._manager.client.config.page_size
-        chosen = None if by == "pages" else key_range
-        listed = self._clone(low=0, high=None).count()  # the whole list's: pages must agree
-        covered = self._in_range(listed) or 0
-        return split(self, covered, size, n, pages_per_partition, chosen, announced=listed)
-
-    def _key_range(self) -> tuple[str, bool] | None:
-        """``(key, descending)`` when this query can be cut into primary-key ranges."""
-        key = self._manager.resource._pk_field
-        allowed = set(self._manager.filters.allowed())
-        bounds = {f"{key}__{lookup}" for lookup in ("gt", "gte", "lt", "lte")}
-        taken = {name for name, _ in self._params()}
-        if self._low or self._high is not None or not bounds <= allowed or bounds & taken:
-            return None
-        if not self._ordering:
-            return key, False
-        if len(self._ordering) == 1 and self._ordering[0].lstrip("-") in ("id", key):
-            return key, self._ordering[0].startswith("-")
-        return None
+        return partition_query(self, n, pages_per_partition, by)
 
     def to_dask(
         self,
@@ -495,21 +486,9 @@ class QuerySet(Tabular, Generic[T]):
         the (pickled) client. Filters and ``columns`` are asked of the server; the
         declared fields give the frame's columns and types up front. Needs
         ``synapse-orm[dask]``."""
-        from synapse.partitions import to_dask
+        from synapse.partitions import query_to_dask
 
-        if flatten and columns is None:
-            raise InvalidInputError(
-                "to_dask(flatten=True) needs columns=[...]: flattened columns are only known "
-                "once the data is read, and Dask needs them up front"
-            )
-        meta = self.none().to_pandas(columns, flatten=flatten)
-        if flatten:  # flattened columns are typed by their values: read one row for them
-            sample = self[:1].to_pandas(columns, flatten=True, progress=False)
-            meta = sample.iloc[:0].astype(
-                {c: sample[c].dtype for c in meta.columns if c in sample and len(sample)}
-            )
-        parts = self.partitions(npartitions)
-        return to_dask(parts, meta, columns, flatten)
+        return query_to_dask(self, npartitions, columns, flatten)
 
     def export(
         self,
@@ -548,27 +527,16 @@ class QuerySet(Tabular, Generic[T]):
         return found[0]
 
     def set_tags(self, tags: Any, action: str = "add") -> Any:
-        """Add (or remove) tags on every matching object: its ids, then one request."""
-        setter = getattr(self._manager, "set_tags", None)
-        if setter is None:
+        """Add (or remove) tags on every matching object: its ids, then one request
+        (the kind's ``set_tags``)."""
+        tag_query = getattr(self._manager, "_tag_query", None)
+        if tag_query is None:
             raise AttributeError(f"{self._manager.resource.__name__} objects have no tags")
-        source = self._result_cache if self._result_cache is not None else self.only("id")
-        ids = [obj.pk for obj in source]
-        return setter(ids, tags, action) if ids else None
+        return tag_query(self, tags, action)
 
     def _repr_html_(self, rows: int = 10) -> str:
         """The first rows as a table, and the count: one request (none when cached)."""
-        resource = self._manager.resource
-        if self._result_cache is not None:
-            shown, total = self._result_cache[:rows], len(self._result_cache)
-        elif self._empty:
-            shown, total = [], 0
-        else:
-            page = next(iter(self._pages(self._plan(high=self._low + rows))), None)
-            shown = list(self._objects(iter([page]))) if page is not None else []
-            counted = self._in_range(page.count) if page is not None else None
-            total = len(shown) if counted is None else counted
-        return objects_table(repr(self), resource, shown, total)
+        return query_html(self, rows)
 
     def _describe(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self._filters.items()) or "the query"

@@ -197,21 +197,6 @@ class AsyncClient:
         with self._lock:
             self._cache.pop((resource, pk), None)
 
-    def upload_many(
-        self,
-        collection: Any,
-        items: Any,
-        project: Any,
-        batch_size: int,
-        max_workers: int,
-        chunked: bool | None,
-        executor: Any = None,
-    ) -> Any:
-        """``DataCollection.upload_many``, for `run_sync` code (it is sync)."""
-        from synapse.resources.bulk import upload_many
-
-        return upload_many(collection, items, project, batch_size, max_workers, chunked, executor)
-
     # -- settings
 
     @property

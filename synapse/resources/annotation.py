@@ -85,6 +85,13 @@ class TagSetter:
             "POST", f"{self.path}set_tags/", params=params, data=body
         )
 
+    def _tag_query(self, query: QuerySet[Any], tags: Any, action: str) -> Any:
+        """``query.set_tags(...)``: the query's ids (its cache, or one ``only("id")``
+        listing), then one request; nothing is sent when nothing matches."""
+        cached = query._result_cache
+        ids = [obj.pk for obj in (cached if cached is not None else query.only("id"))]
+        return self.set_tags(ids, tags, action) if ids else None
+
 
 class Project(Resource):
     """An annotation project."""
@@ -301,7 +308,7 @@ class TaskManager(
             if isinstance(unit, bool) or not isinstance(unit, int):
                 raise InvalidInputError(f"a task needs data_unit=<int id>, got {unit!r}")
             data.append({**extra, "data_unit": unit})
-        answer = self.create_json({"project": pk, "data": data})
+        answer = self._create_json({"project": pk, "data": data})
         rows = answer if isinstance(answer, list) else answer.get("results", [answer])
         return [self._build(row) for row in rows]
 

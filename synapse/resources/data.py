@@ -24,7 +24,9 @@ from synapse.managers import (
     GetMixin,
     ListMixin,
     UpdateMixin,
+    batched,
     bulk_in_batches,
+    settle,
 )
 from synapse.paths import path_inside, safe_component, unique_path, url_basename
 from synapse.query import QuerySet
@@ -149,10 +151,7 @@ class DataCollection(Resource):
         time, and tasks are created in ``project`` if given. Every item gets a line in the
         report; a failure never stops the others.
         """
-        report: UploadReport = self._bound_client().upload_many(
-            self, items, project, batch_size, max_workers, chunked, executor
-        )
-        return report
+        return _upload_many(self, items, project, batch_size, max_workers, chunked, executor)
 
 
 @dataclass
@@ -355,11 +354,11 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
 
     def verify_checksums(self, checksums: Iterable[str]) -> list[str]:
         """Which of these checksums the backend already stores."""
-        answer = self.verify_checksums_json(checksums)
+        answer = self._verify_checksums_json(checksums)
         found = answer.get("existing_checksums", []) if isinstance(answer, Mapping) else answer
         return [str(c) for c in found or []]
 
-    def verify_checksums_json(self, checksums: Iterable[str]) -> Any:
+    def _verify_checksums_json(self, checksums: Iterable[str]) -> Any:
         """``POST data_files/verify_checksums/``, the answer as sent."""
         return self.client.transport.request(
             "POST", "data_files/verify_checksums/", data={"checksums": list(checksums)}
@@ -431,3 +430,91 @@ class DataUnitManager(
     ) -> BulkReport[DataUnit]:
         """Create units in batches of one request each; a failed batch is reported."""
         return BulkReport(bulk_in_batches(list(enumerate(items)), batch_size, self.create_many))
+
+
+# ---------------------------------------------------------------- upload_many
+
+
+def _unit(entry: UploadItem, unit: DataUnit) -> None:
+    entry.data_unit = unit
+
+
+def _task(entry: UploadItem, task: Resource) -> None:
+    entry.task = task
+
+
+def unit_payload(
+    client: Context,
+    collection_id: int | None,
+    files: Mapping[str, Path],
+    meta: Mapping[str, Any] | None,
+    groups: str | list[str] | None,
+    chunked: bool | None,
+) -> dict[str, Any]:
+    """Upload one unit's files with ``client`` (in whichever process runs it); the
+    ``data_units/`` payload naming them."""
+    units: DataUnitManager = client.manager_for(DataUnit)
+    return units.upload_payload(collection_id, files, meta, groups, chunked=chunked)
+
+
+def _upload_many(
+    collection: DataCollection,
+    items: Iterable[Mapping[str, Any]],
+    project: int | Resource | None,
+    batch_size: int,
+    max_workers: int,
+    chunked: bool | None,
+    executor: Any = None,
+) -> UploadReport:
+    """[`DataCollection.upload_many`][synapse.resources.data.DataCollection.upload_many]:
+    files in parallel, units by batches, then tasks in ``project`` if given."""
+    if batch_size < 1 or max_workers < 1:
+        raise InvalidInputError("batch_size and max_workers must be at least 1")
+    project_id = project.pk if isinstance(project, Resource) else project
+    if project_id is not None and (isinstance(project_id, bool) or not isinstance(project_id, int)):
+        raise InvalidInputError(f"project must be an int id or a Project, got {project!r}")
+    client = collection._bound_client()
+    units_manager: DataUnitManager = client.manager_for(DataUnit)
+    # Tasks are the annotation layer's, above this one: their manager by kind name.
+    tasks_manager = client._manager("tasks")
+    report = UploadReport([UploadItem(i, item) for i, item in enumerate(items)])
+
+    with using(executor, max_workers, "synapse-upload") as pool:
+        for batch in batched(report.items, batch_size):
+            calls, checked = [], []
+            for entry in batch:  # files are checked against the collection before sending
+                try:
+                    files = collection.check_files(entry.item.get("files") or {})
+                except Exception as exc:  # the item's outcome, in the report
+                    entry.error = exc
+                    continue
+                meta, groups = entry.item.get("meta"), entry.item.get("groups")
+                calls.append((client, collection.id, files, meta, groups, chunked))
+                checked.append(entry)
+            ready = []
+            for entry, (payload, error) in zip(
+                checked, run_each(pool, unit_payload, calls), strict=True
+            ):
+                entry.error = error
+                if payload is not None:
+                    ready.append((entry, payload))
+            if not ready:
+                continue
+            units = [payload for _, payload in ready]
+            settle(
+                [e for e, _ in ready],
+                lambda picked, u=units: units_manager.create_many([u[i] for i in picked]),  # type: ignore[misc]
+                _unit,
+            )
+            made = [entry for entry, _ in ready if entry.data_unit is not None]
+            if project_id is None or not made:
+                continue
+            rows = [{"data_unit": entry.data_unit} for entry in made]
+            settle(
+                made,
+                lambda picked, r=rows: tasks_manager._create_batch(  # type: ignore[misc]
+                    project_id, [r[i] for i in picked]
+                ),
+                _task,
+            )
+    return report

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from pydantic import Field, JsonValue
 
@@ -42,6 +43,7 @@ __all__ = [
     "PluginManager",
     "PluginRelease",
     "PluginReleaseManager",
+    "RunOptions",
     "Storage",
     "StorageManager",
 ]
@@ -123,7 +125,7 @@ class Plugin(Resource):
         sent natively on the loop."""
         plugins = self._amanager("arun")
         ref = self.id if self.id is not None else self._require_code()
-        body = run_body(action, params, agent, storage, version, job_id, debug, language)
+        body = RunOptions(action, params, agent, storage, version, job_id, debug, language).body()
         answer = await plugins.client.atransport.request("POST", run_path(ref), data=body)
         jobs: JobManager = plugins.client.manager_for(Job)
         job: Job = jobs._build(answer)
@@ -296,7 +298,7 @@ class PluginManager(
 
     name = "plugins"
 
-    def run_json(self, ref: PathParam, body: Mapping[str, Any]) -> Any:
+    def _run_json(self, ref: PathParam, body: Mapping[str, Any]) -> Any:
         """POST ``plugins/{id or code}/run/`` with ``body``; the answer as sent (a job, or
         an action's direct result)."""
         return self.client.transport.request("POST", run_path(ref), data=dict(body))
@@ -317,8 +319,8 @@ class PluginManager(
         """Run a plugin given by id, code or object; returns the started
         [`Job`][synapse.resources.integration.Job]."""
         ref = plugin.pk if isinstance(plugin, Plugin) else plugin
-        body = run_body(action, params, agent, storage, version, job_id, debug, language)
-        answer = self.run_json(ref, body)
+        options = RunOptions(action, params, agent, storage, version, job_id, debug, language)
+        answer = self._run_json(ref, options.body())
         jobs: JobManager = self.client.manager_for(Job)
         job: Job = jobs._build(answer)
         return job
@@ -344,32 +346,51 @@ def run_path(ref: PathParam) -> str:
     return build_path("plugins/{}/run/", ref)
 
 
-def run_body(
-    action: str | None,
-    params: Mapping[str, Any] | None,
-    agent: int | Agent | None,
-    storage: int | Storage | None,
-    version: str | None,
-    job_id: int | None,
-    debug: bool | None,
-    language: str,
-) -> dict[str, Any]:
-    """The body of ``plugins/{id}/run/``: only the fields given, ``language`` always."""
-    body: dict[str, Any] = {
-        "agent": agent.pk if isinstance(agent, Resource) else agent,
-        "action": action,
-        "params": dict(params) if params is not None else None,
-        "storage_id": storage.pk if isinstance(storage, Resource) else storage,
-        "job_id": job_id,
-        "debug": debug,
-        "version": version,
-        "language": language,
-    }
-    for name in ("agent", "storage_id", "job_id"):
-        value = body[name]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise InvalidInputError(f"{name} must be an int id, got {value!r}")
-    return {k: v for k, v in body.items() if v is not None}
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of a plugin run, declared once: `Plugin.run`, `PluginManager.run` and
+    the method API's ``run_plugin`` take exactly these (a test checks their signatures
+    against this declaration), and `body` is the one place they become the wire's."""
+
+    action: str | None = None
+    params: Mapping[str, Any] | None = None
+    agent: int | Agent | None = None
+    storage: int | Storage | None = None
+    version: str | None = None
+    job_id: int | None = None
+    debug: bool | None = None
+    language: str = "ko"
+
+    #: Wire names that differ from the option's name.
+    WIRE: ClassVar[Mapping[str, str]] = {"storage": "storage_id"}
+
+    @classmethod
+    def wire_names(cls) -> dict[str, str]:
+        """The wire's name of each option, by option name."""
+        return {f.name: cls.WIRE.get(f.name, f.name) for f in fields(cls)}
+
+    @classmethod
+    def from_wire(cls, body: Mapping[str, Any]) -> RunOptions:
+        """The options of a wire-shaped body (``storage_id``...); other keys are ignored."""
+        given = {name: body[wire] for name, wire in cls.wire_names().items() if wire in body}
+        return cls(**given)
+
+    def body(self) -> dict[str, Any]:
+        """The body of ``plugins/{id}/run/``: only the fields given, ``language`` always."""
+        values: dict[str, Any] = {}
+        for name, wire in self.wire_names().items():
+            value = getattr(self, name)
+            if isinstance(value, Resource):
+                value = value.pk
+            elif name == "params" and value is not None:
+                value = dict(value)
+            if value is not None:
+                values[wire] = value
+        for wire in ("agent", "storage_id", "job_id"):
+            value = values.get(wire)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InvalidInputError(f"{wire} must be an int id, got {value!r}")
+        return values
 
 
 class PluginReleaseManager(

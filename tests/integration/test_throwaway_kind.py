@@ -1,9 +1,10 @@
 """Adding a kind is one declaration plus its resource model: a throwaway kind declared
-here is reachable through the object API, the local backend and its OpenAPI document,
-with nothing else written for it."""
+here is reachable through the object API, the method API, the local backend and its
+OpenAPI document, with nothing else written for it."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 
 import pytest
@@ -12,9 +13,9 @@ import requests
 import synapse
 import synapse.managers
 import synapse.protocol as protocol
-from synapse import Client, UnknownFilterError
+from synapse import BackendClient, Client, UnknownFilterError
 from synapse.local import LocalBackend
-from synapse.protocol import Filter, Kind
+from synapse.protocol import Filter, Kind, Methods
 from synapse.resources.base import Resource
 
 
@@ -33,6 +34,7 @@ WIDGETS = Kind(
     fields={"name": "str", "size": "int"},
     filters={"name": Filter("str", "name"), "size__gte": Filter("int", "size", "gte")},
     orderings=frozenset({"id", "size"}),
+    methods=Methods(get="widget", list="widgets", list_shape="full"),
 )
 
 
@@ -67,6 +69,15 @@ def test_a_kind_declared_once_is_reachable_everywhere(declared: Kind) -> None:
         assert client.manager_for(Widget) is widgets
         assert synapse.Widget is Widget
 
+        old_style = BackendClient(backend.url, backend.token)
+        assert old_style.get_widget(widget_id=made.pk)["size"] == 4  # type: ignore[attr-defined]
+        page = old_style.list_widgets(params={"size__gte": 5})  # type: ignore[attr-defined]
+        assert [w["name"] for w in page["results"]] == ["cog"]
+        items, count = old_style.list_widgets(list_all=True)  # type: ignore[attr-defined]
+        assert count == 2
+        assert sorted(w["size"] for w in items) == [4, 9]
+        assert "widget_id" in inspect.signature(old_style.get_widget).parameters  # type: ignore[attr-defined]
+
         document = requests.get(f"{backend.url}/openapi.json", timeout=10).json()
         assert set(document["paths"]["/widgets/"]) == {"get", "post"}
         assert set(document["paths"]["/widgets/{pk}/"]) == {"get", "patch"}
@@ -78,3 +89,5 @@ def test_a_withdrawn_kind_is_gone() -> None:
     assert "widgets" not in protocol.KINDS
     with pytest.raises(AttributeError):
         _ = Client("https://api.synapse.test", "t" * 20).widgets  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        _ = BackendClient("https://api.synapse.test", "t" * 20).list_widgets  # type: ignore[attr-defined]

@@ -1,0 +1,104 @@
+"""The method API's plain list/get wrappers come from the kinds' declarations: each
+has the old package's signature, its typed stub on ``BackendClient`` names the same
+shape, and it sends the request the old method sent."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import responses
+from responses import matchers
+
+from synapse import protocol
+from synapse.methods import LIST_SHAPES, BackendClient, derived_methods
+
+BASE = "https://api.synapse.test"
+TOKEN = "tok-" + "x" * 20
+DERIVED = derived_methods(protocol.KINDS.values())
+
+
+def test_every_declared_wrapper_is_on_the_class_with_its_stub() -> None:
+    declared = {f"get_{k.methods.get}" for k in protocol.KINDS.values() if k.methods.get}
+    declared |= {f"list_{k.methods.list}" for k in protocol.KINDS.values() if k.methods.list}
+    assert set(DERIVED) == declared
+    assert len(declared) == 20
+    stubs = {n for n, a in BackendClient.__annotations__.items() if a in _stub_names()}
+    assert stubs == declared  # a typed stub for each, and none for a kind that has none
+    for kind in protocol.KINDS.values():
+        if kind.methods.list:
+            shape = LIST_SHAPES[kind.methods.list_shape].__name__
+            assert BackendClient.__annotations__[f"list_{kind.methods.list}"] == shape
+        if kind.methods.get:
+            assert BackendClient.__annotations__[f"get_{kind.methods.get}"] == "Getter"
+
+
+def _stub_names() -> set[str]:
+    return {"Getter", *(shape.__name__ for shape in LIST_SHAPES.values())}
+
+
+@pytest.mark.parametrize("name", sorted(DERIVED))
+def test_each_wrapper_shows_its_real_parameters(name: str) -> None:
+    method = getattr(BackendClient, name)
+    assert method.__name__ == name
+    parameters = list(inspect.signature(method).parameters)
+    assert parameters[0] == "self"
+    if name.startswith("get_"):
+        assert parameters[1].endswith("_id")
+        assert parameters[-1] == "pk"
+    else:
+        assert parameters[1] == "params"
+        assert "unknown_filters" in parameters
+
+
+def test_a_wrong_call_is_a_type_error_before_sending() -> None:
+    client = BackendClient(BASE, TOKEN, max_retries=0)
+    with pytest.raises(TypeError):
+        client.list_jobs({}, None)  # page lists take params only, positionally
+    with pytest.raises(TypeError):
+        client.get_project(1, 2)  # no params on get_project
+    with pytest.raises(TypeError):
+        client.get_task(nope=1)
+
+
+@responses.activate
+def test_derived_wrappers_send_what_the_old_methods_sent() -> None:
+    client = BackendClient(BASE, TOKEN, max_retries=0)
+    responses.get(f"{BASE}/task_tags/3/", json={"id": 3})
+    responses.get(
+        f"{BASE}/tasks/5/",
+        json={"id": 5},
+        match=[matchers.query_param_matcher({"expand": "data_unit"})],
+    )
+    responses.get(
+        f"{BASE}/data_units/",
+        json={"count": 0, "results": []},
+        match=[matchers.query_param_matcher({"data_collection": "2", "page_size": "7"})],
+    )
+    responses.get(
+        f"{BASE}/jobs/",
+        json={"count": 0, "results": []},
+        match=[matchers.query_param_matcher({"status": "FAILED"})],
+    )
+    assert client.get_task_tag(tag_id=3) == {"id": 3}
+    assert client.get_task(pk=5, params={"expand": "data_unit"}) == {"id": 5}
+    assert client.list_data_units({"data_collection": 2}, page_size=7)["count"] == 0
+    assert client.list_jobs(params={"status": "failed"}) == {"count": 0, "results": []}
+    assert len(responses.calls) == 4
+
+
+def test_timed_lists_send_their_timeout_as_the_read_timeout() -> None:
+    from synapse.http import MockTransport, Request, Response
+
+    def handler(request: Request) -> Response:
+        return Response(200, json={"count": 0, "results": []})
+
+    transport = MockTransport(handler)
+    client = BackendClient(BASE, TOKEN, max_retries=0, transport=transport)
+    client.list_ground_truths(timeout=7)
+    client.list_data_units({"data_collection": 1})  # the declared default: 60 s
+    client.list_tasks(timeout=3)  # a full list passes its timeout as given
+    reads = [request.timeout.read for request in transport.requests]
+    assert reads == [7, 60, 3]
+    connect = client.config.timeout.connect
+    assert [r.timeout.connect for r in transport.requests[:2]] == [connect, connect]
