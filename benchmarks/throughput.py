@@ -18,8 +18,9 @@ Then checks the targets:
 - faults: ``synapse`` with 5 % 503s within 1.5x of its fault-free time, and exact (the
   same ids in the same order as plain ``requests`` without faults);
 - cold: ``synapse`` at 0 ms within 1.10x of plain ``requests`` (whole process), and its
-  first item no later than plain ``requests``' first item (one page's round trip, cold)
-  plus 50 ms.
+  first item no later than plain ``requests``' first item (one page's round trip) plus
+  50 ms: from the script's first line (import and models included), and for a second
+  listing in the same process (everything loaded).
 
 Plain ``requests`` does not retry, so it has no figure with faults. The old package runs in
 its own interpreter (``--old-python``; by default the one ``make compat`` builds) and is
@@ -104,13 +105,15 @@ def measure(args: argparse.Namespace, ways: dict[str, str]) -> dict[str, dict[st
                 figures[f"{backend}/{way}"] = {
                     "wall": statistics.median(r["wall"] for r in results),
                     "first": statistics.median(r["first"] for r in results),
+                    "warm_first": statistics.median(r["warm_first"] for r in results),
                     "rss": statistics.median(r["peak_rss_mib"] for r in results),
                     "count": min(r["count"] for r in results),
                     "ids": ids.pop() if len(ids) == 1 else "differ between runs",
                 }
                 f = figures[f"{backend}/{way}"]
-                print(f"  {backend:>14} {way:>8}: {f['wall']:6.2f} s whole process, first "
-                      f"item at {f['first'] * 1000:5.0f} ms, {f['count']:,} items, peak RSS "
+                print(f"  {backend:>8} {way:>8}: {f['wall']:6.2f} s whole process, first "
+                      f"item at {f['first'] * 1000:4.0f} ms (second listing: "
+                      f"{f['warm_first'] * 1000:3.0f} ms), {f['count']:,} items, peak RSS "
                       f"{f['rss']:.0f} MiB", flush=True)  # fmt: skip
     return figures
 
@@ -173,7 +176,9 @@ def main() -> None:
     print(f"  every listing of synapse exact (same ids, same order as plain requests): {exact}")
     verdict("cold listing / plain requests", ours["wall"] / plain["wall"], 1.10)
     late = (ours["first"] - plain["first"]) * 1000
-    verdict("first item after plain requests' first item", late, 50, " ms")
+    verdict("first item after plain requests' first item, cold process", late, 50, " ms")
+    late = (ours["warm_first"] - plain["warm_first"]) * 1000
+    verdict("first item after plain requests' first item, second listing", late, 50, " ms")
 
 
 if __name__ == "__main__":
