@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,14 @@ from dataclasses import dataclass
 import requests
 
 TOKEN = "benchmark-token"  # noqa: S105 - a local test server
+
+#: The environment of a fresh interpreter that runs from cached bytecode, as from an
+#: installed wheel: where the environment says not to write bytecode
+#: (``PYTHONDONTWRITEBYTECODE``), a temporary ``PYTHONPYCACHEPREFIX`` is filled by the
+#: first run instead.
+FRESH_ENV = dict(os.environ)
+if FRESH_ENV.pop("PYTHONDONTWRITEBYTECODE", None):
+    FRESH_ENV["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="synapse-pyc-")
 
 
 @dataclass

@@ -19,19 +19,14 @@ temporary ``PYTHONPYCACHEPREFIX`` and a first run fills it.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _server import FRESH_ENV as ENV
 from _server import local_server
-
-ENV = dict(os.environ)
-if ENV.pop("PYTHONDONTWRITEBYTECODE", None):  # compile once, as pip does at install
-    ENV["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="synapse-pyc-")
 
 
 def import_seconds(module: str) -> float:

@@ -43,11 +43,11 @@ from synapse.errors import (
     ValidationError,
     WebSocketError,
 )
-from synapse.methods import BackendClient
 from synapse.query import QuerySet
 
 if TYPE_CHECKING:
     from synapse.aio import AsyncClient, AsyncMockTransport
+    from synapse.methods import BackendClient
     from synapse.resources import (
         Agent,
         Assignment,
@@ -138,14 +138,18 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """A resource class, imported on first use from where its kind's declaration says
-    (``synapse.Task``), or the async client (``synapse.AsyncClient``: it loads httpx, the
-    ``async`` extra)."""
+    (``synapse.Task``), the async client (``synapse.AsyncClient``: it loads httpx, the
+    ``async`` extra) or the old package's ``BackendClient`` (the method API): a script
+    that uses neither does not pay for their import."""
     import importlib
 
-    if name in ("AsyncClient", "AsyncMockTransport"):
-        import synapse.aio
-
-        found = getattr(synapse.aio, name)
+    lazy_modules = {
+        "AsyncClient": "synapse.aio",
+        "AsyncMockTransport": "synapse.aio",
+        "BackendClient": "synapse.methods",
+    }
+    if name in lazy_modules:
+        found = getattr(importlib.import_module(lazy_modules[name]), name)
         globals()[name] = found
         return found
 

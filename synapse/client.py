@@ -13,14 +13,12 @@ from cachetools import LRUCache
 
 import synapse.protocol as protocol
 from synapse.config import SETTING, Config, Secret, TimeoutLike, arguments
-from synapse.downloads import download
 from synapse.encoding import FileValue
 from synapse.errors import InvalidInputError
 from synapse.http import HTTPTransport
 from synapse.pagination import ConcurrentFetcher, PageFetcher
 from synapse.retry import RetryPolicy
 from synapse.transport import Call, Transport
-from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
 from synapse.urls import Params
 
 if TYPE_CHECKING:
@@ -49,6 +47,7 @@ if TYPE_CHECKING:
         GroundTruthVersionManager,
         ModelManager,
     )
+    from synapse.uploads import ProgressCallback
 
 __all__ = ["Client"]
 
@@ -266,7 +265,7 @@ class Client:
         self,
         path: str | os.PathLike[str],
         *,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_size: int = protocol.UPLOAD_CHUNK_SIZE,
         resume: bool | None = None,
         on_progress: ProgressCallback | None = None,
         progress: bool = False,
@@ -276,6 +275,8 @@ class Client:
 
         Its ``id`` is what ``data_files`` and ``models`` take as ``chunked_upload``.
         """
+        from synapse.uploads import upload_file  # a script that only lists never loads it
+
         return upload_file(
             self.transport,
             path,
@@ -297,6 +298,8 @@ class Client:
         """Download a URL to ``dest`` (streamed, resumed, renamed into place only when
         complete); ``size`` and ``checksum`` (MD5/SHA-1/SHA-256 hex), when known, are
         checked too."""
+        from synapse.downloads import download  # a script that only lists never loads it
+
         return download(self.transport, url, dest, size=size, checksum=checksum)
 
     def close(self) -> None:

@@ -188,6 +188,9 @@ COMMON_FILTERS: dict[str, Filter] = {
     "search": Filter("str", lookup="text", note="full-text search; the local backend "
                      "matches the object's JSON text"),
 }  # fmt: skip
+#: The chunk size of the chunked-upload protocol (50 MiB), and the size above which a file
+#: goes up in chunks (protocol.md 4.1).
+UPLOAD_CHUNK_SIZE = 50 * 1024 * 1024
 #: Query parameters that shape a listing rather than filter it.
 CONTROL_PARAMS = frozenset(
     {"page", "page_size", "ordering", "expand", "fields", "pagination", "response_mode"}

@@ -16,9 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["IDEMPOTENT_METHODS", "RetryPolicy", "parse_retry_after"]
+__all__ = ["IDEMPOTENT_METHODS", "SAFE_METHODS", "RetryPolicy", "parse_retry_after"]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Methods that only read: sending one again changes nothing on the server.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
@@ -49,10 +51,16 @@ class RetryPolicy:
     and 429 answers are retried for every method. 408, 425, 500, 502, 503, 504 and
     failures after the request was sent are retried only for idempotent methods: a POST
     or PATCH that may have been applied is never sent twice.
+
+    The first retry of a read (GET, HEAD, OPTIONS) waits at most ``first_read_wait``: one
+    failed read is usually a passing fault, and a listing whose page waits half a second
+    holds up every page after it. A second failure in a row backs off as usual, so an
+    outage still gets the whole backoff.
     """
 
     max_retries: int = 3
     backoff_base: float = 0.5
+    first_read_wait: float = 0.05
     backoff_cap: float = 30.0
     retry_after_cap: float = 60.0
     retry_any_method: frozenset[int] = frozenset({429})
@@ -67,15 +75,23 @@ class RetryPolicy:
             return True
         return status in self.retry_idempotent and method in IDEMPOTENT_METHODS
 
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry number ``attempt`` (0-based): the server's
-        ``Retry-After`` (capped), else full-jitter exponential backoff."""
+    def delay(
+        self, attempt: int, retry_after: float | None = None, method: str | None = None
+    ) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based) of a ``method``
+        request: the server's ``Retry-After`` (capped), else full-jitter exponential
+        backoff (at most ``first_read_wait`` for the first retry of a read)."""
         if retry_after is not None:
             return min(retry_after, self.retry_after_cap)
-        return self.rng.uniform(0.0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+        ceiling = min(self.backoff_cap, self.backoff_base * 2**attempt)
+        if attempt == 0 and method in SAFE_METHODS:
+            ceiling = min(ceiling, self.first_read_wait)
+        return self.rng.uniform(0.0, ceiling)
 
-    def wait(self, attempt: int, retry_after: float | None = None) -> float:
+    def wait(
+        self, attempt: int, retry_after: float | None = None, method: str | None = None
+    ) -> float:
         """Wait before retry number ``attempt``; returns the seconds waited."""
-        seconds = self.delay(attempt, retry_after)
+        seconds = self.delay(attempt, retry_after, method)
         self.sleep(seconds)
         return seconds

@@ -410,7 +410,7 @@ class Transport:
         retry_after: float | None,
     ) -> float:
         """The policy's delay before this retry, logged (redacted) before it is waited."""
-        delay = self.policy.delay(attempt, retry_after)
+        delay = self.policy.delay(attempt, retry_after, method)
         logger.warning(
             "retrying %s %s after %s (retry %d of %d, in %.2fs)",
             method,

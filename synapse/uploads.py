@@ -45,6 +45,7 @@ from synapse.errors import (
     ServerError,
     ValidationError,
 )
+from synapse.protocol import UPLOAD_CHUNK_SIZE
 from synapse.urls import build_path
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ __all__ = [
     "cache_dir",
 ]
 
-DEFAULT_CHUNK_SIZE = 50 * 1024 * 1024  # 52,428,800 bytes, as the backend expects
+DEFAULT_CHUNK_SIZE = UPLOAD_CHUNK_SIZE  # 52,428,800 bytes, as the backend expects
 READ_BLOCK = 1024 * 1024
 AMBIGUOUS = (ClientConnectionError, ClientTimeoutError, ServerError, RateLimitError)
 

@@ -15,7 +15,8 @@ from synapse import Client
 
 HEAVY = ("pydantic", "pandas", "pyarrow", "dask", "tqdm", "starlette", "synapse.local",
          "synapse.resources", "synapse.managers", "synapse.partitions", "synapse.training",
-         "synapse.annotations", "PIL", "numpy")  # fmt: skip
+         "synapse.annotations", "PIL", "numpy", "synapse.methods", "synapse.uploads",
+         "synapse.downloads")  # fmt: skip
 
 
 CLIENT = "synapse.Client('https://api.synapse.test', 't' * 20)"
@@ -32,7 +33,12 @@ def test_importing_and_building_a_client_loads_nothing_heavy() -> None:
     assert (
         loaded_after("import synapse; synapse.Client('https://api.synapse.test', 't' * 20)") == []
     )
-    assert loaded_after("from synapse import BackendClient, QuerySet, Client") == []
+    assert loaded_after("from synapse import QuerySet, Client") == []
+
+
+def test_the_method_api_loads_when_first_named() -> None:
+    assert "synapse.methods" in loaded_after("from synapse import BackendClient")
+    assert "synapse.methods" in loaded_after("import synapse; synapse.BackendClient")
 
 
 def test_the_first_use_of_a_manager_loads_its_models() -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 import responses
+from hypothesis import given
+from hypothesis import strategies as st
 
 from synapse import (
     AuthenticationError,
@@ -261,6 +263,46 @@ def test_backoff_is_full_jitter_within_bounds() -> None:
     assert policy.wait(0, 12.0) == 12.0
     assert policy.wait(0, 600.0) == 60.0  # Retry-After is capped
     assert waited[-2:] == [12.0, 60.0]
+
+
+class _Highest(random.Random):
+    """Draws the top of every range: the longest wait the policy allows."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+@given(
+    attempt=st.integers(min_value=0, max_value=40),
+    method=st.sampled_from(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST", "PATCH"]),
+    retry_after=st.none() | st.floats(min_value=0, max_value=1e6),
+)
+def test_first_retry_of_a_read_is_quick_later_ones_back_off(
+    attempt: int, method: str, retry_after: float | None
+) -> None:
+    policy = RetryPolicy(rng=_Highest())
+    delay = policy.delay(attempt, retry_after, method)
+    if retry_after is not None:
+        assert delay == min(retry_after, 60.0)  # the server's word, capped
+    elif attempt == 0 and method in {"GET", "HEAD", "OPTIONS"}:
+        assert delay == 0.05
+    else:
+        assert delay == min(30.0, 0.5 * 2**attempt)
+
+
+@pytest.mark.parametrize(("method", "waits"), [("GET", [0.05, 1.0]), ("PUT", [0.5, 1.0])])
+@responses.activate
+def test_a_read_retries_at_once_then_backs_off_on_the_wire(
+    sleeps: list[float], method: str, waits: list[float]
+) -> None:
+    c = Client(BASE, TOKEN)
+    c.transport.policy = RetryPolicy(rng=_Highest(), sleep=sleeps.append)
+    for _ in range(2):
+        responses.add(method, f"{BASE}/r/", status=503)
+    responses.add(method, f"{BASE}/r/", body="")
+    c.request(method, "r/")
+    assert len(responses.calls) == 3
+    assert sleeps == waits
 
 
 @responses.activate
