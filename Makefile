@@ -52,6 +52,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/local_backend.py
 	$(BIN)/python benchmarks/listing.py
+	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/upload.py
 	$(BIN)/python benchmarks/frames.py
 	$(BIN)/python benchmarks/dask_scaling.py
