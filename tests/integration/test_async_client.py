@@ -253,9 +253,7 @@ async def test_aclose_leaves_nothing_running(
     assert asyncio.all_tasks() <= before
 
 
-@settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     page_size=st.integers(1, 7),
     in_flight=st.integers(1, 6),

@@ -274,7 +274,7 @@ def test_every_declared_ordering_is_honoured_end_to_end(
         assert got == want, (name, field, descending)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(data=st.data())
 def test_filters_combine_as_an_intersection(
     world: tuple[LocalBackend, Client], data: st.DataObject

@@ -129,9 +129,7 @@ def test_filters_ordering_and_slices_are_honoured(world: Any) -> None:
     assert query.to_arrow().column("id").to_pylist() == [t.id for t in query]
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     low=st.integers(0, TASKS + 5),
     length=st.integers(0, 120) | st.none(),
@@ -239,9 +237,7 @@ def test_values_that_do_not_fit_their_type_are_kept_as_sent() -> None:
 # ----------------------------------------------------------------------------- partitions
 
 
-@settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     n=st.integers(1, 9) | st.none(),
     size=st.integers(1, 60),

@@ -27,9 +27,7 @@ def world() -> Any:
 bound = st.one_of(st.none(), st.integers(-TOTAL - 5, TOTAL + 5))
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(start=bound, stop=bound, page_size=st.integers(1, 12))
 def test_any_slice_equals_the_list_slice(
     world: Any, start: int | None, stop: int | None, page_size: int
@@ -40,9 +38,7 @@ def test_any_slice_equals_the_list_slice(
     assert result[start:stop] == everything[start:stop]
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(index=st.integers(-TOTAL - 3, TOTAL + 3))
 def test_an_index_is_one_small_request(world: Any, index: int) -> None:
     backend, client, everything = world

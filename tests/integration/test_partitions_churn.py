@@ -82,9 +82,7 @@ def test_by_keys_is_refused_where_the_ordering_is_not_the_key(
     assert {p.kind for p in client.projects.all().partitions(1)} <= {"pages"}
 
 
-@settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(1, 15), descending=st.booleans())
 def test_key_partitions_cover_the_query_once_in_order(
     world: tuple[LocalBackend, BackendClient, int], n: int, descending: bool

@@ -133,9 +133,7 @@ def test_values_are_lazy_querysets(qs: Any, synapse_backend: LocalBackend) -> No
         flat[50]
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(0, 14), st.integers(0, 14), st.integers(0, 3))
 def test_sliced_values_are_the_sliced_ids(qs: Any, low: int, high: int, more: int) -> None:
     ids = list(range(1, 13))

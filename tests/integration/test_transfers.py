@@ -82,9 +82,7 @@ def test_upload_survives_503s_and_429s(
     assert stored_bytes(client, upload) == source.read_bytes()
 
 
-@settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(size=st.integers(0, 3000), chunk=st.integers(1, 700))
 def test_reassembled_bytes_equal_the_source(
     synapse_client: Client, tmp_path: Path, size: int, chunk: int

@@ -106,7 +106,6 @@ def fuzzed_request(draw: st.DrawFn) -> dict[str, Any]:
 
 @settings(
     max_examples=EXAMPLES,
-    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(fuzzed_request())

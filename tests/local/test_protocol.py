@@ -45,7 +45,6 @@ def _walk(api: Api, path: str, params: dict[str, Any]) -> tuple[list[dict[str, A
 
 @settings(
     max_examples=40,
-    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(

@@ -220,6 +220,14 @@ def test_no_test_waits_on_the_wall_clock() -> None:
     assert offenders == []
 
 
+def test_no_property_test_has_a_wall_clock_deadline() -> None:
+    """Hypothesis fails an example that runs past its deadline: a wall-clock assertion.
+    The suite's profile (tests/conftest.py) turns it off for every property test."""
+    from hypothesis import settings
+
+    assert settings.default.deadline is None
+
+
 def documented_layers() -> dict[str, int]:
     """Each module of the map in docs/architecture.md with its depth (0 is the top); a
     folder (``clients/``) stands for every module under it."""

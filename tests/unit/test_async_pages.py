@@ -215,7 +215,7 @@ async def test_aclose_cancels_what_a_suspended_listing_has_in_flight() -> None:
     await tasks.aclose()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     total=st.integers(0, 90),
     page_size=st.integers(1, 9),

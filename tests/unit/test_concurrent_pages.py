@@ -53,7 +53,7 @@ def client_with(in_flight: int, page_size: int) -> Client:
     return client
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     total=st.integers(0, 120),
     page_size=st.integers(1, 9),
@@ -72,7 +72,7 @@ def test_every_item_once_in_order_under_503s_and_429s(
     assert got == list(range(1, total + 1))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(total=st.integers(1, 200), page_size=st.integers(1, 10), a=st.integers(0, 220),
        length=st.integers(0, 80), in_flight=st.integers(2, 6))  # fmt: skip
 def test_any_slice_equals_the_list_slice(
@@ -144,7 +144,7 @@ def lossy_server(total: int, fault: str, at: int) -> Any:
     return callback
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     total=st.integers(2, 60),
     page_size=st.integers(1, 9),
@@ -314,7 +314,7 @@ def test_the_window_widens_while_the_consumer_waits_and_never_passes_its_cap() -
     assert sorted(server.pages) == list(range(1, 41))  # each page asked once
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(
     total=st.integers(0, 80),
     page_size=st.integers(1, 7),

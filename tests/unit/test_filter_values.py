@@ -167,7 +167,7 @@ def test_a_date_filter_refuses_text_that_is_no_date_before_sending(mock: Any, te
     assert len(mock.calls) == 0
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50)
 @given(when=st.datetimes(timezones=st.just(dt.timezone.utc)))
 def test_a_date_filter_sends_iso_text_and_datetimes_alike(when: dt.datetime) -> None:
     client = Client(BASE, TOKEN)

@@ -52,7 +52,7 @@ def same_or_json_text(got: Any, sent: Any) -> bool:
         return False
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(rows=ROWS, cuts=st.lists(st.integers(0, 25), max_size=4))
 def test_flattened_tables_hold_every_leaf_of_every_row(rows: list[Any], cuts: list[int]) -> None:
     bounds = sorted({0, len(rows), *(c for c in cuts if c <= len(rows))})

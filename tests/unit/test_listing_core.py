@@ -181,7 +181,7 @@ def test_the_scenarios_end_as_scripted() -> None:
     )
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(
     name=st.sampled_from(sorted(SCENARIOS)),
     in_flight=st.integers(1, 5),

@@ -57,7 +57,7 @@ def minimal_pages(low: int, high: int) -> int:
 @pytest.mark.parametrize(
     "fetcher", [SequentialFetcher, ReadAheadFetcher, lambda: ConcurrentFetcher(4)]
 )
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(
     total=st.integers(0, 60),
     page_size=st.integers(1, 15),
@@ -93,7 +93,7 @@ def test_slicing_equals_list_slicing(
         assert len(calls) == 1
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(total=st.integers(0, 40), page_size=st.integers(1, 12))
 def test_count_equals_number_iterated(total: int, page_size: int) -> None:
     items = [{"id": i + 1} for i in range(total)]
@@ -104,7 +104,7 @@ def test_count_equals_number_iterated(total: int, page_size: int) -> None:
         assert client.tasks.count() == sum(1 for _ in client.tasks.iterator())
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(total=st.integers(1, 30), cap=st.integers(1, 10))
 def test_a_server_that_caps_page_size_still_gives_everything(total: int, cap: int) -> None:
     items = [{"id": i + 1} for i in range(total)]
@@ -115,7 +115,7 @@ def test_a_server_that_caps_page_size_still_gives_everything(total: int, cap: in
         assert [t.id for t in client.tasks.all()] == [i["id"] for i in items]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(low=st.integers(0, 2500), length=st.integers(1, 1500))
 def test_plan_pages_covers_the_range(low: int, length: int) -> None:
     high = low + length

@@ -118,7 +118,7 @@ def _write(fmt: str, dest: Path, scenes: list[tuple[int, int, list[Annotation]]]
 
 
 @given(st.lists(images(), min_size=1, max_size=4))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 def test_dm_to_coco_to_dm_keeps_boxes_polygons_and_masks(
     scenes: list[tuple[int, int, list[Annotation]]],
 ) -> None:
@@ -138,7 +138,7 @@ def test_dm_to_coco_to_dm_keeps_boxes_polygons_and_masks(
 
 
 @given(st.lists(images(), min_size=1, max_size=4))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 def test_dm_to_yolo_to_dm_keeps_boxes_to_1e_6(
     scenes: list[tuple[int, int, list[Annotation]]],
 ) -> None:
