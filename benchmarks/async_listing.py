@@ -131,9 +131,13 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--realistic", action="store_true", help="production-shaped pages (default: compact)"
+    )
     args = parser.parse_args()
     latency = ["--latency", str(args.latency)]
-    with local_server("--tasks", str(args.tasks), "--compact", *latency) as server:
+    shape = [] if args.realistic else ["--compact"]
+    with local_server("--tasks", str(args.tasks), *shape, *latency) as server:
         ids = task_ids(server, args.gets)
         gets: dict[str, Callable[[], int]] = {
             "plain httpx.AsyncClient": in_loop(lambda: plain_httpx_gets(server, ids)),
@@ -167,7 +171,8 @@ def main() -> None:
                 assert done == args.tasks, (name, done)
                 timings[name] = (min(timings[name][0], seconds), min(timings[name][1], used))
         sync_seconds, sync_cpu = timings["sync Client iterator()"]
-        print(f"\nlisting {args.tasks:,} tasks, page size {args.page_size}, {PAGES_IN_FLIGHT} "
+        print(f"\nlisting {args.tasks:,} {'production-shaped' if args.realistic else 'compact'} "
+              f"tasks, page size {args.page_size}, {PAGES_IN_FLIGHT} "
               f"pages in flight, {args.latency * 1000:.0f} ms latency, best of 2")  # fmt: skip
         for name, (seconds, used) in timings.items():
             print(f"  {name}: {seconds:.2f}s (ratio to sync {seconds / sync_seconds:.3f}); "
