@@ -280,17 +280,21 @@ def _int_in(low: int, high: int | None) -> Callable[[Any, str], int]:
     span = f"from {low} to {high}" if high is not None else f">= {low}"
 
     def check(value: Any, where: str) -> int:
-        if isinstance(value, str):  # from the environment
-            text = value.strip()
-            if not (text.isascii() and text.lstrip("+-").isdigit()):
-                raise InvalidInputError(f"{where} must be an int {span}, got {value!r}")
-            value = int(text)
         too_high = high is not None and isinstance(value, int) and value > high
         if isinstance(value, bool) or not isinstance(value, int) or value < low or too_high:
             raise InvalidInputError(f"{where} must be an int {span}, got {value!r}")
         return value
 
     return check
+
+
+def _int_text(text: str, where: str) -> int | str:
+    """The int an environment variable or profile spells (``" 8 "``), else the text as
+    it is, for the check to refuse with its own message."""
+    stripped = text.strip()
+    if stripped.isascii() and stripped.lstrip("+-").isdigit():
+        return int(stripped)
+    return text
 
 
 def _one_of(*choices: str) -> Callable[[Any, str], str]:
@@ -319,6 +323,14 @@ class Setting:
     env: tuple[str, ...] = ()
     #: Whether a profile of the config file may give it.
     in_profile: bool = False
+    #: Reads the text of an environment variable or profile (an argument is never text
+    #: to parse: ``page_size="50"`` is refused, ``SYNAPSE_PAGE_SIZE=50`` is read).
+    from_text: Callable[[str, str], Any] | None = None
+
+    def _read(self, raw: Any, where: str) -> Any:
+        if self.from_text is not None and isinstance(raw, str):
+            raw = self.from_text(raw, where)
+        return self.check(raw, where)
 
     def lookup(
         self, argument: Any, env: Mapping[str, str], profile: Mapping[str, str]
@@ -329,9 +341,9 @@ class Setting:
             return self.check(argument, self.name), "argument"
         for variable in self.env:
             if env.get(variable):
-                return self.check(env[variable], f"{variable} (environment)"), "environment"
+                return self._read(env[variable], f"{variable} (environment)"), "environment"
         if self.in_profile and profile.get(self.name):
-            return self.check(profile[self.name], f"{self.name} (profile)"), "profile"
+            return self._read(profile[self.name], f"{self.name} (profile)"), "profile"
         return self.check(self.default, self.name), "default"
 
 
@@ -394,13 +406,21 @@ SETTINGS: tuple[Setting, ...] = (
         "`{'connect': 5, 'read': 15}`",
         _timeout,
     ),
-    Setting("max_retries", "retries of the retry policy", "3", _int_in(0, None), default=3),
+    Setting(
+        "max_retries",
+        "retries of the retry policy",
+        "3",
+        _int_in(0, None),
+        default=3,
+        from_text=_int_text,
+    ),
     Setting(
         "page_size",
         "items per page when listing (`client.page_size = n` later)",
         "100 (1 to 1000)",
         _int_in(1, 1000),
         default=100,
+        from_text=_int_text,
     ),
     Setting(
         "pages_in_flight",
@@ -408,6 +428,7 @@ SETTINGS: tuple[Setting, ...] = (
         "4 (1 to 32)",
         _int_in(1, 32),
         default=4,
+        from_text=_int_text,
         env=("SYNAPSE_PAGES_IN_FLIGHT",),
     ),
     Setting(

@@ -302,6 +302,7 @@ class BackendClient(
             convert,
             walk=walk,
             resource=manager.resource,
+            timeout=timeout,
         )
 
     def _all_items(

@@ -24,6 +24,7 @@ from synapse.errors import ClientError, IncompleteResultError, NotFoundError
 if TYPE_CHECKING:
     import pydantic
 
+    from synapse.config import TimeoutLike
     from synapse.transport import Transport
 
 __all__ = [
@@ -60,6 +61,8 @@ class PagePlan:
     fixed_size: bool = False
     #: The list's count when the listing was planned, if known: pages must agree.
     count: int | None = None
+    #: Every page request's timeout, over the client's (the method API's ``timeout=``).
+    timeout: TimeoutLike | None = None
 
 
 @dataclass(frozen=True)
@@ -301,7 +304,7 @@ class ConcurrentFetcher:
                 raise workers.stop_error()
             answer = transport.send(
                 "GET", plan.path, params=walk.params(page), complete=_whole_json,
-                cancelled=workers.stopped.is_set,
+                cancelled=workers.stopped.is_set, timeout=plan.timeout,
             )  # fmt: skip
             return answer.content
 
@@ -311,7 +314,10 @@ class ConcurrentFetcher:
             if walk.number == 1:
                 raise
             walk.past_end(
-                transport.send("GET", plan.path, params=walk.count_params()).content, error
+                transport.send(
+                    "GET", plan.path, params=walk.count_params(), timeout=plan.timeout
+                ).content,
+                error,
             )
             return
         if not walk.start(content):  # the server caps page sizes below ours: learnt
@@ -646,7 +652,8 @@ def stable_pages(transport: Transport, plan: PagePlan, walk: StableWalk) -> Iter
     while (request := steps.request()) is not None:
         url, params = request
         page = steps.receive(
-            transport.send("GET", url, params=params).content, transport.on_own_origin
+            transport.send("GET", url, params=params, timeout=plan.timeout).content,
+            transport.on_own_origin,
         )
         if page is not None:
             yield page

@@ -12,6 +12,7 @@ from synapse.pagination import Page, PagePlan, StableWalk, stable_pages
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from synapse.config import TimeoutLike
     from synapse.context import Context
 
 __all__ = ["ListResult"]
@@ -41,10 +42,11 @@ class ListResult(Tabular):
         *,
         walk: StableWalk | None = None,
         resource: type[BaseModel] | None = None,
+        timeout: TimeoutLike | None = None,
     ) -> None:
         self._client = client
         self._resource = resource  # its declared fields are a table's columns
-        self._plan = PagePlan(path, tuple(params), page_size=page_size)
+        self._plan = PagePlan(path, tuple(params), page_size=page_size, timeout=timeout)
         self._convert = convert
         self._walk = walk
         self._pages: Iterator[Any] | None = None

@@ -52,19 +52,20 @@ class RetryPolicy:
     failures after the request was sent are retried only for idempotent methods: a POST
     or PATCH that may have been applied is never sent twice.
 
-    The first retry of a read (GET, HEAD, OPTIONS) waits at most ``first_read_wait``: one
-    failed read is usually a passing fault, and a listing whose page waits half a second
-    holds up every page after it. A second failure in a row backs off as usual, so an
-    outage still gets the whole backoff.
+    The first retry of a read (GET, HEAD, OPTIONS) waits at most ``first_read_wait`` (but
+    not after a 429, which asks to slow down): one failed read is usually a passing
+    fault, and a listing whose page waits half a second holds up every page after it. A
+    second failure in a row backs off as usual, so an outage still gets the whole backoff.
     """
 
     max_retries: int = 3
     backoff_base: float = 0.5
-    first_read_wait: float = 0.05
     backoff_cap: float = 30.0
     retry_after_cap: float = 60.0
     retry_any_method: frozenset[int] = frozenset({429})
     retry_idempotent: frozenset[int] = frozenset({408, 425, 500, 502, 503, 504})
+    #: The longest first wait of a read (keyword only: it came after the others).
+    first_read_wait: float = field(default=0.05, kw_only=True)
     #: How to wait; tests give a function that records the delays instead.
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
@@ -76,15 +77,20 @@ class RetryPolicy:
         return status in self.retry_idempotent and method in IDEMPOTENT_METHODS
 
     def delay(
-        self, attempt: int, retry_after: float | None = None, method: str | None = None
+        self,
+        attempt: int,
+        retry_after: float | None = None,
+        method: str | None = None,
+        status: int | None = None,
     ) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based) of a ``method``
-        request: the server's ``Retry-After`` (capped), else full-jitter exponential
-        backoff (at most ``first_read_wait`` for the first retry of a read)."""
+        request answered ``status`` (``None``: no answer): the server's ``Retry-After``
+        (capped), else full-jitter exponential backoff (at most ``first_read_wait`` for the
+        first retry of a read, unless the server said to slow down with a 429)."""
         if retry_after is not None:
             return min(retry_after, self.retry_after_cap)
         ceiling = min(self.backoff_cap, self.backoff_base * 2**attempt)
-        if attempt == 0 and method in SAFE_METHODS:
+        if attempt == 0 and method in SAFE_METHODS and status not in self.retry_any_method:
             ceiling = min(ceiling, self.first_read_wait)
         return self.rng.uniform(0.0, ceiling)
 

@@ -354,6 +354,7 @@ class Transport:
             prepared.retries,
             f"status {status}",
             retry_after,
+            status,
         )
 
     def _attempt(self, prepared: Prepared) -> Response:
@@ -408,9 +409,10 @@ class Transport:
         retries: int,
         why: str,
         retry_after: float | None,
+        status: int | None = None,
     ) -> float:
         """The policy's delay before this retry, logged (redacted) before it is waited."""
-        delay = self.policy.delay(attempt, retry_after, method)
+        delay = self.policy.delay(attempt, retry_after, method, status)
         logger.warning(
             "retrying %s %s after %s (retry %d of %d, in %.2fs)",
             method,

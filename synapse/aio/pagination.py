@@ -62,7 +62,9 @@ class AsyncPageFetcher:
 
         async def fetch(page: int) -> bytes:
             params = walk.params(page)
-            answer = await transport.send("GET", plan.path, params=params, complete=_whole_json)
+            answer = await transport.send(
+                "GET", plan.path, params=params, complete=_whole_json, timeout=plan.timeout
+            )
             return answer.content
 
         try:
@@ -70,7 +72,9 @@ class AsyncPageFetcher:
         except NotFoundError as error:
             if walk.number == 1:
                 raise
-            answer = await transport.send("GET", plan.path, params=walk.count_params())
+            answer = await transport.send(
+                "GET", plan.path, params=walk.count_params(), timeout=plan.timeout
+            )
             walk.past_end(answer.content, error)
             return
         if not walk.start(content):  # the server caps page sizes below ours: learnt
@@ -144,7 +148,7 @@ async def astable_pages(
     steps = StableSteps(plan, walk)
     while (request := steps.request()) is not None:
         url, params = request
-        answer = await transport.send("GET", url, params=params)
+        answer = await transport.send("GET", url, params=params, timeout=plan.timeout)
         page = steps.receive(answer.content, transport.sync.on_own_origin)
         if page is not None:
             yield page

@@ -102,3 +102,30 @@ def test_timed_lists_send_their_timeout_as_the_read_timeout() -> None:
     assert reads == [7, 60, 3]
     connect = client.config.timeout.connect
     assert [r.timeout.connect for r in transport.requests[:2]] == [connect, connect]
+
+
+@pytest.mark.parametrize("pages_in_flight", [1, 3])
+def test_every_page_of_list_all_carries_the_timeout(pages_in_flight: int) -> None:
+    """``list_all=True`` walks several pages: each request, not only the first, has the
+    caller's read timeout (protocol.md 2.3)."""
+    from synapse.http import MockTransport, Request, Response
+
+    rows = [{"id": i, "data": {}} for i in range(1, 8)]
+
+    def handler(request: Request) -> Response:
+        query = dict(request.params)
+        size, page = int(query.get("page_size", 100)), int(query.get("page", 1))
+        chunk = rows[(page - 1) * size : page * size]
+        more = page * size < len(rows)
+        after = f"{BASE}/data_units/?page={page + 1}&page_size={size}" if more else None
+        return Response(200, json={"count": len(rows), "results": chunk, "next": after})
+
+    transport = MockTransport(handler)
+    client = BackendClient(
+        BASE, TOKEN, max_retries=0, transport=transport, pages_in_flight=pages_in_flight
+    )
+    items, count = client.list_data_units({"page_size": 2}, list_all=True, timeout=9)
+    assert [row["id"] for row in items] == [row["id"] for row in rows]
+    assert count == len(rows)
+    assert len(transport.requests) == 4
+    assert {request.timeout.read for request in transport.requests} == {9}

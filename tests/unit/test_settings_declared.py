@@ -117,6 +117,24 @@ def test_the_page_size_setter_checks_as_the_declaration_does(client_type: type) 
         client.page_size = 1001
 
 
+@pytest.mark.parametrize("client_type", [Client, AsyncClient], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    ("name", "text"), [("page_size", "50"), ("max_retries", "2"), ("pages_in_flight", " 8 ")]
+)
+def test_an_int_setting_is_read_from_text_only_in_the_environment(
+    client_type: type, name: str, text: str
+) -> None:
+    """``SYNAPSE_PAGE_SIZE=50`` is text by nature; ``page_size="50"`` in code is a mistake."""
+    with pytest.raises(InvalidInputError, match=f"{name} must be an int"):
+        client_type("https://x.example.com", "t" * 20, **{name: text})
+    for variable in SETTING[name].env:  # where the environment may give it
+        environ = {"SYNAPSE_BASE_URL": "https://x.example.com", variable: text}
+        assert getattr(Config.resolve(environ=environ), name) == int(text)
+    client = client_type("https://x.example.com", "t" * 20)
+    with pytest.raises(InvalidInputError, match="page_size must be an int"):
+        client.page_size = "25"
+
+
 def test_the_config_holds_each_declared_setting_but_the_profile_choice() -> None:
     fields = {f.name for f in dataclasses.fields(Config)} - {"extra"}
     assert fields == set(SETTING) - {"profile"}

@@ -276,33 +276,46 @@ class _Highest(random.Random):
     attempt=st.integers(min_value=0, max_value=40),
     method=st.sampled_from(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST", "PATCH"]),
     retry_after=st.none() | st.floats(min_value=0, max_value=1e6),
+    status=st.sampled_from([None, 408, 429, 500, 502, 503, 504]),
 )
 def test_first_retry_of_a_read_is_quick_later_ones_back_off(
-    attempt: int, method: str, retry_after: float | None
+    attempt: int, method: str, retry_after: float | None, status: int | None
 ) -> None:
     policy = RetryPolicy(rng=_Highest())
-    delay = policy.delay(attempt, retry_after, method)
+    delay = policy.delay(attempt, retry_after, method, status)
     if retry_after is not None:
         assert delay == min(retry_after, 60.0)  # the server's word, capped
-    elif attempt == 0 and method in {"GET", "HEAD", "OPTIONS"}:
+    elif attempt == 0 and method in {"GET", "HEAD", "OPTIONS"} and status != 429:
         assert delay == 0.05
     else:
         assert delay == min(30.0, 0.5 * 2**attempt)
 
 
-@pytest.mark.parametrize(("method", "waits"), [("GET", [0.05, 1.0]), ("PUT", [0.5, 1.0])])
+@pytest.mark.parametrize(
+    ("method", "status", "waits"),
+    [("GET", 503, [0.05, 1.0]), ("PUT", 503, [0.5, 1.0]), ("GET", 429, [0.5, 1.0])],
+)
 @responses.activate
 def test_a_read_retries_at_once_then_backs_off_on_the_wire(
-    sleeps: list[float], method: str, waits: list[float]
+    sleeps: list[float], method: str, status: int, waits: list[float]
 ) -> None:
+    """A 429 without Retry-After asks to slow down: even a read backs off at once."""
     c = Client(BASE, TOKEN)
     c.transport.policy = RetryPolicy(rng=_Highest(), sleep=sleeps.append)
     for _ in range(2):
-        responses.add(method, f"{BASE}/r/", status=503)
+        responses.add(method, f"{BASE}/r/", status=status)
     responses.add(method, f"{BASE}/r/", body="")
     c.request(method, "r/")
     assert len(responses.calls) == 3
     assert sleeps == waits
+
+
+def test_the_policy_fields_keep_their_positions() -> None:
+    """Code that builds a policy by position keeps its meaning (the quick first wait of
+    a read is keyword only)."""
+    policy = RetryPolicy(3, 0.5, 10.0, 5.0)
+    assert (policy.backoff_cap, policy.retry_after_cap) == (10.0, 5.0)
+    assert policy.delay(0, 30.0) == 5.0
 
 
 @responses.activate
