@@ -25,7 +25,8 @@ ClientError
 │   ├── MissingFieldError (also KeyError)  an item lacks a field it needs
 │   └── ReadOnlyFieldError (also AttributeError)  a field the server computes was set
 ├── ChecksumMismatchError            the server's MD5 of an upload differs from the file's
-├── DeferredFieldError (also AttributeError)  a field only() left out was read
+├── DeferredFieldError (also AttributeError)  a field only() left out was read, or one
+│                                    values() asked for that the server did not send
 ├── IncompleteResultError            a listing or download ended before the size the
 │                                    server announced, or the list changed under it
 ├── JobFailed                        a job ended FAILED or STOPPED (job, logs)
@@ -343,7 +344,8 @@ class MissingFieldError(InvalidInputError, KeyError):
 
 class DeferredFieldError(ClientError, AttributeError):
     """A field that ``only()`` left out was read: it was not fetched, so its value is not
-    known (rather than None). Name it in ``only()``, or ``refresh()`` the object."""
+    known (rather than None). Name it in ``only()``, or ``refresh()`` the object. Also
+    raised by ``values()`` for a field the server's rows do not have."""
 
 
 class ReadOnlyFieldError(InvalidInputError, AttributeError):

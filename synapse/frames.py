@@ -13,6 +13,7 @@ pandas and pyarrow are optional extras, imported here on first use only.
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from enum import Enum
 from types import UnionType
 from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
-from synapse.errors import InvalidInputError
+from synapse.errors import DeferredFieldError, InvalidInputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,6 +110,30 @@ def declared_columns(model: type[BaseModel]) -> tuple[Column, ...]:
         )
         for name, field in model.model_fields.items()
     )
+
+
+def wire_column(model: type[BaseModel] | None, column: str) -> str:
+    """A column's name on the wire: a declared field named by its attribute
+    (``project_id``, or ``data_unit_id.x``) becomes its wire name (``project``)."""
+    top, dot, rest = column.partition(".")
+    field = model.model_fields.get(top) if model is not None else None
+    return f"{field.alias or top}{dot}{rest}" if field is not None else column
+
+
+def _check_sent(items: Sequence[Mapping[str, Any]], wanted: set[str], known: Iterable[str]) -> None:
+    """Undeclared columns asked for must come from the server: a name it did not send
+    (misspelt, or unknown to it) is an error, never a column of nulls the server did
+    not say. (A declared field it leaves out is null, as on the object.)"""
+    for item in items:
+        missing = wanted.difference(item)
+        if missing:
+            name = sorted(missing)[0]
+            close = difflib.get_close_matches(name, sorted({*item, *known}), n=2)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise DeferredFieldError(
+                f"the server's rows have no field {name!r}{hint} (they have: "
+                f"{', '.join(sorted(item))})"
+            )
 
 
 def fetched_fields(columns: Sequence[str]) -> tuple[str, ...]:
@@ -327,9 +352,14 @@ class TableBuilder:
         self._wanted = tuple(columns) if columns is not None else None
         self._flatten = flatten
         names = self._wanted if self._wanted is not None else tuple(declared)
+        #: Where each output column's values are on the wire: a column named by the
+        #: field's attribute (``project_id``) reads its wire name (``project``).
+        self._source = {name: wire_column(model, name) for name in names}
+        self._known = (*declared, *(model.model_fields if model is not None else ()))
         # Output columns in order, with their kinds (None: not known until a value comes).
         self._kinds: dict[str, ColumnKind | None] = {
-            name: declared[name].kind if name in declared else None for name in names
+            name: declared[wire].kind if (wire := self._source[name]) in declared else None
+            for name in names
         }
         self._chunks: dict[str, list[Any]] = {name: [] for name in names}
         self._pending: dict[str, list[Any]] = {name: [] for name in names}  # not converted yet
@@ -384,10 +414,14 @@ class TableBuilder:
         if self._wanted is None and not self._declared:  # no declaration: what is sent
             for item in items:
                 names.update(dict.fromkeys(item))
+        if self._wanted is not None:
+            wanted = {self._source[n].split(".", 1)[0] for n in self._wanted}
+            _check_sent(items, wanted - set(self._declared), self._known)
         out = {}
         for name in names:
-            column = [item.get(name) for item in items]
-            declared = self._declared.get(name)
+            wire = self._source.get(name, name)
+            column = [item.get(wire) for item in items]
+            declared = self._declared.get(wire)
             if declared is not None and declared.relation:
                 column = [v.get("id") if isinstance(v, Mapping) else v for v in column]
             out[name] = column
@@ -411,7 +445,7 @@ class TableBuilder:
                 names.update(dict.fromkeys(row))
             if self._declared:  # undeclared top-level fields stay out, their leaves too
                 names = {n: None for n in names if n.split(".", 1)[0] in self._declared}
-        return {name: [row.get(name) for row in rows] for name in names}
+        return {name: [row.get(self._source.get(name, name)) for row in rows] for name in names}
 
     def result(self) -> Any:
         """The table: a pandas DataFrame or an Arrow table."""

@@ -221,8 +221,7 @@ class QuerySet(Generic[T]):
         never sends them. ``refresh()`` loads the whole object; ``values(*fields)`` lists
         plain dicts of just those fields.
         """
-        wanted = tuple(dict.fromkeys(("id", *fields)))
-        return self._clone(fields=wanted)
+        return self._clone(fields=tuple(dict.fromkeys(("id", *self._wire_names(fields)))))
 
     def page_size(self, size: int) -> QuerySet[T]:
         """Items per request (1 to 1000), also for slices: ``qs.page_size(10)[0:500]`` is
@@ -406,8 +405,9 @@ class QuerySet(Generic[T]):
         return found
 
     def values(self, *fields: str) -> ValuesQuerySet:
-        """The rows as plain dicts with the wire's field names (all, or ``fields``): a
-        lazy query of its own (slice, chain, count, iterate again), without models."""
+        """The rows as plain dicts: all the wire's fields, or ``fields`` (attribute or wire
+        names, the keys as asked); a lazy query of its own (slice, chain, count, iterate
+        again), without models."""
         return ValuesQuerySet(self, fields, "dict")
 
     def values_list(self, *fields: str, flat: bool = False) -> ValuesQuerySet:
@@ -415,8 +415,26 @@ class QuerySet(Generic[T]):
         ``flat=True`` and one field): a lazy query of its own, without models."""
         return ValuesQuerySet(self, fields, "flat" if flat else "tuple")
 
-    def _raw_items(self, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-        query = self.only(*fields) if fields else self
+    def _wire_names(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Field names as the server knows them: a declared field's attribute name
+        becomes its wire name (``project_id`` is sent as ``project``); any other name is
+        sent as given, since the server may send fields the SDK does not declare."""
+        declared = self._manager.resource.model_fields
+        wire = []
+        for name in names:
+            if not isinstance(name, str) or not name:
+                raise InvalidInputError(f"field names are non-empty strings, got {name!r}")
+            field = declared.get(name)
+            wire.append(field.alias or name if field is not None else name)
+        return tuple(wire)
+
+    def _field_names(self) -> tuple[str, ...]:
+        """The declared fields' attribute and wire names (for did-you-mean hints)."""
+        fields = self._manager.resource.model_fields
+        return tuple(dict.fromkeys(n for name, f in fields.items() for n in (name, f.alias) if n))
+
+    def _raw_items(self, wire: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        query = self._clone(fields=tuple(dict.fromkeys(("id", *wire)))) if wire else self
         for page in query._dict_pages():
             yield from page.items
 

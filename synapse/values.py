@@ -8,10 +8,11 @@ items are read as they are, with the wire's field names.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import difflib
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal, Protocol, overload
 
-from synapse.errors import InvalidInputError
+from synapse.errors import DeferredFieldError, InvalidInputError
 
 __all__ = ["ValuesQuerySet"]
 
@@ -22,7 +23,9 @@ class Rows(Protocol):
     """What a values query needs of the [`QuerySet`][synapse.query.QuerySet] it reads
     (the QuerySet is above this module: it makes values queries)."""
 
-    def _raw_items(self, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]: ...
+    def _wire_names(self, names: Iterable[str]) -> tuple[str, ...]: ...
+    def _field_names(self) -> tuple[str, ...]: ...
+    def _raw_items(self, wire: tuple[str, ...]) -> Iterator[dict[str, Any]]: ...
     def filter(self, **filters: Any) -> Rows: ...
     def exclude(self, **filters: Any) -> Rows: ...
     def order_by(self, *fields: str) -> Rows: ...
@@ -41,21 +44,46 @@ class ValuesQuerySet:
             raise InvalidInputError("values_list() needs field names")
         self._query = query
         self._fields = fields
+        self._wire = query._wire_names(fields)
+        declared = set(query._field_names())
+        #: Names the kind does not declare must come from the server (a declared field it
+        #: leaves out is None, as on the object).
+        self._undeclared = [w for w in self._wire if w not in declared]
         self._shape = shape
 
     def _row(self, item: dict[str, Any]) -> Any:
+        wire = self._wire
+        if not wire:
+            return item
+        for name in self._undeclared:
+            if name not in item:
+                raise self._not_sent(item)
+        values = [item.get(w) for w in wire]
         if self._shape == "flat":
-            return item.get(self._fields[0])
+            return values[0]
         if self._shape == "tuple":
-            return tuple(item.get(f) for f in self._fields)
-        return {f: item.get(f) for f in self._fields} if self._fields else item
+            return tuple(values)
+        return dict(zip(self._fields, values, strict=True))
+
+    def _not_sent(self, item: dict[str, Any]) -> DeferredFieldError:
+        """A field the kind does not declare, asked for, that the server did not send (a
+        misspelt name, or one the server does not know): an error, never a None the
+        server did not say."""
+        missing = [w for w in self._undeclared if w not in item]
+        known = sorted({*item, *self._query._field_names()})
+        close = difflib.get_close_matches(missing[0], known, n=2)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        return DeferredFieldError(
+            f"the server's rows have no field {', '.join(map(repr, missing))}{hint} "
+            f"(they have: {', '.join(sorted(item))})"
+        )
 
     def _chain(self, query: Rows) -> ValuesQuerySet:
         return ValuesQuerySet(query, self._fields, self._shape)
 
     def __iter__(self) -> Iterator[Any]:
         """The rows, page by page (each iteration asks the server again)."""
-        for item in self._query._raw_items(self._fields):
+        for item in self._query._raw_items(self._wire):
             yield self._row(item)
 
     @overload

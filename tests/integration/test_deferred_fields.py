@@ -6,6 +6,8 @@ import pickle
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from synapse import Client, DeferredFieldError
 
@@ -63,3 +65,102 @@ def test_a_kind_updated_whole_refuses_to_put_what_only_left_out(
     plugin.name = "renamed"
     plugin.save()  # whole again: the PUT carries every field
     assert synapse_client.plugins.get(plugin.id).name == "renamed"
+
+
+# -- field names: a field is asked for by its attribute name or by its wire name
+
+
+def test_only_sends_wire_names_for_attribute_names(
+    synapse_client: Client, synapse_backend: Any, demo: dict[str, Any]
+) -> None:
+    query = synapse_client.tasks.filter(project=demo["project"])
+    whole = query[0]
+    synapse_backend.clear_requests()
+    task = query.only("project_id", "schema_name")[0]
+    sent = synapse_backend.requests[-1].query
+    assert ("fields=project" in sent, "fields=schema" in sent) == (True, True)
+    assert ("project_id" in sent, "schema_name" in sent) == (False, False)
+    assert (task.project_id, task.schema_name) == (whole.project_id, whole.schema_name)
+    assert task.project_id is not None  # read, not deferred (the demo has no schema)
+    with pytest.raises(DeferredFieldError):
+        _ = task.status_label
+
+
+@pytest.mark.parametrize("names", [("project_id", "id"), ("project", "id")])
+def test_values_read_a_field_by_either_name_keyed_as_asked(
+    synapse_client: Client, demo: dict[str, Any], names: tuple[str, str]
+) -> None:
+    query = synapse_client.tasks.filter(project=demo["project"]).order_by("id")
+    expected = [(t.project_id, t.id) for t in query]
+    rows = list(query.values(*names))
+    assert [tuple(r[n] for n in names) for r in rows] == expected
+    assert all(list(r) == list(names) for r in rows)
+    assert list(query.values_list(*names)) == expected
+    assert list(query.values_list(names[0], flat=True)) == [p for p, _ in expected]
+
+
+def test_frames_read_a_column_named_by_its_attribute(
+    synapse_client: Client, demo: dict[str, Any]
+) -> None:
+    pytest.importorskip("pandas")
+    query = synapse_client.tasks.filter(project=demo["project"]).order_by("id")
+    expected = [(t.id, t.project_id, t.schema_name) for t in query]
+    frame = query.to_pandas(columns=["id", "project_id", "schema_name"])
+    assert list(frame.columns) == ["id", "project_id", "schema_name"]
+    rows = frame.astype(object).where(frame.notna(), None)
+    assert list(rows.itertuples(index=False, name=None)) == expected
+    table = query.to_arrow(columns=["project_id"])
+    assert table.column("project_id").to_pylist() == [p for _, p, _ in expected]
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda q: list(q.values("id", "projct")),
+        lambda q: list(q.values_list("projct", flat=True)),
+        lambda q: q.to_pandas(columns=["id", "projct"]),
+    ],
+    ids=["values", "values_list", "to_pandas"],
+)
+def test_a_field_the_server_does_not_send_is_an_error_not_nulls(
+    synapse_client: Client, demo: dict[str, Any], read: Any
+) -> None:
+    pytest.importorskip("pandas")
+    query = synapse_client.tasks.filter(project=demo["project"])
+    with pytest.raises(DeferredFieldError, match=r"no field 'projct'; did you mean 'project"):
+        read(query)
+
+
+_TASK_NAMES = [  # (attribute, wire) of Task fields whose wire value is the attribute's
+    ("id", "id"),
+    ("project_id", "project"),
+    ("schema_name", "schema"),
+    ("status_label", "status_label"),
+    ("is_discarded", "is_discarded"),
+    ("count_assignments", "count_assignments"),
+]
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    picks=st.lists(
+        st.tuples(st.sampled_from(_TASK_NAMES), st.booleans()),
+        min_size=1,
+        max_size=5,
+        unique_by=lambda p: p[0],
+    )
+)
+def test_values_by_any_mix_of_names_equal_the_objects_fields(
+    synapse_client: Client, demo: dict[str, Any], picks: list[tuple[tuple[str, str], bool]]
+) -> None:
+    names = [attribute if by_attribute else wire for (attribute, wire), by_attribute in picks]
+    query = synapse_client.tasks.filter(project=demo["project"]).order_by("id")[:5]
+    objects = list(query)
+    attributes = [attribute for (attribute, _), _ in picks]
+
+    def fields_of(task: Any) -> dict[str, Any]:
+        return {n: getattr(task, a) for n, a in zip(names, attributes, strict=True)}
+
+    expected = [fields_of(t) for t in objects]
+    assert list(query.values(*names)) == expected
+    assert [fields_of(t) for t in query.only(*names)] == expected
