@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from synapse.encoding import check_readable
 from synapse.errors import (
@@ -252,18 +252,22 @@ class Wait:
 Steps = Generator[Send | Wait, Any, dict[str, Any]]
 
 
-class StepRunner:
-    """Feeds a generator of steps the outcome of the previous one; what both drivers
-    share, so that theirs is only the sending and the waiting."""
+Y = TypeVar("Y")
+R = TypeVar("R")
 
-    def __init__(self, steps: Steps) -> None:
+
+class StepRunner(Generic[Y, R]):
+    """Feeds a generator of steps the outcome of the previous one (a reply, or an error
+    thrown in); what the sync and async drivers share, so theirs is only the I/O."""
+
+    def __init__(self, steps: Generator[Y, Any, R]) -> None:
         self._steps = steps
         self._reply: Any = None
         self._failure: ClientError | None = None
-        self.result: dict[str, Any] = {}
+        self.result: R
 
-    def next(self) -> Send | Wait | None:
-        """The next step, or ``None`` when the protocol returned (``result``)."""
+    def next(self) -> Y | None:
+        """The next step, or ``None`` when the generator returned (``result``)."""
         reply, failure, self._reply, self._failure = self._reply, self._failure, None, None
         try:
             return self._steps.send(reply) if failure is None else self._steps.throw(failure)
@@ -278,7 +282,7 @@ class StepRunner:
         self._failure = error
 
     def close(self) -> None:
-        """Stop the protocol where it is (a chunk's open file is closed)."""
+        """Stop the generator where it is (its ``finally`` clauses run: files closed)."""
         self._steps.close()
 
 
@@ -374,9 +378,7 @@ class ChunkedUploader:
 
     # ------------------------------------------------------------------ the loop
 
-    def _upload(
-        self, file: Path, total: int, resume: bool, meter: Progress, timeout: Any
-    ) -> Steps:
+    def _upload(self, file: Path, total: int, resume: bool, meter: Progress, timeout: Any) -> Steps:
         key = self.journal.key(self.transport.config.base_url, file, self.chunk_size)
         hasher = hashlib.md5()
         url, upload_id, offset = "chunked_upload/", None, 0
