@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 import requests
-import respx
 import responses
+import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -99,7 +99,10 @@ async def test_an_ambiguous_chunk_asks_where_the_server_stands_and_awaits_the_wa
     sleeps: list[float] = []
     respx.put(UPLOAD).mock(return_value=ok({"id": "u1", "url": STATE, "offset": 4}))
     respx.put(STATE).mock(
-        side_effect=[httpx.ReadError("connection reset"), ok({"id": "u1", "offset": 10, "url": STATE})]
+        side_effect=[
+            httpx.ReadError("connection reset"),
+            ok({"id": "u1", "offset": 10, "url": STATE}),
+        ]
     )
     state = respx.get(STATE).mock(return_value=ok({"id": "u1", "offset": 8}))
     respx.post(STATE).mock(return_value=ok({"id": "u1"}))
@@ -180,7 +183,7 @@ class FakeUploads:
 def outcome(run: Any) -> Any:
     try:
         return run()
-    except Exception as exc:  # noqa: BLE001 - the outcome compared is the error's type
+    except Exception as exc:  # the outcome compared is the error type
         return type(exc).__name__
 
 
@@ -196,7 +199,7 @@ def test_both_clients_send_the_same_steps_under_the_same_faults(
     path = tmp_path_factory.mktemp("same") / "f.bin"
     path.write_bytes(content)
 
-    sync_server, sync_sleeps = FakeUploads(fail), []
+    sync_server, sync_sleeps = FakeUploads(fail), list[float]()
 
     def sync_callback(request: Any) -> Any:
         body = request.body.read() if hasattr(request.body, "read") else request.body
@@ -211,7 +214,7 @@ def test_both_clients_send_the_same_steps_under_the_same_faults(
         client = waits_with(Client(BASE, TOKEN), sync_sleeps.append)
         sync_result = outcome(lambda: client.chunked_upload(path, chunk_size=chunk, resume=False))
 
-    async_server, async_sleeps = FakeUploads(fail), []
+    async_server, async_sleeps = FakeUploads(fail), list[float]()
 
     def async_side_effect(request: httpx.Request) -> httpx.Response:
         got = async_server.answer(request.method, request.headers, request.read())
@@ -223,7 +226,7 @@ def test_both_clients_send_the_same_steps_under_the_same_faults(
         async with make(async_sleeps) as aclient:
             try:
                 return await aclient.chunked_upload(path, chunk_size=chunk, resume=False)
-            except Exception as exc:  # noqa: BLE001 - as `outcome`
+            except Exception as exc:  # as `outcome`
                 return type(exc).__name__
 
     with respx.mock(assert_all_called=False) as router:
