@@ -28,7 +28,8 @@ from synapse.errors import (
     ClientError,
     InvalidInputError,
 )
-from synapse.uploads import StepRunner, Wait, cache_dir
+from synapse.steps import Wait, run_steps
+from synapse.uploads import cache_dir
 
 if TYPE_CHECKING:
     from synapse.retry import RetryPolicy
@@ -60,20 +61,8 @@ def download(
     and keep the total, or the download starts over. ``checksum`` (an MD5, SHA-1 or
     SHA-256 hex digest, as a data file's) is checked before the rename.
     """
-    policy = transport.policy
-    runner = StepRunner(download_steps(policy, url, dest, size, checksum))
-    try:
-        while (step := runner.next()) is not None:
-            if isinstance(step, Wait):
-                policy.sleep(step.seconds)
-                continue
-            try:
-                _fetch_once(transport, step.url, step.part, step.state)
-            except ClientConnectionError as exc:
-                runner.failed(exc)
-        return runner.result
-    finally:
-        runner.close()
+    steps = download_steps(transport.policy, url, dest, size, checksum)
+    return run_steps(steps, transport.policy.sleep, lambda fetch: _fetch_once(transport, fetch))
 
 
 @dataclass(frozen=True)
@@ -165,16 +154,17 @@ class _Progress:
         raise ClientConnectionError(f"the download ended at byte {self.have} of {self.total}")
 
 
-def _fetch_once(transport: Transport, url: str, part: Path, state: _Progress) -> None:
+def _fetch_once(transport: Transport, fetch: Fetch) -> None:
     """One request of a download: whole, or the rest from ``state.have``."""
+    state = fetch.state
     response = transport.send(
-        "GET", url, headers=_range_headers(state), stream=True, ok_statuses=(416,)
+        "GET", fetch.url, headers=_range_headers(state), stream=True, ok_statuses=(416,)
     )
     try:
-        end = _begin(state, url, part, response.status_code, response.headers)
+        end = _begin(state, fetch.url, fetch.part, response.status_code, response.headers)
         if end == _NOTHING:
             return
-        with _open_part(part, state) as out:
+        with _open_part(fetch.part, state) as out:
             for block in transport.iter_content(response, CHUNK):
                 out.write(block)
                 state.have += len(block)

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from synapse.encoding import check_readable
 from synapse.errors import (
@@ -46,6 +46,7 @@ from synapse.errors import (
     ValidationError,
 )
 from synapse.protocol import UPLOAD_CHUNK_SIZE
+from synapse.steps import Send, Wait, run_steps
 from synapse.transport import Call
 from synapse.urls import build_path
 
@@ -56,12 +57,8 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "ChunkedUploader",
     "Progress",
-    "Send",
-    "StepRunner",
     "Steps",
-    "Wait",
     "cache_dir",
-    "drive",
 ]
 
 DEFAULT_CHUNK_SIZE = UPLOAD_CHUNK_SIZE  # 52,428,800 bytes, as the backend expects
@@ -231,76 +228,10 @@ class _Journal:
         (self.directory / f"{key}.json").unlink(missing_ok=True)
 
 
-@dataclass(frozen=True)
-class Send:
-    """A step of the upload: send this call (it asks for no retries of its own); the
-    driver answers with its decoded answer, or throws its `ClientError` in."""
-
-    call: Call
-
-
-@dataclass(frozen=True)
-class Wait:
-    """A step of the upload: wait this long (the policy's backoff) before going on."""
-
-    seconds: float
-
-
 #: The chunked-upload protocol as a generator of steps, returning the finalized upload:
-#: every decision is made there, and a driver (`drive`, `synapse.aio.transfers.adrive`)
-#: only sends, waits and feeds back what happened.
+#: every decision is made there; `run_steps` and `synapse.aio.transfers.arun_steps` only
+#: send, wait and feed back what happened.
 Steps = Generator[Send | Wait, Any, dict[str, Any]]
-
-
-Y = TypeVar("Y")
-R = TypeVar("R")
-
-
-class StepRunner(Generic[Y, R]):
-    """Feeds a generator of steps the outcome of the previous one (a reply, or an error
-    thrown in); what the sync and async drivers share, so theirs is only the I/O."""
-
-    def __init__(self, steps: Generator[Y, Any, R]) -> None:
-        self._steps = steps
-        self._reply: Any = None
-        self._failure: ClientError | None = None
-        self.result: R
-
-    def next(self) -> Y | None:
-        """The next step, or ``None`` when the generator returned (``result``)."""
-        reply, failure, self._reply, self._failure = self._reply, self._failure, None, None
-        try:
-            return self._steps.send(reply) if failure is None else self._steps.throw(failure)
-        except StopIteration as done:
-            self.result = done.value
-            return None
-
-    def answered(self, reply: Any) -> None:
-        self._reply = reply
-
-    def failed(self, error: ClientError) -> None:
-        self._failure = error
-
-    def close(self) -> None:
-        """Stop the generator where it is (its ``finally`` clauses run: files closed)."""
-        self._steps.close()
-
-
-def drive(transport: Transport, steps: Steps) -> dict[str, Any]:
-    """Run the steps with the sync transport: calls sent, waits slept by the policy."""
-    runner = StepRunner(steps)
-    try:
-        while (step := runner.next()) is not None:
-            if isinstance(step, Wait):
-                transport.policy.sleep(step.seconds)
-                continue
-            try:
-                runner.answered(transport.answer(step.call))
-            except ClientError as exc:
-                runner.failed(exc)
-        return runner.result
-    finally:
-        runner.close()
 
 
 class ChunkedUploader:
@@ -332,7 +263,8 @@ class ChunkedUploader:
         steps = self.steps(
             path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
         )
-        return drive(self.transport, steps)
+        transport = self.transport
+        return run_steps(steps, transport.policy.sleep, lambda step: transport.answer(step.call))
 
     def steps(
         self,

@@ -12,8 +12,9 @@ transfer at its next ``await``, the request in flight included; the generator is
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from synapse.aio.transport import AsyncTransport
 from synapse.downloads import (
@@ -26,22 +27,31 @@ from synapse.downloads import (
     _range_headers,
     download_steps,
 )
-from synapse.errors import ClientConnectionError, ClientError, TransportError
-from synapse.uploads import ChunkedUploader, ProgressCallback, StepRunner, Steps, Wait
+from synapse.errors import ClientError, TransportError
+from synapse.steps import StepRunner, Wait
+from synapse.uploads import ChunkedUploader, ProgressCallback
 
-__all__ = ["achunked_upload", "adownload", "adrive"]
+__all__ = ["achunked_upload", "adownload", "arun_steps"]
+
+Y = TypeVar("Y")
+R = TypeVar("R")
 
 
-async def adrive(transport: AsyncTransport, steps: Steps) -> dict[str, Any]:
-    """Run upload steps: each call sent with ``transport``, each wait awaited."""
+async def arun_steps(
+    steps: Generator[Y, Any, R],
+    wait: Callable[[float], Awaitable[None]],
+    perform: Callable[[Any], Awaitable[Any]],
+) -> R:
+    """`synapse.steps.run_steps` with ``await``: ``wait`` for a `Wait`, ``perform`` for
+    any other step. A cancellation closes the generator where it stands."""
     runner = StepRunner(steps)
     try:
         while (step := runner.next()) is not None:
             if isinstance(step, Wait):
-                await transport.wait(step.seconds)
+                await wait(step.seconds)
                 continue
             try:
-                runner.answered(await transport.answer(step.call))
+                runner.answered(await perform(step))
             except ClientError as exc:
                 runner.failed(exc)
         return runner.result
@@ -64,7 +74,7 @@ async def achunked_upload(
     steps = uploader.steps(
         path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
     )
-    return await adrive(transport, steps)
+    return await arun_steps(steps, transport.wait, lambda step: transport.answer(step.call))
 
 
 async def adownload(
@@ -76,19 +86,8 @@ async def adownload(
     checksum: str | None = None,
 ) -> Path:
     """`synapse.downloads.download`, awaited."""
-    runner = StepRunner(download_steps(transport.policy, url, dest, size, checksum))
-    try:
-        while (step := runner.next()) is not None:
-            if isinstance(step, Wait):
-                await transport.wait(step.seconds)
-                continue
-            try:
-                await _afetch_once(transport, step)
-            except ClientConnectionError as exc:
-                runner.failed(exc)
-        return runner.result
-    finally:
-        runner.close()
+    steps = download_steps(transport.policy, url, dest, size, checksum)
+    return await arun_steps(steps, transport.wait, lambda fetch: _afetch_once(transport, fetch))
 
 
 async def _afetch_once(transport: AsyncTransport, step: Fetch) -> None:

@@ -263,8 +263,11 @@ async def until_blocked(blocking: Blocking, task: asyncio.Future[Any]) -> None:
 
 async def settle() -> None:
     """Give whatever might still be running many turns of the loop (no wall clock)."""
+    loop = asyncio.get_running_loop()
     for _ in range(50):
-        await asyncio.sleep(0)
+        turn = loop.create_future()
+        loop.call_soon(turn.set_result, None)
+        await turn
 
 
 async def cancel_mid_upload(
