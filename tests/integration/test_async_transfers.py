@@ -105,15 +105,17 @@ async def test_an_upload_begun_by_the_async_client_resumes_in_the_sync_one(
                 source, chunk_size=100 * KIB, resume=True, on_progress=stop_after(100 * KIB)
             )
     assert chunk_puts(synapse_backend) == ranges(range(1), 100 * KIB, 400 * KIB)
-    synapse_backend.clear_requests()
-    upload = await asyncio.to_thread(
-        Client(synapse_backend.url, synapse_backend.token).chunked_upload,
-        source,
-        chunk_size=100 * KIB,
-        resume=True,
-    )
+    upload = await sync_resumes(synapse_backend, source, 100 * KIB)
     assert chunk_puts(synapse_backend) == ranges((1, 2, 3), 100 * KIB, 400 * KIB)
     assert requests.get(upload["file"], timeout=10).content == source.read_bytes()
+
+
+async def sync_resumes(backend: LocalBackend, source: Path, chunk: int) -> dict[str, Any]:
+    """The sync client (on a thread of the test's, not the SDK's) runs the same upload
+    again with ``resume=True``; the backend's request log starts afresh."""
+    backend.clear_requests()
+    client = Client(backend.url, backend.token)
+    return await asyncio.to_thread(client.chunked_upload, source, chunk_size=chunk, resume=True)
 
 
 async def test_download_resumes_with_range_after_a_drop(
@@ -301,13 +303,7 @@ async def test_cancelling_an_upload_stops_it_and_the_sync_client_resumes_it(
     with monkeypatch.context() as patched:
         await cancel_mid_upload(threadless(client, patched), blocking, source, before)
     assert chunk_puts(synapse_backend) == ranges(range(2), 100 * KIB, 500 * KIB)
-    synapse_backend.clear_requests()
-    upload = await asyncio.to_thread(
-        Client(synapse_backend.url, synapse_backend.token).chunked_upload,
-        source,
-        chunk_size=100 * KIB,
-        resume=True,
-    )
+    upload = await sync_resumes(synapse_backend, source, 100 * KIB)
     assert chunk_puts(synapse_backend) == ranges((2, 3, 4), 100 * KIB, 500 * KIB)
     assert upload["checksum"] == hashlib.md5(source.read_bytes()).hexdigest()
 
