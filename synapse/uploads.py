@@ -343,6 +343,7 @@ class ChunkedUploader:
                         body=body.per_attempt,
                         headers={
                             "Content-Type": body.content_type,
+                            "Content-Length": str(len(body)),  # (httpx: not chunked)
                             "Content-Range": f"bytes {offset}-{offset + length - 1}/{total}",
                         },
                         timeout=timeout,

@@ -84,6 +84,8 @@ async def test_chunks_and_finalize(source: Path) -> None:
     assert sent.headers["Content-Type"].startswith("multipart/form-data; boundary=")
     assert sent.headers["Synapse-Access-Token"] == f"Token {TOKEN}"
     body = sent.read()
+    assert sent.headers["Content-Length"] == str(len(body))  # a sized body, not chunked
+    assert "Transfer-Encoding" not in sent.headers
     assert b'name="filename"\r\n\r\nweights.bin\r\n' in body
     assert b'name="file"; filename="file"\r\n\r\n0123\r\n' in body
     assert b"\r\n4567\r\n" in rest.calls[0].request.read()
