@@ -244,3 +244,46 @@ def test_both_clients_send_the_same_steps_under_the_same_faults(
         ClientConnectionError.__name__,
         ClientResponseIncompleteError.__name__,
     }
+
+
+class Cut(httpx.AsyncByteStream):
+    """A body that breaks off after ``data``."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def __aiter__(self) -> Any:
+        yield self.data
+        raise httpx.ReadError("connection reset")
+
+
+@respx.mock
+async def test_a_download_resumes_with_range_and_takes_no_credentials_off_origin(
+    tmp_path: Path,
+) -> None:
+    asyncio.get_running_loop().set_default_executor(NoThreads())
+    data = bytes(range(256)) * 1024
+    url = "https://cdn.example.com/media/f.bin?signature=s"
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        if "Range" not in request.headers:  # the whole file, cut after 200,000 bytes
+            headers = {"Content-Length": str(len(data)), "ETag": '"v1"'}
+            return httpx.Response(200, headers=headers, stream=Cut(data[:200_000]))
+        start = int(request.headers["Range"][6:-1])
+        rest = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        return httpx.Response(
+            206, headers={"Content-Range": rest, "ETag": '"v1"'}, content=data[start:]
+        )
+
+    route = respx.get(url).mock(side_effect=serve)
+    async with make() as client:
+        saved = await client.download(url, tmp_path / "f.bin", size=len(data))
+    assert saved.read_bytes() == data
+    first, second = (call.request for call in route.calls)
+    assert "Range" not in first.headers
+    resumed_at = int(second.headers["Range"][6:-1])
+    assert 0 < resumed_at <= 200_000  # only what was lost is fetched again
+    assert second.headers["If-Range"] == '"v1"'
+    for sent in (first, second):
+        assert not {"Synapse-Access-Token", "Synapse-Tenant", "SYNAPSE-Agent"} & set(sent.headers)
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]  # no partial file left
