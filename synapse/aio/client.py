@@ -75,7 +75,8 @@ class AsyncClient:
     ``synapse-orm[async]``.
 
     Use it as ``async with AsyncClient(...) as client:``, or ``await client.aclose()``:
-    that cancels the page requests still in flight and closes the connections.
+    that stops the transfers and cancels the page requests still in flight, and closes
+    the connections.
     """
 
     if TYPE_CHECKING:

@@ -20,8 +20,9 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synapse import Client, ClientConnectionError, ClientResponseIncompleteError
-from synapse.aio import AsyncClient
+from synapse import Client, ClientConnectionError, ClientResponseIncompleteError, ValidationError
+from synapse.aio import AsyncClient, AsyncMockTransport
+from synapse.http import Request, Response
 from tests.conftest import AGENT, BASE, TOKEN, waits_with
 
 pytestmark = pytest.mark.anyio
@@ -287,3 +288,37 @@ async def test_a_download_resumes_with_range_and_takes_no_credentials_off_origin
     for sent in (first, second):
         assert not {"Synapse-Access-Token", "Synapse-Tenant", "SYNAPSE-Agent"} & set(sent.headers)
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]  # no partial file left
+
+
+async def test_one_failed_upload_among_many_stops_the_others(tmp_path: Path) -> None:
+    """The other uploads are held at their first chunk; the failure of one ends them all:
+    nothing is left running or in flight."""
+    before = asyncio.all_tasks()
+    files = [tmp_path / name for name in ("a.bin", "bad.bin", "c.bin")]
+    for file in files:
+        file.write_bytes(b"x" * 10)
+    others_held, never = asyncio.Event(), asyncio.Event()
+    in_flight = held = 0
+
+    async def handler(request: Request) -> Response:
+        nonlocal in_flight, held
+        in_flight += 1
+        try:
+            if b'name="filename"\r\n\r\nbad.bin\r\n' in (request.content or b""):
+                await others_held.wait()  # fail once the other two are in flight
+                return Response(400, json={"detail": "refused"})
+            held += 1
+            if held == 2:
+                others_held.set()
+            await never.wait()
+            raise AssertionError("unreachable")
+        finally:
+            in_flight -= 1
+
+    client = AsyncClient(BASE, TOKEN, transport=AsyncMockTransport(handler))
+    async with client:
+        with pytest.raises(ValidationError, match="refused"):
+            await client.chunked_upload_many(files, concurrency=3, chunk_size=4)
+        assert in_flight == 0
+        assert asyncio.all_tasks() == before
+    assert len(client.atransport.http.requests) == 3  # type: ignore[attr-defined]
