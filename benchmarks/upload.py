@@ -1,9 +1,10 @@
 """Uploading a 300 MB file: the SDK's chunked upload against plain requests speaking the
-same protocol, same run, same local backend (in its own process).
+same protocol, same run, same local backend (in its own process); and the async client's
+native upload (httpx, same protocol steps) against the sync client's.
 
-Prints both wall times, their ratio (target <= 1.0) and each way's peak memory growth
-(RSS; target <= 20 MB for the SDK whatever the chunk size). Each way runs in a fresh
-process so that peaks do not mix.
+Prints the wall times, the ratios (sdk/plain target <= 1.0) and each way's peak memory
+growth (RSS; target <= 20 MB for the SDK whatever the chunk size). Each way runs in a
+fresh process so that peaks do not mix.
 
     python benchmarks/upload.py [--mb 300] [--chunk-mb 50]
 """
@@ -74,14 +75,32 @@ def run_sdk(url: str, token: str, path: Path, chunk: int) -> str:
     return str(client.chunked_upload(path, chunk_size=chunk, resume=False)["checksum"])
 
 
-def worker(way: str, url: str, token: str, path: Path, chunk: int) -> None:
-    import requests  # noqa: F401 - imported before measuring, by both ways
+def run_async(url: str, token: str, path: Path, chunk: int) -> str:
+    import asyncio
 
-    import synapse  # noqa: F401
+    from synapse import AsyncClient
+
+    async def upload() -> str:
+        async with AsyncClient(url, token, timeout={"connect": 5, "read": 600}) as client:
+            done = await client.chunked_upload(path, chunk_size=chunk, resume=False)
+        return str(done["checksum"])
+
+    return asyncio.run(upload())
+
+
+WAYS = {"plain": run_plain, "sdk": run_sdk, "async": run_async}
+
+
+def worker(way: str, url: str, token: str, path: Path, chunk: int) -> None:
+    import httpx  # noqa: F401 - imported before measuring, by every way
+    import requests  # noqa: F401
+
+    import synapse
+    import synapse.aio.client  # noqa: F401
 
     before = rss_now()
     started = time.perf_counter()
-    checksum = (run_sdk if way == "sdk" else run_plain)(url, token, path, chunk)
+    checksum = WAYS[way](url, token, path, chunk)
     elapsed = time.perf_counter() - started
     print(json.dumps({"seconds": elapsed, "growth": peak_rss() - before, "md5": checksum}))
 
@@ -125,13 +144,16 @@ def main() -> None:
                 chunk = int(chunk_mb * MB)
                 plain = measure("plain", server.url, server.token, path, chunk)
                 sdk = measure("sdk", server.url, server.token, path, chunk)
-                assert plain["md5"] == sdk["md5"] == expected
+                native = measure("async", server.url, server.token, path, chunk)
+                assert plain["md5"] == sdk["md5"] == native["md5"] == expected
                 print(f"chunk {chunk_mb:g} MB:")
-                for name, result in (("plain requests", plain), ("synapse SDK", sdk)):
+                ways = (("plain requests", plain), ("synapse SDK", sdk), ("AsyncClient", native))
+                for name, result in ways:
                     seconds, growth = result["seconds"], result["growth"] / MB
                     print(f"  {name:15} {seconds:.2f}s, peak growth {growth:.1f} MB")
                 print(f"  ratio sdk/plain: {sdk['seconds'] / plain['seconds']:.3f}  (target <= 1.0;"
                       " memory target <= 20 MB)")  # fmt: skip
+                print(f"  ratio async/sdk: {native['seconds'] / sdk['seconds']:.3f}")
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Generator, Mapping, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from synapse.errors import (
@@ -27,12 +28,14 @@ from synapse.errors import (
     ClientError,
     InvalidInputError,
 )
+from synapse.steps import Wait, run_steps
 from synapse.uploads import cache_dir
 
 if TYPE_CHECKING:
+    from synapse.retry import RetryPolicy
     from synapse.transport import Transport
 
-__all__ = ["convert_urls", "download", "media_cache_dir"]
+__all__ = ["Fetch", "convert_urls", "download", "download_steps", "media_cache_dir"]
 
 CHUNK = 64 * 1024  # what a broken connection can lose, at most
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\Z")
@@ -58,22 +61,50 @@ def download(
     and keep the total, or the download starts over. ``checksum`` (an MD5, SHA-1 or
     SHA-256 hex digest, as a data file's) is checked before the rename.
     """
+    steps = download_steps(transport.policy, url, dest, size, checksum)
+    return run_steps(steps, transport.policy.sleep, lambda fetch: _fetch_once(transport, fetch))
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """A step of a download: one request, its body appended to ``part``."""
+
+    url: str
+    part: Path
+    state: _Progress
+
+
+def download_steps(
+    policy: RetryPolicy,
+    url: str,
+    dest: str | os.PathLike[str],
+    size: int | None,
+    checksum: str | None,
+) -> Generator[Fetch | Wait, Any, Path]:
+    """The download as steps for a driver (its retries, restarts and final checks); a
+    ``dest`` that cannot be written is refused now, before any step."""
     target = _check_dest(dest)
+    return _download_steps(policy, url, target, size, checksum)
+
+
+def _download_steps(
+    policy: RetryPolicy, url: str, target: Path, size: int | None, checksum: str | None
+) -> Generator[Fetch | Wait, Any, Path]:
     part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
     state = _Progress(url, size)
     failures = 0
     try:
         while not state.done:
             try:
-                _fetch_once(transport, url, part, state)
+                yield Fetch(url, part, state)
             except ClientConnectionError:
                 failures += 1
-                if failures > transport.policy.max_retries:
+                if failures > policy.max_retries:
                     raise
-                transport.policy.wait(failures - 1)
                 if state.have == 0:  # starting over: nothing on disk counts
                     part.unlink(missing_ok=True)
                 state.have = part.stat().st_size if part.exists() else 0
+                yield Wait(policy.delay(failures - 1))
         if checksum is not None:
             _verify(part, checksum, url)
         part.replace(target)
@@ -123,59 +154,92 @@ class _Progress:
         raise ClientConnectionError(f"the download ended at byte {self.have} of {self.total}")
 
 
-def _fetch_once(transport: Transport, url: str, part: Path, state: _Progress) -> None:
+def _fetch_once(transport: Transport, fetch: Fetch) -> None:
     """One request of a download: whole, or the rest from ``state.have``."""
+    state = fetch.state
+    response = transport.send(
+        "GET", fetch.url, headers=_range_headers(state), stream=True, ok_statuses=(416,)
+    )
+    try:
+        end = _begin(state, fetch.url, fetch.part, response.status_code, response.headers)
+        if end == _NOTHING:
+            return
+        with _open_part(fetch.part, state) as out:
+            for block in transport.iter_content(response, CHUNK):
+                out.write(block)
+                state.have += len(block)
+        _end(state, end)
+    finally:
+        response.close()
+
+
+#: What `_begin` says when the answer completes the file without a body (a 416).
+_NOTHING = -1
+
+
+def _range_headers(state: _Progress) -> dict[str, str]:
+    """The headers of the next request: the rest from ``state.have``, of this version."""
     asked = state.have
     headers = {"Range": f"bytes={asked}-"} if asked else {}
     if asked and state.etag:  # the rest of this version, or the whole of a newer one
         headers["If-Range"] = state.etag
-    response = transport.send("GET", url, headers=headers, stream=True, ok_statuses=(416,))
-    try:
-        first, last, total = _content_range(response.headers.get("Content-Range"), url)
-        etag = response.headers.get("ETag")
-        if asked and state.etag and etag and etag != state.etag and response.status_code == 206:
-            state.have = 0  # a part of another version: what we have cannot be completed
-            raise ClientConnectionError("the file changed during the download; starting over")
-        if etag and (response.status_code == 200 or (response.status_code == 206 and not asked)):
-            state.etag = etag  # the version whose bytes are now being written
-        if response.status_code == 416:
-            # Nothing left to send from ``asked``: complete if the file is that size.
-            if total is None or total != asked:
-                state.have = 0
-                raise ClientConnectionError("the server refused to resume the download")
-            state.learn_total(total)
-            part.touch()
-            state.finish()
-            return
-        if response.status_code == 206:
-            if total is None:
-                raise ClientError(
-                    f"the server sent part of {_shown(url)} without the file's size "
-                    f"({response.headers.get('Content-Range')!r}): it cannot be completed"
-                )
-            if first is None or first != asked:
-                state.have = 0  # not where we asked: start over from byte 0
-                raise ClientConnectionError(
-                    f"the server resumed at {response.headers.get('Content-Range')!r}, "
-                    f"not at byte {asked}"
-                )
-            state.learn_total(total)
-            end = None if last is None else last + 1
-        else:  # a whole answer, from byte 0 whatever we asked
+    return headers
+
+
+def _begin(
+    state: _Progress, url: str, part: Path, status: int, headers: Mapping[str, str]
+) -> int | None:
+    """Check an answer before its body is written: the byte its body must reach
+    (``None``: unknown), or `_NOTHING` when it completed the download without one; a
+    broken promise raises (a `ClientConnectionError` to start over)."""
+    asked = state.have
+    first, last, total = _content_range(headers.get("Content-Range"), url)
+    etag = headers.get("ETag")
+    if asked and state.etag and etag and etag != state.etag and status == 206:
+        state.have = 0  # a part of another version: what we have cannot be completed
+        raise ClientConnectionError("the file changed during the download; starting over")
+    if etag and (status == 200 or (status == 206 and not asked)):
+        state.etag = etag  # the version whose bytes are now being written
+    if status == 416:
+        # Nothing left to send from ``asked``: complete if the file is that size.
+        if total is None or total != asked:
             state.have = 0
-            length = _content_length(response.headers.get("Content-Length"), url)
-            if response.headers.get("Content-Encoding", "identity") == "identity":
-                state.learn_total(length)
-            end = state.total
-        with open(part, "ab" if state.have else "wb") as out:
-            for block in transport.iter_content(response, CHUNK):
-                out.write(block)
-                state.have += len(block)
-        if end is not None and state.have < end:
-            raise ClientConnectionError(f"the download ended at byte {state.have} of {end}")
+            raise ClientConnectionError("the server refused to resume the download")
+        state.learn_total(total)
+        part.touch()
         state.finish()
-    finally:
-        response.close()
+        return _NOTHING
+    if status == 206:
+        if total is None:
+            raise ClientError(
+                f"the server sent part of {_shown(url)} without the file's size "
+                f"({headers.get('Content-Range')!r}): it cannot be completed"
+            )
+        if first is None or first != asked:
+            state.have = 0  # not where we asked: start over from byte 0
+            raise ClientConnectionError(
+                f"the server resumed at {headers.get('Content-Range')!r}, not at byte {asked}"
+            )
+        state.learn_total(total)
+        return None if last is None else last + 1
+    # a whole answer, from byte 0 whatever we asked
+    state.have = 0
+    length = _content_length(headers.get("Content-Length"), url)
+    if headers.get("Content-Encoding", "identity") == "identity":
+        state.learn_total(length)
+    return state.total
+
+
+def _open_part(part: Path, state: _Progress) -> BinaryIO:
+    """The partial file, to append to what it holds (``state.have`` bytes) or anew."""
+    return open(part, "ab" if state.have else "wb")
+
+
+def _end(state: _Progress, end: int | None) -> None:
+    """After the body: complete, or a broken connection to resume."""
+    if end is not None and state.have < end:
+        raise ClientConnectionError(f"the download ended at byte {state.have} of {end}")
+    state.finish()
 
 
 def _shown(url: str) -> str:

@@ -462,11 +462,16 @@ class Transport:
         try:
             yield from response.iter_bytes(chunk_size)
         except TransportError as exc:
-            raise ClientConnectionError(
-                f"the download broke off: {self.config.redact(exc.detail)[:200]}",
-                method="GET",
-                url=self.config.redact(response.url),
-            ) from self._masked(exc)
+            raise self.broken_download(response.url, exc) from self._masked(exc)
+
+    def broken_download(self, url: str, exc: TransportError) -> ClientConnectionError:
+        """The error of a streamed body that broke off (both clients'; chain it to
+        `_masked` of ``exc``)."""
+        return ClientConnectionError(
+            f"the download broke off: {self.config.redact(exc.detail)[:200]}",
+            method="GET",
+            url=self.config.redact(url),
+        )
 
     def _masked(self, cause: BaseException | None) -> BaseException | None:
         """What an error is chained to: the transport's failure with its credentials

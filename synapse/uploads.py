@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,8 @@ from synapse.errors import (
     ValidationError,
 )
 from synapse.protocol import UPLOAD_CHUNK_SIZE
+from synapse.steps import Send, Wait, run_steps
+from synapse.transport import Call
 from synapse.urls import build_path
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "ChunkedUploader",
     "Progress",
+    "Steps",
     "cache_dir",
 ]
 
@@ -225,6 +228,12 @@ class _Journal:
         (self.directory / f"{key}.json").unlink(missing_ok=True)
 
 
+#: The chunked-upload protocol as a generator of steps, returning the finalized upload:
+#: every decision is made there; `run_steps` and `synapse.aio.transfers.arun_steps` only
+#: send, wait and feed back what happened.
+Steps = Generator[Send | Wait, Any, dict[str, Any]]
+
+
 class ChunkedUploader:
     """Uploads one file with the chunked protocol; see the module docstring."""
 
@@ -251,14 +260,42 @@ class ChunkedUploader:
         timeout: Any = None,
     ) -> dict[str, Any]:
         """Upload ``path`` and return the finalized upload (``id``, ``checksum``...)."""
+        steps = self.steps(
+            path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
+        )
+        transport = self.transport
+        return run_steps(steps, transport.policy.sleep, lambda step: transport.answer(step.call))
+
+    def steps(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        resume: bool | None = None,
+        on_progress: ProgressCallback | None = None,
+        progress: bool = False,
+        timeout: Any = None,
+    ) -> Steps:
+        """The upload of ``path`` as steps for a driver; the path is checked now, before
+        any step."""
         file = check_readable(path)
         total = file.stat().st_size
         if resume is None:
             resume = total > self.chunk_size
+        return self._steps(file, total, resume, on_progress, progress, timeout)
+
+    def _steps(
+        self,
+        file: Path,
+        total: int,
+        resume: bool,
+        on_progress: ProgressCallback | None,
+        progress: bool,
+        timeout: Any,
+    ) -> Steps:
         meter = Progress(total, on_progress, progress, file.name)
         try:
             if total == 0:
-                state = self._finalize(
+                state = yield from self._finalize(
                     "chunked_upload/",
                     None,
                     hashlib.md5().hexdigest(),
@@ -267,21 +304,19 @@ class ChunkedUploader:
                 )
                 meter.update(0)
                 return state
-            return self._upload(file, total, resume, meter, timeout)
+            return (yield from self._upload(file, total, resume, meter, timeout))
         finally:
             meter.close()
 
     # ------------------------------------------------------------------ the loop
 
-    def _upload(
-        self, file: Path, total: int, resume: bool, meter: Progress, timeout: Any
-    ) -> dict[str, Any]:
+    def _upload(self, file: Path, total: int, resume: bool, meter: Progress, timeout: Any) -> Steps:
         key = self.journal.key(self.transport.config.base_url, file, self.chunk_size)
         hasher = hashlib.md5()
         url, upload_id, offset = "chunked_upload/", None, 0
         entry = self.journal.load(key) if resume else None
         if entry is not None:
-            resumed = self._resume(entry, file, total, hasher, timeout)
+            resumed = yield from self._resume(entry, file, total, hasher, timeout)
             if resumed is not None:
                 if "completed" in resumed:
                     self.journal.remove(key)
@@ -301,16 +336,19 @@ class ChunkedUploader:
             error: ClientError | None = None
             answer: Any = None
             try:
-                answer = self.transport.request(
-                    "PUT",
-                    url,
-                    body=body.per_attempt,
-                    headers={
-                        "Content-Type": body.content_type,
-                        "Content-Range": f"bytes {offset}-{offset + length - 1}/{total}",
-                    },
-                    timeout=timeout,
-                    max_retries=0,
+                answer = yield Send(
+                    Call(
+                        "PUT",
+                        url,
+                        body=body.per_attempt,
+                        headers={
+                            "Content-Type": body.content_type,
+                            "Content-Length": str(len(body)),  # (httpx: not chunked)
+                            "Content-Range": f"bytes {offset}-{offset + length - 1}/{total}",
+                        },
+                        timeout=timeout,
+                        max_retries=0,
+                    )
                 )
             except ValidationError as exc:
                 if not isinstance(exc.response, Mapping) or "offset" not in exc.response:
@@ -337,12 +375,12 @@ class ChunkedUploader:
             if failures > policy.max_retries:
                 raise error
             retry_after = error.retry_after if isinstance(error, RateLimitError) else None
-            policy.wait(failures - 1, retry_after)
+            yield Wait(policy.delay(failures - 1, retry_after))
             if upload_id is None:
                 hasher = checkpoint  # nothing is known on the server: begin again
                 offset, url = 0, "chunked_upload/"
                 continue
-            server_offset = int(self._state(url, timeout)["offset"])
+            server_offset = int((yield from self._state(url, timeout))["offset"])
             if server_offset == body.hashed_to:
                 pass  # the hasher already covers exactly what the server has
             elif offset <= server_offset <= offset + length:
@@ -353,16 +391,16 @@ class ChunkedUploader:
                 _hash_range(file, hasher, 0, server_offset)
             offset = server_offset
             meter.update(offset)
-        state = self._finalize(url, upload_id, hasher.hexdigest(), file, timeout)
+        state = yield from self._finalize(url, upload_id, hasher.hexdigest(), file, timeout)
         self.journal.remove(key)
         return state
 
     def _resume(
         self, entry: Mapping[str, Any], file: Path, total: int, hasher: Any, timeout: Any
-    ) -> dict[str, Any] | None:
+    ) -> Generator[Send | Wait, Any, dict[str, Any] | None]:
         """Where a journaled upload stands: its offset (prefix hashed), or its completion."""
         try:
-            state = self._state(str(entry["url"]), timeout)
+            state = yield from self._state(str(entry["url"]), timeout)
         except KeyError:
             return None
         except HTTPError as exc:
@@ -379,15 +417,13 @@ class ChunkedUploader:
             return {"completed": state}
         return {"offset": offset}
 
-    def _state(self, url: str, timeout: Any) -> dict[str, Any]:
-        state = self.transport.request("GET", url, timeout=timeout)
+    def _state(self, url: str, timeout: Any) -> Steps:
+        state = yield Send(Call("GET", url, timeout=timeout))
         if not isinstance(state, dict):
             raise ClientError(f"unexpected chunked upload state: {state!r:.100}")
         return state
 
-    def _finalize(
-        self, url: str, upload_id: Any, md5: str, file: Path, timeout: Any
-    ) -> dict[str, Any]:
+    def _finalize(self, url: str, upload_id: Any, md5: str, file: Path, timeout: Any) -> Steps:
         policy = self.transport.policy
         body: dict[str, Any] = {"md5": md5}
         if upload_id is None:
@@ -401,8 +437,8 @@ class ChunkedUploader:
             error: ClientError
             if delivered is None:
                 try:
-                    answer = self.transport.request(
-                        "POST", url, data=body, timeout=timeout, max_retries=0
+                    answer = yield Send(
+                        Call("POST", url, data=body, timeout=timeout, max_retries=0)
                     )
                 except ValidationError as exc:
                     if "md5" in str(exc).lower() or "checksum" in str(exc).lower():
@@ -427,7 +463,7 @@ class ChunkedUploader:
             failures += 1
             if upload_id is not None:
                 try:
-                    state = self._state(url, timeout)
+                    state = yield from self._state(url, timeout)
                 except AMBIGUOUS:
                     state = {}
                 if state.get("completed_at"):
@@ -435,7 +471,7 @@ class ChunkedUploader:
             if failures > policy.max_retries:
                 raise error
             retry_after = error.retry_after if isinstance(error, RateLimitError) else None
-            policy.wait(failures - 1, retry_after)
+            yield Wait(policy.delay(failures - 1, retry_after))
 
 
 def _chunk_answer(answer: Any) -> tuple[Any, str, int]:

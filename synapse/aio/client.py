@@ -14,7 +14,8 @@ import dataclasses
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import weakref
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,8 +26,8 @@ from synapse.aio.http import AsyncHTTPTransport, async_transport
 from synapse.aio.pagination import AsyncPageFetcher
 from synapse.aio.transport import AsyncTransport, LoopBridge
 from synapse.config import SETTING, Config, Secret, TimeoutLike, arguments
-from synapse.encoding import FileValue
-from synapse.errors import InvalidInputError
+from synapse.encoding import FileValue, check_readable
+from synapse.errors import ClientError, InvalidInputError
 from synapse.pagination import ConcurrentFetcher, PageFetcher
 from synapse.retry import RetryPolicy
 from synapse.transport import Call, Transport
@@ -74,7 +75,8 @@ class AsyncClient:
     ``synapse-orm[async]``.
 
     Use it as ``async with AsyncClient(...) as client:``, or ``await client.aclose()``:
-    that cancels the page requests still in flight and closes the connections.
+    that stops the transfers and cancels the page requests still in flight, and closes
+    the connections.
     """
 
     if TYPE_CHECKING:
@@ -131,6 +133,9 @@ class AsyncClient:
         )
         self._cache: LRUCache[tuple[type, Any], Resource] = LRUCache(maxsize=4096)
         self._lock = threading.Lock()
+        self._transfers: set[asyncio.Task[Any]] = set()
+        #: Transfers that `aclose` stopped: their callers are told the client closed.
+        self._closed: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
     # -- managers: the kinds the sync client declares, with their async twins
 
@@ -241,12 +246,12 @@ class AsyncClient:
         return await self.atransport.answer(call)
 
     async def run_sync(self, function: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
-        """Run sync SDK code (a kind's own method, the upload engine) on a worker thread;
-        the requests it makes are sent by this client's async transport, on this loop."""
+        """Run sync SDK code (a kind's own method) on a worker thread; the requests it
+        makes are sent by this client's async transport, on this loop."""
         self._bridge.loop = asyncio.get_running_loop()
         return await asyncio.to_thread(functools.partial(function, *args, **kwargs))
 
-    # -- transfers: the sync engines (one protocol, one resume journal), awaited
+    # -- transfers: the sync client's protocol and resume journal, driven with await
 
     async def chunked_upload(
         self,
@@ -260,18 +265,19 @@ class AsyncClient:
     ) -> dict[str, Any]:
         """Upload a file with the resumable chunked protocol; the finalized upload. The
         resume journal is the sync client's: an upload either began resumes in the
-        other."""
-        from synapse.uploads import upload_file
+        other. Cancelling the awaiting task stops it (nothing is left sending)."""
+        from synapse.aio.transfers import achunked_upload
 
-        return await self.run_sync(
-            upload_file,
-            self.transport,
-            path,
-            chunk_size=chunk_size,
-            resume=resume,
-            on_progress=on_progress,
-            progress=progress,
-            timeout=timeout,
+        return await self._transfer(
+            achunked_upload(
+                self.atransport,
+                path,
+                chunk_size=chunk_size,
+                resume=resume,
+                on_progress=on_progress,
+                progress=progress,
+                timeout=timeout,
+            )
         )
 
     async def chunked_upload_many(
@@ -284,16 +290,24 @@ class AsyncClient:
     ) -> list[dict[str, Any]]:
         """Upload many files, ``concurrency`` at a time; the finalized uploads in order.
         Each upload sends one request at a time, so at most ``concurrency`` requests
-        are in flight, whatever the number of files."""
+        are in flight, whatever the number of files. Every path is checked before the
+        first request; one failure cancels the uploads still going, and raises."""
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        files = [check_readable(path) for path in paths]
         limit = asyncio.Semaphore(concurrency)
 
-        async def one(path: str | os.PathLike[str]) -> dict[str, Any]:
+        async def one(path: Path) -> dict[str, Any]:
             async with limit:
                 return await self.chunked_upload(path, chunk_size=chunk_size, resume=resume)
 
-        return list(await asyncio.gather(*(one(p) for p in paths)))
+        tasks = [asyncio.ensure_future(one(file)) for file in files]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:
+                task.cancel()  # after a failure: the others stop too (no-op when done)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def download(
         self,
@@ -306,16 +320,38 @@ class AsyncClient:
         """Download a URL to ``dest`` (streamed, resumed with Range, renamed into place
         only when complete; ``size`` and ``checksum`` checked when given), as
         `Client.download` does."""
-        from synapse.downloads import download
+        from synapse.aio.transfers import adownload
 
-        return await self.run_sync(
-            download, self.transport, url, dest, size=size, checksum=checksum
+        return await self._transfer(
+            adownload(self.atransport, url, dest, size=size, checksum=checksum)
         )
+
+    async def _transfer(self, work: Coroutine[Any, Any, R]) -> R:
+        """Run a transfer as a task this client keeps, so that `aclose` can stop it; a
+        cancellation of the awaiting task reaches it too."""
+        task = asyncio.ensure_future(work)
+        self._transfers.add(task)
+        task.add_done_callback(self._transfers.discard)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if task in self._closed:  # stopped by aclose(), not by the caller
+                raise ClientError(
+                    "the client was closed while this transfer was in progress"
+                ) from None
+            raise
 
     # -- life cycle
 
     async def aclose(self) -> None:
-        """Cancel the page requests in flight and close the connections."""
+        """Stop the transfers and cancel the page requests in flight, then close the
+        connections."""
+        running = list(self._transfers)
+        for task in running:
+            self._closed.add(task)
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
         await self.apage_fetcher.aclose()
         await self.atransport.http.aclose()
 

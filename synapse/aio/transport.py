@@ -81,7 +81,7 @@ class AsyncTransport:
             try:
                 response = await self._attempt(prepared)
             except _Failure as failure:
-                await self._wait(sync.retry_failure(prepared, failure, attempt))
+                await self.wait(sync.retry_failure(prepared, failure, attempt))
             else:
                 if prepared.accepts(response.status_code):
                     return response
@@ -90,7 +90,7 @@ class AsyncTransport:
                     bounded = await response.read_bounded(MAX_ERROR_BODY)
                     raise sync._http_error(prepared, bounded)
                 await response.aclose()
-                await self._wait(delay)
+                await self.wait(delay)
             attempt += 1
 
     async def _attempt(self, prepared: Prepared) -> AsyncResponse:
@@ -106,7 +106,7 @@ class AsyncTransport:
         except TransportError as exc:
             raise self.sync._failure(request, exc) from exc
 
-    async def _wait(self, delay: float) -> None:
+    async def wait(self, delay: float) -> None:
         """The policy's wait, awaited: ``asyncio.sleep`` for the default ``time.sleep``;
         an injected ``sleep`` is called (and awaited when it returns an awaitable)."""
         if self.policy.sleep is time.sleep:

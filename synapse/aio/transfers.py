@@ -1,0 +1,113 @@
+"""Transfers with ``await``, on the async transport, with no worker thread.
+
+The chunked upload is `synapse.uploads`' generator of steps (the same decisions and the
+same resume journal as the sync client's: an upload begun by one resumes in the other);
+the download is `synapse.downloads`' generator of steps with its answer checks. Only the
+drivers below are async: they send with `AsyncTransport`, await the policy's waits, and
+stream a download's body with ``async for``. Cancelling the awaiting task stops a
+transfer at its next ``await``, the request in flight included; the generator is closed
+(files closed, a partial download removed), and the journal keeps what the server has.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Generator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from synapse.aio.transport import AsyncTransport
+from synapse.downloads import (
+    _NOTHING,
+    CHUNK,
+    Fetch,
+    _begin,
+    _end,
+    _open_part,
+    _range_headers,
+    download_steps,
+)
+from synapse.errors import ClientError, TransportError
+from synapse.steps import StepRunner, Wait
+from synapse.uploads import ChunkedUploader, ProgressCallback
+
+__all__ = ["achunked_upload", "adownload", "arun_steps"]
+
+Y = TypeVar("Y")
+R = TypeVar("R")
+
+
+async def arun_steps(
+    steps: Generator[Y, Any, R],
+    wait: Callable[[float], Awaitable[None]],
+    perform: Callable[[Any], Awaitable[Any]],
+) -> R:
+    """`synapse.steps.run_steps` with ``await``: ``wait`` for a `Wait`, ``perform`` for
+    any other step. A cancellation closes the generator where it stands."""
+    runner = StepRunner(steps)
+    try:
+        while (step := runner.next()) is not None:
+            if isinstance(step, Wait):
+                await wait(step.seconds)
+                continue
+            try:
+                runner.answered(await perform(step))
+            except ClientError as exc:
+                runner.failed(exc)
+        return runner.result
+    finally:
+        runner.close()
+
+
+async def achunked_upload(
+    transport: AsyncTransport,
+    path: str | os.PathLike[str],
+    *,
+    chunk_size: int,
+    resume: bool | None = None,
+    on_progress: ProgressCallback | None = None,
+    progress: bool = False,
+    timeout: Any = None,
+) -> dict[str, Any]:
+    """`synapse.uploads.upload_file`, awaited."""
+    uploader = ChunkedUploader(transport.sync, chunk_size=chunk_size)
+    steps = uploader.steps(
+        path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
+    )
+    return await arun_steps(steps, transport.wait, lambda step: transport.answer(step.call))
+
+
+async def adownload(
+    transport: AsyncTransport,
+    url: str,
+    dest: str | os.PathLike[str],
+    *,
+    size: int | None = None,
+    checksum: str | None = None,
+) -> Path:
+    """`synapse.downloads.download`, awaited."""
+    steps = download_steps(transport.policy, url, dest, size, checksum)
+    return await arun_steps(steps, transport.wait, lambda fetch: _afetch_once(transport, fetch))
+
+
+async def _afetch_once(transport: AsyncTransport, step: Fetch) -> None:
+    """One request of a download, streamed to the partial file: the sync one's loop."""
+    state = step.state
+    response = await transport.send(
+        "GET", step.url, headers=_range_headers(state), stream=True, ok_statuses=(416,)
+    )
+    try:
+        end = _begin(state, step.url, step.part, response.status_code, response.headers)
+        if end == _NOTHING:
+            return
+        with _open_part(step.part, state) as out:
+            try:
+                async for block in response.aiter_bytes(CHUNK):
+                    out.write(block)
+                    state.have += len(block)
+            except TransportError as exc:
+                sync = transport.sync
+                raise sync.broken_download(response.url, exc) from sync._masked(exc)
+        _end(state, end)
+    finally:
+        await response.aclose()

@@ -1,0 +1,89 @@
+"""Sans-IO protocols: a generator of steps, and the loop that does their I/O.
+
+A transfer's decisions (which request next, how long to back off, when to give up) are
+a generator that yields steps, a `Wait` (the retry policy's delay) or a protocol's own
+(`Send` a call, a download's fetch), and receives each step's outcome: its value, or the
+`ClientError` it raised, thrown in. `run_steps` does the I/O blocking (the sync client),
+`synapse.aio.transfers.arun_steps` with ``await``; the decisions are written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from synapse.errors import ClientError
+
+if TYPE_CHECKING:
+    from synapse.transport import Call
+
+__all__ = ["Send", "StepRunner", "Wait", "run_steps"]
+
+Y = TypeVar("Y")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send this call (it asks for no retries of its own); its decoded answer is the
+    outcome."""
+
+    call: Call
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Wait this long (the retry policy's backoff) before the next step."""
+
+    seconds: float
+
+
+class StepRunner(Generic[Y, R]):
+    """Feeds a generator of steps the outcome of the previous one: what the blocking and
+    the awaiting loop share, so that theirs is only the I/O."""
+
+    def __init__(self, steps: Generator[Y, Any, R]) -> None:
+        self._steps = steps
+        self._reply: Any = None
+        self._failure: ClientError | None = None
+        self.result: R
+
+    def next(self) -> Y | None:
+        """The next step, or ``None`` when the generator returned (``result``)."""
+        reply, failure, self._reply, self._failure = self._reply, self._failure, None, None
+        try:
+            return self._steps.send(reply) if failure is None else self._steps.throw(failure)
+        except StopIteration as done:
+            self.result = done.value
+            return None
+
+    def answered(self, reply: Any) -> None:
+        self._reply = reply
+
+    def failed(self, error: ClientError) -> None:
+        self._failure = error
+
+    def close(self) -> None:
+        """Stop the generator where it is (its ``finally`` clauses run: files closed)."""
+        self._steps.close()
+
+
+def run_steps(
+    steps: Generator[Y, Any, R], wait: Callable[[float], None], perform: Callable[[Any], Any]
+) -> R:
+    """Run a generator of steps with blocking I/O: ``wait`` for a `Wait`, ``perform``
+    for any other step."""
+    runner = StepRunner(steps)
+    try:
+        while (step := runner.next()) is not None:
+            if isinstance(step, Wait):
+                wait(step.seconds)
+                continue
+            try:
+                runner.answered(perform(step))
+            except ClientError as exc:
+                runner.failed(exc)
+        return runner.result
+    finally:
+        runner.close()
