@@ -3,8 +3,10 @@
 A transfer's decisions (which request next, how long to back off, when to give up) are
 a generator that yields steps, a `Wait` (the retry policy's delay) or a protocol's own
 (`Send` a call, a download's fetch), and receives each step's outcome: its value, or the
-`ClientError` it raised, thrown in. `run_steps` does the I/O blocking (the sync client),
-`synapse.aio.transfers.arun_steps` with ``await``; the decisions are written once.
+`ClientError` it raised, thrown in; a `Pause` between slices of a long local computation
+lets an event loop run other tasks (and cancel this one). `run_steps` does the I/O
+blocking (the sync client), `synapse.aio.transfers.arun_steps` with ``await``; the
+decisions are written once.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from synapse.errors import ClientError
 if TYPE_CHECKING:
     from synapse.transport import Call
 
-__all__ = ["Send", "StepRunner", "Wait", "run_steps"]
+__all__ = ["Pause", "Send", "StepRunner", "Wait", "run_steps"]
 
 Y = TypeVar("Y")
 R = TypeVar("R")
@@ -37,6 +39,16 @@ class Wait:
     """Wait this long (the retry policy's backoff) before the next step."""
 
     seconds: float
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A turn for others between slices of local work (hashing a resumed upload's
+    prefix): nothing for a blocking loop, a yield to the event loop for an async one."""
+
+
+#: The one pause (it carries nothing).
+PAUSE = Pause()
 
 
 class StepRunner(Generic[Y, R]):
@@ -79,6 +91,8 @@ def run_steps(
         while (step := runner.next()) is not None:
             if isinstance(step, Wait):
                 wait(step.seconds)
+                continue
+            if isinstance(step, Pause):
                 continue
             try:
                 runner.answered(perform(step))

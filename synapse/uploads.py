@@ -46,7 +46,7 @@ from synapse.errors import (
     ValidationError,
 )
 from synapse.protocol import UPLOAD_CHUNK_SIZE
-from synapse.steps import Send, Wait, run_steps
+from synapse.steps import PAUSE, Pause, Send, Wait, run_steps
 from synapse.transport import Call
 from synapse.urls import build_path
 
@@ -181,8 +181,9 @@ class _ChunkBody:
             self._file.close()
 
 
-def _hash_range(path: Path, hasher: Any, start: int, end: int) -> None:
-    """Feed bytes ``[start, end)`` of the file to the hasher (a local read, nothing sent)."""
+def _hash_range(path: Path, hasher: Any, start: int, end: int) -> Generator[Pause, Any, None]:
+    """Feed bytes ``[start, end)`` of the file to the hasher (a local read, nothing sent),
+    pausing after each block: an event loop is not held for the whole prefix."""
     with open(path, "rb") as source:
         source.seek(start)
         left = end - start
@@ -192,6 +193,7 @@ def _hash_range(path: Path, hasher: Any, start: int, end: int) -> None:
                 raise InvalidInputError(f"{path} shrank while it was being uploaded")
             hasher.update(block)
             left -= len(block)
+            yield PAUSE
 
 
 @dataclass
@@ -231,7 +233,7 @@ class _Journal:
 #: The chunked-upload protocol as a generator of steps, returning the finalized upload:
 #: every decision is made there; `run_steps` and `synapse.aio.transfers.arun_steps` only
 #: send, wait and feed back what happened.
-Steps = Generator[Send | Wait, Any, dict[str, Any]]
+Steps = Generator[Send | Wait | Pause, Any, dict[str, Any]]
 
 
 class ChunkedUploader:
@@ -385,10 +387,10 @@ class ChunkedUploader:
                 pass  # the hasher already covers exactly what the server has
             elif offset <= server_offset <= offset + length:
                 hasher = checkpoint
-                _hash_range(file, hasher, offset, server_offset)
+                yield from _hash_range(file, hasher, offset, server_offset)
             else:
                 hasher = hashlib.md5()
-                _hash_range(file, hasher, 0, server_offset)
+                yield from _hash_range(file, hasher, 0, server_offset)
             offset = server_offset
             meter.update(offset)
         state = yield from self._finalize(url, upload_id, hasher.hexdigest(), file, timeout)
@@ -397,7 +399,7 @@ class ChunkedUploader:
 
     def _resume(
         self, entry: Mapping[str, Any], file: Path, total: int, hasher: Any, timeout: Any
-    ) -> Generator[Send | Wait, Any, dict[str, Any] | None]:
+    ) -> Generator[Send | Wait | Pause, Any, dict[str, Any] | None]:
         """Where a journaled upload stands: its offset (prefix hashed), or its completion."""
         try:
             state = yield from self._state(str(entry["url"]), timeout)
@@ -410,7 +412,7 @@ class ChunkedUploader:
         offset = state.get("offset")
         if not isinstance(offset, int) or not 0 <= offset <= total:
             return None
-        _hash_range(file, hasher, 0, offset)
+        yield from _hash_range(file, hasher, 0, offset)
         if state.get("completed_at"):
             if state.get("checksum") not in (None, hasher.hexdigest()) or offset != total:
                 return None

@@ -11,6 +11,7 @@ transfer at its next ``await``, the request in flight included; the generator is
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
@@ -28,7 +29,7 @@ from synapse.downloads import (
     download_steps,
 )
 from synapse.errors import ClientError, TransportError
-from synapse.steps import StepRunner, Wait
+from synapse.steps import Pause, StepRunner, Wait
 from synapse.uploads import ChunkedUploader, ProgressCallback
 
 __all__ = ["achunked_upload", "adownload", "arun_steps"]
@@ -49,6 +50,9 @@ async def arun_steps(
         while (step := runner.next()) is not None:
             if isinstance(step, Wait):
                 await wait(step.seconds)
+                continue
+            if isinstance(step, Pause):
+                await asyncio.sleep(0)  # the loop runs others, and may cancel this
                 continue
             try:
                 runner.answered(await perform(step))

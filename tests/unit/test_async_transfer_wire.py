@@ -322,3 +322,51 @@ async def test_one_failed_upload_among_many_stops_the_others(tmp_path: Path) -> 
         assert in_flight == 0
         assert asyncio.all_tasks() == before
     assert len(client.atransport.http.requests) == 3  # type: ignore[attr-defined]
+
+
+def test_hashing_a_resumed_prefix_pauses_after_every_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synapse import steps, uploads
+
+    monkeypatch.setattr(uploads, "READ_BLOCK", 4)
+    path = tmp_path / "prefix.bin"
+    path.write_bytes(b"0123456789abc")
+    hasher = hashlib.md5()
+    yielded = list(uploads._hash_range(path, hasher, 1, 11))
+    assert yielded == [steps.PAUSE] * 3  # 4 + 4 + 2 bytes
+    assert hasher.hexdigest() == hashlib.md5(b"123456789a").hexdigest()
+
+
+async def test_a_pause_gives_the_event_loop_a_turn_and_nothing_else() -> None:
+    from synapse.aio.transfers import arun_steps
+    from synapse.steps import PAUSE, run_steps
+
+    order: list[str] = []
+
+    def work() -> Any:
+        for n in range(3):
+            order.append(f"slice {n}")
+            yield PAUSE
+        return "done"
+
+    async def other() -> None:
+        for n in range(3):
+            order.append(f"other {n}")
+            await asyncio.sleep(0)
+
+    async def nothing(_: float) -> None:
+        raise AssertionError("a pause is not a wait")
+
+    async def send(_: Any) -> Any:
+        raise AssertionError("a pause sends nothing")
+
+    ticker = asyncio.ensure_future(other())
+    assert await arun_steps(work(), nothing, send) == "done"
+    await ticker
+    assert order[:4] == ["slice 0", "other 0", "slice 1", "other 1"]  # interleaved
+    order.clear()
+    assert run_steps(work(), lambda s: order.append("wait"), lambda s: order.append("send")) == (
+        "done"
+    )
+    assert order == ["slice 0", "slice 1", "slice 2"]  # the blocking loop just goes on
