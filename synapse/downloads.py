@@ -28,6 +28,7 @@ from synapse.errors import (
     ClientError,
     InvalidInputError,
 )
+from synapse.paths import names_folder
 from synapse.steps import Wait, run_steps
 from synapse.uploads import cache_dir
 
@@ -291,8 +292,8 @@ def _verify(part: Path, checksum: str, url: str) -> None:
 
 def _check_dest(dest: str | os.PathLike[str]) -> Path:
     target = Path(dest)
-    if target.is_dir():
-        raise InvalidInputError(f"download destination is a folder, not a file path: {target}")
+    if names_folder(dest):
+        raise InvalidInputError(f"download destination is a folder, not a file path: {dest}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):

@@ -19,7 +19,14 @@ from urllib.parse import unquote, urlsplit
 
 from synapse.errors import UnsafePathError
 
-__all__ = ["MAX_COMPONENT_BYTES", "path_inside", "safe_component", "unique_path", "url_basename"]
+__all__ = [
+    "MAX_COMPONENT_BYTES",
+    "names_folder",
+    "path_inside",
+    "safe_component",
+    "unique_path",
+    "url_basename",
+]
 
 MAX_COMPONENT_BYTES = 200  # below every common file system's 255-byte name limit
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
@@ -57,6 +64,14 @@ def _shorten(text: str) -> str:
     budget = MAX_COMPONENT_BYTES - len(suffix.encode("utf-8")) - (1 if suffix else 0)
     cut = stem.encode("utf-8")[:budget].decode("utf-8", "ignore")
     return f"{cut}.{suffix}" if suffix else cut
+
+
+def names_folder(dest: str | os.PathLike[str]) -> bool:
+    """Whether ``dest`` means a folder: one that exists, or a path written with a
+    trailing separator (``"models/"``, which `Path` would silently drop)."""
+    text = os.fspath(dest)
+    separators = tuple(s for s in (os.sep, os.altsep) if s)
+    return Path(text).is_dir() or (isinstance(text, str) and text.endswith(separators))
 
 
 def path_inside(dest: str | os.PathLike[str], *components: str) -> Path:

@@ -12,7 +12,7 @@ from pydantic import JsonValue
 from synapse.downloads import download
 from synapse.errors import InvalidInputError
 from synapse.managers import CreateMixin, DeleteMixin, GetMixin, ListMixin, UpdateMixin
-from synapse.paths import path_inside, safe_component, url_basename
+from synapse.paths import names_folder, path_inside, safe_component, url_basename
 from synapse.resources.base import (
     JsonDict,
     Relation,
@@ -52,7 +52,8 @@ class Model(Resource):
     created: datetime | None = None
 
     def download(self, dest: str | os.PathLike[str]) -> Path:
-        """Download the model's file; ``dest`` is a file path or an existing folder.
+        """Download the model's file; ``dest`` is a file path, or a folder (one that
+        exists, or written with a trailing ``/``: made when missing).
 
         In a folder, the file is named after the URL's last segment, reduced to one safe
         path component: the server's URL cannot make it land elsewhere.
@@ -60,7 +61,8 @@ class Model(Resource):
         if not self.file:
             raise InvalidInputError(f"model {self.id} has no file")
         target = Path(dest)
-        if target.is_dir():
+        if names_folder(dest):
+            target.mkdir(parents=True, exist_ok=True)
             name = safe_component(url_basename(self.file), f"model-{self.id}")
             target = path_inside(target, name)
         return download(self._bound_client().transport, self.file, target)

@@ -232,6 +232,22 @@ def test_models_create_with_a_file_and_download(
     assert model.download(saved_dir).parent == saved_dir
 
 
+def test_a_destination_written_with_a_trailing_slash_is_a_folder(
+    synapse_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = make_file(tmp_path / "model.zip", 3 * KIB)
+    model = synapse_client.models.create(name="detector", file=archive, plugin="yolo-trainer")
+    monkeypatch.chdir(tmp_path)
+    saved = model.download("models/")  # as docs/transfers.md writes it: made when missing
+    assert (tmp_path / "models").is_dir()
+    assert saved.parent.resolve() == (tmp_path / "models").resolve()
+    assert saved.read_bytes() == archive.read_bytes()
+    assert model.file is not None
+    with pytest.raises(InvalidInputError, match="is a folder"):
+        synapse_client.download(model.file, "copies/")  # a file path is needed here
+    assert not (tmp_path / "copies").exists()
+
+
 def test_plugin_release_with_an_archive(
     synapse_client: Client, demo: dict[str, Any], tmp_path: Path
 ) -> None:
