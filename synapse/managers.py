@@ -12,13 +12,21 @@ A manager is composed of the capabilities its endpoints support:
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import synapse.protocol as protocol
 from synapse.encoding import find_set, set_for_dict
-from synapse.errors import ClientError, DeferredFieldError, InvalidInputError, NotFoundError
+from synapse.errors import (
+    ClientError,
+    DeferredFieldError,
+    InvalidInputError,
+    NotFoundError,
+    UnknownFieldWarning,
+)
 from synapse.filters import FilterSet
 from synapse.pagination import StableWalk
 from synapse.query import QuerySet
@@ -411,6 +419,7 @@ class CreateMixin(Manager[T]):
 
         from synapse.resources.base import Resource
 
+        self._check_field_names(fields)
         values = {k: v.pk if isinstance(v, Resource) else v for k, v in fields.items()}
         misplaced = find_set(values)
         if misplaced:
@@ -422,8 +431,34 @@ class CreateMixin(Manager[T]):
         return draft.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
     def create(self, **fields: Any) -> T:
-        """Create one object and return it as the server answered."""
+        """Create one object and return it as the server answered.
+
+        A keyword the kind does not declare is sent as given, with an
+        [`UnknownFieldWarning`][synapse.errors.UnknownFieldWarning] (the backend may know
+        fields this SDK does not), unless it is a near miss of a declared one: then it is
+        refused before sending (``titel=`` would be dropped by the server, and the object
+        made without its title).
+        """
         return self._build(self._create_json(self._body(fields)))
+
+    def _check_field_names(self, fields: Mapping[str, Any]) -> None:
+        declared = self.resource.model_fields
+        known = sorted({n for name, f in declared.items() for n in (name, f.alias) if n})
+        unknown = [name for name in fields if name not in known]
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=2, cutoff=0.8)
+            if close:
+                raise InvalidInputError(
+                    f"{self.resource.__name__} has no field {name!r}; did you mean "
+                    f"{' or '.join(map(repr, close))}?"
+                )
+        if unknown:
+            warnings.warn(
+                f"{self.resource.__name__}: sending {unknown} as given; the SDK declares "
+                f"{', '.join(sorted(declared))}",
+                UnknownFieldWarning,
+                stacklevel=4,
+            )
 
     def _create_json(self, body: Any) -> Any:
         """POST ``body`` as given (one object or a list) and return the answer as sent."""

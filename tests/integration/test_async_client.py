@@ -321,3 +321,12 @@ async def test_https_to_a_plain_http_server_says_tls_and_that_nothing_was_sent(
     async with AsyncClient(url, "t" * 20, max_retries=0) as client:
         with pytest.raises(ClientConnectionError, match=r"TLS handshake failed.*http://"):
             await client.projects.acount()
+
+
+async def test_acreate_refuses_a_near_miss_before_sending(
+    aclient: AsyncClient, synapse_backend: LocalBackend
+) -> None:
+    synapse_backend.clear_requests()
+    with pytest.raises(InvalidInputError, match="did you mean 'title'"):
+        await aclient.projects.acreate(titel="x")
+    assert synapse_backend.requests == []

@@ -25,6 +25,7 @@ from synapse import (
     StorageCategory,
     StorageProvider,
     Task,
+    UnknownFieldWarning,
     UnknownFilterError,
 )
 from synapse.local import LocalBackend, ManualClock
@@ -262,7 +263,8 @@ def test_update_refresh_delete(synapse_client: Client, demo: dict[str, Any]) -> 
 def test_unknown_fields_are_kept_and_round_trip(
     synapse_client: Client, demo: dict[str, Any]
 ) -> None:
-    plugin = synapse_client.plugins.create(code="p9", name="P9", future_field={"x": 1})
+    with pytest.warns(UnknownFieldWarning, match="future_field"):
+        plugin = synapse_client.plugins.create(code="p9", name="P9", future_field={"x": 1})
     assert plugin.model_extra == {"future_field": {"x": 1}}
     plugin.name = "renamed"
     plugin.save()  # a PUT: the whole object, unknown fields included
@@ -524,3 +526,29 @@ def test_order_by_is_checked_against_the_kinds_orderable_fields(
     newest = synapse_client.tasks.filter(project=demo["project"]).order_by("-id").first()
     assert newest is not None
     assert newest.id == 12
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "meant"),
+    [
+        ("projects", {"titel": "x"}, "title"),
+        ("projects", {"title": "x", "descripton": "y"}, "description"),
+        ("plugins", {"code": "p", "nme": "P"}, "name"),
+    ],
+)
+def test_a_near_miss_of_a_declared_field_is_refused_before_sending(
+    synapse_client: Client,
+    synapse_backend: Any,
+    kind: str,
+    fields: dict[str, Any],
+    meant: str,
+) -> None:
+    manager = getattr(synapse_client, kind)
+    before = manager.count()
+    synapse_backend.clear_requests()
+    with pytest.raises(InvalidInputError, match=f"did you mean '{meant}'"):
+        manager.create(**fields)
+    report = manager.bulk_create([fields])
+    assert isinstance(report.failed[0].error, InvalidInputError)
+    assert synapse_backend.requests == []
+    assert manager.count() == before
