@@ -27,7 +27,8 @@ def _check_name(name: Any) -> str:
 class Split:
     """How tasks are shared out between named splits.
 
-    ``Split.ratios(train=0.8, val=0.2, seed=0)`` hashes each task's id with the seed;
+    ``Split.ratios(train=0.8, val=0.2, seed=0)`` hashes each task's id with the seed
+    (the ratios are weights, normalized; they hold on average, not for a few tasks);
     ``Split.filters(train={"tags": [1]}, val={"tags": [2]})`` runs the query once per
     split with those extra filters (a task matched by two is exported in the first and
     listed in the report). ``Split.none()`` puts every task in ``all``.
