@@ -17,7 +17,14 @@ from typing import Any, Literal
 
 from synapse.enums import WireEnum, require_enum
 from synapse.errors import InvalidInputError, UnknownFilterError, UnknownFilterWarning
-from synapse.protocol import COMMON_FILTERS, CONTROL_PARAMS, Kind
+from synapse.protocol import (
+    COMMON_FILTERS,
+    CONTROL_PARAMS,
+    KINDS,
+    Kind,
+    filter_target,
+    kind_of_resource,
+)
 
 __all__ = [
     "CONTROL_PARAMS",
@@ -50,6 +57,8 @@ class FilterSet:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Names the backend accepts but whose meaning is not documented: refused, with why.
     refused: Mapping[str, str] = field(default_factory=dict)
+    #: The kind whose ids (or objects) each id filter takes (``project``: ``projects``).
+    targets: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, kind: Kind) -> FilterSet:
@@ -61,6 +70,11 @@ class FilterSet:
             common=kind.common_filters,
             choices={name: f.choices for name, f in declared if f.choices},
             refused={name: f.note for name, f in declared if f.refused},
+            targets={
+                name: target
+                for name, f in [*declared, *(COMMON_FILTERS.items() if kind.common_filters else ())]
+                if (target := filter_target(kind, f)) is not None
+            },
         )
 
     def allowed(self) -> dict[str, FilterType]:
@@ -98,6 +112,8 @@ class FilterSet:
         }
         for name in set(encoded) & set(self.choices):
             self._check_choice(name, encoded[name])
+        for name in set(filters) & set(self.targets):
+            _check_objects(name, filters[name], self.targets[name])
         return encoded
 
     def _check_choice(self, name: str, value: Any) -> None:
@@ -165,6 +181,24 @@ def _pk_of(name: str, value: Any) -> int | str:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInputError(f"filter {name!r} expects an id (int) or an object, got {value!r}")
     return value
+
+
+def _check_objects(name: str, value: Any, target: str) -> None:
+    """An object given to an id filter must be of the kind the filter takes: a plugin's
+    id as a project id would match the wrong rows without a word."""
+    from synapse.resources.base import Resource
+
+    values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    for item in values:
+        if not isinstance(item, Resource):
+            continue
+        cls = type(item)
+        kind = kind_of_resource(cls.__module__, cls.__qualname__)
+        if kind is not None and kind.name != target:
+            wanted = KINDS[target].resource_name if target in KINDS else target
+            raise InvalidInputError(
+                f"filter {name!r} takes {wanted} ids or objects, got a {cls.__name__}"
+            )
 
 
 def _iso_date(text: str) -> bool:

@@ -32,6 +32,7 @@ __all__ = [
     "Lookup",
     "date_ranges",
     "declare",
+    "filter_target",
     "id_filters",
     "kind_of_resource",
     "withdraw",
@@ -243,6 +244,22 @@ def withdraw(name: str) -> None:
 
 
 _BY_RESOURCE: dict[str, Kind] = {}
+
+
+def filter_target(kind: Kind, declared: Filter) -> str | None:
+    """The kind whose ids an ``id``/``ids`` filter of ``kind`` takes (``project`` of
+    tasks: ``projects``), from the fields declared; None when they are not a kind's
+    (``users``) or the filter takes no ids."""
+    if declared.type not in ("id", "ids"):
+        return None
+    table = kind.name
+    if declared.join is not None:
+        table = declared.join.table
+    if declared.field == "id":
+        return table
+    on = KINDS.get(table)
+    wire = on.fields.get(declared.field, "") if on is not None else ""
+    return wire.removeprefix("fk:") if wire.startswith("fk:") else None
 
 
 def kind_of_resource(module: str, name: str) -> Kind | None:

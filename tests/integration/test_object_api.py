@@ -552,3 +552,20 @@ def test_a_near_miss_of_a_declared_field_is_refused_before_sending(
     assert isinstance(report.failed[0].error, InvalidInputError)
     assert synapse_backend.requests == []
     assert manager.count() == before
+
+
+def test_an_object_of_another_kind_is_refused_by_an_id_filter(
+    synapse_client: Client, synapse_backend: Any, demo: dict[str, Any]
+) -> None:
+    project = synapse_client.projects.get(demo["project"])
+    plugin = synapse_client.plugins.first()
+    assert plugin is not None
+    task = synapse_client.tasks.get(1)
+    expected = synapse_client.tasks.filter(project=project.id).count()
+    assert synapse_client.tasks.filter(project=project).count() == expected
+    synapse_backend.clear_requests()
+    with pytest.raises(InvalidInputError, match="'project' takes Project ids or objects, got a"):
+        synapse_client.tasks.filter(project=plugin).count()
+    with pytest.raises(InvalidInputError, match="'ids' takes Task ids"):
+        list(synapse_client.tasks.filter(ids=[task, project]))
+    assert synapse_backend.requests == []

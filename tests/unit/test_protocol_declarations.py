@@ -56,3 +56,24 @@ def test_resources_and_paths_are_unique() -> None:
         assert kind.path.endswith("/")
         assert kind.path.strip("/")
         assert kind.capabilities <= set(protocol.CAPABILITIES)
+
+
+def test_every_id_filter_target_is_a_declared_kind_or_table() -> None:
+    from synapse.filters import FilterSet
+
+    tables = {
+        wire.removeprefix("fk:")
+        for kind in protocol.KINDS.values()
+        for wire in kind.fields.values()
+        if wire.startswith("fk:")
+    }
+    for name, kind in protocol.KINDS.items():
+        targets = FilterSet.of(kind).targets
+        assert set(targets.values()) <= set(protocol.KINDS) | tables, name
+        for filter_name, target in targets.items():
+            declared = kind.filters.get(filter_name) or protocol.COMMON_FILTERS[filter_name]
+            assert declared.type in ("id", "ids")
+            if declared.field == "id" and declared.join is None:
+                assert target == name  # the kind's own ids
+    assert FilterSet.of(protocol.KINDS["tasks"]).targets["project"] == "projects"
+    assert "users" not in FilterSet.of(protocol.KINDS["assignments"]).targets  # plain ints
