@@ -16,12 +16,16 @@ import functools
 import inspect
 import logging
 import os
+import select
+import socket
 import ssl
+import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
 try:
+    import httpcore
     import httpx
 except ModuleNotFoundError as missing:  # pragma: no cover - the extra is not installed
     raise ModuleNotFoundError(
@@ -205,8 +209,12 @@ class HttpxTransport:
         if self._client is None or self._loop is not loop:
             self._loop = loop
             bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            transport = self._transport
+            if transport is None and not urllib.request.getproxies():
+                # (with a proxy in the environment, httpx's own transports route to it)
+                transport = _PooledTransport(_ssl_context(bundle), self._limits)
             self._client = httpx.AsyncClient(
-                transport=self._transport,
+                transport=transport,
                 limits=self._limits,
                 follow_redirects=False,
                 verify=_ssl_context(bundle),
@@ -275,6 +283,130 @@ class HttpxTransport:
         client, self._client = self._client, None
         if client is not None and self._loop is asyncio.get_running_loop():
             await client.aclose()  # (a pool of a loop that has ended went with it)
+
+
+class _PooledTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over `_Pool` and `_Backend`: the same requests and answers, with
+    httpcore's per-request bookkeeping made linear in the pooled connections (it was
+    most of the client's CPU per page on a listing with 16 pages in flight)."""
+
+    def __init__(self, verify: ssl.SSLContext, limits: httpx.Limits) -> None:
+        super().__init__(verify=verify, limits=limits)
+        self._pool = _Pool(
+            ssl_context=verify,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_Backend(),
+        )
+
+
+class _Pool(httpcore.AsyncConnectionPool):
+    """httpcore 1.0's pool, its housekeeping linear: httpcore counts the connections
+    again for every idle one (quadratic, run two or three times per request), and
+    closes idle connections once more than ``max_keepalive_connections`` exist in all
+    rather than once that many are idle, as its documentation says."""
+
+    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        closing: list[httpcore.AsyncConnectionInterface] = []
+        kept: list[httpcore.AsyncConnectionInterface] = []
+        idle = 0
+        for connection in self._connections:
+            if connection.is_closed():
+                continue
+            spare = connection.is_idle() and idle >= self._max_keepalive_connections
+            if spare or connection.has_expired():
+                closing.append(connection)
+            else:
+                idle += connection.is_idle()
+                kept.append(connection)
+        self._connections = kept
+        for waiting in [request for request in self._requests if request.is_queued()]:
+            origin = waiting.request.url.origin
+            found = next(
+                (c for c in kept if c.can_handle_request(origin) and c.is_available()), None
+            )
+            if found is None and len(kept) >= self._max_connections:
+                spare = next((c for c in kept if c.is_idle()), None)
+                if spare is None:
+                    continue  # the request waits for a connection to free up
+                kept.remove(spare)
+                closing.append(spare)
+            if found is None:
+                found = self.create_connection(origin)
+                kept.append(found)
+            waiting.assign_to_connection(found)
+        return closing
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """httpcore's anyio stream with its socket looked up once: before each request the
+    pool asks every idle connection whether its socket is readable (closed by the
+    server), and anyio builds a dict of all its attributes to answer each time."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+class _Backend(httpcore.AsyncNetworkBackend):
+    """httpcore's anyio backend, its TCP streams wrapped in `_Stream`."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _Stream(stream)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _readable(sock: socket.socket | None) -> bool:
+    """Whether a socket has bytes (or its end) waiting: on an idle connection, the
+    server closed it. No socket counts as closed."""
+    if sock is None or sock.fileno() < 0:
+        return True
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - Windows
 
 
 def async_transport(
