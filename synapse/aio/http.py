@@ -19,7 +19,6 @@ import os
 import select
 import socket
 import ssl
-import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -41,6 +40,7 @@ from synapse.http import (
     Request,
     Response,
     _MaskUrlCredentials,
+    environ_proxy,
     tls_reason,
 )
 from synapse.urls import origin
@@ -69,6 +69,7 @@ class _MaskHttpxUrls(_MaskUrlCredentials):
 
 for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).addFilter(_MaskHttpxUrls())
+_log = logging.getLogger("httpx")
 
 
 class AsyncResponse:
@@ -176,12 +177,17 @@ class AsyncHTTPTransport(Protocol):
 
 
 class HttpxTransport:
-    """The default `AsyncHTTPTransport`: one pooled ``httpx.AsyncClient``.
+    """The default `AsyncHTTPTransport`: a pooled httpx transport, sent to directly.
 
-    Redirects are followed here (at most ``MAX_REDIRECTS``), and every credential header
-    is dropped on a redirect off ``own_origin`` (httpx itself drops only
-    ``Authorization``). ``transport`` is an httpx transport to send through instead of
-    the network (``httpx.MockTransport``, or one that respx patches).
+    Requests go to the httpx transport's ``handle_async_request`` (not through
+    ``httpx.AsyncClient.send``, whose URL merging, auth and cookie layers cost more CPU
+    per request than the rest of the SDK). What the client layer did is done here, once:
+    redirects are followed (at most ``MAX_REDIRECTS``) and every credential header is
+    dropped on a redirect off ``own_origin``; cookies that the server sets are sent
+    back, as the sync client's session does; the environment's proxies are chosen per
+    origin as the sync client chooses them. ``transport`` is an httpx transport to send
+    through instead of the network (``httpx.MockTransport``); respx patches the httpcore
+    pool under the default one.
     """
 
     def __init__(
@@ -193,39 +199,63 @@ class HttpxTransport:
     ) -> None:
         self.origin = own_origin
         self._transport = transport
-        # httpx's default keep-alive pool (20): httpcore scans every pooled connection
-        # for each request, so a larger pool costs more CPU than it saves connects
+        # httpx's default keep-alive pool (20): every pooled connection is checked for
+        # each request, so a larger pool costs more CPU than it saves connects
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=min(20, max_connections)
         )
-        self._client: httpx.AsyncClient | None = None
+        self._senders: dict[str | None, httpx.AsyncBaseTransport] = {}
+        self._proxies: dict[tuple[str, str, int | None], str | None] = {}
+        self._cookies = httpx.Cookies()
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The pooled client, made on first use in each event loop (its connections
-        belong to the loop that opened them: a later ``asyncio.run`` gets new ones)."""
+    def sender(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
+        """The httpx transport for ``url``: the injected one, else a pool per proxy, made
+        on first use in each event loop (its connections belong to the loop that opened
+        them: a later ``asyncio.run`` gets new ones)."""
+        if self._transport is not None:
+            return self._transport
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._loop = loop
+        if self._loop is not loop:
+            self._loop, self._senders = loop, {}
+        key = (url.scheme, url.host, url.port)
+        if key not in self._proxies:
+            self._proxies[key] = environ_proxy(str(url))
+        proxy = self._proxies[key]
+        found = self._senders.get(proxy)
+        if found is None:
             bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            transport = self._transport
-            if transport is None and not urllib.request.getproxies():
-                # (with a proxy in the environment, httpx's own transports route to it)
-                transport = _PooledTransport(_ssl_context(bundle), self._limits)
-            self._client = httpx.AsyncClient(
-                transport=transport,
-                limits=self._limits,
-                follow_redirects=False,
-                verify=_ssl_context(bundle),
-                timeout=None,  # noqa: S113 - each request gives its own timeouts
+            verify = _ssl_context(bundle)
+            if proxy is None:
+                found = _PooledTransport(verify, self._limits)
+            else:
+                found = httpx.AsyncHTTPTransport(verify=verify, limits=self._limits, proxy=proxy)
+            self._senders[proxy] = found
+        return found
+
+    async def _send(self, outgoing: httpx.Request) -> httpx.Response:
+        """One hop: the jar's cookies on it, the answer's cookies into the jar."""
+        if self._cookies:
+            self._cookies.set_cookie_header(outgoing)
+        answer = await self.sender(outgoing.url).handle_async_request(outgoing)
+        answer.request = outgoing
+        if "set-cookie" in answer.headers:
+            self._cookies.extract_cookies(answer)
+        if _log.isEnabledFor(logging.INFO):  # the line httpx's client logs (masked)
+            _log.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                outgoing.method,
+                outgoing.url,
+                answer.http_version,
+                answer.status_code,
+                answer.reason_phrase,
             )
-        return self._client
+        return answer
 
     async def handle(self, request: Request) -> AsyncResponse:
-        client = self.client
-        timeout = _timeout(request.timeout.connect, request.timeout.read)
-        kwargs: dict[str, Any] = {"headers": request.headers}
+        headers = httpx.Headers(_DEFAULT_HEADERS)
+        headers.update(request.headers)
+        kwargs: dict[str, Any] = {"headers": headers, "extensions": _extensions(request)}
         opened: OpenFiles | None = None
         try:
             if request.files:
@@ -234,21 +264,17 @@ class HttpxTransport:
                 kwargs["data"] = _form_dict(request.form or [])
             elif request.content is not None:
                 kwargs["content"] = _async_content(request.content)
-            outgoing = client.build_request(
-                request.method, _with_query(request.url, request.params), timeout=timeout, **kwargs
+            outgoing = httpx.Request(
+                request.method, _with_query(request.url, request.params), **kwargs
             )
-            answer = await client.send(outgoing, stream=True)
+            answer = await self._send(outgoing)
             hops = 0
-            while answer.is_redirect and answer.next_request is not None:
-                follow = answer.next_request
+            while (follow := self._redirect(answer)) is not None:
                 await answer.aclose()
                 hops += 1
                 if hops > MAX_REDIRECTS:
                     raise TransportError("redirects", f"more than {MAX_REDIRECTS} redirects")
-                if origin(str(follow.url)) != self.origin:
-                    for name in CREDENTIAL_HEADERS:
-                        follow.headers.pop(name, None)
-                answer = await client.send(follow, stream=True)
+                answer = await self._send(follow)
             if not request.stream and answer.status_code < 400:  # read whole, natively
                 return AsyncResponse(
                     answer.status_code,
@@ -279,10 +305,44 @@ class HttpxTransport:
             on_close=answer.aclose,
         )
 
+    def _redirect(self, answer: httpx.Response) -> httpx.Request | None:
+        """The request a redirect asks for, or ``None``: 303 (and 302, and 301 for a
+        POST) become a GET without a body, as browsers, requests and httpx do; the
+        credentials stay on ``own_origin``; cookies come from the jar."""
+        location = answer.headers.get("Location")
+        if answer.status_code not in _REDIRECTS or not location:
+            return None
+        previous = answer.request
+        url = previous.url.join(location)
+        method, status = previous.method, answer.status_code
+        if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
+            method = "GET"
+        headers = httpx.Headers(previous.headers)
+        for name in ("Host", "Cookie"):
+            headers.pop(name, None)
+        if origin(str(url)) != self.origin:
+            for name in CREDENTIAL_HEADERS:
+                headers.pop(name, None)
+        if method != previous.method:
+            for name in ("Content-Length", "Transfer-Encoding", "Content-Type"):
+                headers.pop(name, None)
+            return httpx.Request(method, url, headers=headers, extensions=previous.extensions)
+        return httpx.Request(
+            method, url, headers=headers, stream=previous.stream, extensions=previous.extensions
+        )
+
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
-            await client.aclose()  # (a pool of a loop that has ended went with it)
+        senders, self._senders = list(self._senders.values()), {}
+        if self._transport is not None:
+            senders.append(self._transport)
+        if self._loop is asyncio.get_running_loop():
+            for sender in senders:
+                await sender.aclose()  # (a pool of a loop that has ended went with it)
+
+
+#: What httpx's client would have added (the sync client's session sends the same).
+_DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class _PooledTransport(httpx.AsyncHTTPTransport):
@@ -327,11 +387,11 @@ class _Pool(httpcore.AsyncConnectionPool):
                 (c for c in kept if c.can_handle_request(origin) and c.is_available()), None
             )
             if found is None and len(kept) >= self._max_connections:
-                spare = next((c for c in kept if c.is_idle()), None)
-                if spare is None:
+                unused = next((c for c in kept if c.is_idle()), None)
+                if unused is None:
                     continue  # the request waits for a connection to free up
-                kept.remove(spare)
-                closing.append(spare)
+                kept.remove(unused)
+                closing.append(unused)
             if found is None:
                 found = self.create_connection(origin)
                 kept.append(found)
@@ -431,11 +491,16 @@ def _ssl_context(bundle: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=True)
 
 
+def _extensions(request: Request) -> dict[str, Any]:
+    """The request extensions httpcore reads: the timeouts."""
+    return {"timeout": _timeouts(request.timeout.connect, request.timeout.read)}
+
+
 @functools.lru_cache(maxsize=64)
-def _timeout(connect: float | None, read: float | None) -> httpx.Timeout:
-    """httpx's timeouts for the SDK's (connect, read): writes as reads, the pool as a
-    connect."""
-    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+def _timeouts(connect: float | None, read: float | None) -> dict[str, float | None]:
+    """httpcore's timeouts for the SDK's (connect, read): writes as reads, the pool as a
+    connect (one dict per pair: httpcore only reads it)."""
+    return {"connect": connect, "read": read, "write": read, "pool": connect}
 
 
 def _with_query(url: str, params: list[tuple[str, str]]) -> str:
