@@ -318,8 +318,8 @@ class HttpxTransport:
         if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
             method = "GET"
         headers = httpx.Headers(previous.headers)
-        for name in ("Host", "Cookie"):
-            headers.pop(name, None)
+        headers.pop("Cookie", None)
+        headers["Host"] = url.netloc.decode("ascii")  # (a request given its stream keeps these)
         if origin(str(url)) != self.origin:
             for name in CREDENTIAL_HEADERS:
                 headers.pop(name, None)
