@@ -213,11 +213,11 @@ class HttpxTransport:
         """The httpx transport for ``url``: the injected one, else a pool per proxy, made
         on first use in each event loop (its connections belong to the loop that opened
         them: a later ``asyncio.run`` gets new ones)."""
-        if self._transport is not None:
-            return self._transport
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop, self._senders = loop, {}
+        if self._transport is not None:
+            return self._transport
         key = (url.scheme, url.host, url.port)
         if key not in self._proxies:
             self._proxies[key] = environ_proxy(str(url))
@@ -352,7 +352,9 @@ class _PooledTransport(httpx.AsyncHTTPTransport):
 
     def __init__(self, verify: ssl.SSLContext, limits: httpx.Limits) -> None:
         super().__init__(verify=verify, limits=limits)
-        self._pool = _Pool(
+        # the linear housekeeping overrides httpcore 1.0's; a later httpcore keeps its own
+        pool = _Pool if httpcore.__version__.startswith("1.0.") else httpcore.AsyncConnectionPool
+        self._pool = pool(
             ssl_context=verify,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,

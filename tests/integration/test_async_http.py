@@ -253,3 +253,31 @@ def test_a_proxy_in_the_environment_gets_httpx_own_transport(
     assert isinstance(direct, aio_http._PooledTransport)
     assert not isinstance(proxied, aio_http._PooledTransport)
     assert isinstance(proxied._pool, httpcore.AsyncHTTPProxy)
+
+
+async def test_aclose_closes_an_injected_httpx_transport(synapse_backend: LocalBackend) -> None:
+    closed: list[bool] = []
+
+    class Closing(httpx.AsyncHTTPTransport):
+        async def aclose(self) -> None:
+            closed.append(True)
+            await super().aclose()
+
+    client = AsyncClient(synapse_backend.url, synapse_backend.token, transport=Closing())
+    async with client:
+        assert await client.projects.acount() >= 0
+    assert closed == [True]
+
+
+async def test_the_default_pool_is_the_linear_one_on_httpcore_1_0(
+    synapse_backend: LocalBackend,
+) -> None:
+    http = HttpxTransport(origin(synapse_backend.url))
+    async with AsyncClient(synapse_backend.url, synapse_backend.token, transport=http) as client:
+        await client.projects.acount()
+        pool = http.sender(httpx.URL(synapse_backend.url))._pool  # type: ignore[attr-defined]
+    expected = (
+        aio_http._Pool if httpcore.__version__.startswith("1.0.") else httpcore.AsyncConnectionPool
+    )
+    assert type(pool) is expected
+    assert pool.connections == []  # closed with the client
