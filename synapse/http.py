@@ -202,6 +202,12 @@ class HTTPTransport(Protocol):
 # --------------------------------------------------------------------------- requests
 
 
+def environ_proxy(url: str) -> str | None:
+    """The environment's proxy for ``url`` (``*_PROXY``, ``NO_PROXY``), as the sync
+    client's session picks it; the async client asks this once per origin."""
+    return requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+
+
 class _Session(requests.Session):
     """A session that drops every credential header on a redirect to another origin."""
 

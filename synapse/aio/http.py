@@ -16,12 +16,15 @@ import functools
 import inspect
 import logging
 import os
+import select
+import socket
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
 try:
+    import httpcore
     import httpx
 except ModuleNotFoundError as missing:  # pragma: no cover - the extra is not installed
     raise ModuleNotFoundError(
@@ -37,6 +40,7 @@ from synapse.http import (
     Request,
     Response,
     _MaskUrlCredentials,
+    environ_proxy,
     tls_reason,
 )
 from synapse.urls import origin
@@ -65,6 +69,7 @@ class _MaskHttpxUrls(_MaskUrlCredentials):
 
 for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).addFilter(_MaskHttpxUrls())
+_log = logging.getLogger("httpx")
 
 
 class AsyncResponse:
@@ -172,12 +177,17 @@ class AsyncHTTPTransport(Protocol):
 
 
 class HttpxTransport:
-    """The default `AsyncHTTPTransport`: one pooled ``httpx.AsyncClient``.
+    """The default `AsyncHTTPTransport`: a pooled httpx transport, sent to directly.
 
-    Redirects are followed here (at most ``MAX_REDIRECTS``), and every credential header
-    is dropped on a redirect off ``own_origin`` (httpx itself drops only
-    ``Authorization``). ``transport`` is an httpx transport to send through instead of
-    the network (``httpx.MockTransport``, or one that respx patches).
+    Requests go to the httpx transport's ``handle_async_request`` (not through
+    ``httpx.AsyncClient.send``, whose URL merging, auth and cookie layers cost more CPU
+    per request than the rest of the SDK). What the client layer did is done here, once:
+    redirects are followed (at most ``MAX_REDIRECTS``) and every credential header is
+    dropped on a redirect off ``own_origin``; cookies that the server sets are sent
+    back, as the sync client's session does; the environment's proxies are chosen per
+    origin as the sync client chooses them. ``transport`` is an httpx transport to send
+    through instead of the network (``httpx.MockTransport``); respx patches the httpcore
+    pool under the default one.
     """
 
     def __init__(
@@ -189,35 +199,63 @@ class HttpxTransport:
     ) -> None:
         self.origin = own_origin
         self._transport = transport
-        # httpx's default keep-alive pool (20): httpcore scans every pooled connection
-        # for each request, so a larger pool costs more CPU than it saves connects
+        # httpx's default keep-alive pool (20): every pooled connection is checked for
+        # each request, so a larger pool costs more CPU than it saves connects
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=min(20, max_connections)
         )
-        self._client: httpx.AsyncClient | None = None
+        self._senders: dict[str | None, httpx.AsyncBaseTransport] = {}
+        self._proxies: dict[tuple[str, str, int | None], str | None] = {}
+        self._cookies = httpx.Cookies()
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The pooled client, made on first use in each event loop (its connections
-        belong to the loop that opened them: a later ``asyncio.run`` gets new ones)."""
+    def sender(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
+        """The httpx transport for ``url``: the injected one, else a pool per proxy, made
+        on first use in each event loop (its connections belong to the loop that opened
+        them: a later ``asyncio.run`` gets new ones)."""
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._loop = loop
+        if self._loop is not loop:
+            self._loop, self._senders = loop, {}
+        if self._transport is not None:
+            return self._transport
+        key = (url.scheme, url.host, url.port)
+        if key not in self._proxies:
+            self._proxies[key] = environ_proxy(str(url))
+        proxy = self._proxies[key]
+        found = self._senders.get(proxy)
+        if found is None:
             bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            self._client = httpx.AsyncClient(
-                transport=self._transport,
-                limits=self._limits,
-                follow_redirects=False,
-                verify=_ssl_context(bundle),
-                timeout=None,  # noqa: S113 - each request gives its own timeouts
+            verify = _ssl_context(bundle)
+            if proxy is None:
+                found = _PooledTransport(verify, self._limits)
+            else:
+                found = httpx.AsyncHTTPTransport(verify=verify, limits=self._limits, proxy=proxy)
+            self._senders[proxy] = found
+        return found
+
+    async def _send(self, outgoing: httpx.Request) -> httpx.Response:
+        """One hop: the jar's cookies on it, the answer's cookies into the jar."""
+        if self._cookies:
+            self._cookies.set_cookie_header(outgoing)
+        answer = await self.sender(outgoing.url).handle_async_request(outgoing)
+        answer.request = outgoing
+        if "set-cookie" in answer.headers:
+            self._cookies.extract_cookies(answer)
+        if _log.isEnabledFor(logging.INFO):  # the line httpx's client logs (masked)
+            _log.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                outgoing.method,
+                outgoing.url,
+                answer.http_version,
+                answer.status_code,
+                answer.reason_phrase,
             )
-        return self._client
+        return answer
 
     async def handle(self, request: Request) -> AsyncResponse:
-        client = self.client
-        timeout = _timeout(request.timeout.connect, request.timeout.read)
-        kwargs: dict[str, Any] = {"headers": request.headers}
+        headers = httpx.Headers(_DEFAULT_HEADERS)
+        headers.update(request.headers)
+        kwargs: dict[str, Any] = {"headers": headers, "extensions": _extensions(request)}
         opened: OpenFiles | None = None
         try:
             if request.files:
@@ -226,21 +264,17 @@ class HttpxTransport:
                 kwargs["data"] = _form_dict(request.form or [])
             elif request.content is not None:
                 kwargs["content"] = _async_content(request.content)
-            outgoing = client.build_request(
-                request.method, _with_query(request.url, request.params), timeout=timeout, **kwargs
+            outgoing = httpx.Request(
+                request.method, _with_query(request.url, request.params), **kwargs
             )
-            answer = await client.send(outgoing, stream=True)
+            answer = await self._send(outgoing)
             hops = 0
-            while answer.is_redirect and answer.next_request is not None:
-                follow = answer.next_request
+            while (follow := self._redirect(answer)) is not None:
                 await answer.aclose()
                 hops += 1
                 if hops > MAX_REDIRECTS:
                     raise TransportError("redirects", f"more than {MAX_REDIRECTS} redirects")
-                if origin(str(follow.url)) != self.origin:
-                    for name in CREDENTIAL_HEADERS:
-                        follow.headers.pop(name, None)
-                answer = await client.send(follow, stream=True)
+                answer = await self._send(follow)
             if not request.stream and answer.status_code < 400:  # read whole, natively
                 return AsyncResponse(
                     answer.status_code,
@@ -271,10 +305,170 @@ class HttpxTransport:
             on_close=answer.aclose,
         )
 
+    def _redirect(self, answer: httpx.Response) -> httpx.Request | None:
+        """The request a redirect asks for, or ``None``: 303 (and 302, and 301 for a
+        POST) become a GET without a body, as browsers, requests and httpx do; the
+        credentials stay on ``own_origin``; cookies come from the jar."""
+        location = answer.headers.get("Location")
+        if answer.status_code not in _REDIRECTS or not location:
+            return None
+        previous = answer.request
+        url = previous.url.join(location)
+        method, status = previous.method, answer.status_code
+        if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
+            method = "GET"
+        headers = httpx.Headers(previous.headers)
+        headers.pop("Cookie", None)
+        headers["Host"] = url.netloc.decode("ascii")  # (a request given its stream keeps these)
+        if origin(str(url)) != self.origin:
+            for name in CREDENTIAL_HEADERS:
+                headers.pop(name, None)
+        if method != previous.method:
+            for name in ("Content-Length", "Transfer-Encoding", "Content-Type"):
+                headers.pop(name, None)
+            return httpx.Request(method, url, headers=headers, extensions=previous.extensions)
+        return httpx.Request(
+            method, url, headers=headers, stream=previous.stream, extensions=previous.extensions
+        )
+
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
-            await client.aclose()  # (a pool of a loop that has ended went with it)
+        senders, self._senders = list(self._senders.values()), {}
+        if self._transport is not None:
+            senders.append(self._transport)
+        if self._loop is asyncio.get_running_loop():
+            for sender in senders:
+                await sender.aclose()  # (a pool of a loop that has ended went with it)
+
+
+#: What httpx's client would have added (the sync client's session sends the same).
+_DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class _PooledTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over `_Pool` and `_Backend`: the same requests and answers, with
+    httpcore's per-request bookkeeping made linear in the pooled connections (it was
+    most of the client's CPU per page on a listing with 16 pages in flight)."""
+
+    def __init__(self, verify: ssl.SSLContext, limits: httpx.Limits) -> None:
+        super().__init__(verify=verify, limits=limits)
+        # the linear housekeeping overrides httpcore 1.0's; a later httpcore keeps its own
+        pool = _Pool if httpcore.__version__.startswith("1.0.") else httpcore.AsyncConnectionPool
+        self._pool = pool(
+            ssl_context=verify,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_Backend(),
+        )
+
+
+class _Pool(httpcore.AsyncConnectionPool):
+    """httpcore 1.0's pool, its housekeeping linear: httpcore counts the connections
+    again for every idle one (quadratic, run two or three times per request), and
+    closes idle connections once more than ``max_keepalive_connections`` exist in all
+    rather than once that many are idle, as its documentation says."""
+
+    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        closing: list[httpcore.AsyncConnectionInterface] = []
+        kept: list[httpcore.AsyncConnectionInterface] = []
+        idle = 0
+        for connection in self._connections:
+            if connection.is_closed():
+                continue
+            spare = connection.is_idle() and idle >= self._max_keepalive_connections
+            if spare or connection.has_expired():
+                closing.append(connection)
+            else:
+                idle += connection.is_idle()
+                kept.append(connection)
+        self._connections = kept
+        for waiting in [request for request in self._requests if request.is_queued()]:
+            origin = waiting.request.url.origin
+            found = next(
+                (c for c in kept if c.can_handle_request(origin) and c.is_available()), None
+            )
+            if found is None and len(kept) >= self._max_connections:
+                unused = next((c for c in kept if c.is_idle()), None)
+                if unused is None:
+                    continue  # the request waits for a connection to free up
+                kept.remove(unused)
+                closing.append(unused)
+            if found is None:
+                found = self.create_connection(origin)
+                kept.append(found)
+            waiting.assign_to_connection(found)
+        return closing
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """httpcore's anyio stream with its socket looked up once: before each request the
+    pool asks every idle connection whether its socket is readable (closed by the
+    server), and anyio builds a dict of all its attributes to answer each time."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+class _Backend(httpcore.AsyncNetworkBackend):
+    """httpcore's anyio backend, its TCP streams wrapped in `_Stream`."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _Stream(stream)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _readable(sock: socket.socket | None) -> bool:
+    """Whether a socket has bytes (or its end) waiting: on an idle connection, the
+    server closed it. No socket counts as closed."""
+    if sock is None or sock.fileno() < 0:
+        return True
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - Windows
 
 
 def async_transport(
@@ -299,11 +493,16 @@ def _ssl_context(bundle: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=True)
 
 
+def _extensions(request: Request) -> dict[str, Any]:
+    """The request extensions httpcore reads: the timeouts."""
+    return {"timeout": _timeouts(request.timeout.connect, request.timeout.read)}
+
+
 @functools.lru_cache(maxsize=64)
-def _timeout(connect: float | None, read: float | None) -> httpx.Timeout:
-    """httpx's timeouts for the SDK's (connect, read): writes as reads, the pool as a
-    connect."""
-    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+def _timeouts(connect: float | None, read: float | None) -> dict[str, float | None]:
+    """httpcore's timeouts for the SDK's (connect, read): writes as reads, the pool as a
+    connect (one dict per pair: httpcore only reads it)."""
+    return {"connect": connect, "read": read, "write": read, "pool": connect}
 
 
 def _with_query(url: str, params: list[tuple[str, str]]) -> str:

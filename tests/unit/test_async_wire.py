@@ -227,8 +227,8 @@ async def test_tls_verification_stays_on_and_one_context_is_shared() -> None:
     import ssl
 
     first, second = AsyncClient(BASE, TOKEN), AsyncClient(BASE, TOKEN)
-    pools = [c.atransport.http.client for c in (first, second)]  # type: ignore[attr-defined]
-    contexts = [p._transport._pool._ssl_context for p in pools]
+    pools = [c.atransport.http.sender(httpx.URL(BASE)) for c in (first, second)]  # type: ignore[attr-defined]
+    contexts = [p._pool._ssl_context for p in pools]  # type: ignore[attr-defined]
     assert contexts[0] is contexts[1]  # the certificates load once per process
     assert contexts[0].verify_mode == ssl.CERT_REQUIRED
     assert contexts[0].check_hostname
