@@ -26,7 +26,10 @@ from synapse.errors import (
     ChecksumMismatchError,
     ClientConnectionError,
     ClientError,
+    ClientTimeoutError,
+    HTTPError,
     InvalidInputError,
+    RateLimitError,
 )
 from synapse.paths import names_folder
 from synapse.steps import Wait, run_steps
@@ -98,14 +101,19 @@ def _download_steps(
         while not state.done:
             try:
                 yield Fetch(url, part, state)
-            except ClientConnectionError:
+            except (ClientConnectionError, ClientTimeoutError, HTTPError) as exc:
+                # The one retry budget: each fetch is sent without retries of its own.
+                status = exc.status_code if isinstance(exc, HTTPError) else None
+                if status is not None and not policy.retries_status("GET", status):
+                    raise
                 failures += 1
                 if failures > policy.max_retries:
                     raise
                 if state.have == 0:  # starting over: nothing on disk counts
                     part.unlink(missing_ok=True)
                 state.have = part.stat().st_size if part.exists() else 0
-                yield Wait(policy.delay(failures - 1))
+                retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+                yield Wait(policy.delay(failures - 1, retry_after, "GET", status))
         if checksum is not None:
             _verify(part, checksum, url)
         part.replace(target)
@@ -159,7 +167,12 @@ def _fetch_once(transport: Transport, fetch: Fetch) -> None:
     """One request of a download: whole, or the rest from ``state.have``."""
     state = fetch.state
     response = transport.send(
-        "GET", fetch.url, headers=_range_headers(state), stream=True, ok_statuses=(416,)
+        "GET",
+        fetch.url,
+        headers=_range_headers(state),
+        stream=True,
+        ok_statuses=(416,),
+        max_retries=0,  # the download's steps retry, within the same budget
     )
     try:
         end = _begin(state, fetch.url, fetch.part, response.status_code, response.headers)

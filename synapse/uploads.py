@@ -382,7 +382,7 @@ class ChunkedUploader:
                 hasher = checkpoint  # nothing is known on the server: begin again
                 offset, url = 0, "chunked_upload/"
                 continue
-            server_offset = int((yield from self._state(url, timeout))["offset"])
+            server_offset = _offset((yield from self._state(url, timeout)), total)
             if server_offset == body.hashed_to:
                 pass  # the hasher already covers exactly what the server has
             elif offset <= server_offset <= offset + length:
@@ -409,9 +409,10 @@ class ChunkedUploader:
             if exc.status_code in (400, 404, 410):  # expired or unknown: start afresh
                 return None
             raise
-        offset = state.get("offset")
-        if not isinstance(offset, int) or not 0 <= offset <= total:
-            return None
+        try:
+            offset = _offset(state, total)
+        except ClientError:
+            return None  # a journal the server no longer matches: start afresh
         yield from _hash_range(file, hasher, 0, offset)
         if state.get("completed_at"):
             if state.get("checksum") not in (None, hasher.hexdigest()) or offset != total:
@@ -419,8 +420,8 @@ class ChunkedUploader:
             return {"completed": state}
         return {"offset": offset}
 
-    def _state(self, url: str, timeout: Any) -> Steps:
-        state = yield Send(Call("GET", url, timeout=timeout))
+    def _state(self, url: str, timeout: Any, max_retries: int | None = None) -> Steps:
+        state = yield Send(Call("GET", url, timeout=timeout, max_retries=max_retries))
         if not isinstance(state, dict):
             raise ClientError(f"unexpected chunked upload state: {state!r:.100}")
         return state
@@ -464,8 +465,8 @@ class ChunkedUploader:
                 error = delivered
             failures += 1
             if upload_id is not None:
-                try:
-                    state = yield from self._state(url, timeout)
+                try:  # (without retries of its own: the loop's budget counts)
+                    state = yield from self._state(url, timeout, max_retries=0)
                 except AMBIGUOUS:
                     state = {}
                 if state.get("completed_at"):
@@ -474,6 +475,16 @@ class ChunkedUploader:
                 raise error
             retry_after = error.retry_after if isinstance(error, RateLimitError) else None
             yield Wait(policy.delay(failures - 1, retry_after))
+
+
+def _offset(state: Mapping[str, Any], total: int) -> int:
+    """The server's offset of an upload, checked: a whole number of bytes of the file."""
+    offset = state.get("offset")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= total:
+        raise ClientError(
+            f"unexpected chunked upload state: offset {offset!r:.50} of a {total}-byte file"
+        )
+    return offset
 
 
 def _chunk_answer(answer: Any) -> tuple[Any, str, int]:

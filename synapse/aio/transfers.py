@@ -98,7 +98,12 @@ async def _afetch_once(transport: AsyncTransport, step: Fetch) -> None:
     """One request of a download, streamed to the partial file: the sync one's loop."""
     state = step.state
     response = await transport.send(
-        "GET", step.url, headers=_range_headers(state), stream=True, ok_statuses=(416,)
+        "GET",
+        step.url,
+        headers=_range_headers(state),
+        stream=True,
+        ok_statuses=(416,),
+        max_retries=0,  # the download's steps retry, within the same budget
     )
     try:
         end = _begin(state, step.url, step.part, response.status_code, response.headers)
