@@ -257,6 +257,8 @@ class HttpxTransport:
         headers.update(request.headers)
         kwargs: dict[str, Any] = {"headers": headers, "extensions": _extensions(request)}
         opened: OpenFiles | None = None
+        start: int | None = None
+        streamed = request.content is not None and not isinstance(request.content, bytes)
         try:
             if request.files:
                 opened = OpenFiles(request.files)
@@ -264,6 +266,7 @@ class HttpxTransport:
                 kwargs["data"] = _form_dict(request.form or [])
             elif request.content is not None:
                 kwargs["content"] = _async_content(request.content)
+                start = _position(request.content)
             outgoing = httpx.Request(
                 request.method, _with_query(request.url, request.params), **kwargs
             )
@@ -274,6 +277,24 @@ class HttpxTransport:
                 hops += 1
                 if hops > MAX_REDIRECTS:
                     raise TransportError("redirects", f"more than {MAX_REDIRECTS} redirects")
+                if streamed and follow.stream is outgoing.stream:
+                    # a streamed body (a chunk read from disk) was read: it goes again
+                    # from where it began, as the sync client's session sends it
+                    if start is None:
+                        raise TransportError(
+                            "redirects",
+                            f"the server redirected ({answer.status_code}) a request whose "
+                            "streamed body cannot be sent twice",
+                        )
+                    request.content.seek(start)
+                    follow = httpx.Request(
+                        follow.method,
+                        follow.url,
+                        headers=follow.headers,
+                        content=_async_content(request.content),
+                        extensions=follow.extensions,
+                    )
+                outgoing = follow
                 answer = await self._send(follow)
             if not request.stream and answer.status_code < 400:  # read whole, natively
                 return AsyncResponse(
@@ -285,6 +306,8 @@ class HttpxTransport:
                 )
         except httpx.HTTPError as exc:
             raise _transport_error(exc) from exc
+        except httpx.StreamError as exc:  # not an HTTPError: a body read twice
+            raise TransportError("broken", str(exc)) from exc
         finally:
             if opened is not None:
                 opened.__exit__(None, None, None)
@@ -519,6 +542,17 @@ def _form_dict(form: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     for key, value in form:
         fields.setdefault(key, []).append(value)
     return fields
+
+
+def _position(content: Any) -> int | None:
+    """Where a file body begins (to send it again after a redirect); None when it is
+    bytes (sent again as they are) or cannot seek."""
+    if isinstance(content, (bytes, bytearray)) or not hasattr(content, "seek"):
+        return None
+    try:
+        return int(content.tell())
+    except (OSError, AttributeError, ValueError):
+        return None
 
 
 def _async_content(content: Any) -> Any:

@@ -6,6 +6,7 @@ connections (issue 22, item 8)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import socket
 import threading
@@ -84,7 +85,7 @@ class Side:
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     self.answer(200, {"method": self.command, "body": body, "headers": headers})
 
-            do_GET = do_POST = route
+            do_GET = do_POST = do_PUT = route
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
@@ -139,6 +140,24 @@ def test_a_307_resends_the_method_and_the_body(side: Side) -> None:
     for echo in (synced, awaited):
         assert echo["method"] == "POST"
         assert json.loads(echo["body"]) == {"a": 1}
+
+
+def test_a_307_resends_a_streamed_file_body_from_its_start(side: Side) -> None:
+    """A chunk is a file read as it is sent: after a 307, it is read again from where
+    it began (it was a raw httpx StreamConsumed error)."""
+    data = b"0123456789abcdef" * 320
+
+    def send(client: Any) -> Any:
+        body = io.BytesIO(b"skip" + data)
+        body.seek(4)
+        transport = client.atransport if isinstance(client, AsyncClient) else client.transport
+        headers = {"Content-Length": str(len(data))}
+        return transport.request("PUT", "temporary/", body=lambda: body, headers=headers)
+
+    synced, awaited = both(side, send)
+    for echo in (synced, awaited):
+        assert echo["method"] == "PUT"
+        assert echo["body"] == data.decode()
 
 
 def test_a_redirect_to_another_origin_drops_every_credential(side: Side) -> None:
