@@ -428,6 +428,16 @@ class QuerySet(Generic[T]):
             wire.append(field.alias or name if field is not None else name)
         return tuple(wire)
 
+    def _relation_ids(self) -> frozenset[str]:
+        """The attribute names of relation ids (``data_unit_id``): their value is the id
+        even where the answer nests the related object (``expand``)."""
+        from pydantic import AliasChoices
+
+        fields = self._manager.resource.model_fields
+        return frozenset(
+            name for name, f in fields.items() if isinstance(f.validation_alias, AliasChoices)
+        )
+
     def _field_names(self) -> tuple[str, ...]:
         """The declared fields' attribute and wire names (for did-you-mean hints)."""
         fields = self._manager.resource.model_fields

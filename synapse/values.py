@@ -9,7 +9,7 @@ items are read as they are, with the wire's field names.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal, Protocol, overload
 
 from synapse.errors import DeferredFieldError, InvalidInputError
@@ -25,6 +25,7 @@ class Rows(Protocol):
 
     def _wire_names(self, names: Iterable[str]) -> tuple[str, ...]: ...
     def _field_names(self) -> tuple[str, ...]: ...
+    def _relation_ids(self) -> frozenset[str]: ...
     def _raw_items(self, wire: tuple[str, ...]) -> Iterator[dict[str, Any]]: ...
     def filter(self, **filters: Any) -> Rows: ...
     def exclude(self, **filters: Any) -> Rows: ...
@@ -49,6 +50,9 @@ class ValuesQuerySet:
         #: Names the kind does not declare must come from the server (a declared field it
         #: leaves out is None, as on the object).
         self._undeclared = [w for w in self._wire if w not in declared]
+        relation_ids = query._relation_ids()
+        #: Fields asked for by a relation id's name: the id, even of a nested object.
+        self._ids = [name in relation_ids for name in fields]
         self._shape = shape
 
     def _row(self, item: dict[str, Any]) -> Any:
@@ -59,6 +63,10 @@ class ValuesQuerySet:
             if name not in item:
                 raise self._not_sent(item)
         values = [item.get(w) for w in wire]
+        for n, as_id in enumerate(self._ids):
+            nested = values[n]
+            if as_id and isinstance(nested, Mapping):
+                values[n] = nested.get("id")
         if self._shape == "flat":
             return values[0]
         if self._shape == "tuple":

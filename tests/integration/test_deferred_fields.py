@@ -164,3 +164,16 @@ def test_values_by_any_mix_of_names_equal_the_objects_fields(
     expected = [fields_of(t) for t in objects]
     assert list(query.values(*names)) == expected
     assert [fields_of(t) for t in query.only(*names)] == expected
+
+
+def test_a_relation_id_by_its_attribute_name_is_the_id_even_when_expanded(
+    synapse_client: Client, demo: dict[str, Any]
+) -> None:
+    query = synapse_client.tasks.filter(project=demo["project"]).order_by("id")
+    ids = [t.data_unit_id for t in query]
+    assert all(isinstance(i, int) for i in ids)
+    expanded = query.expand("data_unit")
+    assert [r["data_unit_id"] for r in expanded.values("data_unit_id")] == ids
+    assert list(expanded.values_list("data_unit_id", flat=True)) == ids
+    nested = [r["data_unit"] for r in expanded.values("data_unit")]  # the wire's name: as sent
+    assert [n["id"] for n in nested] == ids
