@@ -443,7 +443,8 @@ class CreateMixin(Manager[T]):
 
     def _check_field_names(self, fields: Mapping[str, Any]) -> None:
         declared = self.resource.model_fields
-        known = sorted({n for name, f in declared.items() for n in (name, f.alias) if n})
+        wire = protocol.KINDS[self.name].fields if self.name in protocol.KINDS else {}
+        known = sorted({n for name, f in declared.items() for n in (name, f.alias) if n} | {*wire})
         unknown = [name for name in fields if name not in known]
         for name in unknown:
             close = difflib.get_close_matches(name, known, n=2, cutoff=0.8)

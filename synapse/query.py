@@ -214,14 +214,17 @@ class QuerySet(Generic[T]):
         return self._clone(expand=self._expand + tuple(relations))
 
     def only(self, *fields: str) -> QuerySet[T]:
-        """Ask the server for these fields only (``fields=``); ``id`` is always kept.
+        """Ask the server for these fields only (``fields=``); the key (``id``) is always
+        kept.
 
         The other fields are not loaded: reading one on an object raises
         `DeferredFieldError` (never a None that the server did not say), and ``save()``
         never sends them. ``refresh()`` loads the whole object; ``values(*fields)`` lists
         plain dicts of just those fields.
         """
-        return self._clone(fields=tuple(dict.fromkeys(("id", *self._wire_names(fields)))))
+        return self._clone(
+            fields=tuple(dict.fromkeys((self._pk_wire(), *self._wire_names(fields))))
+        )
 
     def page_size(self, size: int) -> QuerySet[T]:
         """Items per request (1 to 1000), also for slices: ``qs.page_size(10)[0:500]`` is
@@ -443,8 +446,12 @@ class QuerySet(Generic[T]):
         fields = self._manager.resource.model_fields
         return tuple(dict.fromkeys(n for name, f in fields.items() for n in (name, f.alias) if n))
 
+    def _pk_wire(self) -> str:
+        """The wire name of the kind's key (``pgh_id`` for ground-truth events)."""
+        return self._wire_names([self._manager.resource._pk_field])[0]
+
     def _raw_items(self, wire: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-        query = self._clone(fields=tuple(dict.fromkeys(("id", *wire)))) if wire else self
+        query = self._clone(fields=tuple(dict.fromkeys((self._pk_wire(), *wire)))) if wire else self
         for page in query._dict_pages():
             yield from page.items
 

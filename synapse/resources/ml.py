@@ -62,7 +62,12 @@ class Model(Resource):
             raise InvalidInputError(f"model {self.id} has no file")
         target = Path(dest)
         if names_folder(dest):
-            target.mkdir(parents=True, exist_ok=True)
+            try:
+                target.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise InvalidInputError(
+                    f"cannot download into {dest}: a file stands where the folder should be"
+                ) from None
             name = safe_component(url_basename(self.file), f"model-{self.id}")
             target = path_inside(target, name)
         return download(self._bound_client().transport, self.file, target)

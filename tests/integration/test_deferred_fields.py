@@ -177,3 +177,15 @@ def test_a_relation_id_by_its_attribute_name_is_the_id_even_when_expanded(
     assert list(expanded.values_list("data_unit_id", flat=True)) == ids
     nested = [r["data_unit"] for r in expanded.values("data_unit")]  # the wire's name: as sent
     assert [n["id"] for n in nested] == ids
+
+
+def test_only_keeps_the_kinds_key_where_it_is_not_id(
+    synapse_client: Client, demo: dict[str, Any]
+) -> None:
+    events = synapse_client.ground_truth_events.all()
+    whole = list(events)
+    assert whole
+    narrow = list(events.only("category"))
+    assert [e.pk for e in narrow] == [e.pk for e in whole]  # pgh_id, not None
+    assert all(e.pk is not None for e in narrow)
+    assert [e.category for e in narrow] == [e.category for e in whole]

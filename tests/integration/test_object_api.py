@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import warnings
 from typing import Any
 
 import pytest
@@ -569,3 +570,14 @@ def test_an_object_of_another_kind_is_refused_by_an_id_filter(
     with pytest.raises(InvalidInputError, match="'ids' takes Task ids"):
         list(synapse_client.tasks.filter(ids=[task, project]))
     assert synapse_backend.requests == []
+
+
+def test_a_field_the_protocol_declares_is_created_without_a_warning(
+    synapse_client: Client,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownFieldWarning)
+        project = synapse_client.projects.create(title="p", count_max_assignments_per_task=2)
+    again = synapse_client.projects.get(project.id)
+    assert again.model_extra is not None
+    assert again.model_extra["count_max_assignments_per_task"] == 2

@@ -246,6 +246,11 @@ def test_a_destination_written_with_a_trailing_slash_is_a_folder(
     with pytest.raises(InvalidInputError, match="is a folder"):
         synapse_client.download(model.file, "copies/")  # a file path is needed here
     assert not (tmp_path / "copies").exists()
+    (tmp_path / "taken").write_bytes(b"mine")
+    for dest in ("taken/", "taken/sub/"):
+        with pytest.raises(InvalidInputError, match="a file stands where the folder"):
+            model.download(dest)
+    assert (tmp_path / "taken").read_bytes() == b"mine"
 
 
 def test_plugin_release_with_an_archive(
