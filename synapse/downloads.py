@@ -34,6 +34,7 @@ from synapse.errors import (
 from synapse.paths import names_folder
 from synapse.steps import Wait, run_steps
 from synapse.uploads import cache_dir
+from synapse.urls import without_query
 
 if TYPE_CHECKING:
     from synapse.retry import RetryPolicy
@@ -226,7 +227,7 @@ def _begin(
     if status == 206:
         if total is None:
             raise ClientError(
-                f"the server sent part of {_shown(url)} without the file's size "
+                f"the server sent part of {without_query(url)} without the file's size "
                 f"({headers.get('Content-Range')!r}): it cannot be completed"
             )
         if first is None or first != asked:
@@ -256,11 +257,6 @@ def _end(state: _Progress, end: int | None) -> None:
     state.finish()
 
 
-def _shown(url: str) -> str:
-    """A URL for a message: without its query (a storage URL's signature)."""
-    return urlsplit(url)._replace(query="", fragment="").geturl()
-
-
 def _content_range(value: str | None, url: str) -> tuple[int | None, int | None, int | None]:
     """``(first, last, total)`` of a ``Content-Range`` (None where absent or ``*``)."""
     if value is None:
@@ -268,7 +264,7 @@ def _content_range(value: str | None, url: str) -> tuple[int | None, int | None,
     match = _CONTENT_RANGE.match(value.strip())
     if not match:
         raise ClientError(
-            f"the server sent an invalid Content-Range {value[:60]!r} for {_shown(url)}"
+            f"the server sent an invalid Content-Range {value[:60]!r} for {without_query(url)}"
         )
     first, last, total = match.groups()
     return _number(first), _number(last), _number(total)
@@ -283,7 +279,7 @@ def _content_length(value: str | None, url: str) -> int | None:
         return None
     if not (value.strip().isascii() and value.strip().isdigit()):
         raise ClientError(
-            f"the server sent an invalid Content-Length {value[:40]!r} for {_shown(url)}"
+            f"the server sent an invalid Content-Length {value[:40]!r} for {without_query(url)}"
         )
     return int(value)
 
@@ -299,7 +295,7 @@ def _verify(part: Path, checksum: str, url: str) -> None:
             digest.update(block)
     if digest.hexdigest() != checksum.lower():
         raise ChecksumMismatchError(
-            f"the download of {_shown(url)} has {name} {digest.hexdigest()}, not {checksum}"
+            f"the download of {without_query(url)} has {name} {digest.hexdigest()}, not {checksum}"
         )
 
 

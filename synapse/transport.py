@@ -46,7 +46,7 @@ from synapse.http import (
     Response,
 )
 from synapse.retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
-from synapse.urls import Params, encode_params, join_url, origin
+from synapse.urls import Params, encode_params, join_url, origin, without_query
 
 __all__ = [
     "MAX_ERROR_BODY",
@@ -214,6 +214,11 @@ class Transport:
         """Whether ``url`` is on the configured scheme, host and port."""
         return origin(url) == self.origin
 
+    def shown(self, url: str) -> str:
+        """A URL for an error or a log line: credentials masked, and the query of another
+        host's URL left out (a presigned storage URL carries its signature there)."""
+        return self.config.redact(url if self.is_own_origin(url) else without_query(url))
+
     def on_own_origin(self, url: str) -> str:
         """A URL the backend returned, moved onto the configured origin if it names the
         configured host (a backend behind a TLS proxy may answer ``http://`` links);
@@ -374,7 +379,7 @@ class Transport:
     def _failure(self, request: Request, exc: TransportError) -> _Failure:
         method, timeout = request.method, request.timeout
         full = f"{request.url}?{urlencode(request.params)}" if request.params else request.url
-        where: dict[str, Any] = {"method": method, "url": self.config.redact(full)}
+        where: dict[str, Any] = {"method": method, "url": self.shown(full)}
         if exc.kind == "redirects":
             loop = TooManyRedirectsError(f"more than {MAX_REDIRECTS} redirects", **where)
             return _Failure(loop, sent=True, retryable=False)
@@ -416,7 +421,7 @@ class Transport:
         logger.warning(
             "retrying %s %s after %s (retry %d of %d, in %.2fs)",
             method,
-            self.config.redact(url),
+            self.shown(url),
             why,
             attempt + 1,
             retries,
@@ -451,7 +456,7 @@ class Transport:
             body,
             reason=response.reason or "",
             method=prepared.method,
-            url=self.config.redact(response.url or prepared.url),
+            url=self.shown(response.url or prepared.url),
             request_id=request_id,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
             truncated_at=MAX_ERROR_BODY if cut else None,
@@ -470,7 +475,7 @@ class Transport:
         return ClientConnectionError(
             f"the download broke off: {self.config.redact(exc.detail)[:200]}",
             method="GET",
-            url=self.config.redact(url),
+            url=self.shown(url),
         )
 
     def _masked(self, cause: BaseException | None) -> BaseException | None:

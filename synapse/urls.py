@@ -77,6 +77,11 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
+def without_query(url: str) -> str:
+    """A URL for a message: without its query and fragment (a storage URL's signature)."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
 def _wire_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

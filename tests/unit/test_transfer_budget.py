@@ -122,3 +122,49 @@ def test_a_hostile_upload_offset_is_a_typed_error(tmp_path: Path, offset: Any) -
     with pytest.raises(ClientError, match="unexpected chunked upload state"):
         client.chunked_upload(path, chunk_size=4, resume=False)
     assert sent[-1] == ("GET", None)  # nothing was sent from a made-up offset
+
+
+SIGNED = "https://bucket.s3.example/w.bin?X-Amz-Signature=deadbeefSECRET&X-Amz-Credential=AKIA123"
+
+
+@pytest.mark.parametrize("failure", ["broken", "403", "body"])
+def test_a_presigned_urls_signature_is_in_no_error_or_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, failure: str
+) -> None:
+    def handler(request: Request) -> Response:
+        if failure == "403":
+            return Response(403, json={"detail": "expired"})
+        if failure == "body":
+            return Response(200, headers={"Content-Length": "10"}, content=b"12345")
+        raise TransportError("broken", "reset")
+
+    async def ahandler(request: Request) -> Response:
+        return handler(request)
+
+    client = quiet(Client(BASE, "tok", transport=MockTransport(handler)))
+    caught: list[BaseException] = []
+    with caplog.at_level("DEBUG"):
+        with pytest.raises(ClientError) as sync_error:
+            client.download(SIGNED, tmp_path / "w.bin")
+        caught.append(sync_error.value)
+
+        async def run() -> None:
+            async with quiet(
+                AsyncClient(BASE, "tok", transport=AsyncMockTransport(ahandler))
+            ) as ac:
+                with pytest.raises(ClientError) as async_error:
+                    await ac.download(SIGNED, tmp_path / "a.bin")
+                caught.append(async_error.value)
+
+        asyncio.run(run())
+    shown = [caplog.text]
+    for error in caught:
+        chain: BaseException | None = error
+        while chain is not None:
+            shown += [str(chain), repr(chain), str(vars(chain))]
+            chain = chain.__cause__ or chain.__context__
+    if failure != "body":  # (a short body's error names the bytes, not the URL)
+        assert "bucket.s3.example/w.bin" in " ".join(shown)  # the URL is named...
+    for text in shown:
+        assert "deadbeefSECRET" not in text  # ...without its signature
+        assert "AKIA123" not in text
