@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from synapse.encoding import check_readable
 from synapse.errors import (
@@ -66,6 +66,7 @@ READ_BLOCK = 1024 * 1024
 AMBIGUOUS = (ClientConnectionError, ClientTimeoutError, ServerError, RateLimitError)
 
 ProgressCallback = Callable[[int, int], None]
+R = TypeVar("R")
 
 
 def cache_dir() -> Path:
@@ -265,8 +266,7 @@ class ChunkedUploader:
         steps = self.steps(
             path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
         )
-        transport = self.transport
-        return run_steps(steps, transport.policy.sleep, lambda step: transport.answer(step.call))
+        return drive(self.transport, steps)
 
     def steps(
         self,
@@ -494,6 +494,13 @@ def _chunk_answer(answer: Any) -> tuple[Any, str, int]:
     if upload_id is None or not isinstance(url, str) or not isinstance(offset, int):
         raise ClientError(f"a chunk answer needs id, url and offset, got {dict(answer)!r:.200}")
     return upload_id, url, offset
+
+
+def drive(transport: Transport, steps: Generator[Any, Any, R]) -> R:
+    """Run a generator of `Send`/`Wait`/`Pause` steps (an upload, a create that uploads
+    first) with the sync transport: the blocking twin of
+    `synapse.aio.transfers.adrive`."""
+    return run_steps(steps, transport.policy.sleep, lambda step: transport.answer(step.call))
 
 
 def upload_file(

@@ -75,10 +75,10 @@ class AsyncClient:
     ``synapse-orm[async]``.
 
     Use it as ``async with AsyncClient(...) as client:``, or ``await client.aclose()``:
-    that stops its transfers (``chunked_upload``, ``chunked_upload_many``, ``download``)
-    and cancels the page requests still in flight, and closes the connections. Sync SDK
-    code it runs on a worker thread (``run_sync``: a file given to ``data_files.acreate``
-    or ``models.acreate``) finishes its current request before it sees the close.
+    that stops its transfers (``chunked_upload``, ``download``, a data file or a model
+    created from a file) and cancels the page requests still in flight, and closes the
+    connections. Sync SDK code it runs on a worker thread (``run_sync``) finishes its
+    current request before it sees the close.
     """
 
     if TYPE_CHECKING:

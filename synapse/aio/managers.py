@@ -134,6 +134,14 @@ class AsyncCreate(CreateMixin[T]):
     async def acreate(self, **fields: Any) -> T:
         """Create one object and return it as the server answered."""
         if type(self).create is not CreateMixin.create:  # the kind's own create
+            steps = getattr(self, "_create_steps", None)
+            if steps is not None:  # (an upload first) driven here, on the loop
+                from synapse.aio.transfers import adrive
+
+                context = _async(self)
+                answer = await context._transfer(adrive(context.atransport, steps(**fields)))
+                made: T = self._build(answer)
+                return made
             created: T = await _async(self).run_sync(self.create, **fields)
             return created
         body = self._body(fields)  # checked before anything is sent

@@ -8,7 +8,7 @@ the page plan): chaining returns an `AsyncQuerySet`, sends nothing and needs no
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
@@ -36,6 +36,10 @@ class AsyncContext(Protocol):
 
     async def run_sync(self, function: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
         """Run sync SDK code on a worker thread, its requests sent on the loop."""
+        ...
+
+    async def _transfer(self, work: Coroutine[Any, Any, R]) -> R:
+        """Run a transfer as a task the client keeps (``aclose`` stops it)."""
         ...
 
 

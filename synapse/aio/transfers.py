@@ -32,7 +32,7 @@ from synapse.errors import ClientError, TransportError
 from synapse.steps import Pause, StepRunner, Wait
 from synapse.uploads import ChunkedUploader, ProgressCallback
 
-__all__ = ["achunked_upload", "adownload", "arun_steps"]
+__all__ = ["achunked_upload", "adownload", "adrive", "arun_steps"]
 
 Y = TypeVar("Y")
 R = TypeVar("R")
@@ -63,6 +63,12 @@ async def arun_steps(
         runner.close()
 
 
+async def adrive(transport: AsyncTransport, steps: Generator[Any, Any, R]) -> R:
+    """Run a generator of `Send`/`Wait`/`Pause` steps with the async transport: the
+    awaiting twin of `synapse.uploads.drive`."""
+    return await arun_steps(steps, transport.wait, lambda step: transport.answer(step.call))
+
+
 async def achunked_upload(
     transport: AsyncTransport,
     path: str | os.PathLike[str],
@@ -78,7 +84,7 @@ async def achunked_upload(
     steps = uploader.steps(
         path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
     )
-    return await arun_steps(steps, transport.wait, lambda step: transport.answer(step.call))
+    return await adrive(transport, steps)
 
 
 async def adownload(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +36,9 @@ from synapse.resources.base import (
     Resource,
     related_id,
 )
-from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_file
+from synapse.steps import Pause, Send, Wait
+from synapse.transport import Call
+from synapse.uploads import DEFAULT_CHUNK_SIZE, ChunkedUploader, ProgressCallback, drive
 
 if TYPE_CHECKING:
     from synapse.context import Context
@@ -285,39 +287,62 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         smaller ones as one multipart POST; ``chunked`` forces either way. ``timeout``
         applies to every request of the upload (the older ``read_timeout``).
         """
-        answer = self._upload(
-            check_readable(file), chunked, chunk_size, progress, on_progress, resume, timeout
-        )
-        return self._build(answer)
+        steps = self._create_steps(
+            file, chunked=chunked, chunk_size=chunk_size, progress=progress,
+            on_progress=on_progress, resume=resume, timeout=timeout,
+        )  # fmt: skip
+        return self._build(drive(self.client.transport, steps))
 
-    def _upload(
+    def _create_steps(
         self,
-        path: Path,
-        chunked: bool | None,
+        file: str | os.PathLike[str],
+        *,
+        chunked: bool | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         progress: bool = False,
         on_progress: ProgressCallback | None = None,
         resume: bool | None = None,
         timeout: TimeoutLike | None = None,
-    ) -> Any:
-        """Upload one file; the server's answer (a data file's JSON)."""
+    ) -> Generator[Send | Wait | Pause, Any, Any]:
+        """The upload of one file as steps (the file checked now), for either client's
+        driver: the chunked upload then the POST that makes the data file from it, or one
+        multipart POST. The server's answer is the data file's JSON."""
+        path = check_readable(file)
         size = path.stat().st_size
         if chunked is None:
             chunked = size > chunk_size
-        if chunked:
-            upload = upload_file(
-                self.client.transport, path, chunk_size=chunk_size, progress=progress,
-                on_progress=on_progress, resume=resume, timeout=timeout,
-            )  # fmt: skip
-            return self.client.transport.request(
-                "POST", self.path, data={"chunked_upload": upload["id"]}, timeout=timeout
+        uploader = ChunkedUploader(self.client.transport, chunk_size=chunk_size)
+        upload = (
+            uploader.steps(
+                path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
             )
-        answer = self.client.transport.request(
-            "POST", self.path, files={"file": path}, timeout=timeout
+            if chunked
+            else None
         )
+        return self._made_from(path, size, upload, on_progress, timeout)
+
+    def _made_from(
+        self,
+        path: Path,
+        size: int,
+        upload: Generator[Send | Wait | Pause, Any, dict[str, Any]] | None,
+        on_progress: ProgressCallback | None,
+        timeout: TimeoutLike | None,
+    ) -> Generator[Send | Wait | Pause, Any, Any]:
+        if upload is not None:
+            done = yield from upload
+            data = {"chunked_upload": done["id"]}
+            return (yield Send(Call("POST", self.path, data=data, timeout=timeout)))
+        answer = yield Send(Call("POST", self.path, files={"file": path}, timeout=timeout))
         if on_progress is not None:
             on_progress(size, size)
         return answer
+
+    def _upload(self, path: Path, chunked: bool | None, chunk_size: int) -> Any:
+        """Upload one file; the server's answer (a data file's JSON)."""
+        return drive(
+            self.client.transport, self._create_steps(path, chunked=chunked, chunk_size=chunk_size)
+        )
 
     def upload_many(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from synapse.resources.base import (
     related_id,
 )
 from synapse.resources.data import DataUnit
-from synapse.uploads import ProgressCallback, upload_file
+from synapse.steps import Pause, Send, Wait
+from synapse.transport import Call
+from synapse.uploads import ChunkedUploader, ProgressCallback, drive
 
 __all__ = [
     "GroundTruth",
@@ -137,15 +140,36 @@ class ModelManager(
         **fields: Any,
     ) -> Model:
         """Create a model; a ``file`` goes up with the chunked upload first."""
+        steps = self._create_steps(file=file, progress=progress, on_progress=on_progress, **fields)
+        return self._build(drive(self.client.transport, steps))
+
+    def _create_steps(
+        self,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+        on_progress: ProgressCallback | None = None,
+        **fields: Any,
+    ) -> Generator[Send | Wait | Pause, Any, Any]:
+        """The creation as steps for either client's driver (everything checked now):
+        the file's chunked upload, then the POST that names it."""
         if not fields.get("name"):
             raise InvalidInputError("a model needs name=")
         body = self._body(fields)
+        upload = None
         if file is not None:
-            upload = upload_file(
-                self.client.transport, file, progress=progress, on_progress=on_progress
-            )
-            body["chunked_upload"] = upload["id"]
-        return self._build(self.client.transport.request("POST", self.path, data=body))
+            uploader = ChunkedUploader(self.client.transport)
+            upload = uploader.steps(file, progress=progress, on_progress=on_progress)
+        return self._posted(body, upload)
+
+    def _posted(
+        self,
+        body: dict[str, Any],
+        upload: Generator[Send | Wait | Pause, Any, dict[str, Any]] | None,
+    ) -> Generator[Send | Wait | Pause, Any, Any]:
+        if upload is not None:
+            body["chunked_upload"] = (yield from upload)["id"]
+        return (yield Send(Call("POST", self.path, data=body)))
 
 
 class GroundTruthEventManager(ListMixin[GroundTruthEvent]):

@@ -378,3 +378,39 @@ async def test_a_download_is_awaited_without_a_thread(
         with pytest.raises(ClientError, match="sha256"):
             await client.download(data_file.file, tmp_path / "s3.bin", checksum="0" * 64)
     assert not (tmp_path / "s3.bin").exists()
+
+
+async def test_a_data_file_and_a_model_made_from_files_upload_on_the_loop(
+    synapse_backend: LocalBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_file(tmp_path / "big.bin", 300 * KIB)
+    client = threadless(AsyncClient(synapse_backend.url, synapse_backend.token), monkeypatch)
+    async with client:
+        data_file = await client.data_files.acreate(file=source, chunked=True, chunk_size=100 * KIB)
+        model = await client.models.acreate(name="m", file=source)
+        again = await client.data_files.aget(data_file.id)
+    assert again.checksum == hashlib.md5(source.read_bytes()).hexdigest()
+    assert len(chunk_puts(synapse_backend)) == 3 + 1  # three chunks, then the model's one
+    assert model.file is not None
+    assert Client(synapse_backend.url, synapse_backend.token).models.get(model.id).file
+
+
+async def test_aclose_while_a_data_file_uploads_makes_no_data_file(
+    synapse_backend: LocalBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_file(tmp_path / "big.bin", 300 * KIB)
+    blocking = Blocking(HttpxTransport(origin(synapse_backend.url)), at=2)
+    client = threadless(
+        AsyncClient(synapse_backend.url, synapse_backend.token, transport=blocking), monkeypatch
+    )
+    task = asyncio.ensure_future(
+        client.data_files.acreate(file=source, chunked=True, chunk_size=100 * KIB)
+    )
+    await until_blocked(blocking, task)
+    await client.aclose()
+    with pytest.raises(ClientError, match="closed while this transfer"):
+        await task
+    blocking.release.set()
+    await settle()
+    assert [method for method, _ in blocking.sent] == ["PUT", "PUT"]  # no POST data_files/
+    assert [r.path for r in synapse_backend.requests if r.method == "POST"] == []
