@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
 import re
 import uuid
@@ -29,7 +30,6 @@ from synapse.errors import (
     ClientTimeoutError,
     HTTPError,
     InvalidInputError,
-    RateLimitError,
 )
 from synapse.paths import names_folder
 from synapse.steps import Wait, run_steps
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from synapse.transport import Transport
 
 __all__ = ["Fetch", "convert_urls", "download", "download_steps", "media_cache_dir"]
+
+logger = logging.getLogger("synapse")
 
 CHUNK = 64 * 1024  # what a broken connection can lose, at most
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\Z")
@@ -113,8 +115,13 @@ def _download_steps(
                 if state.have == 0:  # starting over: nothing on disk counts
                     part.unlink(missing_ok=True)
                 state.have = part.stat().st_size if part.exists() else 0
-                retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-                yield Wait(policy.delay(failures - 1, retry_after, "GET", status))
+                retry_after = exc.retry_after if isinstance(exc, HTTPError) else None
+                delay = policy.delay(failures - 1, retry_after, "GET", status)
+                logger.warning(
+                    "retrying the download of %s after %s (retry %d of %d, in %.2fs)",
+                    without_query(url), exc.message, failures, policy.max_retries, delay,
+                )  # fmt: skip
+                yield Wait(delay)
         if checksum is not None:
             _verify(part, checksum, url)
         part.replace(target)

@@ -242,6 +242,9 @@ class HTTPError(ClientError):
     """
 
     _body_truncated: bool = False
+    #: The server's ``Retry-After``, in seconds, on any status (a 503 in maintenance
+    #: says it too); None when it did not say.
+    retry_after: float | None = None
 
     @property
     def body_truncated(self) -> bool:
@@ -453,6 +456,7 @@ def error_for_status(
         cls = ServerError if status_code >= 500 else HTTPError
     error = cls(message, **kwargs)
     error._body_truncated = truncated_at is not None
+    error.retry_after = retry_after
     return error
 
 

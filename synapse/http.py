@@ -326,7 +326,7 @@ class RequestsTransport:
 
 def _transport_error(exc: requests.exceptions.RequestException) -> TransportError:
     if isinstance(exc, requests.exceptions.TooManyRedirects):
-        return TransportError("redirects", str(exc))
+        return TransportError("redirects", f"more than {MAX_REDIRECTS} redirects")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return TransportError("connect_timeout", str(exc))
     if isinstance(exc, requests.exceptions.ReadTimeout):

@@ -381,7 +381,8 @@ class Transport:
         full = f"{request.url}?{urlencode(request.params)}" if request.params else request.url
         where: dict[str, Any] = {"method": method, "url": self.shown(full)}
         if exc.kind == "redirects":
-            loop = TooManyRedirectsError(f"more than {MAX_REDIRECTS} redirects", **where)
+            said = self.config.redact(exc.detail) if exc.detail else ""
+            loop = TooManyRedirectsError(said or f"more than {MAX_REDIRECTS} redirects", **where)
             return _Failure(loop, sent=True, retryable=False)
         if exc.kind == "connect_timeout":
             error: ClientError = ClientTimeoutError(

@@ -583,7 +583,7 @@ def _transport_error(exc: httpx.HTTPError) -> TransportError:
         refused = "refused" in str(exc).lower()
         return TransportError("connect", "connection refused" if refused else "unreachable")
     if isinstance(exc, httpx.TooManyRedirects):
-        return TransportError("redirects", str(exc))
+        return TransportError("redirects", f"more than {MAX_REDIRECTS} redirects")
     return TransportError("broken", str(exc) or type(exc).__name__)
 
 

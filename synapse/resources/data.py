@@ -311,14 +311,12 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         size = path.stat().st_size
         if chunked is None:
             chunked = size > chunk_size
-        uploader = ChunkedUploader(self.client.transport, chunk_size=chunk_size)
-        upload = (
-            uploader.steps(
+        upload = None
+        if chunked:
+            uploader = ChunkedUploader(self.client.transport, chunk_size=chunk_size)
+            upload = uploader.steps(
                 path, resume=resume, on_progress=on_progress, progress=progress, timeout=timeout
             )
-            if chunked
-            else None
-        )
         return self._made_from(path, size, upload, on_progress, timeout)
 
     def _made_from(

@@ -160,6 +160,20 @@ def test_a_307_resends_a_streamed_file_body_from_its_start(side: Side) -> None:
         assert echo["body"] == data.decode()
 
 
+def test_a_307_of_a_body_that_cannot_be_read_again_says_so(side: Side) -> None:
+    async def run() -> None:
+        async with AsyncClient(side.url, TOKEN, max_retries=0) as client:
+            await client.atransport.request(
+                "PUT",
+                "temporary/",
+                body=lambda: iter([b"one-pass", b"-body"]),
+                headers={"Content-Length": "13"},
+            )
+
+    with pytest.raises(TooManyRedirectsError, match="streamed body cannot be sent twice"):
+        asyncio.run(run())
+
+
 def test_a_redirect_to_another_origin_drops_every_credential(side: Side) -> None:
     synced, awaited = both(side, lambda c: c.request("GET", "away/"))
     for echo in (synced, awaited):

@@ -168,3 +168,38 @@ def test_a_presigned_urls_signature_is_in_no_error_or_log(
     for text in shown:
         assert "deadbeefSECRET" not in text  # ...without its signature
         assert "AKIA123" not in text
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_download_waits_what_the_servers_retry_after_says(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    answers = [Response(status, headers={"Retry-After": "7"}), Response(200, content=b"ok")]
+    waits: list[float] = []
+
+    def handler(request: Request) -> Response:
+        return answers.pop(0)
+
+    client = Client(BASE, "tok", transport=MockTransport(handler))
+    client.transport.policy = dataclasses.replace(client.transport.policy, sleep=waits.append)
+    with caplog.at_level("WARNING", logger="synapse"):
+        saved = client.download(SIGNED, tmp_path / "w.bin")
+    assert saved.read_bytes() == b"ok"
+    assert waits == [7.0]
+    assert "retrying the download of https://bucket.s3.example/w.bin" in caplog.text
+    assert "deadbeefSECRET" not in caplog.text
+
+    async def run() -> list[float]:
+        again = [Response(status, headers={"Retry-After": "7"}), Response(200, content=b"ok")]
+        awaited: list[float] = []
+
+        async def ahandler(request: Request) -> Response:
+            return again.pop(0)
+
+        ac = AsyncClient(BASE, "tok", transport=AsyncMockTransport(ahandler))
+        ac.transport.policy = dataclasses.replace(ac.transport.policy, sleep=awaited.append)
+        async with ac:
+            await ac.download(SIGNED, tmp_path / "a.bin")
+        return awaited
+
+    assert asyncio.run(run()) == [7.0]
