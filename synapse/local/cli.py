@@ -105,8 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         backend.start()  # announced once it answers: a script may read the lines and go
         print(f"Synapse local backend on {backend.url}", flush=True)
-        print(f"  SYNAPSE_BASE_URL={backend.url}", flush=True)
-        print(f"  SYNAPSE_ACCESS_TOKEN={backend.token}", flush=True)
+        print(f"  export SYNAPSE_BASE_URL={backend.url}", flush=True)
+        print(f"  export SYNAPSE_ACCESS_TOKEN={backend.token}", flush=True)
         if getattr(backend, "big_project", None):
             print(f"  big project id: {backend.big_project}", flush=True)
         backend.serve_forever()

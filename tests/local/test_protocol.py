@@ -337,7 +337,7 @@ def test_cli_serve_prints_url_and_token(tmp_path: Path) -> None:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(3)]
         url = lines[1].strip().split("=", 1)[1]
-        assert lines[2].strip() == "SYNAPSE_ACCESS_TOKEN=cli-token"
+        assert lines[2].strip() == "export SYNAPSE_ACCESS_TOKEN=cli-token"  # pasted as is
         # the lines come once the server answers: no polling for it
         answer = requests.get(
             f"{url}/projects/", headers={"Authorization": "Token cli-token"}, timeout=10
