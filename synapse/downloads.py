@@ -33,6 +33,7 @@ from synapse.errors import (
 )
 from synapse.paths import names_folder
 from synapse.steps import Wait, run_steps
+from synapse.transport import Call
 from synapse.uploads import cache_dir
 from synapse.urls import without_query
 
@@ -79,6 +80,18 @@ class Fetch:
     url: str
     part: Path
     state: _Progress
+
+    def call(self) -> Call:
+        """The request: the rest of the file from what is on disk, streamed, sent
+        without retries of its own (the download's steps retry, within one budget)."""
+        return Call(
+            "GET",
+            self.url,
+            headers=_range_headers(self.state),
+            stream=True,
+            ok_statuses=(416,),
+            max_retries=0,
+        )
 
 
 def download_steps(
@@ -174,14 +187,7 @@ class _Progress:
 def _fetch_once(transport: Transport, fetch: Fetch) -> None:
     """One request of a download: whole, or the rest from ``state.have``."""
     state = fetch.state
-    response = transport.send(
-        "GET",
-        fetch.url,
-        headers=_range_headers(state),
-        stream=True,
-        ok_statuses=(416,),
-        max_retries=0,  # the download's steps retry, within the same budget
-    )
+    response = transport.perform(fetch.call())
     try:
         end = _begin(state, fetch.url, fetch.part, response.status_code, response.headers)
         if end == _NOTHING:

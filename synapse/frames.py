@@ -112,6 +112,12 @@ def declared_columns(model: type[BaseModel]) -> tuple[Column, ...]:
     )
 
 
+def field_names(model: type[BaseModel] | None) -> frozenset[str]:
+    """Every name a declared field goes by: its attribute name and its wire name."""
+    fields = model.model_fields if model is not None else {}
+    return frozenset(n for name, f in fields.items() for n in (name, f.alias) if n)
+
+
 def wire_column(model: type[BaseModel] | None, column: str) -> str:
     """A column's name on the wire: a declared field named by its attribute
     (``project_id``, or ``data_unit_id.x``) becomes its wire name (``project``)."""
@@ -355,7 +361,7 @@ class TableBuilder:
         #: Where each output column's values are on the wire: a column named by the
         #: field's attribute (``project_id``) reads its wire name (``project``).
         self._source = {name: wire_column(model, name) for name in names}
-        self._known = (*declared, *(model.model_fields if model is not None else ()))
+        self._known = field_names(model)
         # Output columns in order, with their kinds (None: not known until a value comes).
         self._kinds: dict[str, ColumnKind | None] = {
             name: declared[wire].kind if (wire := self._source[name]) in declared else None

@@ -28,6 +28,7 @@ from synapse.errors import (
     UnknownFieldWarning,
 )
 from synapse.filters import FilterSet
+from synapse.frames import field_names
 from synapse.pagination import StableWalk
 from synapse.query import QuerySet
 from synapse.urls import PathParam, build_path
@@ -444,7 +445,7 @@ class CreateMixin(Manager[T]):
     def _check_field_names(self, fields: Mapping[str, Any]) -> None:
         declared = self.resource.model_fields
         wire = protocol.KINDS[self.name].fields if self.name in protocol.KINDS else {}
-        known = sorted({n for name, f in declared.items() for n in (name, f.alias) if n} | {*wire})
+        known = sorted(field_names(self.resource) | {*wire})
         unknown = [name for name in fields if name not in known]
         for name in unknown:
             close = difflib.get_close_matches(name, known, n=2, cutoff=0.8)

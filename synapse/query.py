@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from synapse.display import query_html
 from synapse.errors import InvalidInputError
-from synapse.frames import PagedTable, Pages
+from synapse.frames import PagedTable, Pages, field_names
 from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, PageSource, stable_pages
 from synapse.values import ValuesQuerySet
 
@@ -443,8 +443,7 @@ class QuerySet(Generic[T]):
 
     def _field_names(self) -> tuple[str, ...]:
         """The declared fields' attribute and wire names (for did-you-mean hints)."""
-        fields = self._manager.resource.model_fields
-        return tuple(dict.fromkeys(n for name, f in fields.items() for n in (name, f.alias) if n))
+        return tuple(sorted(field_names(self._manager.resource)))
 
     def _pk_wire(self) -> str:
         """The wire name of the kind's key (``pgh_id`` for ground-truth events)."""

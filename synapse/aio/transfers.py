@@ -25,7 +25,6 @@ from synapse.downloads import (
     _begin,
     _end,
     _open_part,
-    _range_headers,
     download_steps,
 )
 from synapse.errors import ClientError, TransportError
@@ -103,14 +102,7 @@ async def adownload(
 async def _afetch_once(transport: AsyncTransport, step: Fetch) -> None:
     """One request of a download, streamed to the partial file: the sync one's loop."""
     state = step.state
-    response = await transport.send(
-        "GET",
-        step.url,
-        headers=_range_headers(state),
-        stream=True,
-        ok_statuses=(416,),
-        max_retries=0,  # the download's steps retry, within the same budget
-    )
+    response = await transport.perform(step.call())
     try:
         end = _begin(state, step.url, step.part, response.status_code, response.headers)
         if end == _NOTHING:
