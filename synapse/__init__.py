@@ -155,16 +155,12 @@ def __getattr__(name: str) -> Any:
 
     from synapse.protocol import KINDS
 
-    for kind in KINDS.values():
-        if kind.resource_name == name:
-            value = getattr(importlib.import_module(kind.module), name)
-            break
-    else:
-        if name not in ("Resource", "FileSpecification"):
-            raise AttributeError(f"module 'synapse' has no attribute {name!r}")
-        import synapse.resources
+    known = {kind.resource_name for kind in KINDS.values()} | {"Resource", "FileSpecification"}
+    if name not in known:  # (checked first: a probe for a missing name loads nothing)
+        raise AttributeError(f"module 'synapse' has no attribute {name!r}")
+    import synapse.resources
 
-        value = getattr(synapse.resources, name)
+    value = getattr(synapse.resources, name)
     globals()[name] = value
     return value
 

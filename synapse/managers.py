@@ -576,8 +576,6 @@ MIXINS: dict[protocol.Capability, type[Manager[Any]]] = {
 def _bind(cls: type[Manager[Any]], kind: protocol.Kind) -> None:
     """Give a manager class its kind's facts, after checking that the mixins it is made
     of are exactly the declared capabilities (a drift fails at import, not in use)."""
-    import importlib
-
     has = {cap for cap, mixin in MIXINS.items() if issubclass(cls, mixin)}
     if has != set(kind.capabilities):
         raise TypeError(
@@ -585,7 +583,7 @@ def _bind(cls: type[Manager[Any]], kind: protocol.Kind) -> None:
             f"{sorted(kind.capabilities)}"
         )
     cls.kind = kind
-    cls.resource = getattr(importlib.import_module(kind.module), kind.resource_name)
+    cls.resource = kind.resource_class()
     cls.path = kind.path
     cls._list_path_override = kind.list_path
     cls.filters = FilterSet.of(kind)

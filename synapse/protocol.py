@@ -178,6 +178,14 @@ class Kind:
     def resource_name(self) -> str:
         return self.resource.partition(":")[2]
 
+    def resource_class(self) -> type:
+        """The resource class, its module imported on first need: a script that lists
+        tasks never loads the plugin or model families."""
+        import importlib
+
+        found: type = getattr(importlib.import_module(self.module), self.resource_name)
+        return found
+
     def allowed_filters(self) -> dict[str, Filter]:
         """Every filter the list accepts (the common ones included)."""
         return {**(COMMON_FILTERS if self.common_filters else {}), **self.filters}

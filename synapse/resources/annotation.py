@@ -29,10 +29,10 @@ from synapse.resources.base import (
     Resource,
     related_id,
 )
-from synapse.resources.data import DataCollection, DataUnit
 from synapse.urls import PathParam, build_path
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (named in quotes by the relations: their family loads lazily)
+    from synapse.resources.data import DataCollection, DataUnit  # noqa: F401
     from synapse.training.report import ImportReport
 
 __all__ = [
@@ -109,7 +109,7 @@ class Project(Resource):
     task_count: int | None = None
     created: datetime | None = None
 
-    data_collection = Relation[DataCollection]("data_collection_id", DataCollection)
+    data_collection = Relation["DataCollection"]("data_collection_id")
 
     @property
     def tasks(self) -> QuerySet[Task]:
@@ -154,8 +154,8 @@ class Task(Resource):
     count_assignments: int | None = None
     created: datetime | None = None
 
-    project = Relation[Project]("project_id", Project)
-    data_unit = Relation[DataUnit]("data_unit_id", DataUnit)
+    project = Relation["Project"]("project_id")
+    data_unit = Relation["DataUnit"]("data_unit_id")
 
     def annotate(
         self,
@@ -241,8 +241,8 @@ class Assignment(Resource):
     file: JsonValue = None
     created: datetime | None = None
 
-    task = Relation[Task]("task_id", Task)
-    project = Relation[Project]("project_id", Project)
+    task = Relation["Task"]("task_id")
+    project = Relation["Project"]("project_id")
 
     def set_tags(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import html
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
@@ -81,13 +82,29 @@ class Relation(Generic[R]):
     request at all.
     """
 
-    def __init__(self, id_field: str, target: type[R]) -> None:
+    def __init__(self, id_field: str) -> None:
         self.id_field = id_field
-        self.target = target
         self.name = ""
+        self._owner: type[Resource] | None = None
 
-    def __set_name__(self, owner: type, name: str) -> None:
+    def __set_name__(self, owner: type[Resource], name: str) -> None:
         self.name = name
+        self._owner = owner
+
+    @functools.cached_property
+    def target(self) -> type[R]:
+        """The related object's class: the kind its id field is declared to point to
+        (``fk:projects`` in `synapse.protocol`), imported on first need, so a family
+        imports no other family (listing tasks loads no plugins)."""
+        owner = self._owner
+        assert owner is not None, "a Relation is used as a class attribute"
+        kind = protocol.kind_of_resource(owner.__module__, owner.__name__)
+        field = owner.model_fields[self.id_field]
+        wire = kind.fields.get(field.alias or self.id_field, "") if kind is not None else ""
+        if not wire.startswith("fk:"):
+            raise TypeError(f"{owner.__name__}.{self.name}: its id field is not declared fk:")
+        found: type[R] = protocol.KINDS[wire.removeprefix("fk:")].resource_class()
+        return found
 
     @overload
     def __get__(self, obj: None, owner: type) -> Relation[R]: ...

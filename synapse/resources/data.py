@@ -247,7 +247,7 @@ class DataUnit(Resource):
     groups: list[str] | None = None
     created: datetime | None = None
 
-    data_collection = Relation[DataCollection]("data_collection_id", DataCollection)
+    data_collection = Relation["DataCollection"]("data_collection_id")
 
 
 # --------------------------------------------------------------------------- managers

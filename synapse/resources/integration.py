@@ -170,7 +170,7 @@ class PluginRelease(Resource):
     file: str | None = None
     created: datetime | None = None
 
-    plugin = Relation[Plugin]("plugin_id", Plugin)
+    plugin = Relation["Plugin"]("plugin_id")
 
 
 class Job(Resource):
@@ -198,7 +198,7 @@ class Job(Resource):
     started: datetime | None = None
     finished: datetime | None = None
 
-    plugin_release = Relation[PluginRelease]("plugin_release_id", PluginRelease)
+    plugin_release = Relation["PluginRelease"]("plugin_release_id")
 
     @property
     def is_finished(self) -> bool:

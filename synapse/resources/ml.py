@@ -6,7 +6,7 @@ import os
 from collections.abc import Generator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
@@ -20,10 +20,12 @@ from synapse.resources.base import (
     Resource,
     related_id,
 )
-from synapse.resources.data import DataUnit
 from synapse.steps import Pause, Send, Wait
 from synapse.transport import Call
 from synapse.uploads import ChunkedUploader, ProgressCallback, drive
+
+if TYPE_CHECKING:  # (named in quotes by the relations: their family loads lazily)
+    from synapse.resources.data import DataUnit  # noqa: F401
 
 __all__ = [
     "GroundTruth",
@@ -90,7 +92,7 @@ class GroundTruthEvent(Resource):
     data_unit_id: int | None = related_id("data_unit")
     ground_truth_dataset_versions: list[int] | None = None
 
-    data_unit = Relation[DataUnit]("data_unit_id", DataUnit)
+    data_unit = Relation["DataUnit"]("data_unit_id")
 
 
 class GroundTruth(Resource):
@@ -105,7 +107,7 @@ class GroundTruth(Resource):
     ground_truth_dataset_versions: list[int] | None = None
     data_unit_id: int | None = related_id("data_unit")
 
-    data_unit = Relation[DataUnit]("data_unit_id", DataUnit)
+    data_unit = Relation["DataUnit"]("data_unit_id")
 
 
 class GroundTruthDatasetVersion(Resource):

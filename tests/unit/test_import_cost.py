@@ -13,10 +13,16 @@ import pytest
 import synapse
 from synapse import Client
 
+FAMILIES = (
+    "synapse.resources.annotation",
+    "synapse.resources.data",
+    "synapse.resources.integration",
+    "synapse.resources.ml",
+)
 HEAVY = ("pydantic", "pandas", "pyarrow", "dask", "tqdm", "starlette", "synapse.local",
-         "synapse.resources", "synapse.managers", "synapse.partitions", "synapse.training",
-         "synapse.annotations", "PIL", "numpy", "synapse.methods", "synapse.uploads",
-         "synapse.downloads")  # fmt: skip
+         "synapse.resources", *FAMILIES, "synapse.managers", "synapse.partitions",
+         "synapse.training", "synapse.annotations", "PIL", "numpy", "synapse.methods",
+         "synapse.uploads", "synapse.downloads")  # fmt: skip
 
 
 CLIENT = "synapse.Client('https://api.synapse.test', 't' * 20)"
@@ -34,6 +40,8 @@ def test_importing_and_building_a_client_loads_nothing_heavy() -> None:
         loaded_after("import synapse; synapse.Client('https://api.synapse.test', 't' * 20)") == []
     )
     assert loaded_after("from synapse import QuerySet, Client") == []
+    # a tool probing for a name the package does not have (IPython's display hooks)
+    assert loaded_after("import synapse; hasattr(synapse, '_repr_html_')") == []
 
 
 def test_the_method_api_loads_when_first_named() -> None:
@@ -48,6 +56,45 @@ def test_the_first_use_of_a_manager_loads_its_models() -> None:
     assert "pydantic" in loaded
     assert "synapse.resources" in loaded
     assert "pandas" not in loaded
+
+
+def test_a_listing_loads_only_its_own_family() -> None:
+    """Listing tasks (and reading a task's relations' ids) loads the annotation family
+    only; a related kind's family loads when that relation is followed."""
+    loaded = loaded_after(f"import synapse; {CLIENT}.tasks.filter(project=1)")
+    assert [m for m in loaded if m in FAMILIES] == ["synapse.resources.annotation"]
+    assert "synapse.uploads" not in loaded
+    assert "synapse.downloads" not in loaded
+    followed = loaded_after("import synapse; synapse.Task.data_unit.target")
+    assert "synapse.resources.data" in followed
+    assert "synapse.resources.integration" not in followed
+
+
+def test_every_relation_reaches_the_kind_its_id_field_is_declared_to_point_to() -> None:
+    """``task.project`` is a Project, ``job.plugin_release`` a PluginRelease...: each
+    relation is named after the kind its declared ``fk:`` field points to."""
+    from synapse import protocol
+
+    seen = 0
+    for kind in protocol.KINDS.values():
+        resource = kind.resource_class()
+        for name, (_wire, relation) in resource._relations().items():
+            assert relation.target is protocol.KINDS[f"{name}s"].resource_class(), name
+            seen += 1
+    assert seen == 10
+
+
+def test_a_relation_whose_id_field_is_not_declared_fk_is_refused() -> None:
+    from pydantic import Field
+
+    from synapse.resources.base import Relation, Resource
+
+    class Widget(Resource):  # no kind declares it
+        project_id: int | None = Field(default=None, alias="project")
+        project = Relation["Resource"]("project_id")
+
+    with pytest.raises(TypeError, match=r"Widget\.project: its id field is not declared fk"):
+        Widget.project.target  # noqa: B018
 
 
 def test_resource_classes_are_there_on_first_use() -> None:
