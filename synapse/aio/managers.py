@@ -22,7 +22,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from synapse.aio.query import AsyncContext, AsyncQuerySet, async_context
-from synapse.errors import ClientError, InvalidInputError, NotFoundError
+from synapse.aio.transfers import adrive
+from synapse.errors import ClientError, InvalidInputError
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -72,25 +73,12 @@ class AsyncGet(GetMixin[T]):
             return found
         if filters:
             raise InvalidInputError("aget() takes an id or filters, not both")
-        path = self.detail_path(pk)  # checked before anything is sent
-        self.client.forget(self.resource, pk)
-        try:
-            data = await _async(self).atransport.request("GET", path, params=self.detail_query())
-        except NotFoundError as exc:
-            raise self.resource.DoesNotExist(
-                f"{self.resource.__name__} {pk!r} does not exist",
-                status_code=exc.status_code,
-                response=exc.response,
-                method=exc.method,
-                url=exc.url,
-                request_id=exc.request_id,
-            ) from exc
-        return self._build(data)
+        found = await adrive(_async(self).atransport, self._get_steps(pk))  # `get`'s steps
+        return found
 
     async def afetch(self, pk: PathParam, params: Mapping[str, Any] | None = None) -> Any:
         """The object's JSON as the server sends it (`GetMixin.fetch`, awaited)."""
-        query = {**self.detail_query(), **(params or {})}
-        return await _async(self).atransport.request("GET", self.detail_path(pk), params=query)
+        return await _async(self).atransport.answer(self._detail_call(pk, params))
 
 
 class AsyncList(ListMixin[T]):

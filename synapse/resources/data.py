@@ -36,7 +36,7 @@ from synapse.resources.base import (
     Resource,
     related_id,
 )
-from synapse.steps import Each, Pause, Send, Wait, drive, driven, sent
+from synapse.steps import Each, Pause, Send, Wait, drive, sent
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ChunkedUploader, ProgressCallback
 
 if TYPE_CHECKING:
@@ -550,19 +550,6 @@ def unit_payload_steps(
     payload naming them."""
     units: DataUnitManager = client.manager_for(DataUnit)
     return units._payload_steps(collection_id, files, meta, groups, chunked=chunked)
-
-
-def unit_payload(
-    client: Context,
-    collection_id: int | None,
-    files: Mapping[str, Path],
-    meta: Mapping[str, Any] | None,
-    groups: str | list[str] | None,
-    chunked: bool | None,
-) -> dict[str, Any]:
-    """Upload one unit's files with ``client`` (in whichever process runs it); the
-    ``data_units/`` payload naming them."""
-    return driven(unit_payload_steps, client, collection_id, files, meta, groups, chunked)
 
 
 def _upload_many(

@@ -12,15 +12,19 @@ from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import responses
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import synapse
 import synapse.protocol as protocol
 from synapse import Client
-from synapse.aio import AsyncClient
+from synapse.aio import AsyncClient, AsyncMockTransport
+from synapse.http import MockTransport, Request, Response
 from synapse.managers import CreateMixin, manager_class
 from tests.conftest import BASE, TOKEN
 
@@ -39,14 +43,12 @@ def form_of(content_type: str, body: bytes) -> list[tuple[str, str | None, bytes
     """A multipart body's parts: (field name, file name, content), sorted."""
     head = f"Content-Type: {content_type}\r\n\r\n".encode()
     message = BytesParser(policy=default).parsebytes(head + body)
-    parts = [
-        (
-            str(part.get_param("name", header="content-disposition")),
-            part.get_filename(),
-            part.get_payload(decode=True),
-        )
-        for part in message.iter_parts()  # type: ignore[attr-defined]
-    ]
+    parts = []
+    for part in message.iter_parts():
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        name = str(part.get_param("name", header="content-disposition"))
+        parts.append((name, part.get_filename(), payload))
     return sorted(parts)
 
 
@@ -158,3 +160,72 @@ def test_no_code_of_the_sdk_hands_work_to_a_worker_thread() -> None:
     assert callers == []
     definition = (ROOT / "aio" / "client.py").read_text()
     assert definition.count("asyncio.to_thread(") == 1  # run_sync's own body
+
+
+class Server:
+    """A backend's batch endpoints: a batch holding a row marked bad is refused whole
+    (400, nothing applied); any other batch is created and answered."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.created: list[int] = []
+
+    def __call__(self, request: Request) -> Response:
+        rows = request.json()
+        if request.url.endswith("/tasks/"):
+            rows = rows["data"]
+        marks = [row["meta"]["n"] for row in rows]
+        self.batches.append(marks)
+        if any(row["meta"].get("bad") for row in rows):
+            return Response(400, json={"meta": ["bad row"]})
+        self.created.extend(marks)
+        return Response(
+            201, json=[{"id": n + 1, **row} for n, row in zip(marks, rows, strict=True)]
+        )
+
+
+def rows_for(kind: str, bad: list[bool]) -> list[dict[str, Any]]:
+    def meta(n: int, flag: bool) -> dict[str, Any]:
+        return {"n": n, "bad": True} if flag else {"n": n}
+
+    if kind == "tasks":
+        return [{"project": 1, "data_unit": 3, "meta": meta(n, b)} for n, b in enumerate(bad)]
+    return [{"data_collection": 1, "meta": meta(n, b)} for n, b in enumerate(bad)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(["tasks", "data_units"]),
+    bad=st.lists(st.booleans(), max_size=12),
+    batch_size=st.integers(1, 5),
+)
+def test_both_clients_drive_a_bulk_create_to_the_same_report_and_requests(
+    kind: str, bad: list[bool], batch_size: int
+) -> None:
+    """The one description, blocking and awaited: the same batches on the wire (a
+    refused batch resent row by row), the same per-item outcomes, the bad rows never
+    created."""
+    synced, awaited = Server(), Server()
+    with Client(BASE, TOKEN, transport=MockTransport(synced)) as client:
+        sync_report = getattr(client, kind).bulk_create(rows_for(kind, bad), batch_size=batch_size)
+
+    async def run() -> Any:
+        async with AsyncClient(BASE, TOKEN, transport=AsyncMockTransport(awaited)) as aclient:
+            manager = getattr(aclient, kind)
+            return await manager.abulk_create(rows_for(kind, bad), batch_size=batch_size)
+
+    with mock.patch.object(asyncio, "to_thread", refuse):  # awaited on the loop itself
+        async_report = asyncio.run(run())
+    for report in (sync_report, async_report):
+        assert [item.ok for item in report.items] == [not flag for flag in bad]
+        assert [obj.meta["n"] for obj in report.created] == [
+            n for n, flag in enumerate(bad) if not flag
+        ]
+    expected: list[list[int]] = []
+    for start in range(0, len(bad), batch_size):
+        batch = list(range(start, min(start + batch_size, len(bad))))
+        expected.append(batch)
+        if len(batch) > 1 and any(bad[n] for n in batch):
+            expected.extend([n] for n in batch)  # refused whole: each row alone
+    assert synced.batches == awaited.batches == expected
+    assert synced.created == awaited.created == [n for n, flag in enumerate(bad) if not flag]
