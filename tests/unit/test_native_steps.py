@@ -229,3 +229,18 @@ def test_both_clients_drive_a_bulk_create_to_the_same_report_and_requests(
             expected.extend([n] for n in batch)  # refused whole: each row alone
     assert synced.batches == awaited.batches == expected
     assert synced.created == awaited.created == [n for n, flag in enumerate(bad) if not flag]
+
+
+@respx.mock
+async def test_aget_maps_a_404_as_get_does() -> None:
+    """``aget`` runs ``get``'s steps: the API's 404 (a JSON object) is the kind's
+    DoesNotExist; a 404 of an unknown path (not the API's) stays a NotFoundError."""
+    respx.get(f"{BASE}/projects/1/").respond(404, json={"detail": "Not found."})
+    respx.get(f"{BASE}/projects/2/").respond(404, text="<html>no such path</html>")
+    async with AsyncClient(BASE, TOKEN) as client:
+        missing = client.projects.resource.DoesNotExist
+        with pytest.raises(missing):
+            await client.projects.aget(1)
+        with pytest.raises(synapse.NotFoundError) as raised:
+            await client.projects.aget(2)
+        assert not isinstance(raised.value, missing)
