@@ -36,6 +36,7 @@ __all__ = [
     "Request",
     "RequestsTransport",
     "Response",
+    "one_pass_redirect",
 ]
 
 CREDENTIAL_HEADERS = ("Synapse-Access-Token", "Authorization", "Synapse-Tenant", "SYNAPSE-Agent")
@@ -208,12 +209,33 @@ def environ_proxy(url: str) -> str | None:
     return requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
 
 
+def one_pass_redirect(status: int) -> TransportError:
+    """A 307/308 answered to a request whose body is read as it is sent and cannot be
+    read again (a chunk streamed from disk, an iterable of bytes): said, rather than the
+    body resent empty (the server would wait for it until the read timeout)."""
+    return TransportError(
+        "redirects",
+        f"the server redirected ({status}) a request whose streamed body cannot be sent twice",
+    )
+
+
 class _Session(requests.Session):
-    """A session that drops every credential header on a redirect to another origin."""
+    """A session that drops every credential header on a redirect to another origin,
+    and raises `one_pass_redirect` where it would resend a body it cannot rewind."""
 
     def __init__(self, own: tuple[str, str, int | None] | None) -> None:
         super().__init__()
         self.synapse_origin = own
+
+    def rebuild_method(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        body = prepared_request.body
+        one_pass = body is not None and not isinstance(body, (bytes, str))
+        rewindable = getattr(prepared_request, "_body_position", None) is not None
+        if response.status_code in (307, 308) and one_pass and not rewindable:
+            raise one_pass_redirect(response.status_code)
+        super().rebuild_method(prepared_request, response)
 
     def rebuild_auth(
         self, prepared_request: requests.PreparedRequest, response: requests.Response

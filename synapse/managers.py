@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -31,6 +31,8 @@ from synapse.filters import FilterSet
 from synapse.frames import field_names
 from synapse.pagination import StableWalk
 from synapse.query import QuerySet
+from synapse.steps import Send, drive
+from synapse.transport import Call
 from synapse.urls import PathParam, build_path
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ __all__ = [
     "batched",
     "bulk_in_batches",
     "manager_class",
+    "rows_of",
     "settle",
 ]
 
@@ -124,6 +127,11 @@ class Manager(Generic[T]):
             raise ClientError(f"expected a {self.resource.__name__} object, got {data!r:.100}")
         return self.resource.from_api(self.client, data)
 
+    def _built_rows(self, steps: Generator[Any, Any, Any]) -> Generator[Any, Any, list[T]]:
+        """The objects of a batch answer (one object, a list, or ``{"results": [...]}``)
+        that ``steps`` return."""
+        return [self._build(row) for row in rows_of((yield from steps))]
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self.resource.__name__}>"
 
@@ -148,9 +156,17 @@ class GetMixin(Manager[T]):
             return found
         if filters:
             raise InvalidInputError("get() takes an id or filters, not both")
+        return drive(self.client.transport, self._get_steps(pk))
+
+    def _get_steps(self, pk: PathParam) -> Generator[Send, Any, T]:
+        """``get(pk)`` as steps for either client's driver (the id checked now)."""
+        call = self._detail_call(pk)
         self.client.forget(self.resource, pk)  # relations loaded from now on see this state
+        return self._got(pk, call)
+
+    def _got(self, pk: PathParam, call: Call) -> Generator[Send, Any, T]:
         try:
-            data = self.fetch(pk)
+            data = yield Send(call)
         except NotFoundError as exc:
             if not isinstance(exc.response, dict):
                 raise  # not the API's "no such object": the path itself is unknown
@@ -164,11 +180,16 @@ class GetMixin(Manager[T]):
             ) from exc
         return self._build(data)
 
+    def _detail_call(self, pk: PathParam, params: Mapping[str, Any] | None = None) -> Call:
+        """The GET of one object (with this kind's detail parameters and expansions, and
+        ``params``); the id checked now."""
+        query = {**self.detail_query(), **(params or {})}
+        return Call("GET", self.detail_path(pk), params=query)
+
     def fetch(self, pk: PathParam, params: Mapping[str, Any] | None = None) -> Any:
         """The object's JSON as the server sends it (with this kind's detail parameters
         and expansions, and ``params``)."""
-        query = {**self.detail_query(), **(params or {})}
-        return self.client.transport.request("GET", self.detail_path(pk), params=query)
+        return self.client.transport.answer(self._detail_call(pk, params))
 
 
 class UpdateMixin(Manager[T]):
@@ -462,9 +483,14 @@ class CreateMixin(Manager[T]):
                 stacklevel=4,
             )
 
+    def _create_call(self, data: Any = None, **options: Any) -> Call:
+        """The POST that creates: ``data`` as given (one object or a list; the form
+        fields beside ``files=``), with the `Call` options given."""
+        return Call("POST", self.path, data=data, **options)
+
     def _create_json(self, body: Any) -> Any:
         """POST ``body`` as given (one object or a list) and return the answer as sent."""
-        return self.client.transport.request("POST", self.path, data=body)
+        return self.client.transport.answer(self._create_call(body))
 
     def bulk_create(
         self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 100
@@ -503,27 +529,29 @@ V = TypeVar("V")
 
 def settle(
     entries: Sequence[E],
-    call: Callable[[Sequence[int]], Sequence[V]],
+    call: Callable[[Sequence[int]], Generator[Any, Any, Sequence[V]]],
     assign: Callable[[E, V], None],
-) -> None:
-    """Send one batch request for ``entries``: each gets its result, or its error.
+) -> Generator[Any, Any, None]:
+    """Send one batch request for ``entries``: each gets its result, or its error. As
+    steps, for either client's driver (`synapse.steps.drive` or ``adrive``).
 
-    ``call(indexes)`` sends the entries at those indexes. When the server rejects the
-    whole batch's content (400/422: nothing was applied), each entry is sent alone, so
-    that the valid ones are created and each invalid one gets its own error. Any other
-    failure (the batch may have been applied) is every entry's error, never resent. An
-    answer with fewer objects than were sent marks the rest as failed, never as done.
+    ``call(indexes)`` gives the steps that send the entries at those indexes and return
+    their results. When the server rejects the whole batch's content (400/422: nothing
+    was applied), each entry is sent alone, so that the valid ones are created and each
+    invalid one gets its own error. Any other failure (the batch may have been applied)
+    is every entry's error, never resent. An answer with fewer objects than were sent
+    marks the rest as failed, never as done.
     """
     from synapse.errors import InvalidInputError, ValidationError
 
     try:
-        results = call(range(len(entries)))
+        results = yield from call(range(len(entries)))
     except (ValidationError, InvalidInputError) as exc:  # refused: nothing was applied
         if len(entries) == 1:
             setattr(entries[0], "error", exc)  # noqa: B010 - entries of any report type
             return
         for index, entry in enumerate(entries):
-            settle([entry], lambda _, i=index: call([i]), assign)  # type: ignore[misc]
+            yield from settle([entry], lambda _, i=index: call([i]), assign)  # type: ignore[misc]
         return
     except Exception as exc:  # every entry's outcome, never a lost report
         for entry in entries:
@@ -538,19 +566,40 @@ def settle(
 def bulk_in_batches(
     items: Sequence[tuple[int, Mapping[str, Any]]],
     batch_size: int,
-    send: Callable[[list[Mapping[str, Any]]], Sequence[T]],
-) -> list[BulkItem[T]]:
+    send: Callable[[list[Mapping[str, Any]]], Generator[Any, Any, Sequence[T]]],
+) -> Generator[Any, Any, list[BulkItem[T]]]:
     """``(index, item)`` pairs sent ``batch_size`` at a time, one request per batch
-    (``send``), each item getting its result or its error (see `settle`)."""
+    (the steps ``send`` gives), each item getting its result or its error (see
+    `settle`)."""
     if batch_size < 1:
         raise InvalidInputError("batch_size must be at least 1")
+    return _in_batches(items, batch_size, send)
+
+
+def _in_batches(
+    items: Sequence[tuple[int, Mapping[str, Any]]],
+    batch_size: int,
+    send: Callable[[list[Mapping[str, Any]]], Generator[Any, Any, Sequence[T]]],
+) -> Generator[Any, Any, list[BulkItem[T]]]:
     done: list[BulkItem[T]] = []
     for batch in batched(items, batch_size):
         entries = [BulkItem[T](index, item) for index, item in batch]
         rows = [item for _, item in batch]
-        settle(entries, lambda picked, r=rows: send([r[i] for i in picked]), _set_result)  # type: ignore[misc]
+        yield from settle(entries, lambda picked, r=rows: send([r[i] for i in picked]), _set_result)  # type: ignore[misc]
         done.extend(entries)
     return done
+
+
+def rows_of(answer: Any) -> list[Any]:
+    """The rows of a batch create's answer: a list, ``{"results": [...]}``, or the one
+    object."""
+    if isinstance(answer, Mapping):
+        rows = answer.get("results", [answer])
+        if isinstance(rows, list):
+            return rows
+    elif isinstance(answer, list):
+        return answer
+    raise ClientError(f"expected a list of created objects, got {answer!r:.100}")
 
 
 def _set_result(entry: BulkItem[Any], result: Any) -> None:

@@ -11,16 +11,17 @@ decisions are written once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from synapse.errors import ClientError
+from synapse.executors import Outcome, run_each
 
 if TYPE_CHECKING:
-    from synapse.transport import Call
+    from synapse.transport import Call, Transport
 
-__all__ = ["Pause", "Send", "StepRunner", "Wait", "run_steps"]
+__all__ = ["Each", "Pause", "Send", "StepRunner", "Wait", "drive", "driven", "run_steps", "sent"]
 
 Y = TypeVar("Y")
 R = TypeVar("R")
@@ -45,6 +46,17 @@ class Wait:
 class Pause:
     """A turn for others between slices of local work (hashing a resumed upload's
     prefix): nothing for a blocking loop, a yield to the event loop for an async one."""
+
+
+@dataclass(frozen=True)
+class Each:
+    """Run the steps of ``work(*args)`` for each ``args`` of ``calls``, at the same time;
+    the outcome is each one's ``(result, error)``, in order. The sync driver runs them on
+    its pool (or the caller's executor: then ``work`` and its arguments must pickle) or
+    in turn, the async one as tasks on the loop. ``work`` takes the client first."""
+
+    work: Callable[..., Generator[Any, Any, Any]]
+    calls: Sequence[tuple[Any, ...]]
 
 
 #: The one pause (it carries nothing).
@@ -101,3 +113,38 @@ def run_steps(
         return runner.result
     finally:
         runner.close()
+
+
+def sent(call: Call) -> Generator[Send, Any, Any]:
+    """One request as steps: its decoded answer (the smallest description either
+    client's driver runs)."""
+    return (yield Send(call))
+
+
+def drive(transport: Transport, steps: Generator[Any, Any, R], pool: Any = None) -> R:
+    """Run a generator of steps (an upload, a create, a batch) with the sync transport:
+    the blocking twin of `synapse.aio.transfers.adrive`. An `Each` runs on ``pool`` (an
+    executor), or in turn without one."""
+
+    def perform(step: Any) -> Any:
+        if isinstance(step, Each):
+            calls = [(step.work, *args) for args in step.calls]
+            if pool is not None:
+                return run_each(pool, driven, calls)
+            return [_outcome(driven, call) for call in calls]
+        return transport.answer(step.call)
+
+    return run_steps(steps, transport.policy.sleep, perform)
+
+
+def driven(work: Callable[..., Generator[Any, Any, R]], client: Any, *args: Any) -> R:
+    """``work(client, *args)``'s steps, driven with ``client``'s transport (in whichever
+    thread or process runs it: a module-level function, so it pickles)."""
+    return drive(client.transport, work(client, *args))
+
+
+def _outcome(function: Callable[..., Any], args: tuple[Any, ...]) -> Outcome:
+    try:
+        return function(*args), None
+    except Exception as exc:  # the item's outcome, reported with it
+        return None, exc

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from synapse.encoding import check_readable
 from synapse.errors import (
@@ -46,7 +46,7 @@ from synapse.errors import (
     ValidationError,
 )
 from synapse.protocol import UPLOAD_CHUNK_SIZE
-from synapse.steps import PAUSE, Pause, Send, Wait, run_steps
+from synapse.steps import PAUSE, Pause, Send, Wait, drive
 from synapse.transport import Call
 from synapse.urls import build_path
 
@@ -66,7 +66,6 @@ READ_BLOCK = 1024 * 1024
 AMBIGUOUS = (ClientConnectionError, ClientTimeoutError, ServerError, RateLimitError)
 
 ProgressCallback = Callable[[int, int], None]
-R = TypeVar("R")
 
 
 def cache_dir() -> Path:
@@ -494,13 +493,6 @@ def _chunk_answer(answer: Any) -> tuple[Any, str, int]:
     if upload_id is None or not isinstance(url, str) or not isinstance(offset, int):
         raise ClientError(f"a chunk answer needs id, url and offset, got {dict(answer)!r:.200}")
     return upload_id, url, offset
-
-
-def drive(transport: Transport, steps: Generator[Any, Any, R]) -> R:
-    """Run a generator of `Send`/`Wait`/`Pause` steps (an upload, a create that uploads
-    first) with the sync transport: the blocking twin of
-    `synapse.aio.transfers.adrive`."""
-    return run_steps(steps, transport.policy.sleep, lambda step: transport.answer(step.call))
 
 
 def upload_file(

@@ -15,7 +15,7 @@ import functools
 import os
 import threading
 import weakref
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -77,8 +77,9 @@ class AsyncClient:
     Use it as ``async with AsyncClient(...) as client:``, or ``await client.aclose()``:
     that stops its transfers (``chunked_upload``, ``download``, a data file or a model
     created from a file) and cancels the page requests still in flight, and closes the
-    connections. Sync SDK code it runs on a worker thread (``run_sync``) finishes its
-    current request before it sees the close.
+    connections. Every SDK method it offers sends on the loop; only code a user hands to
+    `run_sync` runs on a worker thread (and finishes its current request before it sees
+    the close).
     """
 
     if TYPE_CHECKING:
@@ -248,8 +249,10 @@ class AsyncClient:
         return await self.atransport.answer(call)
 
     async def run_sync(self, function: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
-        """Run sync SDK code (a kind's own method) on a worker thread; the requests it
-        makes are sent by this client's async transport, on this loop."""
+        """Run sync code of your own that uses this client (the escape hatch: the SDK's
+        own methods all have a native ``a`` name) on a worker thread; the requests it
+        makes are sent by this client's async transport, on this loop. A thread cannot
+        be cancelled: it finishes its current request first."""
         self._bridge.loop = asyncio.get_running_loop()
         return await asyncio.to_thread(functools.partial(function, *args, **kwargs))
 
@@ -327,6 +330,13 @@ class AsyncClient:
         return await self._transfer(
             adownload(self.atransport, url, dest, size=size, checksum=checksum)
         )
+
+    async def _adrive(self, steps: Generator[Any, Any, R], *, limit: int = 1) -> R:
+        """Run a kind's steps (a create, a batch, ``upload_many``) on this loop as a
+        transfer `aclose` stops; an `Each` step runs up to ``limit`` works at once."""
+        from synapse.aio.transfers import adrive
+
+        return await self._transfer(adrive(self.atransport, steps, limit))
 
     async def _transfer(self, work: Coroutine[Any, Any, R]) -> R:
         """Run a transfer as a task this client keeps, so that `aclose` can stop it; a

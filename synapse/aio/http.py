@@ -41,6 +41,7 @@ from synapse.http import (
     Response,
     _MaskUrlCredentials,
     environ_proxy,
+    one_pass_redirect,
     tls_reason,
 )
 from synapse.urls import origin
@@ -281,11 +282,7 @@ class HttpxTransport:
                     # a streamed body (a chunk read from disk) was read: it goes again
                     # from where it began, as the sync client's session sends it
                     if start is None:
-                        raise TransportError(
-                            "redirects",
-                            f"the server redirected ({answer.status_code}) a request whose "
-                            "streamed body cannot be sent twice",
-                        )
+                        raise one_pass_redirect(answer.status_code)
                     request.content.seek(start)
                     follow = httpx.Request(
                         follow.method,

@@ -8,10 +8,11 @@ each capability it has: `AsyncGet` (``aget``), `AsyncList` (``all()`` gives an
 ``aget_or_create``), `AsyncUpdate` (``asave``), `AsyncDelete` (``adelete``). A kind
 without a list endpoint has no ``afirst``, as it has no ``first``.
 
-The common verbs are awaited natively. Where a kind's sync method does more than the
-capability's default (a custom ``create``, a batched ``bulk_create``, an action), the
-async name runs that same method on a worker thread whose requests go through the async
-transport (`AsyncClient.run_sync`): one implementation, never a second copy.
+Every verb is awaited natively, with no worker thread. Where a kind's sync method does
+more than the capability's default (its own ``create``, a batched ``bulk_create``), the
+kind describes it once as a generator of steps (``_create_steps``,
+``_bulk_create_steps``): the sync method drives it blocking, the async name awaits it
+(`synapse.aio.transfers.adrive`), so there is one implementation, never a second copy.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from synapse.aio.query import AsyncContext, AsyncQuerySet, async_context
-from synapse.errors import ClientError, InvalidInputError, NotFoundError
+from synapse.aio.transfers import adrive
+from synapse.errors import ClientError, InvalidInputError
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -71,25 +73,12 @@ class AsyncGet(GetMixin[T]):
             return found
         if filters:
             raise InvalidInputError("aget() takes an id or filters, not both")
-        path = self.detail_path(pk)  # checked before anything is sent
-        self.client.forget(self.resource, pk)
-        try:
-            data = await _async(self).atransport.request("GET", path, params=self.detail_query())
-        except NotFoundError as exc:
-            raise self.resource.DoesNotExist(
-                f"{self.resource.__name__} {pk!r} does not exist",
-                status_code=exc.status_code,
-                response=exc.response,
-                method=exc.method,
-                url=exc.url,
-                request_id=exc.request_id,
-            ) from exc
-        return self._build(data)
+        found = await adrive(_async(self).atransport, self._get_steps(pk))  # `get`'s steps
+        return found
 
     async def afetch(self, pk: PathParam, params: Mapping[str, Any] | None = None) -> Any:
         """The object's JSON as the server sends it (`GetMixin.fetch`, awaited)."""
-        query = {**self.detail_query(), **(params or {})}
-        return await _async(self).atransport.request("GET", self.detail_path(pk), params=query)
+        return await _async(self).atransport.answer(self._detail_call(pk, params))
 
 
 class AsyncList(ListMixin[T]):
@@ -133,17 +122,10 @@ class AsyncCreate(CreateMixin[T]):
 
     async def acreate(self, **fields: Any) -> T:
         """Create one object and return it as the server answered."""
-        if type(self).create is not CreateMixin.create:  # the kind's own create
-            steps = getattr(self, "_create_steps", None)
-            if steps is not None:  # (an upload first) driven here, on the loop
-                from synapse.aio.transfers import adrive
-
-                context = _async(self)
-                answer = await context._transfer(adrive(context.atransport, steps(**fields)))
-                made: T = self._build(answer)
-                return made
-            created: T = await _async(self).run_sync(self.create, **fields)
-            return created
+        if type(self).create is not CreateMixin.create:  # the kind's own, as steps
+            steps = self._create_steps(**fields)  # type: ignore[attr-defined]  # checked now
+            made: T = self._build(await _async(self)._adrive(steps))
+            return made
         body = self._body(fields)  # checked before anything is sent
         return self._build(await _async(self).atransport.request("POST", self.path, data=body))
 
@@ -155,10 +137,9 @@ class AsyncCreate(CreateMixin[T]):
         batch endpoint sends its batches, as ``bulk_create`` does)."""
         if batch_size < 1:
             raise InvalidInputError("batch_size must be at least 1")
-        if type(self).bulk_create is not CreateMixin.bulk_create:
-            report: BulkReport[T] = await _async(self).run_sync(
-                self.bulk_create, items, batch_size=batch_size
-            )
+        if type(self).bulk_create is not CreateMixin.bulk_create:  # the kind's batches
+            steps = self._bulk_create_steps(items, batch_size=batch_size)  # type: ignore[attr-defined]
+            report: BulkReport[T] = await _async(self)._adrive(steps)
             return report
         entries: list[BulkItem[T]] = [BulkItem(i, item) for i, item in enumerate(items)]
         limit = asyncio.Semaphore(max(1, self.client.config.pages_in_flight))

@@ -8,7 +8,7 @@ the page plan): chaining returns an `AsyncQuerySet`, sends nothing and needs no
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Generator, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
@@ -34,8 +34,8 @@ class AsyncContext(Protocol):
     atransport: AsyncTransport
     apage_fetcher: AsyncPageFetcher
 
-    async def run_sync(self, function: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
-        """Run sync SDK code on a worker thread, its requests sent on the loop."""
+    async def _adrive(self, steps: Generator[Any, Any, R], *, limit: int = 1) -> R:
+        """Run a kind's steps on the loop as a transfer (``aclose`` stops it)."""
         ...
 
     async def _transfer(self, work: Coroutine[Any, Any, R]) -> R:

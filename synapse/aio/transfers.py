@@ -12,8 +12,9 @@ transfer at its next ``await``, the request in flight included; the generator is
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,10 +29,11 @@ from synapse.downloads import (
     download_steps,
 )
 from synapse.errors import ClientError, TransportError
-from synapse.steps import Pause, StepRunner, Wait
+from synapse.executors import Outcome
+from synapse.steps import Each, Pause, StepRunner, Wait
 from synapse.uploads import ChunkedUploader, ProgressCallback
 
-__all__ = ["achunked_upload", "adownload", "adrive", "arun_steps"]
+__all__ = ["achunked_upload", "adownload", "adrive", "aeach", "arun_steps"]
 
 Y = TypeVar("Y")
 R = TypeVar("R")
@@ -62,10 +64,43 @@ async def arun_steps(
         runner.close()
 
 
-async def adrive(transport: AsyncTransport, steps: Generator[Any, Any, R]) -> R:
-    """Run a generator of `Send`/`Wait`/`Pause` steps with the async transport: the
-    awaiting twin of `synapse.uploads.drive`."""
-    return await arun_steps(steps, transport.wait, lambda step: transport.answer(step.call))
+async def adrive(transport: AsyncTransport, steps: Generator[Any, Any, R], limit: int = 1) -> R:
+    """Run a generator of steps with the async transport: the awaiting twin of
+    `synapse.steps.drive`. An `Each` runs as tasks on the loop, up to ``limit`` at once."""
+
+    async def perform(step: Any) -> Any:
+        if isinstance(step, Each):
+            works = [functools.partial(step.work, *args) for args in step.calls]
+            return await aeach(transport, works, limit)
+        return await transport.answer(step.call)
+
+    return await arun_steps(steps, transport.wait, perform)
+
+
+async def aeach(
+    transport: AsyncTransport,
+    works: Sequence[Callable[[], Generator[Any, Any, Any]]],
+    limit: int,
+) -> list[Outcome]:
+    """Drive the steps each of ``works`` makes, up to ``limit`` at once: each one's
+    ``(result, error)`` in order, as `synapse.executors.run_each` gives them. A
+    cancellation stops every one of them before this returns (none is left sending)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(work: Callable[[], Generator[Any, Any, Any]]) -> Outcome:
+        async with gate:
+            try:
+                return await adrive(transport, work()), None
+            except Exception as exc:  # the item's outcome, reported with it
+                return None, exc
+
+    tasks = [asyncio.ensure_future(one(work)) for work in works]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for task in tasks:
+            task.cancel()  # after a cancellation: the others stop too (no-op when done)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def achunked_upload(

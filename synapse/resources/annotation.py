@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, JsonValue
 
 from synapse.enums import AnnotateAction, TagAction, require_enum
-from synapse.errors import InvalidInputError
+from synapse.errors import ClientError, InvalidInputError
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -21,6 +21,7 @@ from synapse.managers import (
     ListMixin,
     UpdateMixin,
     bulk_in_batches,
+    rows_of,
 )
 from synapse.query import QuerySet
 from synapse.resources.base import (
@@ -29,6 +30,7 @@ from synapse.resources.base import (
     Resource,
     related_id,
 )
+from synapse.steps import drive, sent
 from synapse.urls import PathParam, build_path
 
 if TYPE_CHECKING:  # (named in quotes by the relations: their family loads lazily)
@@ -293,10 +295,18 @@ class TaskManager(
 
     def create(self, **fields: Any) -> Task:
         """Create one task: ``create(project=1, data_unit=5)``."""
-        created = self._create_batch(fields.get("project"), [fields])
-        return created[0]
+        return self._build(drive(self.client.transport, self._create_steps(**fields)))
 
-    def _create_batch(self, project: Any, items: Sequence[Mapping[str, Any]]) -> list[Task]:
+    def _create_steps(self, **fields: Any) -> Generator[Any, Any, Any]:
+        """One task as steps for either client's driver (checked now): a batch of one;
+        the task's JSON."""
+        return _first(self._create_batch(fields.get("project"), [fields]))
+
+    def _create_batch(
+        self, project: Any, items: Sequence[Mapping[str, Any]]
+    ) -> Generator[Any, Any, list[Any]]:
+        """Tasks of one project in one request (``{project, data: [...]}``), as steps
+        (checked now); the answer's rows."""
         pk = project.pk if isinstance(project, Resource) else project
         if isinstance(pk, bool) or not isinstance(pk, int):
             raise InvalidInputError(f"a task needs project=<int id>, got {project!r}")
@@ -308,25 +318,53 @@ class TaskManager(
             if isinstance(unit, bool) or not isinstance(unit, int):
                 raise InvalidInputError(f"a task needs data_unit=<int id>, got {unit!r}")
             data.append({**extra, "data_unit": unit})
-        answer = self._create_json({"project": pk, "data": data})
-        rows = answer if isinstance(answer, list) else answer.get("results", [answer])
-        return [self._build(row) for row in rows]
+        return _rows(sent(self._create_call({"project": pk, "data": data})))
 
     def bulk_create(
         self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 500
     ) -> BulkReport[Task]:
         """Create tasks in one request per project and batch (``{project, data: [...]}``)."""
-        indexed = list(enumerate(items))
+        return drive(self.client.transport, self._bulk_create_steps(items, batch_size=batch_size))
+
+    def _bulk_create_steps(
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 500
+    ) -> Generator[Any, Any, BulkReport[Task]]:
+        """``bulk_create`` as steps for either client's driver."""
+        if batch_size < 1:
+            raise InvalidInputError("batch_size must be at least 1")
         groups: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
-        for index, item in indexed:
+        for index, item in enumerate(items):
             project = item.get("project")
             key = project.pk if isinstance(project, Resource) else project
             groups.setdefault(key, []).append((index, item))
+        return self._bulk_created(groups, batch_size)
+
+    def _bulk_created(
+        self, groups: dict[Any, list[tuple[int, Mapping[str, Any]]]], batch_size: int
+    ) -> Generator[Any, Any, BulkReport[Task]]:
         results: dict[int, BulkItem[Task]] = {}
         for project, members in groups.items():
-            send = functools.partial(self._create_batch, project)
-            results.update((e.index, e) for e in bulk_in_batches(members, batch_size, send))
+            send = functools.partial(self._created_batch, project)
+            done = yield from bulk_in_batches(members, batch_size, send)
+            results.update((e.index, e) for e in done)
         return BulkReport([results[i] for i in sorted(results)])
+
+    def _created_batch(
+        self, project: Any, items: Sequence[Mapping[str, Any]]
+    ) -> Generator[Any, Any, list[Task]]:
+        """`_create_batch`'s tasks as objects."""
+        return self._built_rows(self._create_batch(project, items))
+
+
+def _rows(steps: Generator[Any, Any, Any]) -> Generator[Any, Any, list[Any]]:
+    return rows_of((yield from steps))
+
+
+def _first(steps: Generator[Any, Any, list[Any]]) -> Generator[Any, Any, Any]:
+    rows = yield from steps
+    if not rows:
+        raise ClientError("the server answered no task for the one created")
+    return rows[0]
 
 
 class TaskTagManager(

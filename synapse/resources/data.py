@@ -36,9 +36,8 @@ from synapse.resources.base import (
     Resource,
     related_id,
 )
-from synapse.steps import Pause, Send, Wait
-from synapse.transport import Call
-from synapse.uploads import DEFAULT_CHUNK_SIZE, ChunkedUploader, ProgressCallback, drive
+from synapse.steps import Each, Pause, Send, Wait, drive, sent
+from synapse.uploads import DEFAULT_CHUNK_SIZE, ChunkedUploader, ProgressCallback
 
 if TYPE_CHECKING:
     from synapse.context import Context
@@ -103,9 +102,21 @@ class DataCollection(Resource):
 
     def check_files(self, files: Mapping[str, str | os.PathLike[str]]) -> dict[str, Path]:
         """Check a unit's files against the specifications: raises before any upload."""
+        specs = drive(self._bound_client().transport, self._specifications())
+        return self._checked(specs, files)
+
+    def _specifications(self) -> Generator[Any, Any, list[FileSpecification]]:
+        """The file specifications with their names: this object's, or (when it was
+        listed with their ids only) the collection fetched once, as steps."""
         specs = self.file_specifications
         if not specs or any(s.name is None for s in specs):
-            specs = self._manager().get(self.pk).file_specifications
+            collection: DataCollection = yield from self._manager()._get_steps(self.pk)
+            specs = collection.file_specifications
+        return specs
+
+    def _checked(
+        self, specs: Sequence[FileSpecification], files: Mapping[str, str | os.PathLike[str]]
+    ) -> dict[str, Path]:
         known = {s.name: s for s in specs if s.name}
         unknown = sorted(set(files) - set(known))
         if unknown:
@@ -154,6 +165,26 @@ class DataCollection(Resource):
         report; a failure never stops the others.
         """
         return _upload_many(self, items, project, batch_size, max_workers, chunked, executor)
+
+    async def aupload_many(
+        self,
+        items: Iterable[Mapping[str, Any]],
+        *,
+        project: int | Resource | None = None,
+        batch_size: int = 1000,
+        concurrency: int = 8,
+        chunked: bool | None = None,
+    ) -> UploadReport:
+        """`upload_many` awaited (a collection loaded by an ``AsyncClient``): the same
+        steps, on the event loop with no worker thread; the files of up to
+        ``concurrency`` units upload at once. Cancelling it, or the client's
+        ``aclose()``, stops it at once: nothing is sent after."""
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidInputError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        client = self._amanager("aupload_many").client
+        steps = _upload_many_steps(self, items, project, batch_size, chunked)
+        report: UploadReport = await client._adrive(steps, limit=concurrency)
+        return report
 
 
 @dataclass
@@ -330,8 +361,8 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         if upload is not None:
             done = yield from upload
             data = {"chunked_upload": done["id"]}
-            return (yield Send(Call("POST", self.path, data=data, timeout=timeout)))
-        answer = yield Send(Call("POST", self.path, files={"file": path}, timeout=timeout))
+            return (yield Send(self._create_call(data, timeout=timeout)))
+        answer = yield Send(self._create_call(files={"file": path}, timeout=timeout))
         if on_progress is not None:
             on_progress(size, size)
         return answer
@@ -422,37 +453,74 @@ class DataUnitManager(
 
         ``groups`` go from the top level to the leaf; a single string is one group.
         """
+        steps = self._payload_steps(
+            collection_id, files, meta, groups, chunked=chunked, progress=progress, timeout=timeout
+        )
+        return drive(self.client.transport, steps)
+
+    def _payload_steps(
+        self,
+        collection_id: int | None,
+        files: Mapping[str, str | os.PathLike[str]],
+        meta: Mapping[str, Any] | None = None,
+        groups: str | list[str] | None = None,
+        *,
+        chunked: bool | None = None,
+        progress: bool = False,
+        timeout: TimeoutLike | None = None,
+    ) -> Generator[Any, Any, dict[str, Any]]:
+        """`upload_payload` as steps for either client's driver (the files checked now):
+        each file's data file made in turn, then the payload."""
         for where, value in (("files", files), ("meta", meta)):
             if isinstance(value, (set, frozenset)):
                 raise set_for_dict(where)
         paths = {name: check_readable(path) for name, path in files.items()}
-        uploaded = {}
-        for name, path in paths.items():
-            data_files: DataFileManager = self.client.manager_for(DataFile)
-            data_file = data_files.create(path, chunked=chunked, progress=progress, timeout=timeout)
-            uploaded[name] = {"checksum": data_file.checksum, "path": str(path)}
-        payload: dict[str, Any] = {
-            "data_collection": collection_id,
-            "files": uploaded,
-            "meta": dict(meta or {}),
-        }
+        payload: dict[str, Any] = {"data_collection": collection_id, "meta": dict(meta or {})}
         group_list = [groups] if isinstance(groups, str) else list(groups or [])
         if group_list:
             payload["groups"] = group_list
-        return payload
+        options = {"chunked": chunked, "progress": progress, "timeout": timeout}
+        return self._uploaded(payload, paths, options)
+
+    def _uploaded(
+        self, payload: dict[str, Any], paths: Mapping[str, Path], options: Mapping[str, Any]
+    ) -> Generator[Any, Any, dict[str, Any]]:
+        data_files: DataFileManager = self.client.manager_for(DataFile)
+        uploaded = {}
+        for name, path in paths.items():
+            data_file = data_files._build((yield from data_files._create_steps(path, **options)))
+            uploaded[name] = {"checksum": data_file.checksum, "path": str(path)}
+        return {**payload, "files": uploaded}
 
     def create_many(self, items: Sequence[Mapping[str, Any]]) -> list[DataUnit]:
         """POST a list of units in one request; accepts either answer shape."""
+        return drive(self.client.transport, self._create_many_steps(items))
+
+    def _create_many_steps(
+        self, items: Sequence[Mapping[str, Any]]
+    ) -> Generator[Any, Any, list[DataUnit]]:
+        """`create_many` as steps for either client's driver (the bodies checked now)."""
         bodies = [self._body(item) for item in items]
-        answer = self.client.transport.request("POST", self.path, data=bodies)
-        rows = answer.get("results", [answer]) if isinstance(answer, Mapping) else answer
-        return [self._build(row) for row in rows]
+        return self._built_rows(sent(self._create_call(bodies)))
 
     def bulk_create(
         self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 1000
     ) -> BulkReport[DataUnit]:
         """Create units in batches of one request each; a failed batch is reported."""
-        return BulkReport(bulk_in_batches(list(enumerate(items)), batch_size, self.create_many))
+        return drive(self.client.transport, self._bulk_create_steps(items, batch_size=batch_size))
+
+    def _bulk_create_steps(
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 1000
+    ) -> Generator[Any, Any, BulkReport[DataUnit]]:
+        """``bulk_create`` as steps for either client's driver."""
+        batches = bulk_in_batches(list(enumerate(items)), batch_size, self._create_many_steps)
+        return _reported(batches)
+
+
+def _reported(
+    batches: Generator[Any, Any, list[BulkItem[DataUnit]]],
+) -> Generator[Any, Any, BulkReport[DataUnit]]:
+    return BulkReport((yield from batches))
 
 
 # ---------------------------------------------------------------- upload_many
@@ -466,18 +534,22 @@ def _task(entry: UploadItem, task: Resource) -> None:
     entry.task = task
 
 
-def unit_payload(
+#: One unit of ``upload_many``: ``(client, collection id, files, meta, groups, chunked)``.
+UnitCall = tuple[Any, int | None, Mapping[str, Path], Mapping[str, Any] | None, Any, bool | None]
+
+
+def unit_payload_steps(
     client: Context,
     collection_id: int | None,
     files: Mapping[str, Path],
     meta: Mapping[str, Any] | None,
     groups: str | list[str] | None,
     chunked: bool | None,
-) -> dict[str, Any]:
-    """Upload one unit's files with ``client`` (in whichever process runs it); the
-    ``data_units/`` payload naming them."""
+) -> Generator[Any, Any, dict[str, Any]]:
+    """The upload of one unit's files with ``client``, as steps; the ``data_units/``
+    payload naming them."""
     units: DataUnitManager = client.manager_for(DataUnit)
-    return units.upload_payload(collection_id, files, meta, groups, chunked=chunked)
+    return units._payload_steps(collection_id, files, meta, groups, chunked=chunked)
 
 
 def _upload_many(
@@ -490,54 +562,87 @@ def _upload_many(
     executor: Any = None,
 ) -> UploadReport:
     """[`DataCollection.upload_many`][synapse.resources.data.DataCollection.upload_many]:
-    files in parallel, units by batches, then tasks in ``project`` if given."""
-    if batch_size < 1 or max_workers < 1:
+    its steps, with each batch's units uploaded on a pool (or ``executor``)."""
+    if max_workers < 1:
+        raise InvalidInputError("batch_size and max_workers must be at least 1")
+    steps = _upload_many_steps(collection, items, project, batch_size, chunked)
+    with using(executor, max_workers, "synapse-upload") as pool:
+        return drive(collection._bound_client().transport, steps, pool)
+
+
+def _upload_many_steps(
+    collection: DataCollection,
+    items: Iterable[Mapping[str, Any]],
+    project: int | Resource | None,
+    batch_size: int,
+    chunked: bool | None,
+) -> Generator[Any, Any, UploadReport]:
+    """``upload_many`` as steps for either client's driver (the arguments checked now):
+    each batch's units' files at the same time (an `Each`), units by batches, then
+    tasks in ``project`` if given."""
+    if batch_size < 1:
         raise InvalidInputError("batch_size and max_workers must be at least 1")
     project_id = project.pk if isinstance(project, Resource) else project
     if project_id is not None and (isinstance(project_id, bool) or not isinstance(project_id, int)):
         raise InvalidInputError(f"project must be an int id or a Project, got {project!r}")
+    report = UploadReport([UploadItem(i, item) for i, item in enumerate(items)])
+    return _uploaded_many(collection, report, project_id, batch_size, chunked)
+
+
+def _uploaded_many(
+    collection: DataCollection,
+    report: UploadReport,
+    project_id: int | None,
+    batch_size: int,
+    chunked: bool | None,
+) -> Generator[Any, Any, UploadReport]:
     client = collection._bound_client()
     units_manager: DataUnitManager = client.manager_for(DataUnit)
     # Tasks are the annotation layer's, above this one: their manager by kind name.
     tasks_manager = client._manager("tasks")
-    report = UploadReport([UploadItem(i, item) for i, item in enumerate(items)])
-
-    with using(executor, max_workers, "synapse-upload") as pool:
-        for batch in batched(report.items, batch_size):
-            calls, checked = [], []
-            for entry in batch:  # files are checked against the collection before sending
-                try:
-                    files = collection.check_files(entry.item.get("files") or {})
-                except Exception as exc:  # the item's outcome, in the report
-                    entry.error = exc
-                    continue
-                meta, groups = entry.item.get("meta"), entry.item.get("groups")
-                calls.append((client, collection.id, files, meta, groups, chunked))
-                checked.append(entry)
-            ready = []
-            for entry, (payload, error) in zip(
-                checked, run_each(pool, unit_payload, calls), strict=True
-            ):
-                entry.error = error
-                if payload is not None:
-                    ready.append((entry, payload))
-            if not ready:
+    if not report.items:
+        return report
+    try:
+        specs = yield from collection._specifications()
+    except Exception as exc:  # every item's outcome, in the report
+        for entry in report.items:
+            entry.error = exc
+        return report
+    for batch in batched(report.items, batch_size):
+        calls: list[UnitCall] = []
+        checked = []
+        for entry in batch:  # files are checked against the collection before sending
+            try:
+                files = collection._checked(specs, entry.item.get("files") or {})
+            except Exception as exc:  # the item's outcome, in the report
+                entry.error = exc
                 continue
-            units = [payload for _, payload in ready]
-            settle(
-                [e for e, _ in ready],
-                lambda picked, u=units: units_manager.create_many([u[i] for i in picked]),  # type: ignore[misc]
-                _unit,
-            )
-            made = [entry for entry, _ in ready if entry.data_unit is not None]
-            if project_id is None or not made:
-                continue
-            rows = [{"data_unit": entry.data_unit} for entry in made]
-            settle(
-                made,
-                lambda picked, r=rows: tasks_manager._create_batch(  # type: ignore[misc]
-                    project_id, [r[i] for i in picked]
-                ),
-                _task,
-            )
+            meta, groups = entry.item.get("meta"), entry.item.get("groups")
+            calls.append((client, collection.id, files, meta, groups, chunked))
+            checked.append(entry)
+        ready = []
+        outcomes = (yield Each(unit_payload_steps, calls)) if calls else []
+        for entry, (payload, error) in zip(checked, outcomes, strict=True):
+            entry.error = error
+            if payload is not None:
+                ready.append((entry, payload))
+        if not ready:
+            continue
+        units = [payload for _, payload in ready]
+        yield from settle(
+            [e for e, _ in ready],
+            lambda picked, u=units: units_manager._create_many_steps([u[i] for i in picked]),  # type: ignore[misc]
+            _unit,
+        )
+        made = [entry for entry, _ in ready if entry.data_unit is not None]
+        if project_id is None or not made:
+            continue
+        rows = [{"data_unit": entry.data_unit} for entry in made]
+        yield from settle(
+            made,
+            lambda picked, r=rows: tasks_manager._created_batch(  # type: ignore[misc]
+                project_id, [r[i] for i in picked]
+            ),
+            _task,
+        )
     return report

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from pydantic import Field, JsonValue
@@ -30,6 +31,7 @@ from synapse.resources.base import (
     TolerantStorageProvider,
     related_id,
 )
+from synapse.steps import Send, drive, sent
 from synapse.urls import PathParam, build_path
 
 __all__ = [
@@ -411,25 +413,44 @@ class PluginReleaseManager(
         JSON without a file; multipart with one (``config`` as a JSON string,
         ``requirements`` as repeated fields), as the backend expects.
         """
+        return self._build(drive(self.client.transport, self._create_steps(file=file, **fields)))
+
+    def _create_steps(
+        self,
+        *,
+        file: str | os.PathLike[str] | IO[bytes] | None = None,
+        **fields: Any,
+    ) -> Generator[Any, Any, Any]:
+        """The creation as steps for either client's driver (checked now): the plugin's
+        code looked up when given by id (the wire names a plugin by its code), then one
+        POST; the release's JSON."""
         plugin = fields.get("plugin")
-        if isinstance(plugin, int) and not isinstance(plugin, bool):
-            plugins: PluginManager = self.client.manager_for(Plugin)
-            plugin = plugins.get(plugin)  # the wire names a plugin by its code
         if isinstance(plugin, Plugin):
-            fields["plugin"] = plugin._require_code()
-        if not isinstance(fields.get("plugin"), str) or not fields["plugin"]:
+            fields["plugin"] = plugin = plugin._require_code()
+        by_id = isinstance(plugin, int) and not isinstance(plugin, bool)
+        if not by_id and (not isinstance(plugin, str) or not plugin):
             raise InvalidInputError("plugin must be the plugin's code, its id, or the Plugin")
         if not isinstance(fields.get("version"), str) or not fields["version"]:
             raise InvalidInputError("a release needs version=")
+        part = check_readable(file) if isinstance(file, (str, os.PathLike)) else file
+        lookup = None
+        if isinstance(plugin, int) and by_id:
+            plugins: PluginManager = self.client.manager_for(Plugin)
+            lookup = plugins._get_steps(plugin)
+        return self._released(lookup, fields, part)
+
+    def _released(
+        self,
+        lookup: Generator[Any, Any, Plugin] | None,
+        fields: dict[str, Any],
+        part: Path | IO[bytes] | None,
+    ) -> Generator[Any, Any, Any]:
+        if lookup is not None:
+            fields["plugin"] = (yield from lookup)._require_code()
         body = {k: v for k, v in {"debug": False, **fields}.items() if v is not None}
-        if file is None:
-            answer = self.client.transport.request("POST", self.path, data=body)
-        else:
-            part = check_readable(file) if isinstance(file, (str, os.PathLike)) else file
-            answer = self.client.transport.request(
-                "POST", self.path, data=body, files={"file": part}
-            )
-        return self._build(answer)
+        if part is None:
+            return (yield Send(self._create_call(body)))
+        return (yield Send(self._create_call(body, files={"file": part})))
 
 
 class JobManager(GetMixin[Job], ListMixin[Job], UpdateMixin[Job]):
@@ -453,11 +474,14 @@ class StorageManager(GetMixin[Storage], ListMixin[Storage], CreateMixin[Storage]
 
     def create(self, **fields: Any) -> Storage:
         """Create a storage. ``name`` and ``provider`` are required; ``category``
-        ([`StorageCategory`][synapse.enums.StorageCategory]) may be left to the server's default. A
-        provider the
-        SDK does not list is sent as given, with an
-        [`UnknownValueWarning`][synapse.errors.UnknownValueWarning]: the
-        server may know more providers than the SDK."""
+        ([`StorageCategory`][synapse.enums.StorageCategory]) may be left to the server's
+        default. A provider the SDK does not list is sent as given, with an
+        [`UnknownValueWarning`][synapse.errors.UnknownValueWarning]: the server may know
+        more providers than the SDK."""
+        return self._build(drive(self.client.transport, self._create_steps(**fields)))
+
+    def _create_steps(self, **fields: Any) -> Generator[Any, Any, Any]:
+        """`create` as steps for either client's driver (checked now): one POST."""
         for name in ("name", "provider"):
             if fields.get(name) in (None, ""):
                 raise InvalidInputError(f"a storage needs {name}=")
@@ -475,4 +499,4 @@ class StorageManager(GetMixin[Storage], ListMixin[Storage], CreateMixin[Storage]
                 stacklevel=3,
             )
         fields["provider"] = provider
-        return super().create(**fields)
+        return sent(self._create_call(self._body(fields)))

@@ -20,9 +20,8 @@ from synapse.resources.base import (
     Resource,
     related_id,
 )
-from synapse.steps import Pause, Send, Wait
-from synapse.transport import Call
-from synapse.uploads import ChunkedUploader, ProgressCallback, drive
+from synapse.steps import Pause, Send, Wait, drive
+from synapse.uploads import ChunkedUploader, ProgressCallback
 
 if TYPE_CHECKING:  # (named in quotes by the relations: their family loads lazily)
     from synapse.resources.data import DataUnit  # noqa: F401
@@ -171,7 +170,7 @@ class ModelManager(
     ) -> Generator[Send | Wait | Pause, Any, Any]:
         if upload is not None:
             body["chunked_upload"] = (yield from upload)["id"]
-        return (yield Send(Call("POST", self.path, data=body)))
+        return (yield Send(self._create_call(body)))
 
 
 class GroundTruthEventManager(ListMixin[GroundTruthEvent]):

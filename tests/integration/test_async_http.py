@@ -6,12 +6,14 @@ connections (issue 22, item 8)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -22,6 +24,7 @@ from synapse import Client, ClientTimeoutError, TooManyRedirectsError
 from synapse.aio import AsyncClient, HttpxTransport
 from synapse.aio import http as aio_http
 from synapse.local import LocalBackend
+from synapse.uploads import _ChunkBody
 from synapse.urls import origin
 
 pytestmark = pytest.mark.anyio
@@ -160,17 +163,38 @@ def test_a_307_resends_a_streamed_file_body_from_its_start(side: Side) -> None:
         assert echo["body"] == data.decode()
 
 
-def test_a_307_of_a_body_that_cannot_be_read_again_says_so(side: Side) -> None:
+@pytest.mark.parametrize("kind", ["iterable", "chunk"])
+def test_a_307_of_a_body_that_cannot_be_read_again_says_so_in_both_clients(
+    side: Side, tmp_path: Path, kind: str
+) -> None:
+    """A chunk PUT (a file slice read as it is sent) or an iterable body cannot be sent
+    twice: both clients raise at once (the sync one resent it empty, and waited for the
+    read timeout)."""
+    source = tmp_path / "chunk.bin"
+    source.write_bytes(b"c" * 5000)
+
+    def body() -> Any:
+        if kind == "iterable":
+            return iter([b"one-pass", b"-body"])
+        return _ChunkBody(source, 0, 5000, "chunk.bin", hashlib.md5())
+
+    def send(client: Any) -> Any:
+        transport = client.atransport if isinstance(client, AsyncClient) else client.transport
+        length = str(len(body()) if kind == "chunk" else 13)
+        return transport.request("PUT", "temporary/", body=body, headers={"Content-Length": length})
+
+    said = r"redirected \(307\) a request whose streamed body cannot be sent twice"
+    with (
+        Client(side.url, TOKEN, max_retries=0) as sync,
+        pytest.raises(TooManyRedirectsError, match=said),
+    ):
+        send(sync)
+
     async def run() -> None:
         async with AsyncClient(side.url, TOKEN, max_retries=0) as client:
-            await client.atransport.request(
-                "PUT",
-                "temporary/",
-                body=lambda: iter([b"one-pass", b"-body"]),
-                headers={"Content-Length": "13"},
-            )
+            await send(client)
 
-    with pytest.raises(TooManyRedirectsError, match="streamed body cannot be sent twice"):
+    with pytest.raises(TooManyRedirectsError, match=said):
         asyncio.run(run())
 
 
