@@ -130,15 +130,17 @@ class AsyncCreate(CreateMixin[T]):
         return self._build(await _async(self).atransport.request("POST", self.path, data=body))
 
     async def abulk_create(
-        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 100
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int | None = None
     ) -> BulkReport[T]:
         """Create many objects; each item's outcome is in the report, in order. Up to
         the client's ``pages_in_flight`` creations are in flight at once (a kind with a
-        batch endpoint sends its batches, as ``bulk_create`` does)."""
-        if batch_size < 1:
+        batch endpoint sends its batches, as ``bulk_create`` does, of the same default
+        size when ``batch_size`` is not given)."""
+        if batch_size is not None and batch_size < 1:
             raise InvalidInputError("batch_size must be at least 1")
         if type(self).bulk_create is not CreateMixin.bulk_create:  # the kind's batches
-            steps = self._bulk_create_steps(items, batch_size=batch_size)  # type: ignore[attr-defined]
+            size = {} if batch_size is None else {"batch_size": batch_size}
+            steps = self._bulk_create_steps(items, **size)  # type: ignore[attr-defined]
             report: BulkReport[T] = await _async(self)._adrive(steps)
             return report
         entries: list[BulkItem[T]] = [BulkItem(i, item) for i, item in enumerate(items)]

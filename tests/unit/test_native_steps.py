@@ -231,6 +231,24 @@ def test_both_clients_drive_a_bulk_create_to_the_same_report_and_requests(
     assert synced.created == awaited.created == [n for n, flag in enumerate(bad) if not flag]
 
 
+@pytest.mark.parametrize(("kind", "default"), [("tasks", 500), ("data_units", 1000)])
+def test_without_a_batch_size_both_clients_send_the_kinds_own_batches(
+    kind: str, default: int
+) -> None:
+    synced, awaited = Server(), Server()
+    rows = rows_for(kind, [False] * (default + 1))
+    with Client(BASE, TOKEN, transport=MockTransport(synced)) as client:
+        getattr(client, kind).bulk_create(rows)
+
+    async def run() -> None:
+        async with AsyncClient(BASE, TOKEN, transport=AsyncMockTransport(awaited)) as aclient:
+            await getattr(aclient, kind).abulk_create(rows)
+
+    asyncio.run(run())
+    assert [len(batch) for batch in synced.batches] == [default, 1]
+    assert awaited.batches == synced.batches
+
+
 @respx.mock
 async def test_aget_maps_a_404_as_get_does() -> None:
     """``aget`` runs ``get``'s steps: the API's 404 (a JSON object) is the kind's
