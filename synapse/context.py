@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any, Protocol, TypeVar
 
 from synapse.config import Config
+from synapse.errors import InvalidInputError
 from synapse.pagination import PageFetcher
 from synapse.transport import Transport
 
-__all__ = ["Context"]
+__all__ = ["Context", "awaiting"]
 
 R = TypeVar("R")
 
@@ -41,3 +42,16 @@ class Context(Protocol):
         """The manager of a declared kind by name (``"tasks"``): for a lower layer that
         needs a higher kind's manager without importing it (upload_many makes tasks)."""
         ...
+
+
+def awaiting(client: Context, verb: str | None = None) -> Any:
+    """``client`` for an awaited call (``verb``, such as ``"aupload_many"``): the one
+    check that it is an ``AsyncClient``, with a clear error for an object or a manager
+    that a sync ``Client`` loaded (its transport cannot be awaited)."""
+    if not hasattr(client, "atransport"):
+        what, instead = (f"{verb}()", f": use {verb[1:]}()") if verb else ("an a-method", "")
+        raise InvalidInputError(
+            f"{what} needs an object loaded by an AsyncClient; this one was loaded by a "
+            f"sync Client{instead}"
+        )
+    return client

@@ -38,6 +38,12 @@ def check_executor(executor: Any) -> None:
     )
 
 
+def check_count(name: str, value: Any) -> None:
+    """Refuse a worker count or concurrency limit that is not an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{name} must be an int >= 1, got {value!r}")
+
+
 @contextmanager
 def using(executor: Any, max_workers: int, name: str) -> Iterator[Any]:
     """The caller's executor as is, or a thread pool of ``max_workers`` closed after."""
@@ -45,8 +51,7 @@ def using(executor: Any, max_workers: int, name: str) -> Iterator[Any]:
     if executor is not None:
         yield executor
         return
-    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-        raise InvalidInputError(f"max_workers must be an int >= 1, got {max_workers!r}")
+    check_count("max_workers", max_workers)
     with ThreadPoolExecutor(max_workers, thread_name_prefix=name) as pool:
         yield pool
 

@@ -28,6 +28,7 @@ from synapse.aio.transport import AsyncTransport, LoopBridge
 from synapse.config import SETTING, Config, Secret, TimeoutLike, arguments
 from synapse.encoding import FileValue, check_readable
 from synapse.errors import ClientError, InvalidInputError
+from synapse.executors import check_count
 from synapse.pagination import ConcurrentFetcher, PageFetcher
 from synapse.retry import RetryPolicy
 from synapse.transport import Call, Transport
@@ -297,8 +298,7 @@ class AsyncClient:
         Each upload sends one request at a time, so at most ``concurrency`` requests
         are in flight, whatever the number of files. Every path is checked before the
         first request; one failure cancels the uploads still going, and raises."""
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise InvalidInputError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        check_count("concurrency", concurrency)
         files = [check_readable(path) for path in paths]
         limit = asyncio.Semaphore(concurrency)
 

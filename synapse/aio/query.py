@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Generator,
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
-from synapse.errors import InvalidInputError
+from synapse.context import awaiting
 from synapse.pagination import Page
 from synapse.query import QuerySet
 
@@ -45,11 +45,7 @@ class AsyncContext(Protocol):
 
 def async_context(client: Context) -> AsyncContext:
     """The async side of the client that loaded a manager (a clear error for a sync one)."""
-    if not hasattr(client, "atransport"):
-        raise InvalidInputError(
-            "the a-methods need an AsyncClient; this object was loaded by a sync Client"
-        )
-    return cast("AsyncContext", client)
+    return cast("AsyncContext", awaiting(client))
 
 
 class AsyncQuerySet(QuerySet[T]):

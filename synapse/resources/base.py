@@ -21,6 +21,7 @@ import pydantic
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, JsonValue
 
 import synapse.protocol as protocol
+from synapse.context import awaiting
 from synapse.display import html_cell
 from synapse.enums import JobStatus, StorageCategory, StorageProvider
 from synapse.errors import (
@@ -543,11 +544,7 @@ class Resource(BaseModel):
     def _amanager(self, verb: str) -> Any:
         """The manager of this kind, for an awaited call: a clear error when the object
         was loaded by a sync ``Client`` (whose managers have no ``a`` methods)."""
-        if not hasattr(self._bound_client(), "atransport"):
-            raise InvalidInputError(
-                f"{verb}() needs a {type(self).__name__} loaded by an AsyncClient; "
-                f"this one was loaded by a sync client: use {verb[1:]}()"
-            )
+        awaiting(self._bound_client(), verb)
         return self._manager()
 
     def _saved_pk(self) -> Any:

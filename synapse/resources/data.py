@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from synapse.config import TimeoutLike
+from synapse.context import awaiting
 from synapse.downloads import download
 from synapse.encoding import check_readable, set_for_dict
 from synapse.errors import ClientError, InvalidInputError
-from synapse.executors import run_each, using
+from synapse.executors import check_count, using
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -146,6 +147,24 @@ class DataCollection(Resource):
         )
         return units.create_many([payload])[0]
 
+    async def aupload(
+        self,
+        files: Mapping[str, str | os.PathLike[str]],
+        meta: Mapping[str, Any] | None = None,
+        groups: str | list[str] | None = None,
+        *,
+        chunked: bool | None = None,
+    ) -> DataUnit:
+        """`upload` awaited (a collection loaded by an ``AsyncClient``): one unit's
+        files, then the unit; what went wrong raises, as `upload` does."""
+        item = {"files": files, "meta": meta, "groups": groups}
+        report = await self.aupload_many([item], chunked=chunked)
+        (entry,) = report.items
+        if entry.error is not None:
+            raise entry.error
+        assert entry.data_unit is not None  # (an item without an error has its unit)
+        return entry.data_unit
+
     def upload_many(
         self,
         items: Iterable[Mapping[str, Any]],
@@ -179,8 +198,7 @@ class DataCollection(Resource):
         steps, on the event loop with no worker thread; the files of up to
         ``concurrency`` units upload at once. Cancelling it, or the client's
         ``aclose()``, stops it at once: nothing is sent after."""
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise InvalidInputError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        check_count("concurrency", concurrency)
         client = self._amanager("aupload_many").client
         steps = _upload_many_steps(self, items, project, batch_size, chunked)
         report: UploadReport = await client._adrive(steps, limit=concurrency)
@@ -367,12 +385,6 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
             on_progress(size, size)
         return answer
 
-    def _upload(self, path: Path, chunked: bool | None, chunk_size: int) -> Any:
-        """Upload one file; the server's answer (a data file's JSON)."""
-        return drive(
-            self.client.transport, self._create_steps(path, chunked=chunked, chunk_size=chunk_size)
-        )
-
     def upload_many(
         self,
         files: Iterable[str | os.PathLike[str]],
@@ -391,11 +403,41 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         Without one, a pool of ``max_workers`` threads. Each upload retries and resumes
         as [`create()`][synapse.resources.data.DataFileManager.create] does in-process.
         """
-        paths = [check_readable(f) for f in files]  # every path checked before sending
-        calls = [(self.client, path, chunked, chunk_size) for path in paths]
-        report: BulkReport[DataFile] = BulkReport()
+        steps = self._upload_many_steps(files, chunked, chunk_size)
         with using(executor, max_workers, "synapse-upload") as pool:
-            outcomes = run_each(pool, upload_data_file, calls)
+            return drive(self.client.transport, steps, pool)
+
+    async def aupload_many(
+        self,
+        files: Iterable[str | os.PathLike[str]],
+        *,
+        chunked: bool | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        concurrency: int = 8,
+    ) -> BulkReport[DataFile]:
+        """`upload_many` awaited (``client.data_files`` of an ``AsyncClient``): the same
+        steps on the event loop, up to ``concurrency`` files at once. Cancelling it, or
+        the client's ``aclose()``, stops every upload at once."""
+        client = awaiting(self.client, "aupload_many")
+        check_count("concurrency", concurrency)
+        steps = self._upload_many_steps(files, chunked, chunk_size)
+        report: BulkReport[DataFile] = await client._adrive(steps, limit=concurrency)
+        return report
+
+    def _upload_many_steps(
+        self, files: Iterable[str | os.PathLike[str]], chunked: bool | None, chunk_size: int
+    ) -> Generator[Any, Any, BulkReport[DataFile]]:
+        """``upload_many`` as steps for either client's driver (every path checked now,
+        before anything is sent): the files at the same time (an `Each`)."""
+        paths = [check_readable(f) for f in files]
+        return self._uploaded_many(paths, chunked, chunk_size)
+
+    def _uploaded_many(
+        self, paths: list[Path], chunked: bool | None, chunk_size: int
+    ) -> Generator[Any, Any, BulkReport[DataFile]]:
+        calls = [(self.client, path, chunked, chunk_size) for path in paths]
+        outcomes = (yield Each(data_file_steps, calls)) if calls else []
+        report: BulkReport[DataFile] = BulkReport()
         for index, (path, (answer, error)) in enumerate(zip(paths, outcomes, strict=True)):
             entry: BulkItem[DataFile] = BulkItem(index, {"file": str(path)}, error=error)
             if error is None:
@@ -419,12 +461,13 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         )
 
 
-def upload_data_file(
+def data_file_steps(
     client: Context, path: Path, chunked: bool | None, chunk_size: int = DEFAULT_CHUNK_SIZE
-) -> Any:
-    """Upload one file with ``client`` (in whichever process runs it); its answer."""
+) -> Generator[Any, Any, Any]:
+    """The upload of one file as a data file with ``client`` (in whichever process or
+    task runs it), as steps; the server's answer."""
     manager: DataFileManager = client.manager_for(DataFile)
-    return manager._upload(path, chunked, chunk_size)
+    return manager._create_steps(path, chunked=chunked, chunk_size=chunk_size)
 
 
 class DataUnitManager(

@@ -167,6 +167,8 @@ async def test_aupload_many_needs_an_async_client(
         collection = sync.data_collections.get(demo["data_collection"])
         with pytest.raises(InvalidInputError, match="loaded by an AsyncClient"):
             await collection.aupload_many([])
+        with pytest.raises(InvalidInputError, match=r"sync Client: use upload_many\(\)"):
+            await sync.data_files.aupload_many([])
 
 
 def unit_count(backend: LocalBackend) -> int:
@@ -230,3 +232,47 @@ async def test_aclose_during_aupload_many_stops_it_with_a_clear_error(
     blocking.release.set()
     await settle()
     assert len(blocking.sent) == 3
+
+
+async def test_data_files_aupload_many_uploads_each_file_and_reports_each(
+    synapse_backend: LocalBackend,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    small = make_file(tmp_path / "small.bin", 3 * KIB, 1)
+    big = make_file(tmp_path / "big.bin", 40 * KIB, 2)  # three chunks of 16 KiB
+    async with native(synapse_backend, monkeypatch) as client:
+        report = await client.data_files.aupload_many(
+            [small, big], chunk_size=16 * KIB, chunked=True, concurrency=2
+        )
+        assert [item.ok for item in report.items] == [True, True]
+        for item, path in zip(report.items, (small, big), strict=True):
+            assert item.result is not None
+            stored = await client.data_files.aget(item.result.id)
+            assert stored.file is not None
+            assert requests.get(stored.file, timeout=10).content == path.read_bytes()
+        with pytest.raises(InvalidInputError, match="not found"):  # checked before sending
+            await client.data_files.aupload_many([small, tmp_path / "missing.bin"])
+        with pytest.raises(InvalidInputError, match="concurrency"):
+            await client.data_files.aupload_many([small], concurrency=0)
+
+
+async def test_collection_aupload_makes_one_unit_or_raises(
+    synapse_backend: LocalBackend,
+    demo: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    image = make_file(tmp_path / "one.png", 2 * KIB, 7)
+    async with native(synapse_backend, monkeypatch) as client:
+        collection = await client.data_collections.aget(demo["data_collection"])
+        unit = await collection.aupload({"image_1": image}, meta={"k": 1})
+        stored = await client.data_units.aget(unit.id)
+        assert stored.meta == {"k": 1}
+        entry = (stored.files or {})["image_1"]
+        assert isinstance(entry, dict)
+        assert requests.get(str(entry["url"]), timeout=10).content == image.read_bytes()
+        units = await client.data_units.acount()
+        with pytest.raises(InvalidInputError, match="image_9"):  # not a specification
+            await collection.aupload({"image_9": image})
+        assert await client.data_units.acount() == units

@@ -51,7 +51,7 @@ OWN = {
     "agents": {"health_check"},
     "plugins": {"run"},
     "jobs": {"console_logs", "create_logs"},
-    "data_files": {"upload_many", "verify_checksums"},
+    "data_files": {"upload_many", "aupload_many", "verify_checksums"},
     "data_units": {"create_many", "upload_payload"},
 }
 #: Wire helpers of the method API: never public.
