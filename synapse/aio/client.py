@@ -306,13 +306,9 @@ class AsyncClient:
             async with limit:
                 return await self.chunked_upload(path, chunk_size=chunk_size, resume=resume)
 
-        tasks = [asyncio.ensure_future(one(file)) for file in files]
-        try:
-            return list(await asyncio.gather(*tasks))
-        finally:
-            for task in tasks:
-                task.cancel()  # after a failure: the others stop too (no-op when done)
-            await asyncio.gather(*tasks, return_exceptions=True)
+        from synapse.aio.transfers import gather_all
+
+        return await gather_all([one(file) for file in files])
 
     async def download(
         self,

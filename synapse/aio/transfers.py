@@ -94,12 +94,19 @@ async def aeach(
             except Exception as exc:  # the item's outcome, reported with it
                 return None, exc
 
-    tasks = [asyncio.ensure_future(one(work)) for work in works]
+    return await gather_all([one(work) for work in works])
+
+
+async def gather_all(works: Sequence[Awaitable[R]]) -> list[R]:
+    """Each one's result, in order, run as tasks at the same time. A failure or a
+    cancellation stops every one still running before this returns (none is left
+    sending)."""
+    tasks = [asyncio.ensure_future(work) for work in works]
     try:
         return list(await asyncio.gather(*tasks))
     finally:
         for task in tasks:
-            task.cancel()  # after a cancellation: the others stop too (no-op when done)
+            task.cancel()  # after a failure or a cancellation: the others stop (no-op when done)
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
