@@ -28,7 +28,7 @@ from synapse.errors import (
     UnknownFieldWarning,
 )
 from synapse.filters import FilterSet
-from synapse.frames import field_names
+from synapse.frames import field_names, wire_column
 from synapse.pagination import StableWalk
 from synapse.query import QuerySet
 from synapse.steps import Send, drive
@@ -463,19 +463,27 @@ class CreateMixin(Manager[T]):
         """
         return self._build(self._create_json(self._body(fields)))
 
-    def _check_field_names(self, fields: Mapping[str, Any]) -> None:
+    def _checked_names(self, fields: Mapping[str, Any], *, warn: bool = True) -> dict[str, Any]:
+        """``fields`` checked as `create` checks them (a near miss refused; ``warn``:
+        the others warned of, unless the body is made by `_body` after), each named by
+        its wire name (``data_unit_id=`` is sent as ``data_unit``): for a kind whose own
+        create checks its fields by hand."""
+        self._check_field_names(fields, warn=warn)
+        return {wire_column(self.resource, name): value for name, value in fields.items()}
+
+    def _check_field_names(self, fields: Mapping[str, Any], *, warn: bool = True) -> None:
         declared = self.resource.model_fields
         wire = protocol.KINDS[self.name].fields if self.name in protocol.KINDS else {}
         known = sorted(field_names(self.resource) | {*wire})
         unknown = [name for name in fields if name not in known]
         for name in unknown:
-            close = difflib.get_close_matches(name, known, n=2, cutoff=0.8)
+            close = difflib.get_close_matches(name, known, n=2, cutoff=0.75)
             if close:
                 raise InvalidInputError(
                     f"{self.resource.__name__} has no field {name!r}; did you mean "
                     f"{' or '.join(map(repr, close))}?"
                 )
-        if unknown:
+        if unknown and warn:
             warnings.warn(
                 f"{self.resource.__name__}: sending {unknown} as given; the SDK declares "
                 f"{', '.join(sorted(declared))}",

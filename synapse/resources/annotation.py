@@ -300,6 +300,7 @@ class TaskManager(
     def _create_steps(self, **fields: Any) -> Generator[Any, Any, Any]:
         """One task as steps for either client's driver (checked now): a batch of one;
         the task's JSON."""
+        fields = self._checked_names(fields)
         return _first(self._create_batch(fields.get("project"), [fields]))
 
     def _create_batch(
@@ -333,16 +334,25 @@ class TaskManager(
         if batch_size < 1:
             raise InvalidInputError("batch_size must be at least 1")
         groups: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
+        refused: list[BulkItem[Task]] = []  # a near miss of a field: never sent
         for index, item in enumerate(items):
-            project = item.get("project")
+            try:
+                named = self._checked_names(item)
+            except InvalidInputError as exc:
+                refused.append(BulkItem(index, item, error=exc))
+                continue
+            project = named.get("project")
             key = project.pk if isinstance(project, Resource) else project
-            groups.setdefault(key, []).append((index, item))
-        return self._bulk_created(groups, batch_size)
+            groups.setdefault(key, []).append((index, named))
+        return self._bulk_created(groups, batch_size, refused)
 
     def _bulk_created(
-        self, groups: dict[Any, list[tuple[int, Mapping[str, Any]]]], batch_size: int
+        self,
+        groups: dict[Any, list[tuple[int, Mapping[str, Any]]]],
+        batch_size: int,
+        refused: list[BulkItem[Task]],
     ) -> Generator[Any, Any, BulkReport[Task]]:
-        results: dict[int, BulkItem[Task]] = {}
+        results: dict[int, BulkItem[Task]] = {e.index: e for e in refused}
         for project, members in groups.items():
             send = functools.partial(self._created_batch, project)
             done = yield from bulk_in_batches(members, batch_size, send)

@@ -424,6 +424,7 @@ class PluginReleaseManager(
         """The creation as steps for either client's driver (checked now): the plugin's
         code looked up when given by id (the wire names a plugin by its code), then one
         POST; the release's JSON."""
+        fields = self._checked_names(fields)
         plugin = fields.get("plugin")
         if isinstance(plugin, Plugin):
             fields["plugin"] = plugin = plugin._require_code()
@@ -482,6 +483,7 @@ class StorageManager(GetMixin[Storage], ListMixin[Storage], CreateMixin[Storage]
 
     def _create_steps(self, **fields: Any) -> Generator[Any, Any, Any]:
         """`create` as steps for either client's driver (checked now): one POST."""
+        fields = self._checked_names(fields, warn=False)  # (`_body` warns, below)
         for name in ("name", "provider"):
             if fields.get(name) in (None, ""):
                 raise InvalidInputError(f"a storage needs {name}=")

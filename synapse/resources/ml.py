@@ -154,6 +154,7 @@ class ModelManager(
     ) -> Generator[Send | Wait | Pause, Any, Any]:
         """The creation as steps for either client's driver (everything checked now):
         the file's chunked upload, then the POST that names it."""
+        fields = self._checked_names(fields, warn=False)  # (`_body` warns, below)
         if not fields.get("name"):
             raise InvalidInputError("a model needs name=")
         body = self._body(fields)

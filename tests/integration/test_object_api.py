@@ -535,6 +535,9 @@ def test_order_by_is_checked_against_the_kinds_orderable_fields(
         ("projects", {"titel": "x"}, "title"),
         ("projects", {"title": "x", "descripton": "y"}, "description"),
         ("plugins", {"code": "p", "nme": "P"}, "name"),
+        ("tasks", {"project": 1, "data_unit": 1, "mata": {"a": 1}}, "meta"),
+        ("storages", {"nmae": "s", "provider": "amazon_s3"}, "name"),
+        ("plugin_releases", {"plugin": 1, "version": "1", "confg": {}}, "config"),
     ],
 )
 def test_a_near_miss_of_a_declared_field_is_refused_before_sending(
@@ -549,10 +552,29 @@ def test_a_near_miss_of_a_declared_field_is_refused_before_sending(
     synapse_backend.clear_requests()
     with pytest.raises(InvalidInputError, match=f"did you mean '{meant}'"):
         manager.create(**fields)
-    report = manager.bulk_create([fields])
-    assert isinstance(report.failed[0].error, InvalidInputError)
+    if hasattr(manager, "bulk_create"):
+        report = manager.bulk_create([fields])
+        assert isinstance(report.failed[0].error, InvalidInputError)
     assert synapse_backend.requests == []
     assert manager.count() == before
+
+
+def test_a_task_is_created_from_its_attribute_names_too(
+    synapse_client: Client, synapse_backend: Any, demo: dict[str, Any]
+) -> None:
+    """``project_id=``/``data_unit_id=`` (the Task's attributes) name the same fields as
+    ``project=``/``data_unit=``, in ``create`` and ``bulk_create``."""
+    unit = synapse_client.data_units.filter(data_collection=demo["data_collection"]).first()
+    assert unit is not None
+    task = synapse_client.tasks.create(project_id=demo["project"], data_unit_id=unit.id)
+    stored = synapse_client.tasks.get(task.id)
+    assert (stored.project_id, stored.data_unit_id) == (demo["project"], unit.id)
+    report = synapse_client.tasks.bulk_create(
+        [{"project_id": demo["project"], "data_unit_id": unit.id, "meta": {"n": 2}}]
+    )
+    assert report.ok
+    (made,) = report.created
+    assert synapse_client.tasks.get(made.id).meta == {"n": 2}
 
 
 def test_an_object_of_another_kind_is_refused_by_an_id_filter(
