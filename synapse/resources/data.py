@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -629,7 +630,28 @@ def _upload_many_steps(
     if project_id is not None and (isinstance(project_id, bool) or not isinstance(project_id, int)):
         raise InvalidInputError(f"project must be an int id or a Project, got {project!r}")
     report = UploadReport([UploadItem(i, item) for i, item in enumerate(items)])
+    for entry in report.items:
+        _check_item_keys(entry.index, entry.item)
     return _uploaded_many(collection, report, project_id, batch_size, chunked)
+
+
+#: What an ``upload_many`` item holds.
+UPLOAD_ITEM_KEYS = ("files", "meta", "groups")
+
+
+def _check_item_keys(index: int, item: Any) -> None:
+    """Refuse, before anything is sent, an item that is not a mapping or has a key an
+    item does not hold: ``"mta"`` would be dropped, and the unit made without its meta."""
+    if not isinstance(item, Mapping):
+        raise InvalidInputError(f"upload_many item {index} is not a mapping: {item!r}")
+    for key in item:
+        if key not in UPLOAD_ITEM_KEYS:
+            close = difflib.get_close_matches(str(key), UPLOAD_ITEM_KEYS, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InvalidInputError(
+                f"upload_many item {index} has an unknown key {key!r}{hint} "
+                f"(an item holds {', '.join(UPLOAD_ITEM_KEYS)})"
+            )
 
 
 def _uploaded_many(

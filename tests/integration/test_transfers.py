@@ -311,6 +311,33 @@ def test_upload_many_reports_failures_and_completes_the_rest(
     assert synapse_client.tasks.filter(project=demo["project"]).count() == before + 6
 
 
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"files": {}, "mta": {"frame": 9}}, "unknown key 'mta'; did you mean 'meta'"),
+        ({"fils": {}}, "unknown key 'fils'; did you mean 'files'"),
+        ({"files": {}, "group": ["city"]}, "unknown key 'group'; did you mean 'groups'"),
+        (["files"], "item 1 is not a mapping"),
+    ],
+)
+def test_upload_many_refuses_an_item_key_it_would_drop_before_sending(
+    synapse_client: Client,
+    synapse_backend: LocalBackend,
+    demo: dict[str, Any],
+    tmp_path: Path,
+    item: Any,
+    message: str,
+) -> None:
+    collection = synapse_client.data_collections.get(demo["data_collection"])
+    good = {"files": {"image_1": make_file(tmp_path / "ok.png", KIB)}}
+    units = synapse_client.data_units.count()
+    synapse_backend.clear_requests()
+    with pytest.raises(InvalidInputError, match=message):
+        collection.upload_many([good, item], project=demo["project"])
+    assert synapse_backend.requests == []
+    assert synapse_client.data_units.count() == units
+
+
 # ------------------------------------------------------------------ downloads
 
 
