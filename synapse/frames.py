@@ -118,6 +118,18 @@ def field_names(model: type[BaseModel] | None) -> frozenset[str]:
     return frozenset(n for name, f in fields.items() for n in (name, f.alias) if n)
 
 
+def refuse_near_miss(model: type[BaseModel], name: str, also: Iterable[str] = ()) -> None:
+    """Refuse an undeclared ``name`` that is a near miss of a declared one (or of
+    ``also``; one wrong letter in four): a misspelling, which the server would drop
+    unsaid, rather than a name it may know and the SDK does not."""
+    known = sorted(field_names(model) | {*also})
+    close = difflib.get_close_matches(name, known, n=2, cutoff=0.75)
+    if close and name not in known:
+        raise InvalidInputError(
+            f"{model.__name__} has no field {name!r}; did you mean {' or '.join(map(repr, close))}?"
+        )
+
+
 def wire_column(model: type[BaseModel] | None, column: str) -> str:
     """A column's name on the wire: a declared field named by its attribute
     (``project_id``, or ``data_unit_id.x``) becomes its wire name (``project``)."""
@@ -126,7 +138,7 @@ def wire_column(model: type[BaseModel] | None, column: str) -> str:
     return f"{field.alias or top}{dot}{rest}" if field is not None else column
 
 
-def _check_sent(items: Sequence[Mapping[str, Any]], wanted: set[str], known: Iterable[str]) -> None:
+def check_sent(items: Sequence[Mapping[str, Any]], wanted: set[str], known: Iterable[str]) -> None:
     """Undeclared columns asked for must come from the server: a name it did not send
     (misspelt, or unknown to it) is an error, never a column of nulls the server did
     not say. (A declared field it leaves out is null, as on the object.)"""
@@ -422,7 +434,7 @@ class TableBuilder:
                 names.update(dict.fromkeys(item))
         if self._wanted is not None:
             wanted = {self._source[n].split(".", 1)[0] for n in self._wanted}
-            _check_sent(items, wanted - set(self._declared), self._known)
+            check_sent(items, wanted - set(self._declared), self._known)
         out = {}
         for name in names:
             wire = self._source.get(name, name)

@@ -12,7 +12,6 @@ A manager is composed of the capabilities its endpoints support:
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from synapse.errors import (
     UnknownFieldWarning,
 )
 from synapse.filters import FilterSet
-from synapse.frames import field_names, wire_column
+from synapse.frames import field_names, refuse_near_miss, wire_column
 from synapse.pagination import StableWalk
 from synapse.query import QuerySet
 from synapse.steps import Send, drive
@@ -474,15 +473,10 @@ class CreateMixin(Manager[T]):
     def _check_field_names(self, fields: Mapping[str, Any], *, warn: bool = True) -> None:
         declared = self.resource.model_fields
         wire = protocol.KINDS[self.name].fields if self.name in protocol.KINDS else {}
-        known = sorted(field_names(self.resource) | {*wire})
+        known = field_names(self.resource) | {*wire}
         unknown = [name for name in fields if name not in known]
         for name in unknown:
-            close = difflib.get_close_matches(name, known, n=2, cutoff=0.75)
-            if close:
-                raise InvalidInputError(
-                    f"{self.resource.__name__} has no field {name!r}; did you mean "
-                    f"{' or '.join(map(repr, close))}?"
-                )
+            refuse_near_miss(self.resource, name, wire)
         if unknown and warn:
             warnings.warn(
                 f"{self.resource.__name__}: sending {unknown} as given; the SDK declares "

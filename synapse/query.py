@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from synapse.display import query_html
 from synapse.errors import InvalidInputError
-from synapse.frames import PagedTable, Pages, field_names
+from synapse.frames import PagedTable, Pages, check_sent, field_names
 from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, PageSource, stable_pages
 from synapse.values import ValuesQuerySet
 
@@ -290,15 +290,19 @@ class QuerySet(Generic[T]):
         resource = self._manager.resource
         client = self._manager.client
         deferred = self._deferred()
+        declared = field_names(resource)
+        undeclared = {name for name in self._fields if name not in declared}
         for page in pages:
             if page.items and isinstance(page.items[0], resource):
                 # Bound lazily: the state is built on first use (see Resource._meta).
                 source, bind = PageSource(page.content), object.__setattr__
-                objects: Iterable[T] = page.items
+                objects: Sequence[T] = page.items
                 for index, obj in enumerate(page.items, start=page.offset):
                     bind(obj, "_state", (client, source, index))
             else:
                 objects = resource.from_api_many(client, page.items)
+            if undeclared:  # only("mta"): an error, not objects without what was asked
+                check_sent([obj.model_extra or {} for obj in objects], undeclared, declared)
             for obj in objects:
                 for name in deferred:  # not fetched: reading it raises DeferredFieldError
                     obj.__dict__.pop(name, None)

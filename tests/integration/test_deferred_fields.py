@@ -86,6 +86,21 @@ def test_only_sends_wire_names_for_attribute_names(
         _ = task.status_label
 
 
+def test_only_a_name_the_server_does_not_send_is_an_error_not_bare_objects(
+    synapse_client: Client, demo: dict[str, Any]
+) -> None:
+    """``only("mta")``: the server leaves out a field it does not have, so the objects
+    would hold nothing asked for; it raises with a did-you-mean instead."""
+    query = synapse_client.tasks.filter(project=demo["project"])
+    with pytest.raises(DeferredFieldError, match="no field 'mta'; did you mean 'meta'"):
+        query.only("mta")[0]
+    with pytest.raises(DeferredFieldError, match="no field 'mta'"):
+        list(query.only("meta", "mta"))
+    tasks = list(query.only("meta"))
+    assert tasks
+    assert all(isinstance(t.meta, dict) for t in tasks)
+
+
 @pytest.mark.parametrize("names", [("project_id", "id"), ("project", "id")])
 def test_values_read_a_field_by_either_name_keyed_as_asked(
     synapse_client: Client, demo: dict[str, Any], names: tuple[str, str]

@@ -3,6 +3,7 @@ shorter result: over real HTTP against the local backend, on every listing path.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,19 +24,21 @@ def world() -> Iterator[tuple[LocalBackend, int]]:
 
 class ArmAfter:
     """An HTTP transport that arms the local backend's one-shot 404 on the task list
-    after ``after`` list requests went through: the page after them vanishes."""
+    just before the request for page ``after + 1`` goes out: that page vanishes. List
+    requests go one at a time, so no other page's request can take the 404 (pages are
+    fetched concurrently, in a window that grows)."""
 
     def __init__(self, inner: HTTPTransport, backend: LocalBackend, after: int) -> None:
         self.inner, self.backend, self.after = inner, backend, after
-        self.lists = 0
+        self.lock = threading.Lock()
 
     def handle(self, request: Request) -> Response:
-        response = self.inner.handle(request)
-        if request.url.rstrip("/").endswith("sdk/tasks"):
-            self.lists += 1
-            if self.lists == self.after:
+        if not request.url.rstrip("/").endswith("sdk/tasks"):
+            return self.inner.handle(request)
+        with self.lock:
+            if ("page", str(self.after + 1)) in request.params:
                 self.backend.set_faults(once={"/sdk/tasks/": 404})
-        return response
+            return self.inner.handle(request)
 
     def close(self) -> None:
         self.inner.close()
