@@ -580,11 +580,21 @@ def _transport_error(exc: httpx.HTTPError) -> TransportError:
     if isinstance(exc, httpx.ConnectError):
         if "SSL" in str(exc) or "TLS" in str(exc):  # the handshake: nothing was sent
             return TransportError("connect", f"TLS handshake failed ({tls_reason(str(exc))})")
-        refused = "refused" in str(exc).lower()
-        return TransportError("connect", "connection refused" if refused else "unreachable")
+        return TransportError("connect", "connection refused" if _refused(exc) else "unreachable")
     if isinstance(exc, httpx.TooManyRedirects):
         return TransportError("redirects", f"more than {MAX_REDIRECTS} redirects")
     return TransportError("broken", str(exc) or type(exc).__name__)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a failed connect was refused: the OS error is a cause or context or two
+    below (its text says "Connect call failed", not "refused")."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 # --------------------------------------------------------------------------- mock

@@ -18,7 +18,7 @@ import httpcore
 import httpx
 import pytest
 
-from synapse import Client, ClientTimeoutError, TooManyRedirectsError
+from synapse import Client, ClientConnectionError, ClientTimeoutError, TooManyRedirectsError
 from synapse.aio import AsyncClient, HttpxTransport
 from synapse.aio import http as aio_http
 from synapse.local import LocalBackend
@@ -201,6 +201,26 @@ async def test_cookies_the_server_sets_are_sent_back(side: Side) -> None:
     with Client(side.url, TOKEN) as sync:  # the sync session does the same
         sync.request("GET", "login/")
         assert sync.request("GET", "echo/")["headers"]["cookie"] == "session=abc"
+
+
+def test_a_refused_connection_is_the_same_error() -> None:
+    """The OS error's text says "Connect call failed": the async client said the host
+    was unreachable where the sync client says the connection was refused."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+    async def awaited() -> None:
+        async with AsyncClient(url, TOKEN, max_retries=0) as client:
+            await client.request("GET", "anything/")
+
+    with pytest.raises(ClientConnectionError, match="connection refused"):
+        asyncio.run(awaited())
+    with (
+        pytest.raises(ClientConnectionError, match="connection refused"),
+        Client(url, TOKEN, max_retries=0) as sync,
+    ):
+        sync.request("GET", "anything/")
 
 
 def test_a_read_timeout_is_the_same_error(side: Side) -> None:
