@@ -277,19 +277,6 @@ async def test_idle_connections_past_the_keep_alive_limit_are_closed(side: Side)
         assert sum(c.is_idle() for c in connections) <= 20
 
 
-def test_a_closed_idle_connection_reads_as_readable_and_a_live_one_does_not() -> None:
-    """What the pool asks before reusing a connection: has the server closed it?"""
-    ours, theirs = socket.socketpair()
-    try:
-        assert aio_http._readable(ours) is False
-        theirs.close()
-        assert aio_http._readable(ours) is True
-    finally:
-        ours.close()
-    assert aio_http._readable(ours) is True  # a closed socket is never reused
-    assert aio_http._readable(None) is True
-
-
 def test_a_proxy_in_the_environment_gets_httpx_own_transport(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
