@@ -370,7 +370,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 class _PooledTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over `_Pool` and `_Backend`: the same requests and answers, with
     httpcore's per-request bookkeeping made linear in the pooled connections (it was
-    most of the client's CPU per page on a listing with 16 pages in flight)."""
+    most of the client's CPU per page on a listing with 16 pages in flight), its locks
+    asyncio's and its sockets asyncio's transports."""
 
     def __init__(self, verify: ssl.SSLContext, limits: httpx.Limits) -> None:
         super().__init__(verify=verify, limits=limits)
@@ -421,6 +422,43 @@ class _Pool(httpcore.AsyncConnectionPool):
                 kept.append(found)
             waiting.assign_to_connection(found)
         return closing
+
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        connection = super().create_connection(origin)
+        if type(connection) is httpcore.AsyncHTTPConnection:  # (not through a proxy)
+            connection.__class__ = _HTTPConnection
+            connection._request_lock = _Lock()  # type: ignore[assignment]
+        return connection
+
+
+class _Lock:
+    """httpcore's lock as asyncio's: anyio's turns the event loop on every acquire, even
+    a free one, and a request takes three (the connection's, twice its HTTP/1.1 state's)."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> _Lock:
+        await self._lock.acquire()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+class _HTTPConnection(httpcore.AsyncHTTPConnection):
+    """httpcore's connection, the HTTP/1.1 connection it makes given a `_Lock`."""
+
+    @property
+    def _connection(self) -> httpcore.AsyncConnectionInterface | None:
+        found: httpcore.AsyncConnectionInterface | None = self.__dict__["_connection"]
+        return found
+
+    @_connection.setter
+    def _connection(self, made: httpcore.AsyncConnectionInterface | None) -> None:
+        if isinstance(made, httpcore.AsyncHTTP11Connection):
+            made._state_lock = _Lock()  # type: ignore[assignment]
+        self.__dict__["_connection"] = made
 
 
 #: Bytes a connection buffers from the network before the loop stops reading it.

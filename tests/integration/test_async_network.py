@@ -97,6 +97,24 @@ async def test_requests_to_the_local_backend_go_through_the_loop_streams(
     assert reads
 
 
+async def test_pooled_connections_lock_with_asyncio_and_stay_correct_under_contention(
+    synapse_backend: LocalBackend,
+) -> None:
+    """anyio's lock turns the loop on every acquire; the pool's connections take
+    asyncio's. 30 requests on 2 connections still get each its own answer."""
+    http = HttpxTransport(origin(synapse_backend.url), max_connections=2)
+    client = AsyncClient(synapse_backend.url, synapse_backend.token, transport=http)
+    async with client:
+        ids = [(await client.projects.acreate(title=f"lock {n}")).id for n in range(3)]
+        got = await asyncio.gather(*(client.projects.aget(ids[i % len(ids)]) for i in range(30)))
+        assert [p.id for p in got] == [ids[i % len(ids)] for i in range(30)]
+        pool = http.sender(httpx.URL(synapse_backend.url))._pool  # type: ignore[attr-defined]
+        assert 1 <= len(pool.connections) <= 2
+        for connection in pool.connections:
+            assert isinstance(connection._request_lock, aio_http._Lock)
+            assert isinstance(connection._connection._state_lock, aio_http._Lock)
+
+
 async def test_a_server_that_never_answers_is_a_read_timeout() -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()  # reads the request and never answers
