@@ -19,7 +19,7 @@ import os
 import ssl
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlencode
 
 try:
@@ -489,8 +489,7 @@ class _Connection(asyncio.Protocol):
         self.waiters: list[asyncio.Future[bool]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # (uvloop's is no subclass)
 
     def data_received(self, data: bytes) -> None:
         self.chunks.append(data)
