@@ -16,11 +16,10 @@ import functools
 import inspect
 import logging
 import os
-import select
-import socket
 import ssl
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlencode
 
 try:
@@ -368,7 +367,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 class _PooledTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over `_Pool` and `_Backend`: the same requests and answers, with
     httpcore's per-request bookkeeping made linear in the pooled connections (it was
-    most of the client's CPU per page on a listing with 16 pages in flight)."""
+    most of the client's CPU per page on a listing with 16 pages in flight), its locks
+    asyncio's and its sockets asyncio's transports."""
 
     def __init__(self, verify: ssl.SSLContext, limits: httpx.Limits) -> None:
         super().__init__(verify=verify, limits=limits)
@@ -420,24 +420,176 @@ class _Pool(httpcore.AsyncConnectionPool):
             waiting.assign_to_connection(found)
         return closing
 
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        connection = super().create_connection(origin)
+        if type(connection) is httpcore.AsyncHTTPConnection:  # (not through a proxy)
+            connection.__class__ = _HTTPConnection
+            connection._request_lock = _Lock()  # type: ignore[assignment]
+        return connection
 
-class _Stream(httpcore.AsyncNetworkStream):
-    """httpcore's anyio stream with its socket looked up once: before each request the
-    pool asks every idle connection whether its socket is readable (closed by the
-    server), and anyio builds a dict of all its attributes to answer each time."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
+class _Lock:
+    """httpcore's lock as asyncio's: anyio's turns the event loop on every acquire, even
+    a free one, and a request takes three (the connection's, twice its HTTP/1.1 state's)."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> _Lock:
+        await self._lock.acquire()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+class _HTTPConnection(httpcore.AsyncHTTPConnection):
+    """httpcore's connection, the HTTP/1.1 connection it makes given a `_Lock`."""
+
+    @property
+    def _connection(self) -> httpcore.AsyncConnectionInterface | None:
+        found: httpcore.AsyncConnectionInterface | None = self.__dict__["_connection"]
+        return found
+
+    @_connection.setter
+    def _connection(self, made: httpcore.AsyncConnectionInterface | None) -> None:
+        if isinstance(made, httpcore.AsyncHTTP11Connection):
+            made._state_lock = _Lock()  # type: ignore[assignment]
+        self.__dict__["_connection"] = made
+
+
+#: Bytes a connection buffers from the network before the loop stops reading it.
+_READ_HIGH_WATER = 1 << 18
+#: Names of `get_extra_info` in httpcore and in asyncio's transports.
+_EXTRA_INFO = {
+    "socket": "socket",
+    "ssl_object": "ssl_object",
+    "client_addr": "sockname",
+    "server_addr": "peername",
+}
+
+
+class _Connection(asyncio.Protocol):
+    """What the event loop delivers for one connection, kept for `_LoopStream`: the
+    bytes received (reading pauses past `_READ_HIGH_WATER` unread), the end of the
+    stream, whether writing must wait, and the futures a read or a write awaits."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.chunks: deque[bytes] = deque()
+        self.buffered = 0
+        self.eof = False
+        self.closed = False
+        self.lost: Exception | None = None
+        self.reading_paused = False
+        self.writing_paused = False
+        self.waiters: list[asyncio.Future[bool]] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # (uvloop's is no subclass)
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.buffered += len(data)
+        if self.buffered > _READ_HIGH_WATER and not self.reading_paused:
+            assert self.transport is not None
+            self.transport.pause_reading()
+            self.reading_paused = True
+        self.wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self.wake()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed, self.lost = True, exc
+        self.wake()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self.wake()
+
+    def wake(self) -> None:
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(True)
+
+    def take(self, max_bytes: int) -> bytes:
+        """At most ``max_bytes`` of what arrived (there is some)."""
+        chunk = self.chunks.popleft()
+        if len(chunk) > max_bytes:
+            self.chunks.appendleft(chunk[max_bytes:])
+            chunk = chunk[:max_bytes]
+        self.buffered -= len(chunk)
+        if self.reading_paused and self.buffered <= _READ_HIGH_WATER // 4:
+            assert self.transport is not None
+            self.transport.resume_reading()
+            self.reading_paused = False
+        return chunk
+
+    async def woken(self, timeout: float | None) -> bool:
+        """Wait for the next event; False when ``timeout`` passed first (a timer
+        handle, not a task or a cancel scope per read)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self.waiters.append(waiter)
+        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        try:
+            return await waiter
+        finally:
+            self.waiters.remove(waiter)
+            if timer is not None:
+                timer.cancel()
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
+class _LoopStream(httpcore.AsyncNetworkStream):
+    """An httpcore stream on asyncio's own transport and a `_Connection`: what anyio's
+    stream does per read and write (a cancel scope, a reader added and removed, a
+    socket poll for each pooled connection before each request) costs more CPU than
+    the rest of a page's request. Failures are httpcore's, as anyio's stream raises."""
+
+    def __init__(self, connection: _Connection) -> None:
+        self._connection = connection
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
+        connection = self._connection
+        while not connection.chunks:
+            if connection.lost is not None:
+                raise httpcore.ReadError(str(connection.lost) or "connection reset")
+            if connection.eof or connection.closed:
+                return b""
+            if not await connection.woken(timeout):
+                raise httpcore.ReadTimeout("timed out")
+        return connection.take(max_bytes)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+        if not buffer:
+            return
+        connection = self._connection
+        transport = connection.transport
+        assert transport is not None
+        if connection.closed or transport.is_closing():
+            raise httpcore.WriteError(str(connection.lost or "the connection is closed"))
+        transport.write(buffer)
+        while connection.writing_paused and not connection.closed:
+            if not await connection.woken(timeout):
+                raise httpcore.WriteTimeout("timed out")
+        if connection.lost is not None:
+            raise httpcore.WriteError(str(connection.lost))
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        transport = self._connection.transport
+        if transport is not None:
+            transport.abort()  # the socket closes now: no TLS goodbye is awaited
 
     async def start_tls(
         self,
@@ -445,19 +597,41 @@ class _Stream(httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+        connection = self._connection
+        transport = connection.transport
+        assert transport is not None
+        upgrade = asyncio.get_running_loop().start_tls(
+            transport, connection, ssl_context, server_hostname=server_hostname
+        )
+        try:
+            secure = await asyncio.wait_for(upgrade, timeout)
+        except BaseException as exc:
+            transport.abort()
+            if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+                raise httpcore.ConnectTimeout("TLS handshake timed out") from exc
+            if isinstance(exc, OSError):  # ssl.SSLError among them
+                raise httpcore.ConnectError(str(exc)) from exc
+            raise
+        if secure is None:  # pragma: no cover - the loop closed the connection
+            raise httpcore.ConnectError("the connection closed during the TLS handshake")
+        connection.transport = secure
+        return self
 
     def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return _readable(self._socket)
-        return self._inner.get_extra_info(info)
+        connection = self._connection
+        if info == "is_readable":  # idle, and something arrived: the server closed it
+            return bool(connection.chunks) or connection.eof or connection.closed
+        name = _EXTRA_INFO.get(info)
+        transport = connection.transport
+        return None if name is None or transport is None else transport.get_extra_info(name)
 
 
 class _Backend(httpcore.AsyncNetworkBackend):
-    """httpcore's anyio backend, its TCP streams wrapped in `_Stream`."""
+    """Connections as `_LoopStream`s on the running asyncio loop; httpcore's anyio
+    backend anywhere else (no asyncio loop: trio)."""
 
     def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        self._anyio = httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -467,28 +641,59 @@ class _Backend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _Stream(stream)
+        loop = _running_loop()
+        if loop is None:
+            return await self._anyio.connect_tcp(host, port, timeout, local_address, socket_options)
+        local = None if local_address is None else (local_address, 0)
+        return await _open(
+            lambda c: loop.create_connection(lambda: c, host, port, local_addr=local),
+            timeout,
+            socket_options,
+        )
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.AsyncNetworkStream:
-        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+        loop = _running_loop()
+        if loop is None:
+            return await self._anyio.connect_unix_socket(path, timeout, socket_options)
+        return await _open(
+            lambda c: loop.create_unix_connection(lambda: c, path), timeout, socket_options
+        )
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        if _running_loop() is None:
+            await self._anyio.sleep(seconds)
+        else:
+            await asyncio.sleep(seconds)
 
 
-def _readable(sock: socket.socket | None) -> bool:
-    """Whether a socket has bytes (or its end) waiting: on an idle connection, the
-    server closed it. No socket counts as closed."""
-    if sock is None or sock.fileno() < 0:
-        return True
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
-    return bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - Windows
+async def _open(
+    connect: Callable[[_Connection], Awaitable[tuple[asyncio.BaseTransport, Any]]],
+    timeout: float | None,
+    socket_options: Iterable[Any] | None,
+) -> _LoopStream:
+    """A `_LoopStream` over what ``connect`` opens; its failures as httpcore's."""
+    connection = _Connection()
+    try:
+        await asyncio.wait_for(connect(connection), timeout)
+    except (asyncio.TimeoutError, TimeoutError) as exc:
+        raise httpcore.ConnectTimeout("timed out") from exc
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
+    assert connection.transport is not None
+    sock = connection.transport.get_extra_info("socket")
+    for option in socket_options or ():
+        sock.setsockopt(*option)
+    return _LoopStream(connection)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The running asyncio loop, if any (None under trio, or in sync code)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def async_transport(
@@ -577,11 +782,21 @@ def _transport_error(exc: httpx.HTTPError) -> TransportError:
     if isinstance(exc, httpx.ConnectError):
         if "SSL" in str(exc) or "TLS" in str(exc):  # the handshake: nothing was sent
             return TransportError("connect", f"TLS handshake failed ({tls_reason(str(exc))})")
-        refused = "refused" in str(exc).lower()
-        return TransportError("connect", "connection refused" if refused else "unreachable")
+        return TransportError("connect", "connection refused" if _refused(exc) else "unreachable")
     if isinstance(exc, httpx.TooManyRedirects):
         return TransportError("redirects", f"more than {MAX_REDIRECTS} redirects")
     return TransportError("broken", str(exc) or type(exc).__name__)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a failed connect was refused: the OS error is a cause or context or two
+    below (its text says "Connect call failed", not "refused")."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 # --------------------------------------------------------------------------- mock

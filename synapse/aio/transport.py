@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from synapse.aio.http import AsyncHTTPTransport, AsyncResponse
+from synapse.aio.http import AsyncHTTPTransport, AsyncResponse, _running_loop
 from synapse.config import Config
 from synapse.errors import InvalidInputError, TransportError
 from synapse.http import Request, Response
@@ -182,10 +182,3 @@ class LoopBridge:
 
     def close(self) -> None:
         pass  # the async transport is closed by the client's aclose()
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

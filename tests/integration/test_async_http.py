@@ -20,7 +20,7 @@ import httpcore
 import httpx
 import pytest
 
-from synapse import Client, ClientTimeoutError, TooManyRedirectsError
+from synapse import Client, ClientConnectionError, ClientTimeoutError, TooManyRedirectsError
 from synapse.aio import AsyncClient, HttpxTransport
 from synapse.aio import http as aio_http
 from synapse.local import LocalBackend
@@ -227,6 +227,26 @@ async def test_cookies_the_server_sets_are_sent_back(side: Side) -> None:
         assert sync.request("GET", "echo/")["headers"]["cookie"] == "session=abc"
 
 
+def test_a_refused_connection_is_the_same_error() -> None:
+    """The OS error's text says "Connect call failed": the async client said the host
+    was unreachable where the sync client says the connection was refused."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+    async def awaited() -> None:
+        async with AsyncClient(url, TOKEN, max_retries=0) as client:
+            await client.request("GET", "anything/")
+
+    with pytest.raises(ClientConnectionError, match="connection refused"):
+        asyncio.run(awaited())
+    with (
+        pytest.raises(ClientConnectionError, match="connection refused"),
+        Client(url, TOKEN, max_retries=0) as sync,
+    ):
+        sync.request("GET", "anything/")
+
+
 def test_a_read_timeout_is_the_same_error(side: Side) -> None:
     async def awaited() -> None:
         async with AsyncClient(side.url, TOKEN, max_retries=0, timeout=(5, 0.05)) as client:
@@ -279,19 +299,6 @@ async def test_idle_connections_past_the_keep_alive_limit_are_closed(side: Side)
         connections = pool.connections
         assert 1 <= len(connections) <= 20
         assert sum(c.is_idle() for c in connections) <= 20
-
-
-def test_a_closed_idle_connection_reads_as_readable_and_a_live_one_does_not() -> None:
-    """What the pool asks before reusing a connection: has the server closed it?"""
-    ours, theirs = socket.socketpair()
-    try:
-        assert aio_http._readable(ours) is False
-        theirs.close()
-        assert aio_http._readable(ours) is True
-    finally:
-        ours.close()
-    assert aio_http._readable(ours) is True  # a closed socket is never reused
-    assert aio_http._readable(None) is True
 
 
 def test_a_proxy_in_the_environment_gets_httpx_own_transport(
