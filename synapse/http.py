@@ -230,12 +230,17 @@ class _Session(requests.Session):
     def rebuild_method(
         self, prepared_request: requests.PreparedRequest, response: requests.Response
     ) -> None:
-        body = prepared_request.body
-        one_pass = body is not None and not isinstance(body, (bytes, str))
-        rewindable = getattr(prepared_request, "_body_position", None) is not None
-        if response.status_code in (307, 308) and one_pass and not rewindable:
-            raise one_pass_redirect(response.status_code)
-        super().rebuild_method(prepared_request, response)
+        method = prepared_request.method
+        super().rebuild_method(prepared_request, response)  # 303 and 302 (and POST 301): GET
+        body, status = prepared_request.body, response.status_code
+        if body is None or prepared_request.method != method:
+            return
+        one_pass = not isinstance(body, (bytes, str))
+        if one_pass and getattr(prepared_request, "_body_position", None) is None:
+            raise one_pass_redirect(status)
+        if status not in (307, 308):  # a PUT or PATCH answered 301: requests would empty it
+            kept = {h: v for h, v in prepared_request.headers.items() if h in _BODY_HEADERS}
+            prepared_request._synapse_body = (body, kept)  # type: ignore[attr-defined]
 
     def rebuild_auth(
         self, prepared_request: requests.PreparedRequest, response: requests.Response
@@ -244,6 +249,14 @@ class _Session(requests.Session):
         if origin(prepared_request.url or "") != self.synapse_origin:
             for name in CREDENTIAL_HEADERS:
                 prepared_request.headers.pop(name, None)
+        kept = prepared_request.__dict__.pop("_synapse_body", None)
+        if kept is not None:  # (the hook requests calls after it dropped the body)
+            prepared_request.body = kept[0]
+            prepared_request.headers.update(kept[1])
+
+
+#: The headers that describe a request's body, dropped by requests with the body.
+_BODY_HEADERS = frozenset({"Content-Length", "Content-Type", "Transfer-Encoding"})
 
 
 class _Adapter(requests.adapters.HTTPAdapter):

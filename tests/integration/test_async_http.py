@@ -71,6 +71,10 @@ class Side:
                     self.answer(303, Location="/echo/")
                 elif path == "/temporary/":
                     self.answer(307, Location="/echo/")
+                elif path == "/moved/":
+                    self.answer(301, Location="/echo/")
+                elif path == "/found/":
+                    self.answer(302, Location="/echo/")
                 elif path == "/away/":
                     self.answer(302, Location=f"{side.other}/echo/")
                 elif path == "/loop/":
@@ -88,7 +92,7 @@ class Side:
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     self.answer(200, {"method": self.command, "body": body, "headers": headers})
 
-            do_GET = do_POST = do_PUT = route
+            do_GET = do_POST = do_PUT = do_PATCH = route
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
@@ -143,6 +147,45 @@ def test_a_307_resends_the_method_and_the_body(side: Side) -> None:
     for echo in (synced, awaited):
         assert echo["method"] == "POST"
         assert json.loads(echo["body"]) == {"a": 1}
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_a_301_resends_a_put_or_patch_with_its_body_in_both_clients(
+    side: Side, method: str
+) -> None:
+    """A 301 keeps the method, so the body too (requests sent a PUT or PATCH answered
+    301 again empty: ``save()`` reported success and the edit was lost)."""
+    synced, awaited = both(side, lambda c: c.request(method, "moved/", data={"title": "new"}))
+    for echo in (synced, awaited):
+        assert echo["method"] == method
+        assert json.loads(echo["body"]) == {"title": "new"}
+        assert echo["headers"]["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(("path", "method"), [("moved/", "POST"), ("found/", "POST"),
+                                              ("found/", "PUT"), ("found/", "PATCH")])  # fmt: skip
+def test_a_post_answered_301_and_anything_answered_302_become_a_get_in_both_clients(
+    side: Side, path: str, method: str
+) -> None:
+    """What browsers, requests and httpx do: the GET goes without the body."""
+    synced, awaited = both(side, lambda c: c.request(method, path, data={"a": 1}))
+    for echo in (synced, awaited):
+        assert (echo["method"], echo["body"]) == ("GET", "")
+        assert "content-type" not in echo["headers"]
+
+
+def test_a_301_resends_a_file_body_from_its_start(side: Side) -> None:
+    data = b"fedcba9876543210" * 64
+
+    def send(client: Any) -> Any:
+        body = io.BytesIO(data)
+        transport = client.atransport if isinstance(client, AsyncClient) else client.transport
+        headers = {"Content-Length": str(len(data))}
+        return transport.request("PUT", "moved/", body=lambda: body, headers=headers)
+
+    synced, awaited = both(side, send)
+    for echo in (synced, awaited):
+        assert (echo["method"], echo["body"]) == ("PUT", data.decode())
 
 
 def test_a_307_resends_a_streamed_file_body_from_its_start(side: Side) -> None:
