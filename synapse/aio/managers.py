@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from synapse.aio.query import AsyncContext, AsyncQuerySet, async_context
-from synapse.aio.transfers import adrive
+from synapse.aio.transfers import adrive, gather_all
 from synapse.errors import ClientError, InvalidInputError
 from synapse.managers import (
     BulkItem,
@@ -153,7 +153,9 @@ class AsyncCreate(CreateMixin[T]):
                 except ClientError as exc:
                     entry.error = exc
 
-        await asyncio.gather(*(one(entry) for entry in entries))
+        # One transfer for them all: aclose() stops every creation, not only the ones
+        # in flight (the others went on after it returned).
+        await _async(self)._transfer(gather_all([one(entry) for entry in entries]))
         return BulkReport(entries)
 
     async def aget_or_create(

@@ -276,3 +276,38 @@ async def test_collection_aupload_makes_one_unit_or_raises(
         with pytest.raises(InvalidInputError, match="image_9"):  # not a specification
             await collection.aupload({"image_9": image})
         assert await client.data_units.acount() == units
+
+
+@pytest.mark.parametrize("kind", ["projects", "storages"])
+async def test_aclose_during_a_bulk_create_one_at_a_time_stops_every_creation(
+    synapse_backend: LocalBackend, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A kind without a batch endpoint creates one object per request; ``aclose()``
+    stops them all, not only the one in flight (the rest went on after it returned)."""
+    before = asyncio.all_tasks()
+    blocking = Blocking(HttpxTransport(origin(synapse_backend.url)), at=2)
+    client = threadless(
+        AsyncClient(
+            synapse_backend.url, synapse_backend.token, transport=blocking, pages_in_flight=1
+        ),
+        monkeypatch,
+    )
+    rows = [
+        {"title": f"p{n}"} if kind == "projects" else {"name": f"s{n}", "provider": "amazon_s3"}
+        for n in range(5)
+    ]
+    manager = getattr(client, kind)
+    with Client(synapse_backend.url, synapse_backend.token) as sync:
+        count = getattr(sync, kind).count()
+    task = asyncio.ensure_future(manager.abulk_create(rows))
+    await until_blocked(blocking, task)
+    await client.aclose()
+    assert task.done()  # aclose() waited until it stopped
+    with pytest.raises(ClientError, match="closed while this transfer"):
+        await task
+    assert asyncio.all_tasks() == before
+    blocking.release.set()
+    await settle()
+    assert len(blocking.sent) == 2  # the first creation, and the one held: nothing after
+    with Client(synapse_backend.url, synapse_backend.token) as sync:
+        assert getattr(sync, kind).count() == count + 1
