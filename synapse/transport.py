@@ -46,7 +46,7 @@ from synapse.http import (
     Response,
 )
 from synapse.retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
-from synapse.urls import Params, encode_params, join_url, origin, without_query
+from synapse.urls import Params, encode_params, join_url, masked_query, origin, without_query
 
 __all__ = [
     "MAX_ERROR_BODY",
@@ -215,9 +215,11 @@ class Transport:
         return origin(url) == self.origin
 
     def shown(self, url: str) -> str:
-        """A URL for an error or a log line: credentials masked, and the query of another
-        host's URL left out (a presigned storage URL carries its signature there)."""
-        return self.config.redact(url if self.is_own_origin(url) else without_query(url))
+        """A URL for an error or a log line: credentials masked, the query of another
+        host's URL left out (a presigned storage URL carries its signature there), and
+        signing parameters masked on this one's."""
+        own = self.is_own_origin(url)
+        return self.config.redact(masked_query(url) if own else without_query(url))
 
     def on_own_origin(self, url: str) -> str:
         """A URL the backend returned, moved onto the configured origin if it names the

@@ -82,6 +82,26 @@ def without_query(url: str) -> str:
     return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
+#: Query parameters that sign or authorize a URL (S3's ``X-Amz-Signature``, GCS's
+#: ``X-Goog-Credential``, Azure's ``sig``...), by what their names hold.
+_SECRET_PARAMS = ("signature", "credential", "token", "secret", "password")
+
+
+def masked_query(url: str) -> str:
+    """A URL for a message with the values of its signing parameters masked: a backend
+    may sign URLs on its own host too (presigned uploads)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = []
+    for pair in parts.query.split("&"):
+        name, eq, _value = pair.partition("=")
+        lowered = name.lower()
+        secret = lowered in ("sig", "key") or any(word in lowered for word in _SECRET_PARAMS)
+        pairs.append(f"{name}{eq}***" if secret and eq else pair)
+    return parts._replace(query="&".join(pairs)).geturl()
+
+
 def _wire_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -92,6 +92,11 @@ class Relation(Generic[R]):
         self.name = name
         self._owner = owner
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What pickles: not the class looked up, nor the forward reference that
+        ``Relation["Project"](...)`` records (it holds a code object)."""
+        return {k: v for k, v in vars(self).items() if k not in ("target", "__orig_class__")}
+
     @functools.cached_property
     def target(self) -> type[R]:
         """The related object's class: the kind its id field is declared to point to

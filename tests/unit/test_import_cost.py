@@ -84,6 +84,16 @@ def test_every_relation_reaches_the_kind_its_id_field_is_declared_to_point_to() 
     assert seen == 10
 
 
+def test_a_relation_pickles_and_finds_its_class_again() -> None:
+    import pickle
+
+    from synapse.resources.annotation import Project, Task
+
+    assert Task.project.target is Project  # looked up and cached before pickling
+    copy = pickle.loads(pickle.dumps(Task.project))
+    assert (copy.name, copy.id_field, copy.target) == ("project", "project_id", Project)
+
+
 def test_a_relation_whose_id_field_is_not_declared_fk_is_refused() -> None:
     from pydantic import Field
 

@@ -124,13 +124,18 @@ def test_a_hostile_upload_offset_is_a_typed_error(tmp_path: Path, offset: Any) -
     assert sent[-1] == ("GET", None)  # nothing was sent from a made-up offset
 
 
-SIGNED = "https://bucket.s3.example/w.bin?X-Amz-Signature=deadbeefSECRET&X-Amz-Credential=AKIA123"
+QUERY = "X-Amz-Signature=deadbeefSECRET&X-Amz-Credential=AKIA123"
+SIGNED = f"https://bucket.s3.example/w.bin?{QUERY}"
 
 
 @pytest.mark.parametrize("failure", ["broken", "403", "body"])
+@pytest.mark.parametrize("where", ["storage", "own"])  # a backend may sign its own URLs
 def test_a_presigned_urls_signature_is_in_no_error_or_log(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, failure: str
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, failure: str, where: str
 ) -> None:
+    signed = SIGNED if where == "storage" else f"{BASE}/media/w.bin?{QUERY}"
+    named = "bucket.s3.example/w.bin" if where == "storage" else "/media/w.bin"
+
     def handler(request: Request) -> Response:
         if failure == "403":
             return Response(403, json={"detail": "expired"})
@@ -145,7 +150,7 @@ def test_a_presigned_urls_signature_is_in_no_error_or_log(
     caught: list[BaseException] = []
     with caplog.at_level("DEBUG"):
         with pytest.raises(ClientError) as sync_error:
-            client.download(SIGNED, tmp_path / "w.bin")
+            client.download(signed, tmp_path / "w.bin")
         caught.append(sync_error.value)
 
         async def run() -> None:
@@ -153,7 +158,7 @@ def test_a_presigned_urls_signature_is_in_no_error_or_log(
                 AsyncClient(BASE, "tok", transport=AsyncMockTransport(ahandler))
             ) as ac:
                 with pytest.raises(ClientError) as async_error:
-                    await ac.download(SIGNED, tmp_path / "a.bin")
+                    await ac.download(signed, tmp_path / "a.bin")
                 caught.append(async_error.value)
 
         asyncio.run(run())
@@ -164,7 +169,7 @@ def test_a_presigned_urls_signature_is_in_no_error_or_log(
             shown += [str(chain), repr(chain), str(vars(chain))]
             chain = chain.__cause__ or chain.__context__
     if failure != "body":  # (a short body's error names the bytes, not the URL)
-        assert "bucket.s3.example/w.bin" in " ".join(shown)  # the URL is named...
+        assert named in " ".join(shown)  # the URL is named...
     for text in shown:
         assert "deadbeefSECRET" not in text  # ...without its signature
         assert "AKIA123" not in text

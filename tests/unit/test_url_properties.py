@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from synapse import InvalidInputError
-from synapse.urls import build_path, join_url
+from synapse.urls import build_path, join_url, masked_query
 
 ids = st.one_of(
     st.integers(min_value=0),
@@ -59,3 +59,22 @@ def test_join_url_is_base_plus_exactly_one_slash(base: str, path: list[str], lea
 @given(url=st.sampled_from(["https://other.test/x/?page=2", "http://h.test/a/b/?c=d"]), b=bases)
 def test_absolute_urls_are_used_verbatim(url: str, b: str) -> None:
     assert join_url(b, url) == url
+
+
+names = st.sampled_from(["X-Amz-Signature", "x-goog-credential", "sig", "token", "project",
+                         "page", "X-Amz-Date", "search", "access_token"])  # fmt: skip
+values = st.text(alphabet="abcdefXYZ0123456789-_.~%", min_size=1, max_size=12)
+
+
+@given(pairs=st.lists(st.tuples(names, values), max_size=6))
+def test_a_masked_url_keeps_what_filters_and_hides_what_signs(
+    pairs: list[tuple[str, str]],
+) -> None:
+    url = "https://api.synapse.test/media/f.bin?" + "&".join(f"{n}={v}" for n, v in pairs)
+    masked = urlsplit(masked_query(url))
+    assert masked.path == "/media/f.bin"
+    shown = [p.partition("=") for p in masked.query.split("&")] if pairs else []
+    assert [name for name, _, _ in shown] == [name for name, _ in pairs]
+    secret = {"X-Amz-Signature", "x-goog-credential", "sig", "token", "access_token"}
+    for (name, _, value), (_, sent) in zip(shown, pairs, strict=True):
+        assert value == ("***" if name in secret else sent)
