@@ -26,6 +26,7 @@ from synapse.errors import (
     NotFoundError,
     UnknownFieldWarning,
 )
+from synapse.executors import check_count
 from synapse.filters import FilterSet
 from synapse.frames import field_names, refuse_near_miss, wire_column
 from synapse.pagination import StableWalk
@@ -498,8 +499,7 @@ class CreateMixin(Manager[T]):
         self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 100
     ) -> BulkReport[T]:
         """Create many objects; each item's outcome is in the report."""
-        if batch_size < 1:
-            raise InvalidInputError("batch_size must be at least 1")
+        check_count("batch_size", batch_size)
         report: BulkReport[T] = BulkReport()
         for index, item in enumerate(items):
             entry: BulkItem[T] = BulkItem(index, item)
@@ -573,8 +573,7 @@ def bulk_in_batches(
     """``(index, item)`` pairs sent ``batch_size`` at a time, one request per batch
     (the steps ``send`` gives), each item getting its result or its error (see
     `settle`)."""
-    if batch_size < 1:
-        raise InvalidInputError("batch_size must be at least 1")
+    check_count("batch_size", batch_size)
     return _in_batches(items, batch_size, send)
 
 

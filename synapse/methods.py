@@ -42,6 +42,7 @@ from synapse.downloads import convert_urls
 from synapse.encoding import check_readable
 from synapse.enums import JobStatus, require_enum
 from synapse.errors import InvalidInputError, UnknownFieldWarning
+from synapse.executors import check_count
 from synapse.protocol import KINDS, Kind, ListShape
 from synapse.results import ListResult
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ProgressCallback, upload_state
@@ -474,8 +475,7 @@ class BackendClient(
         """Upload every item's files (threads), create the data units by batches and,
         with ``project_id``, a task per unit. ``on_progress(done, total)`` per item."""
         items = list(data)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        check_count("batch_size", batch_size)
         done = 0
 
         def upload(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from synapse.aio.query import AsyncContext, AsyncQuerySet, async_context
 from synapse.aio.transfers import adrive, gather_all
 from synapse.errors import ClientError, InvalidInputError
+from synapse.executors import check_count
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -136,8 +137,8 @@ class AsyncCreate(CreateMixin[T]):
         the client's ``pages_in_flight`` creations are in flight at once (a kind with a
         batch endpoint sends its batches, as ``bulk_create`` does, of the same default
         size when ``batch_size`` is not given)."""
-        if batch_size is not None and batch_size < 1:
-            raise InvalidInputError("batch_size must be at least 1")
+        if batch_size is not None:
+            check_count("batch_size", batch_size)
         if type(self).bulk_create is not CreateMixin.bulk_create:  # the kind's batches
             size = {} if batch_size is None else {"batch_size": batch_size}
             steps = self._bulk_create_steps(items, **size)  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from pydantic import Field, JsonValue
 
 from synapse.enums import AnnotateAction, TagAction, require_enum
 from synapse.errors import ClientError, InvalidInputError
+from synapse.executors import check_count
 from synapse.managers import (
     BulkItem,
     BulkReport,
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 BASE_READ_ONLY = Resource._read_only
+#: Tasks per creation request in ``bulk_create``.
+TASK_BATCH = 500
 
 
 def _tag_ids(tags: Iterable[int | Resource] | int | Resource) -> list[int]:
@@ -322,17 +325,16 @@ class TaskManager(
         return _rows(sent(self._create_call({"project": pk, "data": data})))
 
     def bulk_create(
-        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 500
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = TASK_BATCH
     ) -> BulkReport[Task]:
         """Create tasks in one request per project and batch (``{project, data: [...]}``)."""
         return drive(self.client.transport, self._bulk_create_steps(items, batch_size=batch_size))
 
     def _bulk_create_steps(
-        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 500
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = TASK_BATCH
     ) -> Generator[Any, Any, BulkReport[Task]]:
         """``bulk_create`` as steps for either client's driver."""
-        if batch_size < 1:
-            raise InvalidInputError("batch_size must be at least 1")
+        check_count("batch_size", batch_size)
         groups: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
         refused: list[BulkItem[Task]] = []  # a near miss of a field: never sent
         for index, item in enumerate(items):

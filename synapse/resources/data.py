@@ -70,6 +70,12 @@ class FileSpecification(BaseModel):
     index: int | None = None
 
 
+#: Data units per creation request in ``bulk_create`` and ``upload_many``.
+UNIT_BATCH = 1000
+#: Files uploaded at once by ``upload_many`` (threads) and its awaited twin (tasks).
+UPLOAD_WORKERS = 8
+
+
 class DataCollection(Resource):
     """A collection of data units sharing file specifications."""
 
@@ -171,8 +177,8 @@ class DataCollection(Resource):
         items: Iterable[Mapping[str, Any]],
         *,
         project: int | Resource | None = None,
-        batch_size: int = 1000,
-        max_workers: int = 8,
+        batch_size: int = UNIT_BATCH,
+        max_workers: int = UPLOAD_WORKERS,
         chunked: bool | None = None,
         executor: Any = None,
     ) -> UploadReport:
@@ -191,8 +197,8 @@ class DataCollection(Resource):
         items: Iterable[Mapping[str, Any]],
         *,
         project: int | Resource | None = None,
-        batch_size: int = 1000,
-        concurrency: int = 8,
+        batch_size: int = UNIT_BATCH,
+        concurrency: int = UPLOAD_WORKERS,
         chunked: bool | None = None,
     ) -> UploadReport:
         """`upload_many` awaited (a collection loaded by an ``AsyncClient``): the same
@@ -393,7 +399,7 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         chunked: bool | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         executor: Any = None,
-        max_workers: int = 8,
+        max_workers: int = UPLOAD_WORKERS,
     ) -> BulkReport[DataFile]:
         """Upload many local files as data files, in parallel; each file's outcome is in
         the report (a failed file never stops the others).
@@ -414,7 +420,7 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
         *,
         chunked: bool | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        concurrency: int = 8,
+        concurrency: int = UPLOAD_WORKERS,
     ) -> BulkReport[DataFile]:
         """`upload_many` awaited (``client.data_files`` of an ``AsyncClient``): the same
         steps on the event loop, up to ``concurrency`` files at once. Cancelling it, or
@@ -548,13 +554,13 @@ class DataUnitManager(
         return self._built_rows(sent(self._create_call(bodies)))
 
     def bulk_create(
-        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 1000
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = UNIT_BATCH
     ) -> BulkReport[DataUnit]:
         """Create units in batches of one request each; a failed batch is reported."""
         return drive(self.client.transport, self._bulk_create_steps(items, batch_size=batch_size))
 
     def _bulk_create_steps(
-        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 1000
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = UNIT_BATCH
     ) -> Generator[Any, Any, BulkReport[DataUnit]]:
         """``bulk_create`` as steps for either client's driver."""
         batches = bulk_in_batches(list(enumerate(items)), batch_size, self._create_many_steps)
@@ -607,8 +613,7 @@ def _upload_many(
 ) -> UploadReport:
     """[`DataCollection.upload_many`][synapse.resources.data.DataCollection.upload_many]:
     its steps, with each batch's units uploaded on a pool (or ``executor``)."""
-    if max_workers < 1:
-        raise InvalidInputError("batch_size and max_workers must be at least 1")
+    check_count("max_workers", max_workers)
     steps = _upload_many_steps(collection, items, project, batch_size, chunked)
     with using(executor, max_workers, "synapse-upload") as pool:
         return drive(collection._bound_client().transport, steps, pool)
@@ -624,8 +629,7 @@ def _upload_many_steps(
     """``upload_many`` as steps for either client's driver (the arguments checked now):
     each batch's units' files at the same time (an `Each`), units by batches, then
     tasks in ``project`` if given."""
-    if batch_size < 1:
-        raise InvalidInputError("batch_size and max_workers must be at least 1")
+    check_count("batch_size", batch_size)
     project_id = project.pk if isinstance(project, Resource) else project
     if project_id is not None and (isinstance(project_id, bool) or not isinstance(project_id, int)):
         raise InvalidInputError(f"project must be an int id or a Project, got {project!r}")

@@ -30,6 +30,7 @@ from synapse.annotations import (
     new_id,
 )
 from synapse.errors import ClientError, InvalidInputError
+from synapse.executors import check_count
 from synapse.training.items import decode_coco_rle
 from synapse.training.report import ImportItem, ImportReport
 
@@ -409,8 +410,7 @@ def _check_import(format: str, action: str, as_predictions: bool, batch_size: in
         raise InvalidInputError(f"action is 'save' or 'submit', not {action!r}")
     if as_predictions and action == "submit":
         raise InvalidInputError("predictions are saved for review, never submitted")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidInputError("batch_size must be a positive int")
+    check_count("batch_size", batch_size)
 
 
 def _importable(

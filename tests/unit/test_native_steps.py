@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import synapse
 import synapse.protocol as protocol
-from synapse import Client
+from synapse import Client, InvalidInputError
 from synapse.aio import AsyncClient, AsyncMockTransport
 from synapse.http import MockTransport, Request, Response
 from synapse.managers import CreateMixin, manager_class
@@ -262,3 +262,31 @@ async def test_aget_maps_a_404_as_get_does() -> None:
         with pytest.raises(synapse.NotFoundError) as raised:
             await client.projects.aget(2)
         assert not isinstance(raised.value, missing)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "2", True, None])
+@pytest.mark.parametrize("kind", ["tasks", "data_units", "projects"])
+def test_a_batch_size_that_is_not_a_count_is_refused_before_sending(kind: str, bad: Any) -> None:
+    """Every bulk path checks its batch size the one way (a float or ``True`` was a raw
+    TypeError, or taken as 1)."""
+    sent: list[Request] = []
+
+    def record(request: Request) -> Response:
+        sent.append(request)
+        return Response(201, json=[])
+
+    rows = rows_for(kind, [False]) if kind != "projects" else [{"title": "x"}]
+    with (
+        Client(BASE, TOKEN, transport=MockTransport(record)) as client,
+        pytest.raises(InvalidInputError, match="batch_size must be an int >= 1"),
+    ):
+        getattr(client, kind).bulk_create(rows, batch_size=bad)
+    if bad is not None:  # (None is the async default: the kind's own size)
+
+        async def run() -> None:
+            async with AsyncClient(BASE, TOKEN, transport=AsyncMockTransport(record)) as ac:
+                await getattr(ac, kind).abulk_create(rows, batch_size=bad)
+
+        with pytest.raises(InvalidInputError, match="batch_size must be an int >= 1"):
+            asyncio.run(run())
+    assert sent == []
