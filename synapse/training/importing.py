@@ -80,8 +80,16 @@ def _annotation(tool: str, geometry: Any, label: str, attributes: dict[str, Any]
 # --------------------------------------------------------------------------- readers
 
 
-def read_labels(path: str | os.PathLike[str], format: str) -> list[Record]:
-    """The label files at ``path`` (a file or an export folder) as records."""
+#: Class names for a YOLO import: a list (class id = index), a mapping of ids, or the
+#: path of a ``data.yaml``/``classes.txt`` (the export's, when a model's output has none).
+Classes = Sequence[str] | Mapping[int, str] | str | os.PathLike[str]
+
+
+def read_labels(
+    path: str | os.PathLike[str], format: str, classes: Classes | None = None
+) -> list[Record]:
+    """The label files at ``path`` (a file or an export folder) as records; YOLO class
+    names from ``classes``, else from the folder's ``data.yaml`` or ``classes.txt``."""
     root = Path(path)
     if not root.exists():
         raise InvalidInputError(f"no such file or folder: {root}")
@@ -97,7 +105,7 @@ def read_labels(path: str | os.PathLike[str], format: str) -> list[Record]:
                 into.groups.update(record.groups)
         return list(merged.values())
     if format.startswith("yolo"):
-        return list(_read_yolo(root, format))
+        return list(_read_yolo(root, format, _class_names(root, classes)))
     if format == "voc":
         return list(_read_voc(root))
     raise InvalidInputError(f"unknown import format {format!r}; one of {', '.join(IMPORT_FORMATS)}")
@@ -190,10 +198,32 @@ def _box_from_corners(corners: list[tuple[float, float]]) -> Box:
     return Box(cx - width / 2, cy - height / 2, width, height, rotation=rotation)
 
 
-def _yaml_names(root: Path) -> dict[int, str]:
+def _class_names(root: Path, classes: Classes | None) -> dict[int, str]:
+    """YOLO class names by id: from ``classes`` as given, else from ``root``'s files."""
+    if classes is None:
+        return _yaml_names(root)
+    if isinstance(classes, (str, os.PathLike)):
+        given = Path(classes)
+        if given.is_dir():
+            return _yaml_names(given)
+        if not given.is_file():
+            raise InvalidInputError(f"classes: no such file or folder: {given}")
+        if given.suffix == ".txt":
+            return dict(enumerate(line.strip() for line in given.read_text().splitlines()))
+        return _yaml_names(given.parent, (given,))
+    names = dict(classes) if isinstance(classes, Mapping) else dict(enumerate(classes))
+    for key, value in names.items():
+        if isinstance(key, bool) or not isinstance(key, int) or not isinstance(value, str):
+            raise InvalidInputError(
+                f"classes are names by class id (a list or {{int: str}}), got {key!r}: {value!r}"
+            )
+    return names
+
+
+def _yaml_names(root: Path, files: Sequence[Path] = ()) -> dict[int, str]:
     """``names`` of a YOLO ``data.yaml`` (a mapping block or a flow list), or of
     ``classes.txt``."""
-    for candidate in (root / "data.yaml", root / "dataset.yaml"):
+    for candidate in files or (root / "data.yaml", root / "dataset.yaml"):
         if not candidate.is_file():
             continue
         lines = candidate.read_text(encoding="utf-8").splitlines()
@@ -218,11 +248,13 @@ def _yaml_names(root: Path) -> dict[int, str]:
     classes = root / "classes.txt"
     if classes.is_file():
         return dict(enumerate(line.strip() for line in classes.read_text().splitlines()))
-    raise InvalidInputError(f"no data.yaml or classes.txt with class names in {root}")
+    raise InvalidInputError(
+        f"no data.yaml or classes.txt with class names in {root}: pass classes= (the "
+        "export's data.yaml, or the names in class id order)"
+    )
 
 
-def _read_yolo(root: Path, format: str) -> Iterator[Record]:
-    names = _yaml_names(root)
+def _read_yolo(root: Path, format: str, names: dict[int, str]) -> Iterator[Record]:
     for label_file in sorted((root / "labels").rglob("*.txt")):
         record = Record(label_file.stem, normalized=True)
         image_dir = root / "images" / label_file.parent.relative_to(root / "labels")
@@ -450,6 +482,7 @@ def import_annotations(
     overwrite_submitted: bool = False,
     batch_size: int = 50,
     workers: int = 4,
+    classes: Classes | None = None,
 ) -> ImportReport:
     """Read ``path`` and write each matched image's annotations into its task.
 
@@ -457,10 +490,12 @@ def import_annotations(
     keep theirs). ``as_predictions=True`` marks them ``isValid: false`` (to be reviewed)
     and always saves (a prediction is never submitted). A task holding a submitted
     annotation is left alone unless ``overwrite_submitted=True``. ``dry_run=True``
-    reports what would be written and sends nothing.
+    reports what would be written and sends nothing. ``classes`` names a YOLO output's
+    class ids where its folder has no ``data.yaml`` (a model's ``runs/predict``): the
+    export's ``data.yaml``, or the names in class id order.
     """
     _check_import(format, action, as_predictions, batch_size)
-    records = read_labels(path, format)
+    records = read_labels(path, format, classes)
     tasks_query = project.tasks
     fields = ("status", "status_label", "data_unit")
     index = _Index(tasks_query.expand("data_unit").only(*fields).values())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +301,46 @@ def test_predictions_come_back_as_pre_annotations_and_spare_submitted_tasks(
         tmp_path / "pred", "yolo", overwrite_submitted=True, action="submit"
     )
     assert forced.by_status() == {"written": 12}
+
+
+def test_a_models_yolo_output_without_data_yaml_takes_the_class_names_given(
+    synapse_client: Client,
+    synapse_backend: LocalBackend,
+    training: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """A model's ``runs/predict`` has labels and no ``data.yaml``: ``classes=`` names
+    its class ids (the export's data.yaml, or the names in order); without it, the
+    error says what to pass, before anything is sent."""
+    qs = synapse_client.tasks.filter(project=training["project"])
+    qs.export("yolo", tmp_path / "dataset", media=False)
+    predict = tmp_path / "runs" / "predict"
+    shutil.copytree(tmp_path / "dataset" / "labels", predict / "labels")
+    names = [json.loads(line.split(":", 1)[1])  # (the export writes each name quoted)
+             for line in (tmp_path / "dataset" / "data.yaml").read_text().splitlines()
+             if line.startswith("  ") and ":" in line]  # fmt: skip
+    assert "pedestrian" in names
+    project = synapse_client.projects.get(training["project"])
+    synapse_backend.clear_requests()
+    with pytest.raises(InvalidInputError, match="pass classes="):
+        project.import_annotations(predict, "yolo", as_predictions=True)
+    assert synapse_backend.requests == []
+    for classes in (tmp_path / "dataset" / "data.yaml", names):
+        dry = project.import_annotations(
+            predict, "yolo", as_predictions=True, dry_run=True, classes=classes
+        )
+        assert dry.by_status() == {"would_write": 10, "submitted": 2}
+    report = project.import_annotations(
+        predict, "yolo", as_predictions=True, classes=tmp_path / "dataset" / "data.yaml"
+    )
+    assert report.by_status() == {"written": 10, "submitted": 2}
+    written = next(i for i in report.items if i.status == "written" and i.media == "image_2")
+    doc = Document.from_v1(synapse_client.tasks.get(written.task).data)  # type: ignore[arg-type]
+    assert [a.label for a in doc.annotations["image_2"] if a.tool == "bounding_box"] == [
+        "pedestrian"
+    ]
+    with pytest.raises(InvalidInputError, match="classes are names by class id"):
+        project.import_annotations(predict, "yolo", classes={"0": "car"})
 
 
 def test_unmatched_files_and_invalid_geometry_are_reported(
