@@ -276,3 +276,19 @@ async def test_collection_aupload_makes_one_unit_or_raises(
         with pytest.raises(InvalidInputError, match="image_9"):  # not a specification
             await collection.aupload({"image_9": image})
         assert await client.data_units.acount() == units
+
+
+async def test_acreate_takes_the_kinds_own_positional_arguments(
+    synapse_backend: LocalBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``data_files.acreate(path)`` as ``data_files.create(path)``; a kind with the
+    generic create takes fields by name only, and says so before sending."""
+    path = make_file(tmp_path / "frame.png", 2 * KIB)
+    async with native(synapse_backend, monkeypatch) as client:
+        made = await client.data_files.acreate(path, chunked=True, chunk_size=KIB)
+        synapse_backend.clear_requests()
+        with pytest.raises(InvalidInputError, match="by name"):
+            await client.projects.acreate("a title")
+    assert synapse_backend.requests == []
+    with Client(synapse_backend.url, synapse_backend.token) as sync:
+        assert sync.data_files.get(made.id).checksum == made.checksum
