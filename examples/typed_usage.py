@@ -7,8 +7,18 @@ from __future__ import annotations
 
 from typing_extensions import assert_type
 
-from synapse import AsyncClient, BackendClient, Client, DataUnit, Job, Project, QuerySet, Task
-from synapse.aio import AsyncQuerySet
+from synapse import (
+    AsyncClient,
+    BackendClient,
+    Client,
+    DataFile,
+    DataUnit,
+    Job,
+    Project,
+    QuerySet,
+    Task,
+)
+from synapse.aio import AsyncQuerySet, AsyncValuesQuerySet
 from synapse.aio.kinds import AsyncTaskManager
 
 
@@ -51,3 +61,11 @@ async def check_async_types(client: AsyncClient) -> None:
         assert_type(item, Task)
     assert_type(await client.tasks.aget_or_create(id=5), tuple[Task, bool])
     assert_type(await (await client.tasks.aget(5)).arelated(Task.project), Project | None)
+    rows = tasks.values("id", "meta")[:10]
+    assert_type(rows, AsyncValuesQuerySet)
+    assert_type(await rows.acount(), int)
+    assert_type(await tasks.values_list("id", flat=True).aexists(), bool)
+    async for row in tasks.values_list("id", "meta", named=True):
+        print(row)
+    assert_type(await client.data_files.acreate("frame.png"), DataFile)
+    print(await tasks.ato_pandas(["id", "meta"]), await tasks.ato_arrow())

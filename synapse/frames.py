@@ -34,10 +34,10 @@ __all__ = [
     "Column",
     "PagedTable",
     "TableBuilder",
+    "TableFill",
     "Tabular",
     "declared_columns",
     "fetched_fields",
-    "fill_table",
     "progress_wanted",
     "require",
 ]
@@ -478,29 +478,42 @@ class TableBuilder:
 Pages = Iterator[tuple[int | None, Sequence[Mapping[str, Any]]]]
 
 
-def fill_table(
-    builder: TableBuilder,
-    pages: Pages,
-    *,
-    progress: bool | None,
-    label: str,
-) -> Any:
-    """Feed ``pages`` (``(count, items)``) to ``builder``, with a progress bar when
-    wanted; the finished table."""
-    bar: Any = None
-    try:
-        for count, items in pages:
-            if bar is None and progress_wanted(progress, count):
-                from synapse.progress import progress_bar
+class TableFill:
+    """A table filled one page at a time, with a progress bar when wanted: what either
+    client's page walk feeds (a ``for`` over pages, or an ``async for``)."""
 
-                bar = progress_bar(count, unit="rows", desc=label)
-            builder.add(items)
-            if bar is not None:
-                bar.update(len(items))
-    finally:
-        if bar is not None:
-            bar.close()
-    return builder.result()
+    def __init__(self, builder: TableBuilder, *, progress: bool | None, label: str) -> None:
+        self._builder, self._progress, self._label = builder, progress, label
+        self._bar: Any = None
+
+    def add(self, count: int | None, items: Sequence[Mapping[str, Any]]) -> None:
+        """One page: its items, and how many rows are to come in all (or None)."""
+        if self._bar is None and progress_wanted(self._progress, count):
+            from synapse.progress import progress_bar
+
+            self._bar = progress_bar(count, unit="rows", desc=self._label)
+        self._builder.add(items)
+        if self._bar is not None:
+            self._bar.update(len(items))
+
+    def close(self) -> None:
+        """Close the progress bar (the table may be unfinished: an error stopped it)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def result(self) -> Any:
+        """The finished table."""
+        return self._builder.result()
+
+    def run(self, pages: Pages) -> Any:
+        """Fill the table with ``pages`` (``(count, items)``), read synchronously."""
+        try:
+            for count, items in pages:
+                self.add(count, items)
+        finally:
+            self.close()
+        return self.result()
 
 
 class Tabular:
@@ -555,10 +568,21 @@ class Tabular:
         progress: bool | None,
         backend: Literal["pandas", "arrow"],
     ) -> Any:
+        fill, fields = self._table_fill(columns, flatten, progress, backend)
+        return fill.run(self._table_pages(fields))
+
+    def _table_fill(
+        self,
+        columns: Sequence[str] | None,
+        flatten: bool,
+        progress: bool | None,
+        backend: Literal["pandas", "arrow"],
+    ) -> tuple[TableFill, tuple[str, ...]]:
+        """An empty table of ``columns`` (checked now, before any request) and the fields
+        to ask the server for: what a page walk, sync or awaited, then fills."""
         builder = TableBuilder(self._table_model(), columns, flatten=flatten, backend=backend)
         fields = fetched_fields(columns) if columns is not None else ()
-        pages = self._table_pages(fields)
-        return fill_table(builder, pages, progress=progress, label=self._table_label())
+        return TableFill(builder, progress=progress, label=self._table_label()), fields
 
 
 class PagedTable(Tabular):

@@ -20,7 +20,7 @@ from synapse.display import query_html
 from synapse.errors import InvalidInputError
 from synapse.frames import PagedTable, Pages, check_sent, field_names
 from synapse.pagination import MAX_PAGE_SIZE, Page, PagePlan, PageSource, stable_pages
-from synapse.values import ValuesQuerySet
+from synapse.values import Shape, ValuesQuerySet
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -415,12 +415,19 @@ class QuerySet(Generic[T]):
         """The rows as plain dicts: all the wire's fields, or ``fields`` (attribute or wire
         names, the keys as asked); a lazy query of its own (slice, chain, count, iterate
         again), without models."""
-        return ValuesQuerySet(self, fields, "dict")
+        return self._rows(fields, "dict")
 
-    def values_list(self, *fields: str, flat: bool = False) -> ValuesQuerySet:
-        """The rows as tuples of the wire values of ``fields`` (or single values with
-        ``flat=True`` and one field): a lazy query of its own, without models."""
-        return ValuesQuerySet(self, fields, "flat" if flat else "tuple")
+    def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> ValuesQuerySet:
+        """The rows as tuples of the wire values of ``fields`` (named tuples with
+        ``named=True``, single values with ``flat=True`` and one field): a lazy query of
+        its own, without models."""
+        if flat and named:
+            raise InvalidInputError("values_list() takes flat=True or named=True, not both")
+        return self._rows(fields, "flat" if flat else "named" if named else "tuple")
+
+    def _rows(self, fields: tuple[str, ...], shape: Shape) -> ValuesQuerySet:
+        """The values query of this one (an `AsyncQuerySet` makes its async kind)."""
+        return ValuesQuerySet(self, fields, shape)
 
     def _wire_names(self, names: Iterable[str]) -> tuple[str, ...]:
         """Field names as the server knows them: a declared field's attribute name
@@ -454,15 +461,23 @@ class QuerySet(Generic[T]):
         return self._wire_names([self._manager.resource._pk_field])[0]
 
     def _raw_items(self, wire: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-        query = self._clone(fields=tuple(dict.fromkeys((self._pk_wire(), *wire)))) if wire else self
-        for page in query._dict_pages():
+        for page in self._rows_query(wire)._dict_pages():
             yield from page.items
+
+    def _rows_query(self, wire: tuple[str, ...]) -> QuerySet[T]:
+        """The query whose pages hold the rows of ``values(*wire)``: those fields and the
+        key asked of the server (all of them when none is named)."""
+        return self._clone(fields=tuple(dict.fromkeys((self._pk_wire(), *wire)))) if wire else self
 
     def _dict_pages(self) -> Iterator[Page]:
         """The query's pages with their items as wire dicts (no models)."""
         if self._empty:
             return
-        yield from self._pages(replace(self._plan(), model=None))
+        yield from self._pages(self._dict_plan())
+
+    def _dict_plan(self) -> PagePlan:
+        """The query's page plan with the items left as wire dicts (no models)."""
+        return replace(self._plan(), model=None)
 
     # ------------------------------------------------------------------ tables (frames)
 
@@ -493,8 +508,16 @@ class QuerySet(Generic[T]):
         return PagedTable(self._manager.resource, self._table_pages, label)
 
     def _table_pages(self, fields: tuple[str, ...]) -> Pages:
-        query = self.only(*fields) if fields else self
-        return ((self._in_range(page.count), page.items) for page in query._dict_pages())
+        query = self._table_query(fields)
+        return (query._table_page(page) for page in query._dict_pages())
+
+    def _table_query(self, fields: tuple[str, ...]) -> QuerySet[T]:
+        """The query whose pages fill a table of ``fields`` (all when none is named)."""
+        return self.only(*fields) if fields else self
+
+    def _table_page(self, page: Page) -> tuple[int | None, list[Any]]:
+        """What a table takes of a page: the rows this query covers in all, its items."""
+        return self._in_range(page.count), page.items
 
     def partitions(
         self,

@@ -8,7 +8,9 @@ items are read as they are, with the wire's field names.
 
 from __future__ import annotations
 
+import collections
 import difflib
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal, Protocol, overload
 
@@ -16,7 +18,7 @@ from synapse.errors import DeferredFieldError, InvalidInputError
 
 __all__ = ["ValuesQuerySet"]
 
-Shape = Literal["dict", "tuple", "flat"]
+Shape = Literal["dict", "tuple", "flat", "named"]
 
 
 class Rows(Protocol):
@@ -34,9 +36,16 @@ class Rows(Protocol):
     def _sliced(self, key: slice) -> Rows: ...
 
 
+@functools.lru_cache(maxsize=256)
+def _row_class(fields: tuple[str, ...]) -> Any:
+    """The named tuple of ``values_list(*fields, named=True)``'s rows, made once per
+    fields (a name that is no identifier becomes ``_0``, ``_1``...)."""
+    return collections.namedtuple("Row", fields, rename=True)
+
+
 class ValuesQuerySet:
-    """The rows of a [`QuerySet`][synapse.query.QuerySet] as dicts, tuples or single
-    values (``values_list(..., flat=True)``)."""
+    """The rows of a [`QuerySet`][synapse.query.QuerySet] as dicts, tuples, named
+    tuples (``values_list(..., named=True)``) or single values (``flat=True``)."""
 
     def __init__(self, query: Rows, fields: tuple[str, ...], shape: Shape) -> None:
         if shape == "flat" and len(fields) != 1:
@@ -71,6 +80,8 @@ class ValuesQuerySet:
             return values[0]
         if self._shape == "tuple":
             return tuple(values)
+        if self._shape == "named":
+            return _row_class(self._fields)._make(values)
         return dict(zip(self._fields, values, strict=True))
 
     def _not_sent(self, item: dict[str, Any]) -> DeferredFieldError:
@@ -87,7 +98,7 @@ class ValuesQuerySet:
         )
 
     def _chain(self, query: Rows) -> ValuesQuerySet:
-        return ValuesQuerySet(query, self._fields, self._shape)
+        return type(self)(query, self._fields, self._shape)
 
     def __iter__(self) -> Iterator[Any]:
         """The rows, page by page (each iteration asks the server again)."""
@@ -124,7 +135,8 @@ class ValuesQuerySet:
         return self._query.count()
 
     def exists(self) -> bool:
-        return self.first() is not None
+        """Whether there is a row (one small request), even a row that is None."""
+        return any(True for _ in self[:1])
 
     def first(self) -> Any:
         """The first row, or None."""

@@ -121,12 +121,18 @@ class AsyncList(ListMixin[T]):
 class AsyncCreate(CreateMixin[T]):
     """``acreate``, ``abulk_create`` and ``aget_or_create``."""
 
-    async def acreate(self, **fields: Any) -> T:
-        """Create one object and return it as the server answered."""
+    async def acreate(self, *args: Any, **fields: Any) -> T:
+        """Create one object and return it as the server answered; ``args`` are the
+        kind's own ``create``'s positional arguments (``data_files.acreate(path)``)."""
         if type(self).create is not CreateMixin.create:  # the kind's own, as steps
-            steps = self._create_steps(**fields)  # type: ignore[attr-defined]  # checked now
+            steps = self._create_steps(*args, **fields)  # type: ignore[attr-defined]
             made: T = self._build(await _async(self)._adrive(steps))
             return made
+        if args:
+            raise InvalidInputError(
+                f"{self.resource.__name__} fields are given by name "
+                f"(acreate(field=value, ...)), not by position: got {len(args)} positional"
+            )
         body = self._body(fields)  # checked before anything is sent
         return self._build(await _async(self).atransport.request("POST", self.path, data=body))
 

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Generator, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
+from synapse.aio.values import AsyncValuesQuerySet
 from synapse.context import awaiting
 from synapse.pagination import Page
 from synapse.query import QuerySet
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from synapse.aio.pagination import AsyncPageFetcher
     from synapse.aio.transport import AsyncTransport
     from synapse.context import Context
     from synapse.resources.base import Resource
+    from synapse.values import Shape
 
 __all__ = ["AsyncContext", "AsyncQuerySet"]
 
@@ -50,7 +54,9 @@ def async_context(client: Context) -> AsyncContext:
 
 class AsyncQuerySet(QuerySet[T]):
     """A lazy query whose evaluation is awaited: ``async for``, ``aiterator()``,
-    ``acount()``, ``aexists()``, ``afirst()``, ``alast()``, ``aget()``, ``ain_bulk()``.
+    ``acount()``, ``aexists()``, ``afirst()``, ``alast()``, ``aget()``, ``ain_bulk()``;
+    rows with ``values()``/``values_list()`` (an `AsyncValuesQuerySet`), tables with
+    ``ato_pandas()``/``ato_arrow()``.
 
     ``async for`` streams page by page without caching (a listing of millions holds a
     few pages). The sync evaluation (``list(qs)``, ``len(qs)``) raises: it would block
@@ -89,6 +95,22 @@ class AsyncQuerySet(QuerySet[T]):
     def _slice(self, start: int, stop: int | None) -> AsyncQuerySet[T]:
         return cast("AsyncQuerySet[T]", self[start:stop])
 
+    def _sliced(self, key: slice) -> AsyncQuerySet[T]:
+        return cast("AsyncQuerySet[T]", super()._sliced(key))
+
+    def values(self, *fields: str) -> AsyncValuesQuerySet:
+        """`QuerySet.values`, read with ``async for``, ``afirst()``, ``acount()``..."""
+        return cast("AsyncValuesQuerySet", super().values(*fields))
+
+    def values_list(
+        self, *fields: str, flat: bool = False, named: bool = False
+    ) -> AsyncValuesQuerySet:
+        """`QuerySet.values_list`, read with ``async for``, ``afirst()``, ``acount()``..."""
+        return cast("AsyncValuesQuerySet", super().values_list(*fields, flat=flat, named=named))
+
+    def _rows(self, fields: tuple[str, ...], shape: Shape) -> AsyncValuesQuerySet:
+        return AsyncValuesQuerySet(self, fields, shape)
+
     # -- evaluation, awaited
 
     def _async(self) -> AsyncContext:
@@ -122,6 +144,69 @@ class AsyncQuerySet(QuerySet[T]):
                     yield obj
         finally:
             await pages.aclose()  # a break cancels the pages in flight, now
+
+    async def _araw_items(self, wire: tuple[str, ...]) -> AsyncGenerator[dict[str, Any], None]:
+        """`QuerySet._raw_items`, awaited: the wire dicts of ``values(*wire)``'s rows."""
+        pages = cast("AsyncQuerySet[T]", self._rows_query(wire))._adict_pages()
+        try:
+            async for page in pages:
+                for item in page.items:
+                    yield item
+        finally:
+            await pages.aclose()
+
+    async def _adict_pages(self) -> AsyncGenerator[Page, None]:
+        """`QuerySet._dict_pages`, awaited: the pages with their items as wire dicts."""
+        if self._empty:
+            return
+        pages = self._apages(self._dict_plan())
+        try:
+            async for page in pages:
+                yield page
+        finally:
+            await pages.aclose()  # closing this reaches the fetcher's pages in flight
+
+    async def ato_pandas(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """`QuerySet.to_pandas`, its pages fetched on the loop. Needs
+        ``synapse-orm[pandas]``."""
+        return await self._atable(columns, flatten, progress, "pandas")
+
+    async def ato_arrow(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """`QuerySet.to_arrow`, its pages fetched on the loop. Needs
+        ``synapse-orm[arrow]``."""
+        return await self._atable(columns, flatten, progress, "arrow")
+
+    async def _atable(
+        self,
+        columns: Sequence[str] | None,
+        flatten: bool,
+        progress: bool | None,
+        backend: Literal["pandas", "arrow"],
+    ) -> Any:
+        """The sync table's own fill (columns, types, progress), fed the pages fetched
+        here."""
+        fill, fields = self._table()._table_fill(columns, flatten, progress, backend)
+        query = cast("AsyncQuerySet[T]", self._table_query(fields))
+        pages = query._adict_pages()
+        try:
+            async for page in pages:
+                fill.add(*query._table_page(page))
+        finally:
+            fill.close()
+            await pages.aclose()
+        return fill.result()
 
     def __aiter__(self) -> AsyncIterator[T]:
         if self._result_cache is not None:

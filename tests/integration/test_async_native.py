@@ -311,3 +311,19 @@ async def test_aclose_during_a_bulk_create_one_at_a_time_stops_every_creation(
     assert len(blocking.sent) == 2  # the first creation, and the one held: nothing after
     with Client(synapse_backend.url, synapse_backend.token) as sync:
         assert getattr(sync, kind).count() == count + 1
+
+
+async def test_acreate_takes_the_kinds_own_positional_arguments(
+    synapse_backend: LocalBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``data_files.acreate(path)`` as ``data_files.create(path)``; a kind with the
+    generic create takes fields by name only, and says so before sending."""
+    path = make_file(tmp_path / "frame.png", 2 * KIB)
+    async with native(synapse_backend, monkeypatch) as client:
+        made = await client.data_files.acreate(path, chunked=True, chunk_size=KIB)
+        synapse_backend.clear_requests()
+        with pytest.raises(InvalidInputError, match="by name"):
+            await client.projects.acreate("a title")
+    assert synapse_backend.requests == []
+    with Client(synapse_backend.url, synapse_backend.token) as sync:
+        assert sync.data_files.get(made.id).checksum == made.checksum

@@ -56,6 +56,18 @@ def test_values_are_plain_dicts_with_wire_names(qs: Any, demo: dict[str, Any]) -
         list(qs.values_list("id", "project", flat=True))
 
 
+def test_named_rows_and_a_row_that_is_none_still_exists(qs: Any, demo: dict[str, Any]) -> None:
+    rows = list(qs.values_list("id", "project_id", named=True)[:2])
+    assert [(r.id, r.project_id) for r in rows] == [(1, demo["project"]), (2, demo["project"])]
+    assert rows == [(1, demo["project"]), (2, demo["project"])]  # tuples still
+    with pytest.raises(InvalidInputError, match="not both"):
+        qs.values_list("id", flat=True, named=True)
+    unassigned = qs.values_list("assignment", flat=True)
+    assert unassigned.first() is None  # a row, whose value is None
+    assert unassigned.exists()
+    assert not qs.filter(id=10**6).values_list("assignment", flat=True).exists()
+
+
 def test_a_second_value_of_one_filter_raises_and_id_lists_intersect(qs: Any) -> None:
     assert qs.filter(project=1).filter(project=1).count() == 12
     with pytest.raises(InvalidInputError, match="already"):

@@ -89,6 +89,30 @@ async def test_list_pages_carry_filters_ordering_and_page_numbers() -> None:
 
 
 @respx.mock
+async def test_values_and_tables_ask_for_their_fields_by_wire_name() -> None:
+    """``values("project_id")`` sends ``fields=project`` (the wire's name) and the key;
+    a table of ``columns`` asks for those; both read the sync side's wire."""
+    route = respx.get(f"{BASE}/sdk/tasks/").respond(
+        json={"count": 1, "next": None, "previous": None, "results": [TASK]}
+    )
+    async with make(page_size=50) as client:
+        query = client.tasks.filter(project=1)
+        rows = [r async for r in query.values_list("project_id", "data", named=True)[:1]]
+        frame = await query.ato_pandas(["data_unit_id"])
+    assert rows == [(1, {"a": 1})]
+    assert (rows[0].project_id, rows[0].data) == (1, {"a": 1})
+    assert list(frame["data_unit_id"]) == [2]
+    values, table = (call.request.url.params for call in route.calls)
+    assert sorted(values.multi_items()) == sorted(
+        [("project", "1"), ("fields", "id"), ("fields", "project"), ("fields", "data"),
+         ("page_size", "1"), ("page", "1")]
+    )  # fmt: skip
+    assert values.get_list("fields") == ["id", "project", "data"]
+    assert table.get_list("fields") == ["id", "data_unit"]
+    assert table["page_size"] == "50"
+
+
+@respx.mock
 async def test_credentials_never_follow_a_redirect_to_another_host() -> None:
     respx.get(f"{BASE}/projects/1/").respond(302, headers={"Location": "https://cdn.test/p1"})
     foreign = respx.get("https://cdn.test/p1").respond(json={"id": 1, "title": "t"})
