@@ -641,7 +641,7 @@ class _Backend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        loop = _running_loop()
+        loop = running_loop()
         if loop is None:
             return await self._anyio.connect_tcp(host, port, timeout, local_address, socket_options)
         local = None if local_address is None else (local_address, 0)
@@ -654,7 +654,7 @@ class _Backend(httpcore.AsyncNetworkBackend):
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.AsyncNetworkStream:
-        loop = _running_loop()
+        loop = running_loop()
         if loop is None:
             return await self._anyio.connect_unix_socket(path, timeout, socket_options)
         return await _open(
@@ -662,7 +662,7 @@ class _Backend(httpcore.AsyncNetworkBackend):
         )
 
     async def sleep(self, seconds: float) -> None:
-        if _running_loop() is None:
+        if running_loop() is None:
             await self._anyio.sleep(seconds)
         else:
             await asyncio.sleep(seconds)
@@ -688,7 +688,7 @@ async def _open(
     return _LoopStream(connection)
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
+def running_loop() -> asyncio.AbstractEventLoop | None:
     """The running asyncio loop, if any (None under trio, or in sync code)."""
     try:
         return asyncio.get_running_loop()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from synapse.aio.http import AsyncHTTPTransport, AsyncResponse, _running_loop
+from synapse.aio.http import AsyncHTTPTransport, AsyncResponse, running_loop
 from synapse.config import Config
 from synapse.errors import InvalidInputError, TransportError
 from synapse.http import Request, Response
@@ -129,7 +129,7 @@ class LoopBridge:
 
     def handle(self, request: Request) -> Response:
         loop = self.loop
-        on_loop = loop is not None and _running_loop() is loop
+        on_loop = loop is not None and running_loop() is loop
         if loop is None or on_loop or loop.is_closed():
             raise InvalidInputError(
                 "an AsyncClient sends with await: use the a-methods (aget, afirst, acount, "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any, Protocol, cast, overload
 
-from synapse.aio.transport import _running_loop
+from synapse.aio.http import running_loop
 from synapse.errors import InvalidInputError
 from synapse.values import Rows, ValuesQuerySet
 
@@ -44,7 +44,7 @@ class AsyncValuesQuerySet(ValuesQuerySet):
         return self.aiterator()
 
     def __iter__(self) -> Iterator[Any]:
-        if _running_loop() is not None:  # on the loop: blocking would stall it
+        if running_loop() is not None:  # on the loop: blocking would stall it
             what = "values_list" if self._shape != "dict" else "values"
             raise InvalidInputError(
                 f"an AsyncClient's {what}() rows are read with `async for row in ...`, "
