@@ -144,19 +144,28 @@ class GetMixin(Manager[T]):
 
         Raises ``<Resource>.DoesNotExist`` (a [`NotFoundError`][synapse.errors.NotFoundError]).
         """
-        key = self.resource._pk_field
-        if pk is None and set(filters) == {key}:  # get(id=5): the same as get(5)
-            pk = filters.pop(key)
+        pk = self._lookup("get", pk, filters)
+        if pk is None:
+            found: T = self.all().get(**filters)  # type: ignore[attr-defined]
+            return found
+        return drive(self.client.transport, self._get_steps(pk))
+
+    def _lookup(self, verb: str, pk: PathParam | None, filters: dict[str, Any]) -> Any:
+        """The id ``get``/``aget`` look up, or None to look up by ``filters`` (checked
+        now). ``get(id=5)`` and Django's ``get(pk=5)`` are ``get(5)``."""
+        if pk is None and len(filters) == 1 and next(iter(filters)) in (
+            self.resource._pk_field,
+            "pk",
+        ):
+            pk = filters.popitem()[1]
         if pk is None:
             if not filters:
-                raise InvalidInputError("get() needs an id or filters")
+                raise InvalidInputError(f"{verb}() needs an id or filters")
             if not isinstance(self, ListMixin):
                 raise InvalidInputError(f"{self.resource.__name__} cannot be looked up by filters")
-            found: T = self.all().get(**filters)
-            return found
-        if filters:
-            raise InvalidInputError("get() takes an id or filters, not both")
-        return drive(self.client.transport, self._get_steps(pk))
+        elif filters:
+            raise InvalidInputError(f"{verb}() takes an id or filters, not both")
+        return pk
 
     def _get_steps(self, pk: PathParam) -> Generator[Send, Any, T]:
         """``get(pk)`` as steps for either client's driver (the id checked now)."""

@@ -62,18 +62,10 @@ class AsyncGet(GetMixin[T]):
     async def aget(self, pk: PathParam | None = None, /, **filters: Any) -> T:
         """The object with this id, or the one object matching ``filters``; raises
         ``<Resource>.DoesNotExist``."""
-        key = self.resource._pk_field
-        if pk is None and set(filters) == {key}:
-            pk = filters.pop(key)
+        pk = self._lookup("aget", pk, filters)
         if pk is None:
-            if not filters:
-                raise InvalidInputError("aget() needs an id or filters")
-            if not isinstance(self, AsyncList):
-                raise InvalidInputError(f"{self.resource.__name__} cannot be looked up by filters")
-            found: T = await self.all().aget(**filters)
+            found: T = await self.all().aget(**filters)  # type: ignore[attr-defined]
             return found
-        if filters:
-            raise InvalidInputError("aget() takes an id or filters, not both")
         found = await adrive(_async(self).atransport, self._get_steps(pk))  # `get`'s steps
         return found
 

@@ -75,6 +75,7 @@ async def test_get_save_refresh_delete(
 ) -> None:
     task = await aclient.tasks.aget(1)
     assert task.id == 1
+    assert (await aclient.tasks.aget(pk=1)).id == 1  # Django's name for the key
     synapse_backend.clear_requests()
     task.meta = {"reviewed": True}
     await task.asave()

@@ -97,6 +97,9 @@ def test_every_manager_lists_or_gets(synapse_client: Client, demo: dict[str, Any
 def test_get_by_filters_and_its_errors(synapse_client: Client, demo: dict[str, Any]) -> None:
     task = synapse_client.tasks.get(id=3)
     assert task.id == 3
+    assert synapse_client.tasks.get(pk=3).id == 3  # Django's name for the key
+    with pytest.raises(InvalidInputError, match="an id or filters, not both"):
+        synapse_client.tasks.get(3, pk=3)
     with pytest.raises(Task.DoesNotExist) as missing:
         synapse_client.tasks.get(id=999)
     assert isinstance(missing.value, NotFoundError)
