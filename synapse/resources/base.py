@@ -92,6 +92,10 @@ class Relation(Generic[R]):
         self.name = name
         self._owner = owner
 
+    def __repr__(self) -> str:
+        owner = self._owner.__name__ if self._owner is not None else "?"
+        return f"<Relation {owner}.{self.name} via {self.id_field}>"
+
     def __getstate__(self) -> dict[str, Any]:
         """What pickles: not the class looked up, nor the forward reference that
         ``Relation["Project"](...)`` records (it holds a code object)."""
@@ -255,6 +259,10 @@ class _State:
         clone.dirty = self.dirty
         clone.deleted = self.deleted
         return clone
+
+    def __repr__(self) -> str:
+        owner = self._owner.__name__ if self._owner is not None else "?"
+        return f"<Relation {owner}.{self.name} via {self.id_field}>"
 
     def __getstate__(self) -> dict[str, Any]:
         return {
@@ -621,9 +629,13 @@ class Resource(BaseModel):
         (typed) or ``await task.arelated("project")``. Loaded once, cached as the
         attribute's; None when the id is."""
         if isinstance(relation, str):
-            found = type(self)._relations().get(relation)
+            relations = type(self)._relations()
+            found = relations.get(relation)
             if found is None:
-                raise InvalidInputError(f"{type(self).__name__} has no relation {relation!r}")
+                raise InvalidInputError(
+                    f"{type(self).__name__} has no relation {relation!r}; it has "
+                    f"{', '.join(map(repr, relations)) or 'none'}"
+                )
             relation = found[1]
         elif relation not in (held for _, held in type(self)._relations().values()):
             raise InvalidInputError(f"that relation is not one of {type(self).__name__}'s")

@@ -130,3 +130,14 @@ def test_a_manager_is_made_once_per_client_even_from_threads() -> None:
     copy = pickle.loads(pickle.dumps(client))
     assert copy.jobs is not client.jobs
     assert copy.jobs.client is copy
+
+
+def test_a_relation_says_what_it_is_and_a_wrong_name_lists_the_right_ones() -> None:
+    import asyncio
+
+    from synapse.resources.annotation import Task
+
+    assert repr(Task.data_unit) == "<Relation Task.data_unit via data_unit_id>"
+    task = Task.model_validate({"id": 1, "project": 2})
+    with pytest.raises(synapse.InvalidInputError, match="no relation 'projct'; it has 'project'"):
+        asyncio.run(task.arelated("projct"))
