@@ -153,10 +153,8 @@ class GetMixin(Manager[T]):
     def _lookup(self, verb: str, pk: PathParam | None, filters: dict[str, Any]) -> Any:
         """The id ``get``/``aget`` look up, or None to look up by ``filters`` (checked
         now). ``get(id=5)`` and Django's ``get(pk=5)`` are ``get(5)``."""
-        if pk is None and len(filters) == 1 and next(iter(filters)) in (
-            self.resource._pk_field,
-            "pk",
-        ):
+        keys = (self.resource._pk_field, "pk")
+        if pk is None and len(filters) == 1 and next(iter(filters)) in keys:
             pk = filters.popitem()[1]
         if pk is None:
             if not filters:

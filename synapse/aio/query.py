@@ -8,6 +8,7 @@ the page plan): chaining returns an `AsyncQuerySet`, sends nothing and needs no
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Generator, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
@@ -271,6 +272,14 @@ class AsyncQuerySet(QuerySet[T]):
 
     def __repr__(self) -> str:
         return super().__repr__().replace("<QuerySet", "<AsyncQuerySet", 1)
+
+    def _repr_html_(self, rows: int = 10) -> str:
+        """What a notebook shows for the query itself: its description, with no request
+        (a display hook cannot await; the rows are ``await qs.ato_pandas()`` away)."""
+        return (
+            f"<code>{html.escape(repr(self))}</code> <small>not fetched: <code>await "
+            "query.ato_pandas()</code>, or <code>async for</code> over it</small>"
+        )
 
 
 async def _aiter_list(items: list[T]) -> AsyncIterator[T]:

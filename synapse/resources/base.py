@@ -260,10 +260,6 @@ class _State:
         clone.deleted = self.deleted
         return clone
 
-    def __repr__(self) -> str:
-        owner = self._owner.__name__ if self._owner is not None else "?"
-        return f"<Relation {owner}.{self.name} via {self.id_field}>"
-
     def __getstate__(self) -> dict[str, Any]:
         return {
             "client": self.client,

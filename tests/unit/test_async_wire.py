@@ -352,3 +352,16 @@ async def test_task_aannotate_puts_the_data_natively_and_reloads_the_task() -> N
     sent = route.calls.last.request
     assert sent.url.params["schema"] == "v2"
     assert json.loads(sent.content) == {"action": "save", "data": {"boxes": [1]}}
+
+
+@respx.mock(assert_all_called=False)
+async def test_a_notebook_shows_an_async_query_without_a_request() -> None:
+    """A display hook cannot await: showing the query itself describes it and sends
+    nothing (it raised from inside the HTML formatter)."""
+    route = respx.get(f"{BASE}/sdk/tasks/").respond(200, json={"count": 0, "results": []})
+    async with AsyncClient(BASE, TOKEN) as client:
+        query = client.tasks.filter(project=3).order_by("-id")
+        shown = query._repr_html_()
+    assert "AsyncQuerySet Task filter(project=3) order_by(-id)" in shown
+    assert "ato_pandas" in shown
+    assert not route.called
