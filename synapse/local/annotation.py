@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from synapse.local.core import BackendCore
+from synapse.local.core import BackendCore, declared
 from synapse.local.http import ApiError, _json, field_error
 from synapse.local.kinds import KINDS
 from synapse.local.store import Query, now_iso
@@ -41,7 +41,7 @@ class AnnotationHandlers(BackendCore):
             if self.store.get(KINDS["data_units"], item["data_unit"]) is None:
                 raise field_error("data", f'Invalid data_unit "{item["data_unit"]}".')
         for item in items:
-            created.append(self.new("tasks", {**item, "project": project}))
+            created.append(self.new("tasks", {**declared("tasks", item), "project": project}))
         return _json(self.render(request, "tasks", created), 201)
 
     async def annotate(self, request: Request, pk: str) -> Response:

@@ -25,6 +25,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from synapse.local.core import declared
 from synapse.local.http import (
     JOB_FINISHED,
     ApiError,
@@ -84,7 +85,7 @@ class CompatHandlers(IntegrationHandlers):
             raise field_error("code", "Enter a valid slug (lowercase letters, digits, hyphens).")
         elif self.store.find(KINDS["plugins"], "code", code) is not None:
             raise field_error("code", "plugin with this code already exists.")
-        doc = self.new("plugins", {**body, "code": code})
+        doc = self.new("plugins", {**declared("plugins", body), "code": code})
         return _json(self.render(request, "plugins", [doc])[0], 201)
 
     # ------------------------------------------------------------------ serve applications

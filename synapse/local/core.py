@@ -368,14 +368,14 @@ class BackendCore:
         return _json(self.render(request, table, [doc])[0])
 
     async def create(self, request: Request, table: str) -> Response:
-        body = await self.dict_body(request)
+        body = declared(table, await self.dict_body(request))
         self.check_body(table, body)
         doc = self.new(table, body)
         return _json(self.render(request, table, [doc])[0], 201)
 
     async def update(self, request: Request, table: str, pk: str) -> Response:
         doc = self.load(table, pk)
-        body = await self.dict_body(request)
+        body = declared(table, await self.dict_body(request))
         for key in ("id", "created", "pgh_id"):
             body.pop(key, None)
         self.check_body(table, body)
@@ -415,3 +415,11 @@ class BackendCore:
         if upload.get("status") != 2:
             raise field_error(field, "The chunked upload is not complete.")
         return upload
+
+
+def declared(table: str, body: dict[str, Any]) -> dict[str, Any]:
+    """What a create or an update stores: the kind's declared fields only. The real
+    backend's serializers drop any other key without a word, so a misspelt field is
+    never read back as if it had been kept."""
+    fields = KINDS[table].fields
+    return {key: value for key, value in body.items() if key in fields}

@@ -8,7 +8,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from synapse.local.core import BackendCore
+from synapse.local.core import BackendCore, declared
 from synapse.local.http import ApiError, _json, field_error
 from synapse.local.kinds import KINDS
 from synapse.local.store import Query, now_iso
@@ -65,7 +65,7 @@ class DataHandlers(BackendCore):
             errors.append(self.check_unit(item))
         if any(errors):
             raise ApiError(400, errors if isinstance(body, list) else errors[0])
-        created = [self.new("data_units", item) for item in items]
+        created = [self.new("data_units", declared("data_units", item)) for item in items]
         shown = self.render(request, "data_units", created)
         return _json(shown if isinstance(body, list) else shown[0], 201)
 

@@ -9,7 +9,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from synapse.local.core import BackendCore
+from synapse.local.core import BackendCore, declared
 from synapse.local.http import JOB_FINISHED, ApiError, _json, field_error, not_found
 from synapse.local.kinds import KINDS
 from synapse.local.store import Query, now_iso
@@ -191,7 +191,7 @@ class IntegrationHandlers(BackendCore):
         return await self.retrieve(request, "plugin_releases", lookup)
 
     async def create_storage(self, request: Request) -> Response:
-        body = await self.dict_body(request)
+        body = declared("storages", await self.dict_body(request))
         for name in ("name", "provider"):
             if not body.get(name):
                 raise field_error(name, "This field is required.")
@@ -213,6 +213,7 @@ class IntegrationHandlers(BackendCore):
         if self.store.find(KINDS["models"], "name", body["name"]):
             raise field_error("name", "model with this name already exists.")
         upload_id = body.pop("chunked_upload", None)
+        body = declared("models", body)
         if upload_id is not None:
             body["file_key"] = self.completed_upload(str(upload_id), "chunked_upload")["file_key"]
             body["size"] = self.completed_upload(str(upload_id), "chunked_upload")["size"]

@@ -49,6 +49,27 @@ def test_projects_crud(api: Api) -> None:
     assert api.get("projects/abc/").status_code == 404
 
 
+def test_a_key_no_field_declares_is_dropped_as_the_real_backend_drops_it(
+    api: Api, demo: dict[str, Any]
+) -> None:
+    """A misspelt key is never read back as if it had been stored (DRF serializers
+    ignore unknown keys): on a generic create and update, and on the kinds' own creates."""
+    made = api.post("projects/", json={"title": "p", "titel": "x"}).json()
+    assert made["title"] == "p"
+    assert "titel" not in made
+    changed = api.patch(f"projects/{made['id']}/", json={"descripton": "y"}).json()
+    assert "descripton" not in changed
+    assert "descripton" not in api.get(f"projects/{made['id']}/").json()
+    unit = api.get("data_units/", params={"data_collection": demo["data_collection"]}).json()
+    unit_id = unit["results"][0]["id"]
+    tasks = api.post(
+        "tasks/", json={"project": made["id"], "data": [{"data_unit": unit_id, "mata": {}}]}
+    ).json()
+    assert "mata" not in tasks[0]
+    storage = api.post("storages/", json={"name": "s", "provider": "amazon_s3", "nmae": 1})
+    assert "nmae" not in storage.json()
+
+
 def test_method_not_allowed_has_a_drf_body(api: Api) -> None:
     response = api.delete("storages/")
     assert response.status_code == 405
