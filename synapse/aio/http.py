@@ -16,6 +16,7 @@ import functools
 import inspect
 import logging
 import os
+import select
 import ssl
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -531,19 +532,47 @@ class _Connection(asyncio.Protocol):
             self.reading_paused = False
         return chunk
 
-    async def woken(self, timeout: float | None) -> bool:
-        """Wait for the next event; False when ``timeout`` passed first (a timer
-        handle, not a task or a cancel scope per read)."""
+    async def woken(self, deadline: float | None) -> bool:
+        """Wait for the next event; False when the loop's clock passed ``deadline``
+        first (a timer handle, not a task or a cancel scope per read). A deadline, not a
+        timeout: events that do not end the wait (a byte received while writing) must
+        not start the clock again."""
         loop = asyncio.get_running_loop()
+        if deadline is not None and loop.time() >= deadline:
+            return False
         waiter: asyncio.Future[bool] = loop.create_future()
         self.waiters.append(waiter)
-        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        timer = None if deadline is None else loop.call_at(deadline, _expire, waiter)
         try:
             return await waiter
         finally:
             self.waiters.remove(waiter)
             if timer is not None:
                 timer.cancel()
+
+    def idle_closed(self) -> bool:
+        """Whether the server closed (or wrote on) this idle connection: what arrived,
+        or what waits on the socket when the loop has not run its callbacks yet (it was
+        busy): a request sent on it would fail."""
+        if self.chunks or self.eof or self.closed or self.transport is None:
+            return True
+        sock = self.transport.get_extra_info("socket")
+        return sock is None or _fd_readable(sock.fileno())
+
+
+def _fd_readable(fd: int) -> bool:
+    """Whether a socket has bytes or its end waiting, without reading (one poll)."""
+    if fd < 0:
+        return True
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - Windows
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else asyncio.get_running_loop().time() + timeout
 
 
 def _expire(waiter: asyncio.Future[bool]) -> None:
@@ -562,12 +591,13 @@ class _LoopStream(httpcore.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         connection = self._connection
+        deadline = None if connection.chunks else _deadline(timeout)
         while not connection.chunks:
             if connection.lost is not None:
                 raise httpcore.ReadError(str(connection.lost) or "connection reset")
             if connection.eof or connection.closed:
                 return b""
-            if not await connection.woken(timeout):
+            if not await connection.woken(deadline):
                 raise httpcore.ReadTimeout("timed out")
         return connection.take(max_bytes)
 
@@ -580,8 +610,9 @@ class _LoopStream(httpcore.AsyncNetworkStream):
         if connection.closed or transport.is_closing():
             raise httpcore.WriteError(str(connection.lost or "the connection is closed"))
         transport.write(buffer)
+        deadline = _deadline(timeout) if connection.writing_paused else None
         while connection.writing_paused and not connection.closed:
-            if not await connection.woken(timeout):
+            if not await connection.woken(deadline):
                 raise httpcore.WriteTimeout("timed out")
         if connection.lost is not None:
             raise httpcore.WriteError(str(connection.lost))
@@ -620,7 +651,7 @@ class _LoopStream(httpcore.AsyncNetworkStream):
     def get_extra_info(self, info: str) -> Any:
         connection = self._connection
         if info == "is_readable":  # idle, and something arrived: the server closed it
-            return bool(connection.chunks) or connection.eof or connection.closed
+            return connection.idle_closed()
         name = _EXTRA_INFO.get(info)
         transport = connection.transport
         return None if name is None or transport is None else transport.get_extra_info(name)

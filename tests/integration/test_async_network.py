@@ -15,6 +15,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,38 @@ async def test_a_server_that_never_answers_is_a_read_timeout() -> None:
             await client.request("GET", "anything/")
 
 
+async def test_a_write_timeout_is_a_deadline_that_other_events_do_not_restart() -> None:
+    """A server that reads nothing of an upload: the write waits on flow control. The
+    loop delivering other events meanwhile (a byte received wakes the connection) must
+    not start its clock again: it timed out only once the events stopped."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def not_reading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server, url = await serve(not_reading)
+    async with server:
+        port = int(url.rsplit(":", 1)[1])
+        stream = await aio_http._Backend().connect_tcp("127.0.0.1", port, timeout=5)
+        assert isinstance(stream, aio_http._LoopStream)
+        connection = stream._connection
+        stop = asyncio.Event()
+
+        async def waking() -> None:  # an event every turn of the loop, until stopped
+            while not stop.is_set():
+                connection.wake()
+                await asyncio.sleep(0)
+
+        waker = asyncio.ensure_future(waking())
+        try:
+            with pytest.raises(httpcore.WriteTimeout):
+                await asyncio.wait_for(stream.write(b"x" * (64 << 20), timeout=0.05), GUARD)
+        finally:
+            stop.set()
+            await waker
+            await stream.aclose()
+
+
 async def test_a_read_timeout_of_a_stream_is_httpcore_own() -> None:
     """What httpx maps to its ReadTimeout, and the SDK to a read timeout."""
     accepted: list[asyncio.StreamWriter] = []
@@ -206,6 +239,51 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
         assert idle._connection._network_stream.get_extra_info("is_readable") is True
         assert await client.request("GET", "two/") == {"n": 2}
     assert connections == [0, 1]
+
+
+async def test_a_connection_closed_while_the_loop_was_busy_is_not_reused() -> None:
+    """The server closes an idle connection while the event loop is held by sync work
+    (a notebook's pandas, parsing): the loop has not run its callbacks, so only the
+    socket knows. The next POST goes on a new connection instead of a dead one (it
+    failed with a broken pipe, 'the server may have applied the request')."""
+    connections: list[int] = []
+    go_close, closed = threading.Event(), threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    def serve_two() -> None:
+        for n in (1, 2):
+            conn, _ = listener.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                while len(body) < length:
+                    body += conn.recv(65536)
+                connections.append(n)
+                reply = b'{"n": %d}' % n
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply))  # fmt: skip
+                if n == 1:
+                    go_close.wait(GUARD)
+            if n == 1:
+                closed.set()  # (after the with: the socket is closed, its FIN sent)
+
+    server = threading.Thread(target=serve_two, daemon=True)
+    server.start()
+    try:
+        async with AsyncClient(url, TOKEN, max_retries=0) as client:
+            assert await client.request("POST", "one/", data={"a": 1}) == {"n": 1}
+            go_close.set()
+            assert closed.wait(GUARD)  # the loop is held here: it reads nothing meanwhile
+            assert await client.request("POST", "two/", data={"a": 2}) == {"n": 2}
+        assert connections == [1, 2]
+    finally:
+        go_close.set()
+        listener.close()
+        server.join(GUARD)
 
 
 async def test_several_megabytes_go_up_and_come_down_under_flow_control(
