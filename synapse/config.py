@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from synapse.errors import InvalidInputError
+from synapse.urls import masked_query
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -134,8 +135,9 @@ _AGENT_PATH = re.compile(r"(agents/)([^/?#\s]+)")
 
 
 def mask_url_credentials(text: str) -> str:
-    """``text`` with every token that the protocol puts in a URL path masked."""
-    return _AGENT_PATH.sub(lambda m: m.group(1) + mask(m.group(2)), text)
+    """``text`` with every token that the protocol puts in a URL path masked, and the
+    signing parameters of its URLs' queries (a presigned URL's signature)."""
+    return masked_query(_AGENT_PATH.sub(lambda m: m.group(1) + mask(m.group(2)), text))
 
 
 class Secret:

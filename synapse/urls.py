@@ -4,6 +4,7 @@ the base URL, origins (who gets credentials), and query encoding."""
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -82,24 +83,19 @@ def without_query(url: str) -> str:
     return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
-#: Query parameters that sign or authorize a URL (S3's ``X-Amz-Signature``, GCS's
-#: ``X-Goog-Credential``, Azure's ``sig``...), by what their names hold.
-_SECRET_PARAMS = ("signature", "credential", "token", "secret", "password")
+#: A query parameter that signs or authorizes a URL (S3's ``X-Amz-Signature``, GCS's
+#: ``X-Goog-Credential``, Azure's ``sig``...), by what its name holds, with its value.
+_SECRET_PARAM = re.compile(
+    r"([?&])((?:[^=&\s?#]*(?:signature|credential|token|secret|password)[^=&\s?#]*)|sig|key)"
+    r"=([^&\s#\"']*)",
+    re.IGNORECASE,
+)
 
 
-def masked_query(url: str) -> str:
-    """A URL for a message with the values of its signing parameters masked: a backend
-    may sign URLs on its own host too (presigned uploads)."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    pairs = []
-    for pair in parts.query.split("&"):
-        name, eq, _value = pair.partition("=")
-        lowered = name.lower()
-        secret = lowered in ("sig", "key") or any(word in lowered for word in _SECRET_PARAMS)
-        pairs.append(f"{name}{eq}***" if secret and eq else pair)
-    return parts._replace(query="&".join(pairs)).geturl()
+def masked_query(text: str) -> str:
+    """A URL (or a log line holding URLs) with the values of its signing parameters
+    masked: a backend may sign URLs on its own host too (presigned uploads)."""
+    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}=***", text)
 
 
 def _wire_value(value: Any) -> str:

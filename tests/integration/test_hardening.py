@@ -450,3 +450,32 @@ def test_a_resume_is_asked_for_the_same_version_and_never_splices_another(
         client.close()
     assert saved.read_bytes() == new
     assert [s["if_range"] for s in server.seen] == [None, '"v1"', None]
+
+
+def test_a_signed_url_on_the_backends_own_host_leaves_its_signature_out_of_every_log(
+    synapse_backend: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """urllib3's DEBUG line and httpx's INFO line name each request's URL: a presigned
+    URL's signature is masked there too, over real HTTP, from both clients."""
+    import asyncio
+
+    from synapse.aio import AsyncClient
+
+    signed = f"{synapse_backend.url}/_storage/none/w.bin?expires=1&signature=deadbeefSECRET"
+    with caplog.at_level("DEBUG"):
+        with (
+            Client(synapse_backend.url, synapse_backend.token, max_retries=0) as client,
+            pytest.raises(ClientError),
+        ):
+            client.download(signed, tmp_path / "w.bin")
+
+        async def run() -> None:
+            async with AsyncClient(synapse_backend.url, synapse_backend.token, max_retries=0) as ac:
+                with pytest.raises(ClientError):
+                    await ac.download(signed, tmp_path / "a.bin")
+
+        asyncio.run(run())
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("/_storage/none/w.bin" in line for line in lines)  # the requests are logged...
+    assert all("deadbeefSECRET" not in line for line in lines)  # ...without the signature
+    assert "signature=***" in caplog.text
