@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from synapse.errors import InvalidInputError
-from synapse.urls import masked_query
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -132,6 +131,21 @@ def mask(value: str) -> str:
 
 # The protocol puts agent tokens in URL paths (``agents/<token>/connect/``).
 _AGENT_PATH = re.compile(r"(agents/)([^/?#\s]+)")
+
+
+#: A query parameter that signs or authorizes a URL (S3's ``X-Amz-Signature``, GCS's
+#: ``X-Goog-Credential``, Azure's ``sig``...), by what its name holds, with its value.
+_SECRET_PARAM = re.compile(
+    r"([?&])((?:[^=&\s?#]*(?:signature|credential|token|secret|password)[^=&\s?#]*)|sig|key)"
+    r"=([^&\s#\"']*)",
+    re.IGNORECASE,
+)
+
+
+def masked_query(text: str) -> str:
+    """A URL (or a log line holding URLs) with the values of its signing parameters
+    masked: a backend may sign URLs on its own host too (presigned uploads)."""
+    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}=***", text)
 
 
 def mask_url_credentials(text: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from synapse._version import __version__
-from synapse.config import Config, Timeout, TimeoutLike
+from synapse.config import Config, Timeout, TimeoutLike, masked_query
 from synapse.encoding import Body, FileValue, check_files, encode_json, form_fields
 from synapse.errors import (
     ClientConnectionError,
@@ -46,7 +46,7 @@ from synapse.http import (
     Response,
 )
 from synapse.retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
-from synapse.urls import Params, encode_params, join_url, masked_query, origin, without_query
+from synapse.urls import Params, encode_params, join_url, origin, without_query
 
 __all__ = [
     "MAX_ERROR_BODY",

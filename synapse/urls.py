@@ -4,7 +4,6 @@ the base URL, origins (who gets credentials), and query encoding."""
 from __future__ import annotations
 
 import enum
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -81,21 +80,6 @@ def origin(url: str) -> tuple[str, str, int | None]:
 def without_query(url: str) -> str:
     """A URL for a message: without its query and fragment (a storage URL's signature)."""
     return urlsplit(url)._replace(query="", fragment="").geturl()
-
-
-#: A query parameter that signs or authorizes a URL (S3's ``X-Amz-Signature``, GCS's
-#: ``X-Goog-Credential``, Azure's ``sig``...), by what its name holds, with its value.
-_SECRET_PARAM = re.compile(
-    r"([?&])((?:[^=&\s?#]*(?:signature|credential|token|secret|password)[^=&\s?#]*)|sig|key)"
-    r"=([^&\s#\"']*)",
-    re.IGNORECASE,
-)
-
-
-def masked_query(text: str) -> str:
-    """A URL (or a log line holding URLs) with the values of its signing parameters
-    masked: a backend may sign URLs on its own host too (presigned uploads)."""
-    return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}=***", text)
 
 
 def _wire_value(value: Any) -> str:

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from synapse import InvalidInputError
-from synapse.urls import build_path, join_url, masked_query
+from synapse.config import masked_query
+from synapse.urls import build_path, join_url
 
 ids = st.one_of(
     st.integers(min_value=0),
