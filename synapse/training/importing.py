@@ -237,13 +237,19 @@ def _yaml_names(root: Path, files: Sequence[Path] = ()) -> dict[int, str]:
                 except ValueError:
                     raise InvalidInputError(f"cannot read names in {candidate}") from None
                 return dict(enumerate(str(v) for v in values))
+            if rest.startswith("{"):  # names: {0: car, 1: truck}
+                pairs = re.findall(r"(\d+)\s*:\s*([^,}]+)", rest)
+                return {int(key): _yaml_scalar(value) for key, value in pairs}
             names: dict[int, str] = {}
             for entry in lines[n + 1 :]:
                 match = re.fullmatch(r"\s+(\d+)\s*:\s*(.+?)\s*", entry)
-                if not match:
+                item = re.fullmatch(r"\s*-\s*(.+?)\s*", entry)  # a block list: "  - car"
+                if match:
+                    names[int(match.group(1))] = _yaml_scalar(match.group(2))
+                elif item:
+                    names[len(names)] = _yaml_scalar(item.group(1))
+                else:
                     break
-                value = match.group(2)
-                names[int(match.group(1))] = json.loads(value) if value.startswith('"') else value
             return names
     classes = root / "classes.txt"
     if classes.is_file():
@@ -252,6 +258,16 @@ def _yaml_names(root: Path, files: Sequence[Path] = ()) -> dict[int, str]:
         f"no data.yaml or classes.txt with class names in {root}: pass classes= (the "
         "export's data.yaml, or the names in class id order)"
     )
+
+
+def _yaml_scalar(value: str) -> str:
+    """A name as YAML writes it: bare, 'single' or "double" quoted."""
+    value = value.strip()
+    if value.startswith('"'):
+        return str(json.loads(value))
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    return value
 
 
 def _read_yolo(root: Path, format: str, names: dict[int, str]) -> Iterator[Record]:
@@ -271,7 +287,12 @@ def _read_yolo(root: Path, format: str, names: dict[int, str]) -> Iterator[Recor
                 cls, numbers = int(values[0]), [float(v) for v in values[1:]]
             except ValueError:
                 raise InvalidInputError(f"{label_file}: not a YOLO line: {line!r}") from None
-            _yolo_row(record, format, names.get(cls, f"class_{cls}"), numbers, label_file)
+            if cls not in names:  # never a made-up label written into the tasks
+                raise InvalidInputError(
+                    f"{label_file}: class id {cls} has no name (the names given are for "
+                    f"ids {sorted(names)}): pass classes= with every class the model knows"
+                )
+            _yolo_row(record, format, names[cls], numbers, label_file)
         yield record
 
 

@@ -341,6 +341,18 @@ def test_a_models_yolo_output_without_data_yaml_takes_the_class_names_given(
     ]
     with pytest.raises(InvalidInputError, match="classes are names by class id"):
         project.import_annotations(predict, "yolo", classes={"0": "car"})
+    # a data.yaml as Ultralytics also writes it: a block list, names quoted or not
+    block = tmp_path / "block.yaml"
+    block.write_text("path: x\nnames:\n" + "".join(f"  - '{n}'\n" for n in names))
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("names: {" + ", ".join(f"{i}: {n}" for i, n in enumerate(names)) + "}\n")
+    for classes in (block, flow):
+        dry = project.import_annotations(predict, "yolo", dry_run=True, classes=classes)
+        assert dry.by_status() == {"would_write": 10, "submitted": 2}
+    synapse_backend.clear_requests()
+    with pytest.raises(InvalidInputError, match="class id 2 has no name"):  # never 'class_2'
+        project.import_annotations(predict, "yolo", classes=names[:2])
+    assert [r for r in synapse_backend.requests if r.method == "PUT"] == []
 
 
 def test_unmatched_files_and_invalid_geometry_are_reported(
