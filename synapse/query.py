@@ -117,6 +117,11 @@ class QuerySet(Generic[T]):
     def filter(self, **filters: Any) -> QuerySet[T]:
         """Narrow the query; names and values are checked now, before any request."""
         self._check_unsliced("filter")
+        key = self._manager.resource._pk_field
+        filters = {  # Django's ``pk`` (``pk__in``...) names the kind's key
+            key + name[2:] if name == "pk" or name.startswith("pk__") else name: value
+            for name, value in filters.items()
+        }
         encoded = self._manager.filters.encode(
             filters,
             kind=self._manager.resource.__name__,

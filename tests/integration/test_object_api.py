@@ -98,6 +98,8 @@ def test_get_by_filters_and_its_errors(synapse_client: Client, demo: dict[str, A
     task = synapse_client.tasks.get(id=3)
     assert task.id == 3
     assert synapse_client.tasks.get(pk=3).id == 3  # Django's name for the key
+    assert synapse_client.tasks.get(pk=3, project=demo["project"]).id == 3
+    assert [t.id for t in synapse_client.tasks.filter(pk__in=[3, 4]).order_by("id")] == [3, 4]
     with pytest.raises(InvalidInputError, match="an id or filters, not both"):
         synapse_client.tasks.get(3, pk=3)
     with pytest.raises(Task.DoesNotExist) as missing:
