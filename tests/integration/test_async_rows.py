@@ -114,16 +114,6 @@ async def test_a_sync_for_on_the_loop_says_what_works_and_run_sync_still_reads(
         assert await client.run_sync(lambda: list(rows)) == [r async for r in rows]
 
 
-async def test_break_cancels_the_pages_in_flight(
-    aclient: AsyncClient, demo: dict[str, Any]
-) -> None:
-    rows = aclient.tasks.filter(project=demo["project"]).page_size(1).values("id").aiterator()
-    async for _ in rows:
-        break
-    await rows.aclose()
-    assert aclient.apage_fetcher.tasks == set()
-
-
 @pytest.mark.parametrize("flatten", [False, True])
 @pytest.mark.parametrize("columns", [None, ["id", "data_unit_id", "meta"]])
 async def test_tables_are_the_sync_clients(

@@ -305,3 +305,31 @@ async def test_a_page_cut_short_is_retried_like_a_broken_connection() -> None:
     async with client_for(handler, page_size=10, pages_in_flight=2) as client:
         assert [t.id async for t in client.tasks.all()] == list(range(1, 31))
     assert served.count(2) == 2
+
+
+@pytest.mark.parametrize("shape", ["values", "values_list"])
+async def test_a_break_out_of_rows_cancels_the_pages_in_flight(shape: str) -> None:
+    """``values()`` rows walk the same pages: leaving the loop cancels the pages still
+    being fetched, once the iterator is closed (``aclosing``, or by the loop)."""
+    cancelled: list[int] = []
+    never = asyncio.Event()
+
+    async def handler(request: Request) -> Response:
+        if page_number(request) > 2:
+            try:
+                await never.wait()
+            except asyncio.CancelledError:
+                cancelled.append(page_number(request))
+                raise
+        return page_of(request, 100)
+
+    client = client_for(handler, page_size=10, pages_in_flight=4)
+    rows = getattr(client.tasks.all(), shape)("id")
+    async with contextlib.aclosing(rows.aiterator()) as walk:
+        async for row in walk:
+            if (row["id"] if shape == "values" else row[0]) == 11:  # pages 3-5 in flight
+                assert client.apage_fetcher.tasks
+                break
+    assert sorted(cancelled) == [3, 4, 5]
+    assert client.apage_fetcher.tasks == set()
+    await client.aclose()
