@@ -315,6 +315,8 @@ class HttpxTransport:
                     yield chunk
             except httpx.HTTPError as exc:
                 raise _transport_error(exc) from exc
+            except httpx.StreamError as exc:  # read again after a broken-off read
+                raise TransportError("broken", f"the body was already read ({exc})") from exc
 
         return AsyncResponse(
             answer.status_code,

@@ -23,6 +23,8 @@ import pytest
 from synapse import Client, ClientConnectionError, ClientTimeoutError, TooManyRedirectsError
 from synapse.aio import AsyncClient, HttpxTransport
 from synapse.aio import http as aio_http
+from synapse.errors import TransportError
+from synapse.http import Request
 from synapse.local import LocalBackend
 from synapse.uploads import _ChunkBody
 from synapse.urls import origin
@@ -388,3 +390,21 @@ async def test_the_default_pool_is_the_linear_one_on_httpcore_1_0(
     )
     assert type(pool) is expected
     assert pool.connections == []  # closed with the client
+
+
+def test_a_streamed_body_read_again_after_a_broken_off_read_is_the_sdks_error(
+    side: Side,
+) -> None:
+    """It was httpx's StreamConsumed, outside the SDK's errors."""
+
+    async def run() -> None:
+        async with AsyncClient(side.url, TOKEN, max_retries=0) as client:
+            request = Request("GET", f"{side.url}/echo/", stream=True)
+            answer = await client.atransport.http.handle(request)
+            pieces = answer.aiter_bytes(1)
+            await pieces.__anext__()
+            await pieces.aclose()
+            with pytest.raises(TransportError, match="already read"):
+                await answer.aread()
+
+    asyncio.run(run())
