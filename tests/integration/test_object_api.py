@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 import warnings
 from typing import Any
@@ -30,6 +31,7 @@ from synapse import (
     UnknownFilterError,
 )
 from synapse.local import LocalBackend, ManualClock
+from synapse.local.kinds import KINDS
 from synapse.local.seed import DEMO_AGENT_TOKEN
 
 
@@ -267,13 +269,25 @@ def test_update_refresh_delete(synapse_client: Client, demo: dict[str, Any]) -> 
 
 
 def test_unknown_fields_are_kept_and_round_trip(
-    synapse_client: Client, demo: dict[str, Any]
+    synapse_client: Client, synapse_backend: Any, demo: dict[str, Any]
 ) -> None:
+    """A newer server's field the SDK does not declare: kept on the object and sent
+    back whole by a save (plugins are updated by PUT)."""
     with pytest.warns(UnknownFieldWarning, match="future_field"):
-        plugin = synapse_client.plugins.create(code="p9", name="P9", future_field={"x": 1})
+        made = synapse_client.plugins.create(code="p9", name="P9", future_field={"x": 1})
+    assert made.model_extra == {}  # the local backend, like the real one, drops it
+    # ...so the field comes from a server that knows it: put there directly
+    doc = synapse_backend.backend.store.get(KINDS["plugins"], made.id)
+    synapse_backend.backend.store.save(KINDS["plugins"], {**doc, "future_field": {"x": 1}})
+    plugin = synapse_client.plugins.get(made.id)  # type: ignore[arg-type]
     assert plugin.model_extra == {"future_field": {"x": 1}}
+    sent: list[Any] = []
+    handle = synapse_client.transport.http.handle
+    synapse_client.transport.http.handle = lambda r: sent.append(r) or handle(r)  # type: ignore[method-assign,func-returns-value]
     plugin.name = "renamed"
     plugin.save()  # a PUT: the whole object, unknown fields included
+    (put,) = [r for r in sent if r.method == "PUT"]
+    assert json.loads(put.content)["future_field"] == {"x": 1}
     again = synapse_client.plugins.get(plugin.id)  # type: ignore[arg-type]
     assert again.name == "renamed"
     assert again.model_extra is not None
