@@ -177,3 +177,22 @@ async def test_a_task_is_annotated_through_the_manager(
             "schema=any",
         )
         assert (await client.tasks.aget(2)).status_label == "in_progress"
+
+
+async def test_a_query_tags_its_objects_with_their_ids_then_one_request(
+    client: AsyncClient, synapse_backend: LocalBackend, demo: dict[str, Any]
+) -> None:
+    async with client:
+        tag = await client.task_tags.acreate(project=demo["project"], name="fresh")
+        query = client.tasks.filter(project=demo["project"])[:3]
+        ids = [t.id async for t in query]
+        assert len(ids) == 3
+        synapse_backend.clear_requests()
+        await query.aset_tags([tag])
+        assert [r.path for r in synapse_backend.requests] == ["/sdk/tasks/", "/tasks/set_tags/"]
+        assert [t.id async for t in client.tasks.filter(tags=[tag])] == ids
+        synapse_backend.clear_requests()
+        assert await client.tasks.filter(project=10**6).aset_tags([tag]) is None
+        assert [r.path for r in synapse_backend.requests] == ["/sdk/tasks/"]  # no ids: no tags
+        with pytest.raises(AttributeError, match="no tags"):
+            await client.projects.all().aset_tags([tag])
