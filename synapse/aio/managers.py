@@ -187,23 +187,9 @@ class AsyncUpdate(UpdateMixin[T]):
             created = await self.acreate(**obj._wire_body())
             obj._load(created._meta.raw)
             return
-        if self.full_update:
-            if not obj.changed_fields:
-                return
-            body = obj._wire_body()
-        else:
-            body = obj._wire_changes()
-            if not body:
-                return
-        method = "PUT" if self.full_update else "PATCH"
-        answer = await _async(self).atransport.request(
-            method, self.detail_path(obj.pk), params=self.detail_query(), data=dict(body)
-        )
-        self.client.forget(self.resource, obj.pk)
-        if isinstance(answer, Mapping):
-            obj._load(answer)
-        else:
-            obj._meta.dirty = frozenset()
+        steps = self._update_steps(obj)  # `save`'s steps: the same checks and request
+        if steps is not None:
+            await _async(self)._adrive(steps)
 
 
 class AsyncDelete(DeleteMixin[T]):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from synapse import Client, InvalidInputError
+from synapse import Client, DeferredFieldError, InvalidInputError
 from synapse.aio import AsyncClient
 from synapse.errors import NotFoundError
 from synapse.local import LocalBackend
@@ -196,3 +196,20 @@ async def test_a_query_tags_its_objects_with_their_ids_then_one_request(
         assert [r.path for r in synapse_backend.requests] == ["/sdk/tasks/"]  # no ids: no tags
         with pytest.raises(AttributeError, match="no tags"):
             await client.projects.all().aset_tags([tag])
+
+
+async def test_asave_of_a_kind_updated_whole_refuses_to_put_what_only_left_out(
+    client: AsyncClient, synapse_backend: LocalBackend, demo: dict[str, Any]
+) -> None:
+    async with client:
+        plugin = await client.plugins.only("name").afirst()
+        assert plugin is not None
+        description = (await client.plugins.aget(plugin.id)).description
+        plugin.name = "renamed"
+        synapse_backend.clear_requests()
+        with pytest.raises(DeferredFieldError, match=r"updated whole \(PUT\)"):
+            await plugin.asave()
+        assert [r for r in synapse_backend.requests if r.method in ("PUT", "PATCH")] == []
+        stored = await client.plugins.aget(plugin.id)
+        assert (stored.name, stored.description) != ("renamed", None)
+        assert stored.description == description
