@@ -18,7 +18,7 @@ kind describes it once as a generator of steps (``_create_steps``,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from synapse.aio.query import AsyncContext, AsyncQuerySet, async_context
@@ -108,6 +108,26 @@ class AsyncList(ListMixin[T]):
     async def ain_bulk(self, ids: Iterable[Any]) -> dict[Any, T]:
         """The objects with these ids, by id."""
         return await self.all().ain_bulk(ids)
+
+    async def ato_pandas(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """Every object as a DataFrame row (`AsyncQuerySet.ato_pandas`)."""
+        return await self.all().ato_pandas(columns, flatten=flatten, progress=progress)
+
+    async def ato_arrow(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """Every object as an Arrow table row (`AsyncQuerySet.ato_arrow`)."""
+        return await self.all().ato_arrow(columns, flatten=flatten, progress=progress)
 
 
 class AsyncCreate(CreateMixin[T]):

@@ -213,3 +213,15 @@ async def test_asave_of_a_kind_updated_whole_refuses_to_put_what_only_left_out(
         stored = await client.plugins.aget(plugin.id)
         assert (stored.name, stored.description) != ("renamed", None)
         assert stored.description == description
+
+
+async def test_a_manager_gives_every_object_as_a_table(
+    client: AsyncClient, synapse_client: Client, demo: dict[str, Any]
+) -> None:
+    expected = synapse_client.task_tags.to_pandas(["id", "name"], progress=False)
+    async with client:
+        frame = await client.task_tags.ato_pandas(["id", "name"], progress=False)
+        table = await client.task_tags.ato_arrow(["id", "name"], flatten=True)
+    assert frame.to_dict("records") == expected.to_dict("records")
+    assert len(expected) > 1
+    assert table.to_pylist() == expected.to_dict("records")

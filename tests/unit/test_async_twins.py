@@ -13,13 +13,15 @@ from synapse import protocol
 from synapse.aio.managers import async_manager_class
 from synapse.managers import manager_class
 
-#: Manager methods that build a query or a path: they send nothing themselves (the
-#: AsyncQuerySet they give, or the sync QuerySet's exports, are the query's business).
-NO_TWIN_MANAGER = {
+#: Manager methods that build a query or a path: they send nothing themselves.
+QUERY_BUILDERS = {
     "all", "detail_path", "detail_query", "exclude", "expand", "filter", "none", "only",
-    "order_by", "page_size", "partitions", "raw_filter", "stable_walk", "to_arrow",
-    "to_dask", "to_pandas", "values", "values_list",
+    "order_by", "page_size", "raw_filter", "stable_walk", "values", "values_list",
 }  # fmt: skip
+#: Picklable pieces for dask workers, each read by a sync client in its own process:
+#: there is no loop to await them on.
+FOR_DASK = {"partitions", "to_dask"}
+NO_TWIN_MANAGER = QUERY_BUILDERS | FOR_DASK
 #: Resource methods with no twin, and why.
 NO_TWIN_RESOURCE = {
     "from_api": "builds an object from JSON: sends nothing",
