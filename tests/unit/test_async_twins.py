@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from synapse import protocol
 from synapse.aio.managers import async_manager_class
+from synapse.aio.query import AsyncQuerySet
 from synapse.managers import manager_class
 
 #: Manager methods that build a query or a path: they send nothing themselves.
@@ -22,6 +23,11 @@ QUERY_BUILDERS = {
 #: there is no loop to await them on.
 FOR_DASK = {"partitions", "to_dask"}
 NO_TWIN_MANAGER = QUERY_BUILDERS | FOR_DASK
+#: A query's methods with no twin beyond those: the training exporter (a whole
+#: pipeline of listings and downloads, left for later, as import_annotations).
+NO_TWIN_QUERY = (
+    QUERY_BUILDERS - {"detail_path", "detail_query", "stable_walk"} | FOR_DASK | {"export"}
+)
 #: Resource methods with no twin, and why.
 NO_TWIN_RESOURCE = {
     "from_api": "builds an object from JSON: sends nothing",
@@ -79,3 +85,7 @@ def test_a_twin_takes_the_same_arguments(name: str) -> None:
             renamed = {"max_workers": "concurrency"}
             expected = [renamed.get(p, p) for p in params if p != "executor"]
             assert expected == list(twin_params), f"{cls}.{twin}"
+
+
+def test_each_sending_query_method_has_an_awaited_twin() -> None:
+    assert _untwinned(_public(AsyncQuerySet)) - NO_TWIN_QUERY == set()
