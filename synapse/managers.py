@@ -213,9 +213,16 @@ class UpdateMixin(Manager[T]):
             created = self.create(**obj._wire_body())
             obj._load(created._meta.raw)
             return
+        steps = self._update_steps(obj)
+        if steps is not None:
+            drive(self.client.transport, steps)
+
+    def _update_steps(self, obj: T) -> Generator[Send, Any, None] | None:
+        """The update of a saved object as steps for either client's driver (checked
+        now), or None when there is nothing to send."""
         if self.full_update:
             if not obj.changed_fields:
-                return  # an unchanged object: a PUT would only risk overwriting others
+                return None  # an unchanged object: a PUT would only risk overwriting others
             missing = [n for n in type(obj).model_fields if n not in obj.__dict__]
             if missing:  # a PUT replaces the whole object: what only() left out would go
                 raise DeferredFieldError(
@@ -226,20 +233,25 @@ class UpdateMixin(Manager[T]):
         else:
             body = obj._wire_changes()
             if not body:
-                return
-        answer = self._send_update(obj.pk, body)
+                return None
+        return self._updated(obj, self._update_call(obj.pk, body))
+
+    def _updated(self, obj: T, call: Call) -> Generator[Send, Any, None]:
+        answer = yield Send(call)
         self.client.forget(self.resource, obj.pk)
         if isinstance(answer, Mapping):
             obj._load(answer)
         else:
             obj._meta.dirty = frozenset()
 
+    def _update_call(self, pk: PathParam, body: Mapping[str, Any]) -> Call:
+        """The PATCH (or PUT) of ``body`` to the object."""
+        method = "PUT" if self.full_update else "PATCH"
+        return Call(method, self.detail_path(pk), params=self.detail_query(), data=dict(body))
+
     def _send_update(self, pk: PathParam, body: Mapping[str, Any]) -> Any:
         """PATCH (or PUT) ``body`` to the object and return the server's answer."""
-        method = "PUT" if self.full_update else "PATCH"
-        return self.client.transport.request(
-            method, self.detail_path(pk), params=self.detail_query(), data=dict(body)
-        )
+        return self.client.transport.answer(self._update_call(pk, body))
 
 
 class DeleteMixin(Manager[T]):

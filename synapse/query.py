@@ -595,10 +595,13 @@ class QuerySet(Generic[T]):
     def set_tags(self, tags: Any, action: str = "add") -> Any:
         """Add (or remove) tags on every matching object: its ids, then one request
         (the kind's ``set_tags``)."""
-        tag_query = getattr(self._manager, "_tag_query", None)
-        if tag_query is None:
+        return self._tagger()._tag_query(self, tags, action)
+
+    def _tagger(self) -> Any:
+        """The manager whose ``set_tags`` tags this query's objects (a kind with tags)."""
+        if not hasattr(self._manager, "_tag_query"):
             raise AttributeError(f"{self._manager.resource.__name__} objects have no tags")
-        return tag_query(self, tags, action)
+        return self._manager
 
     def _repr_html_(self, rows: int = 10) -> str:
         """The first rows as a table, and the count: one request (none when cached)."""

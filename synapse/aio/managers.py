@@ -18,7 +18,7 @@ kind describes it once as a generator of steps (``_create_steps``,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from synapse.aio.query import AsyncContext, AsyncQuerySet, async_context
@@ -109,6 +109,26 @@ class AsyncList(ListMixin[T]):
         """The objects with these ids, by id."""
         return await self.all().ain_bulk(ids)
 
+    async def ato_pandas(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """Every object as a DataFrame row (`AsyncQuerySet.ato_pandas`)."""
+        return await self.all().ato_pandas(columns, flatten=flatten, progress=progress)
+
+    async def ato_arrow(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        flatten: bool = False,
+        progress: bool | None = None,
+    ) -> Any:
+        """Every object as an Arrow table row (`AsyncQuerySet.ato_arrow`)."""
+        return await self.all().ato_arrow(columns, flatten=flatten, progress=progress)
+
 
 class AsyncCreate(CreateMixin[T]):
     """``acreate``, ``abulk_create`` and ``aget_or_create``."""
@@ -187,23 +207,9 @@ class AsyncUpdate(UpdateMixin[T]):
             created = await self.acreate(**obj._wire_body())
             obj._load(created._meta.raw)
             return
-        if self.full_update:
-            if not obj.changed_fields:
-                return
-            body = obj._wire_body()
-        else:
-            body = obj._wire_changes()
-            if not body:
-                return
-        method = "PUT" if self.full_update else "PATCH"
-        answer = await _async(self).atransport.request(
-            method, self.detail_path(obj.pk), params=self.detail_query(), data=dict(body)
-        )
-        self.client.forget(self.resource, obj.pk)
-        if isinstance(answer, Mapping):
-            obj._load(answer)
-        else:
-            obj._meta.dirty = frozenset()
+        steps = self._update_steps(obj)  # `save`'s steps: the same checks and request
+        if steps is not None:
+            await _async(self)._adrive(steps)
 
 
 class AsyncDelete(DeleteMixin[T]):

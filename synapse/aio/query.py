@@ -270,6 +270,16 @@ class AsyncQuerySet(QuerySet[T]):
                 found[obj.pk] = obj
         return found
 
+    async def aset_tags(self, tags: Any, action: str = "add") -> Any:
+        """`set_tags` awaited: the query's ids (its cache, or one ``only("id")``
+        listing), then one request; nothing is sent when nothing matches."""
+        tagger = self._tagger()
+        cached = self._result_cache
+        ids = (
+            [o.pk for o in cached] if cached is not None else [o.pk async for o in self.only("id")]
+        )
+        return await tagger.aset_tags(ids, tags, action) if ids else None
+
     def __repr__(self) -> str:
         return super().__repr__().replace("<QuerySet", "<AsyncQuerySet", 1)
 

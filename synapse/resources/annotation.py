@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, JsonValue
 
+from synapse.context import awaiting
 from synapse.enums import AnnotateAction, TagAction, require_enum
 from synapse.errors import ClientError, InvalidInputError
 from synapse.executors import check_count
@@ -31,7 +32,8 @@ from synapse.resources.base import (
     Resource,
     related_id,
 )
-from synapse.steps import drive, sent
+from synapse.steps import Send, drive, sent
+from synapse.transport import Call
 from synapse.urls import PathParam, build_path
 
 if TYPE_CHECKING:  # (named in quotes by the relations: their family loads lazily)
@@ -81,14 +83,34 @@ class TagSetter:
         params: Mapping[str, Any] | None = None,
     ) -> Any:
         """Add or remove tags on the objects with these ids, in one request."""
+        return drive(self.client.transport, self._set_tags_steps(ids, tags, action, params))
+
+    async def aset_tags(
+        self,
+        ids: Iterable[int | Resource],
+        tags: Iterable[int | Resource] | int | Resource,
+        action: TagAction | str = TagAction.ADD,
+        *,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """`set_tags` awaited (an ``AsyncClient``'s manager)."""
+        client = awaiting(self.client, "aset_tags")
+        return await client._adrive(self._set_tags_steps(ids, tags, action, params))
+
+    def _set_tags_steps(
+        self,
+        ids: Iterable[int | Resource],
+        tags: Iterable[int | Resource] | int | Resource,
+        action: TagAction | str,
+        params: Mapping[str, Any] | None,
+    ) -> Generator[Send, Any, Any]:
+        """`set_tags` as steps for either client's driver (ids, tags, action checked now)."""
         body = {
             "ids": _tag_ids(ids),
             "tags": _tag_ids(tags),
             "action": require_enum(TagAction, action, field="action").value,
         }
-        return self.client.transport.request(
-            "POST", f"{self.path}set_tags/", params=params, data=body
-        )
+        return sent(Call("POST", f"{self.path}set_tags/", params=params, data=body))
 
     def _tag_query(self, query: QuerySet[Any], tags: Any, action: str) -> Any:
         """``query.set_tags(...)``: the query's ids (its cache, or one ``only("id")``
@@ -184,10 +206,7 @@ class Task(Resource):
         """`annotate()` awaited (a Task loaded by an ``AsyncClient``), sent natively."""
         body = annotate_body(data, action)
         tasks = self._amanager("aannotate")
-        pk = self._require_pk()
-        path, params = annotate_request(pk, schema)
-        answer = await tasks.client.atransport.request("PUT", path, params=params, data=body)
-        tasks.client.forget(Task, pk)
+        answer = await tasks.aannotate(self._require_pk(), body, schema)
         if isinstance(answer, Mapping):
             self._load(answer)
 
@@ -199,6 +218,15 @@ class Task(Resource):
         """Add (or remove) tags on this task."""
         manager: TaskManager = self._manager()
         manager.set_tags([self._require_pk()], tags, action)
+        self._bound_client().forget(type(self), self.pk)
+
+    async def aset_tags(
+        self,
+        tags: Iterable[int | Resource] | int | Resource,
+        action: TagAction | str = TagAction.ADD,
+    ) -> None:
+        """`set_tags()` awaited (a Task loaded by an ``AsyncClient``)."""
+        await self._amanager("aset_tags").aset_tags([self._require_pk()], tags, action)
         self._bound_client().forget(type(self), self.pk)
 
     def _require_pk(self) -> int:
@@ -255,11 +283,23 @@ class Assignment(Resource):
         action: TagAction | str = TagAction.ADD,
     ) -> None:
         """Add (or remove) tags on this assignment."""
+        manager: AssignmentManager = self._manager()
+        manager.set_tags([self._tag_pk()], tags, action)
+        self._bound_client().forget(type(self), self.pk)
+
+    async def aset_tags(
+        self,
+        tags: Iterable[int | Resource] | int | Resource,
+        action: TagAction | str = TagAction.ADD,
+    ) -> None:
+        """`set_tags()` awaited (an Assignment loaded by an ``AsyncClient``)."""
+        await self._amanager("aset_tags").aset_tags([self._tag_pk()], tags, action)
+        self._bound_client().forget(type(self), self.pk)
+
+    def _tag_pk(self) -> int:
         if not isinstance(self.id, int):
             raise InvalidInputError("this Assignment has no id yet")
-        manager: AssignmentManager = self._manager()
-        manager.set_tags([self.id], tags, action)
-        self._bound_client().forget(type(self), self.pk)
+        return self.id
 
 
 # --------------------------------------------------------------------------- managers
@@ -291,8 +331,25 @@ class TaskManager(
 
     def annotate(self, pk: PathParam, body: Mapping[str, Any], schema: str | None = None) -> Any:
         """PUT ``tasks/{pk}/annotate_task_data/`` with ``{"action", "data"}``; the answer."""
+        return drive(self.client.transport, self._annotate_steps(pk, body, schema))
+
+    async def aannotate(
+        self, pk: PathParam, body: Mapping[str, Any], schema: str | None = None
+    ) -> Any:
+        """`annotate` awaited (an ``AsyncClient``'s manager)."""
+        client = awaiting(self.client, "aannotate")
+        return await client._adrive(self._annotate_steps(pk, body, schema))
+
+    def _annotate_steps(
+        self, pk: PathParam, body: Mapping[str, Any], schema: str | None
+    ) -> Generator[Send, Any, Any]:
+        """`annotate` as steps (the id checked now); the related-object cache forgets
+        the task once it was sent."""
         path, params = annotate_request(pk, schema)
-        answer = self.client.transport.request("PUT", path, params=params, data=dict(body))
+        return self._annotated(pk, Call("PUT", path, params=params, data=dict(body)))
+
+    def _annotated(self, pk: PathParam, call: Call) -> Generator[Send, Any, Any]:
+        answer = yield from sent(call)
         self.client.forget(Task, pk)
         return answer
 

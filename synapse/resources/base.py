@@ -591,13 +591,17 @@ class Resource(BaseModel):
     @capability("update")
     def update(self, **fields: Any) -> None:
         """Set fields and save them in one request."""
+        self._set_fields(fields)
+        self.save()
+
+    def _set_fields(self, fields: Mapping[str, Any]) -> None:
+        """What `update` and `aupdate` set before saving (each name checked)."""
         for name, value in fields.items():
             if name not in type(self).model_fields and not isinstance(
                 getattr(type(self), name, None), Relation
             ):
                 raise InvalidInputError(f"{type(self).__name__} has no field {name!r}")
             setattr(self, name, value)
-        self.save()
 
     @capability("delete")
     def delete(self) -> None:
@@ -614,6 +618,13 @@ class Resource(BaseModel):
     async def asave(self) -> None:
         """`save()` awaited (an object loaded by an ``AsyncClient``)."""
         await self._amanager("asave").asave(self)
+
+    @capability("update")
+    async def aupdate(self, **fields: Any) -> None:
+        """`update()` awaited (an object loaded by an ``AsyncClient``)."""
+        manager = self._amanager("aupdate")  # checked before any field is set
+        self._set_fields(fields)
+        await manager.asave(self)
 
     @overload
     async def arelated(self, relation: Relation[R]) -> R | None: ...

@@ -39,6 +39,7 @@ from synapse.resources.base import (
     related_id,
 )
 from synapse.steps import Each, Pause, Send, Wait, drive, sent
+from synapse.transport import Call
 from synapse.uploads import DEFAULT_CHUNK_SIZE, ChunkedUploader, ProgressCallback
 
 if TYPE_CHECKING:
@@ -113,6 +114,12 @@ class DataCollection(Resource):
         specs = drive(self._bound_client().transport, self._specifications())
         return self._checked(specs, files)
 
+    async def acheck_files(self, files: Mapping[str, str | os.PathLike[str]]) -> dict[str, Path]:
+        """`check_files()` awaited (a collection loaded by an ``AsyncClient``: it may
+        fetch the specifications)."""
+        client = awaiting(self._bound_client(), "acheck_files")
+        return self._checked(await client._adrive(self._specifications()), files)
+
     def _specifications(self) -> Generator[Any, Any, list[FileSpecification]]:
         """The file specifications with their names: this object's, or (when it was
         listed with their ids only) the collection fetched once, as steps."""
@@ -161,16 +168,17 @@ class DataCollection(Resource):
         groups: str | list[str] | None = None,
         *,
         chunked: bool | None = None,
+        progress: bool = False,
     ) -> DataUnit:
-        """`upload` awaited (a collection loaded by an ``AsyncClient``): one unit's
-        files, then the unit; what went wrong raises, as `upload` does."""
-        item = {"files": files, "meta": meta, "groups": groups}
-        report = await self.aupload_many([item], chunked=chunked)
-        (entry,) = report.items
-        if entry.error is not None:
-            raise entry.error
-        assert entry.data_unit is not None  # (an item without an error has its unit)
-        return entry.data_unit
+        """`upload` awaited (a collection loaded by an ``AsyncClient``): the same
+        steps, each one's twin."""
+        checked = await self.acheck_files(files)
+        units = awaiting(self._bound_client(), "aupload").manager_for(DataUnit)
+        payload = await units.aupload_payload(
+            self.id, checked, meta, groups, chunked=chunked, progress=progress
+        )
+        made: list[DataUnit] = await units.acreate_many([payload])
+        return made[0]
 
     def upload_many(
         self,
@@ -273,8 +281,26 @@ class DataUnit(Resource):
         ``dest``, whatever the names say. Two files whose names reduce alike get distinct
         names rather than overwriting each other.
         """
-        client = self._bound_client()
-        saved: dict[str, Path] = {}
+        transport = self._bound_client().transport
+        return {
+            name: download(transport, url, target, size=size, checksum=checksum)
+            for name, (url, target, size, checksum) in self._downloads(dest).items()
+        }
+
+    async def adownload(self, dest: str | os.PathLike[str]) -> dict[str, Path]:
+        """`download()` awaited (a unit loaded by an ``AsyncClient``), one file at a time."""
+        client = awaiting(self._bound_client(), "adownload")
+        return {
+            name: await client.download(url, target, size=size, checksum=checksum)
+            for name, (url, target, size, checksum) in self._downloads(dest).items()
+        }
+
+    def _downloads(
+        self, dest: str | os.PathLike[str]
+    ) -> dict[str, tuple[str, Path, int | None, str | None]]:
+        """Each file's ``(url, target, size, checksum)`` by specification: where
+        `download` and its twin put it."""
+        planned: dict[str, tuple[str, Path, int | None, str | None]] = {}
         taken: set[Path] = set()
         for name, entry in (self.files or {}).items():
             if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
@@ -286,14 +312,13 @@ class DataUnit(Resource):
             )
             taken.add(target)
             size, checksum = entry.get("size"), entry.get("checksum")
-            saved[name] = download(
-                client.transport,
+            planned[name] = (
                 url,
                 target,
-                size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-                checksum=checksum if isinstance(checksum, str) else None,
+                size if isinstance(size, int) and not isinstance(size, bool) else None,
+                checksum if isinstance(checksum, str) else None,
             )
-        return saved
+        return planned
 
     _repr_fields = ("id", "data_collection_id")
 
@@ -457,15 +482,25 @@ class DataFileManager(GetMixin[DataFile], CreateMixin[DataFile]):
 
     def verify_checksums(self, checksums: Iterable[str]) -> list[str]:
         """Which of these checksums the backend already stores."""
-        answer = self._verify_checksums_json(checksums)
+        return drive(self.client.transport, self._verify_checksums_steps(checksums))
+
+    async def averify_checksums(self, checksums: Iterable[str]) -> list[str]:
+        """`verify_checksums` awaited (an ``AsyncClient``'s manager)."""
+        client = awaiting(self.client, "averify_checksums")
+        found: list[str] = await client._adrive(self._verify_checksums_steps(checksums))
+        return found
+
+    def _verify_checksums_steps(self, checksums: Iterable[str]) -> Generator[Send, Any, list[str]]:
+        answer = yield from sent(self._verify_checksums_call(checksums))
         found = answer.get("existing_checksums", []) if isinstance(answer, Mapping) else answer
         return [str(c) for c in found or []]
 
     def _verify_checksums_json(self, checksums: Iterable[str]) -> Any:
         """``POST data_files/verify_checksums/``, the answer as sent."""
-        return self.client.transport.request(
-            "POST", "data_files/verify_checksums/", data={"checksums": list(checksums)}
-        )
+        return self.client.transport.answer(self._verify_checksums_call(checksums))
+
+    def _verify_checksums_call(self, checksums: Iterable[str]) -> Call:
+        return Call("POST", "data_files/verify_checksums/", data={"checksums": list(checksums)})
 
 
 def data_file_steps(
@@ -508,6 +543,25 @@ class DataUnitManager(
         )
         return drive(self.client.transport, steps)
 
+    async def aupload_payload(
+        self,
+        collection_id: int | None,
+        files: Mapping[str, str | os.PathLike[str]],
+        meta: Mapping[str, Any] | None = None,
+        groups: str | list[str] | None = None,
+        *,
+        chunked: bool | None = None,
+        progress: bool = False,
+        timeout: TimeoutLike | None = None,
+    ) -> dict[str, Any]:
+        """`upload_payload` awaited (an ``AsyncClient``'s manager)."""
+        client = awaiting(self.client, "aupload_payload")
+        steps = self._payload_steps(
+            collection_id, files, meta, groups, chunked=chunked, progress=progress, timeout=timeout
+        )
+        payload: dict[str, Any] = await client._adrive(steps)
+        return payload
+
     def _payload_steps(
         self,
         collection_id: int | None,
@@ -545,6 +599,12 @@ class DataUnitManager(
     def create_many(self, items: Sequence[Mapping[str, Any]]) -> list[DataUnit]:
         """POST a list of units in one request; accepts either answer shape."""
         return drive(self.client.transport, self._create_many_steps(items))
+
+    async def acreate_many(self, items: Sequence[Mapping[str, Any]]) -> list[DataUnit]:
+        """`create_many` awaited (an ``AsyncClient``'s manager)."""
+        client = awaiting(self.client, "acreate_many")
+        units: list[DataUnit] = await client._adrive(self._create_many_steps(items))
+        return units
 
     def _create_many_steps(
         self, items: Sequence[Mapping[str, Any]]

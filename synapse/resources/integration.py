@@ -12,6 +12,7 @@ from typing import IO, Any, ClassVar
 
 from pydantic import Field, JsonValue
 
+from synapse.context import awaiting
 from synapse.encoding import check_readable
 from synapse.enums import JobStatus, StorageCategory, StorageProvider, parse_enum, require_enum
 from synapse.errors import (
@@ -32,6 +33,7 @@ from synapse.resources.base import (
     related_id,
 )
 from synapse.steps import Send, drive, sent
+from synapse.transport import Call
 from synapse.urls import PathParam, build_path
 
 __all__ = [
@@ -126,11 +128,17 @@ class Plugin(Resource):
         """`run()` awaited (a Plugin loaded by an ``AsyncClient``): the same request,
         sent natively on the loop."""
         plugins = self._amanager("arun")
-        ref = self.id if self.id is not None else self._require_code()
-        body = RunOptions(action, params, agent, storage, version, job_id, debug, language).body()
-        answer = await plugins.client.atransport.request("POST", run_path(ref), data=body)
-        jobs: JobManager = plugins.client.manager_for(Job)
-        job: Job = jobs._build(answer)
+        job: Job = await plugins.arun(
+            self.id if self.id is not None else self._require_code(),
+            action=action,
+            params=params,
+            agent=agent,
+            storage=storage,
+            version=version,
+            job_id=job_id,
+            debug=debug,
+            language=language,
+        )
         return job
 
     def create_release(
@@ -144,14 +152,41 @@ class Plugin(Resource):
     ) -> PluginRelease:
         """Release a version of this plugin, with its archive if given."""
         manager: PluginReleaseManager = self._bound_client().manager_for(PluginRelease)
-        return manager.create(
-            plugin=self._require_code(),
-            version=version,
-            file=file,
-            config=config,
-            requirements=requirements,
-            debug=debug,
+        return manager.create(**self._release(version, file, config, requirements, debug))
+
+    async def acreate_release(
+        self,
+        version: str,
+        file: str | os.PathLike[str] | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        requirements: list[str] | None = None,
+        debug: bool = False,
+    ) -> PluginRelease:
+        """`create_release()` awaited (a Plugin loaded by an ``AsyncClient``)."""
+        client = awaiting(self._bound_client(), "acreate_release")
+        release: PluginRelease = await client.manager_for(PluginRelease).acreate(
+            **self._release(version, file, config, requirements, debug)
         )
+        return release
+
+    def _release(
+        self,
+        version: str,
+        file: str | os.PathLike[str] | None,
+        config: Mapping[str, Any] | None,
+        requirements: list[str] | None,
+        debug: bool,
+    ) -> dict[str, Any]:
+        """The release's fields, as `create_release` and its twin give them."""
+        return {
+            "plugin": self._require_code(),
+            "version": version,
+            "file": file,
+            "config": config,
+            "requirements": requirements,
+            "debug": debug,
+        }
 
     def _require_code(self) -> str:
         if not self.code:
@@ -215,8 +250,7 @@ class Job(Resource):
     async def alogs(self) -> list[str]:
         """`logs()` awaited (a Job loaded by an ``AsyncClient``), sent natively."""
         jobs = self._amanager("alogs")
-        path = console_logs_path(self._saved_pk())
-        return log_lines(await jobs.client.atransport.request("GET", path))
+        return log_lines(await jobs.aconsole_logs(self._saved_pk()))
 
     async def await_(self, timeout: float | None = None, poll: float = 0.5) -> Job:
         """`wait()` awaited: polls with ``arefresh()`` and ``asyncio.sleep`` (Django's ``a``
@@ -286,7 +320,16 @@ class AgentManager(ListMixin[Agent]):
 
     def health_check(self, token: str) -> Any:
         """Ask the backend to check the agent with this token (``agents/{token}/connect/``)."""
-        return self.client.transport.request("POST", build_path("agents/{}/connect/", token))
+        return drive(self.client.transport, self._health_check_steps(token))
+
+    async def ahealth_check(self, token: str) -> Any:
+        """`health_check` awaited (an ``AsyncClient``'s manager)."""
+        client = awaiting(self.client, "ahealth_check")
+        return await client._adrive(self._health_check_steps(token))
+
+    def _health_check_steps(self, token: str) -> Generator[Send, Any, Any]:
+        """`health_check` as steps (the token checked to be one path segment now)."""
+        return sent(Call("POST", build_path("agents/{}/connect/", token)))
 
 
 class PluginManager(
@@ -303,7 +346,10 @@ class PluginManager(
     def _run_json(self, ref: PathParam, body: Mapping[str, Any]) -> Any:
         """POST ``plugins/{id or code}/run/`` with ``body``; the answer as sent (a job, or
         an action's direct result)."""
-        return self.client.transport.request("POST", run_path(ref), data=dict(body))
+        return self.client.transport.answer(self._run_call(ref, body))
+
+    def _run_call(self, ref: PathParam, body: Mapping[str, Any]) -> Call:
+        return Call("POST", run_path(ref), data=dict(body))
 
     def run(
         self,
@@ -320,11 +366,38 @@ class PluginManager(
     ) -> Job:
         """Run a plugin given by id, code or object; returns the started
         [`Job`][synapse.resources.integration.Job]."""
-        ref = plugin.pk if isinstance(plugin, Plugin) else plugin
         options = RunOptions(action, params, agent, storage, version, job_id, debug, language)
-        answer = self._run_json(ref, options.body())
+        return drive(self.client.transport, self._run_steps(plugin, options))
+
+    async def arun(
+        self,
+        plugin: PathParam | Plugin,
+        action: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        agent: int | Agent | None = None,
+        storage: int | Storage | None = None,
+        version: str | None = None,
+        job_id: int | None = None,
+        debug: bool | None = None,
+        language: str = "ko",
+    ) -> Job:
+        """`run` awaited (an ``AsyncClient``'s manager)."""
+        client = awaiting(self.client, "arun")
+        options = RunOptions(action, params, agent, storage, version, job_id, debug, language)
+        job: Job = await client._adrive(self._run_steps(plugin, options))
+        return job
+
+    def _run_steps(
+        self, plugin: PathParam | Plugin, options: RunOptions
+    ) -> Generator[Send, Any, Job]:
+        """`run` as steps (the reference and options checked now); the started job."""
+        ref = plugin.pk if isinstance(plugin, Plugin) else plugin
+        return self._ran(self._run_call(ref, options.body()))
+
+    def _ran(self, call: Call) -> Generator[Send, Any, Job]:
         jobs: JobManager = self.client.manager_for(Job)
-        job: Job = jobs._build(answer)
+        job: Job = jobs._build((yield from sent(call)))
         return job
 
 
@@ -461,11 +534,27 @@ class JobManager(GetMixin[Job], ListMixin[Job], UpdateMixin[Job]):
 
     def console_logs(self, pk: PathParam) -> Any:
         """``GET jobs/{pk}/console_logs/``, as the server sends it."""
-        return self.client.transport.request("GET", console_logs_path(pk))
+        return drive(self.client.transport, self._console_logs_steps(pk))
+
+    async def aconsole_logs(self, pk: PathParam) -> Any:
+        """`console_logs` awaited (an ``AsyncClient``'s manager)."""
+        return await awaiting(self.client, "aconsole_logs")._adrive(self._console_logs_steps(pk))
+
+    def _console_logs_steps(self, pk: PathParam) -> Generator[Send, Any, Any]:
+        return sent(Call("GET", console_logs_path(pk)))
 
     def create_logs(self, body: Any) -> Any:
         """``POST logs/``: log entries of jobs (one object, or a list)."""
-        return self.client.transport.request("POST", "logs/", data=body)
+        return drive(self.client.transport, sent(self._create_logs_call(body)))
+
+    async def acreate_logs(self, body: Any) -> Any:
+        """`create_logs` awaited (an ``AsyncClient``'s manager)."""
+        return await awaiting(self.client, "acreate_logs")._adrive(
+            sent(self._create_logs_call(body))
+        )
+
+    def _create_logs_call(self, body: Any) -> Call:
+        return Call("POST", "logs/", data=body)
 
 
 class StorageManager(GetMixin[Storage], ListMixin[Storage], CreateMixin[Storage]):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
+from synapse.context import awaiting
 from synapse.downloads import download
 from synapse.errors import InvalidInputError
 from synapse.managers import CreateMixin, DeleteMixin, GetMixin, ListMixin, UpdateMixin
@@ -62,6 +63,16 @@ class Model(Resource):
         In a folder, the file is named after the URL's last segment, reduced to one safe
         path component: the server's URL cannot make it land elsewhere.
         """
+        return download(self._bound_client().transport, *self._download_target(dest))
+
+    async def adownload(self, dest: str | os.PathLike[str]) -> Path:
+        """`download()` awaited (a Model loaded by an ``AsyncClient``)."""
+        client = awaiting(self._bound_client(), "adownload")
+        path: Path = await client.download(*self._download_target(dest))
+        return path
+
+    def _download_target(self, dest: str | os.PathLike[str]) -> tuple[str, Path]:
+        """The file's URL and the path it is written to (checked before sending)."""
         if not self.file:
             raise InvalidInputError(f"model {self.id} has no file")
         target = Path(dest)
@@ -74,7 +85,7 @@ class Model(Resource):
                 ) from None
             name = safe_component(url_basename(self.file), f"model-{self.id}")
             target = path_inside(target, name)
-        return download(self._bound_client().transport, self.file, target)
+        return self.file, target
 
 
 class GroundTruthEvent(Resource):

@@ -31,13 +31,13 @@ def test_changing_one_field_sends_only_that_field(
     collection.description = "night frames"
     assert collection.changed_fields == {"description"}
     sent: list[Any] = []
-    real = synapse_client.transport.request
+    real = synapse_client.transport.answer
 
-    def spy(method: str, path: str, **kwargs: Any) -> Any:
-        sent.append((method, kwargs.get("data")))
-        return real(method, path, **kwargs)
+    def spy(call: Any) -> Any:
+        sent.append((call.method, call.data))
+        return real(call)
 
-    monkeypatch.setattr(synapse_client.transport, "request", spy)
+    monkeypatch.setattr(synapse_client.transport, "answer", spy)
     collection.save()
     assert sent == [("PATCH", {"description": "night frames"})]
     fresh = synapse_client.data_collections.get(demo["data_collection"])

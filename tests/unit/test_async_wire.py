@@ -365,3 +365,35 @@ async def test_a_notebook_shows_an_async_query_without_a_request() -> None:
     assert "AsyncQuerySet Task filter(project=3) order_by(-id)" in shown
     assert "ato_pandas" in shown
     assert not route.called
+
+
+@respx.mock
+async def test_the_awaited_twins_send_the_documented_requests() -> None:
+    """Issue 22 item 2: each twin's request is its sync method's (path, method, body)."""
+    tags = respx.post(f"{BASE}/assignments/set_tags/").respond(json={"updated": 2})
+    connect = respx.post(f"{BASE}/agents/{AGENT}/connect/").respond(json={"status": "ok"})
+    checks = respx.post(f"{BASE}/data_files/verify_checksums/").respond(
+        json={"existing_checksums": ["c1"]}
+    )
+    logs = respx.post(f"{BASE}/logs/").respond(201, json={"id": 1})
+    respx.get(f"{BASE}/plugins/7/").respond(json={"id": 7, "code": "p", "name": "P"})
+    put = respx.put(f"{BASE}/plugins/7/").respond(json={"id": 7, "code": "p", "name": "Q"})
+    async with make() as client:
+        assert await client.assignments.aset_tags([1, 2], 3, "remove") == {"updated": 2}
+        assert await client.agents.ahealth_check(AGENT) == {"status": "ok"}
+        assert await client.data_files.averify_checksums(iter(["c1", "c2"])) == ["c1"]
+        await client.jobs.acreate_logs([{"event": "message"}])
+        plugin = await client.plugins.aget(7)
+        await plugin.aupdate(name="Q")
+        with pytest.raises(InvalidInputError, match="not usable as a URL path segment"):
+            await client.agents.ahealth_check("a/b")
+    assert json.loads(tags.calls.last.request.content) == {
+        "ids": [1, 2],
+        "tags": [3],
+        "action": "remove",
+    }
+    assert connect.call_count == 1
+    assert json.loads(checks.calls.last.request.content) == {"checksums": ["c1", "c2"]}
+    assert json.loads(logs.calls.last.request.content) == [{"event": "message"}]
+    assert json.loads(put.calls.last.request.content)["name"] == "Q"  # updated whole: a PUT
+    assert plugin.name == "Q"

@@ -46,13 +46,13 @@ VERBS: dict[protocol.Capability, set[str]] = {
 }
 #: The verbs a kind has of its own, beyond its capabilities.
 OWN = {
-    "tasks": {"annotate", "set_tags"},
-    "assignments": {"set_tags"},
-    "agents": {"health_check"},
-    "plugins": {"run"},
-    "jobs": {"console_logs", "create_logs"},
-    "data_files": {"upload_many", "aupload_many", "verify_checksums"},
-    "data_units": {"create_many", "upload_payload"},
+    "tasks": {"annotate", "aannotate", "set_tags", "aset_tags"},
+    "assignments": {"set_tags", "aset_tags"},
+    "agents": {"health_check", "ahealth_check"},
+    "plugins": {"run", "arun"},
+    "jobs": {"console_logs", "aconsole_logs", "create_logs", "acreate_logs"},
+    "data_files": {"upload_many", "aupload_many", "verify_checksums", "averify_checksums"},
+    "data_units": {"create_many", "acreate_many", "upload_payload", "aupload_payload"},
 }
 #: Wire helpers of the method API: never public.
 INTERNAL = {
