@@ -3,6 +3,7 @@ HTTP against the local backend with no worker thread: each one's effect read bac
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,28 @@ async def test_a_manager_gives_every_object_as_a_table(
     assert frame.to_dict("records") == expected.to_dict("records")
     assert len(expected) > 1
     assert table.to_pylist() == expected.to_dict("records")
+
+
+async def test_the_training_pipelines_run_from_an_async_client_through_run_sync(
+    synapse_backend: LocalBackend, tmp_path: Path
+) -> None:
+    """docs/async.md: export and import have no awaited twin; ``run_sync`` runs them
+    with the async client's own connection (the same files as the sync client's)."""
+    from synapse.local.seed import seed_training
+
+    training = seed_training(synapse_backend.backend, tasks=6)
+    async with AsyncClient(synapse_backend.url, synapse_backend.token) as client:
+        query = client.tasks.filter(project=training["project"])
+        report = await client.run_sync(query.export, "yolo", tmp_path / "ds", media=False)
+        assert (tmp_path / "ds" / "data.yaml").is_file()
+        assert report.tasks == 6
+        project = await client.projects.aget(training["project"])
+        shutil.copytree(tmp_path / "ds" / "labels", tmp_path / "predict" / "labels")
+        imported = await client.run_sync(
+            project.import_annotations,
+            tmp_path / "predict",
+            "yolo",
+            as_predictions=True,
+            classes=tmp_path / "ds" / "data.yaml",
+        )
+        assert imported.by_status() == {"written": 10, "submitted": 2}
