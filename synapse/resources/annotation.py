@@ -120,6 +120,34 @@ class TagSetter:
         return self.set_tags(ids, tags, action) if ids else None
 
 
+class Tagged(Resource):
+    """``set_tags`` on one object (tasks and assignments), through its manager's
+    `TagSetter`; the object's cached copy is dropped after."""
+
+    def set_tags(
+        self,
+        tags: Iterable[int | Resource] | int | Resource,
+        action: TagAction | str = TagAction.ADD,
+    ) -> None:
+        """Add (or remove) tags on this object."""
+        self._manager().set_tags([self._require_pk()], tags, action)
+        self._bound_client().forget(type(self), self.pk)
+
+    async def aset_tags(
+        self,
+        tags: Iterable[int | Resource] | int | Resource,
+        action: TagAction | str = TagAction.ADD,
+    ) -> None:
+        """`set_tags()` awaited (an object loaded by an ``AsyncClient``)."""
+        await self._amanager("aset_tags").aset_tags([self._require_pk()], tags, action)
+        self._bound_client().forget(type(self), self.pk)
+
+    def _require_pk(self) -> int:
+        if not isinstance(self.id, int):
+            raise InvalidInputError(f"this {type(self).__name__} has no id yet")
+        return self.id
+
+
 class Project(Resource):
     """An annotation project."""
 
@@ -161,7 +189,7 @@ class Project(Resource):
         return import_annotations(self, path, format, **options)
 
 
-class Task(Resource):
+class Task(Tagged):
     """One item to annotate: a data unit in a project."""
 
     _repr_fields = ("id", "project_id", "data_unit_id")
@@ -210,30 +238,6 @@ class Task(Resource):
         if isinstance(answer, Mapping):
             self._load(answer)
 
-    def set_tags(
-        self,
-        tags: Iterable[int | Resource] | int | Resource,
-        action: TagAction | str = TagAction.ADD,
-    ) -> None:
-        """Add (or remove) tags on this task."""
-        manager: TaskManager = self._manager()
-        manager.set_tags([self._require_pk()], tags, action)
-        self._bound_client().forget(type(self), self.pk)
-
-    async def aset_tags(
-        self,
-        tags: Iterable[int | Resource] | int | Resource,
-        action: TagAction | str = TagAction.ADD,
-    ) -> None:
-        """`set_tags()` awaited (a Task loaded by an ``AsyncClient``)."""
-        await self._amanager("aset_tags").aset_tags([self._require_pk()], tags, action)
-        self._bound_client().forget(type(self), self.pk)
-
-    def _require_pk(self) -> int:
-        if not isinstance(self.id, int):
-            raise InvalidInputError(f"this {type(self).__name__} has no id yet")
-        return self.id
-
 
 def annotate_body(data: Mapping[str, Any], action: AnnotateAction | str) -> dict[str, Any]:
     """The body that saves or submits a task's annotation data (the action checked)."""
@@ -256,7 +260,7 @@ class TaskTag(Resource):
     color: str | None = None
 
 
-class Assignment(Resource):
+class Assignment(Tagged):
     """One person's work on a task."""
 
     _repr_fields = ("id", "task_id", "status_label")
@@ -276,30 +280,6 @@ class Assignment(Resource):
 
     task = Relation["Task"]("task_id")
     project = Relation["Project"]("project_id")
-
-    def set_tags(
-        self,
-        tags: Iterable[int | Resource] | int | Resource,
-        action: TagAction | str = TagAction.ADD,
-    ) -> None:
-        """Add (or remove) tags on this assignment."""
-        manager: AssignmentManager = self._manager()
-        manager.set_tags([self._tag_pk()], tags, action)
-        self._bound_client().forget(type(self), self.pk)
-
-    async def aset_tags(
-        self,
-        tags: Iterable[int | Resource] | int | Resource,
-        action: TagAction | str = TagAction.ADD,
-    ) -> None:
-        """`set_tags()` awaited (an Assignment loaded by an ``AsyncClient``)."""
-        await self._amanager("aset_tags").aset_tags([self._tag_pk()], tags, action)
-        self._bound_client().forget(type(self), self.pk)
-
-    def _tag_pk(self) -> int:
-        if not isinstance(self.id, int):
-            raise InvalidInputError("this Assignment has no id yet")
-        return self.id
 
 
 # --------------------------------------------------------------------------- managers
