@@ -223,26 +223,39 @@ class UpdateMixin(Manager[T]):
         if self.full_update:
             if not obj.changed_fields:
                 return None  # an unchanged object: a PUT would only risk overwriting others
-            missing = [n for n in type(obj).model_fields if n not in obj.__dict__]
-            if missing:  # a PUT replaces the whole object: what only() left out would go
-                raise DeferredFieldError(
-                    f"{type(obj).__name__} is updated whole (PUT), and {', '.join(missing)} "
-                    "were not fetched (only()): refresh() it, or list it without only()"
-                )
+            self._check_whole(obj)
             body = obj._wire_body()
         else:
             body = obj._wire_changes()
             if not body:
                 return None
-        return self._updated(obj, self._update_call(obj.pk, body))
+        sent = {name: obj.__dict__.get(name) for name in obj._meta.dirty}
+        return self._updated(obj, self._update_call(obj.pk, body), sent)
 
-    def _updated(self, obj: T, call: Call) -> Generator[Send, Any, None]:
+    def _check_whole(self, obj: T) -> None:
+        """Refuse to update whole (PUT) an object that only() trimmed: what it left
+        out would be sent as missing."""
+        missing = [n for n in type(obj).model_fields if n not in obj.__dict__]
+        if self.full_update and missing:
+            raise DeferredFieldError(
+                f"{type(obj).__name__} is updated whole (PUT), and {', '.join(missing)} "
+                "were not fetched (only()): refresh() it, or list it without only()"
+            )
+
+    def _updated(self, obj: T, call: Call, sent: Mapping[str, Any]) -> Generator[Send, Any, None]:
         answer = yield Send(call)
         self.client.forget(self.resource, obj.pk)
+        # Fields set again while the request was in flight (another task, another
+        # thread) are not in the answer: they stay, still to be saved.
+        later = {
+            name: obj.__dict__[name]
+            for name in obj._meta.dirty
+            if name in obj.__dict__ and (name not in sent or obj.__dict__[name] is not sent[name])
+        }
         if isinstance(answer, Mapping):
             obj._load(answer)
-        else:
-            obj._meta.dirty = frozenset()
+        obj.__dict__.update(later)
+        obj._meta.dirty = frozenset(later)
 
     def _update_call(self, pk: PathParam, body: Mapping[str, Any]) -> Call:
         """The PATCH (or PUT) of ``body`` to the object."""

@@ -595,13 +595,25 @@ class Resource(BaseModel):
         self.save()
 
     def _set_fields(self, fields: Mapping[str, Any]) -> None:
-        """What `update` and `aupdate` set before saving (each name checked)."""
-        for name, value in fields.items():
+        """What `update` and `aupdate` set before saving: all or nothing. A name the
+        kind lacks, a value refused, or a whole-object update of an object that only()
+        trimmed leaves the object as it was (no edit left to a later save)."""
+        for name in fields:
             if name not in type(self).model_fields and not isinstance(
                 getattr(type(self), name, None), Relation
             ):
                 raise InvalidInputError(f"{type(self).__name__} has no field {name!r}")
-            setattr(self, name, value)
+        state = self._meta
+        before = (dict(self.__dict__), state.dirty, dict(state.expanded))
+        try:
+            for name, value in fields.items():
+                setattr(self, name, value)
+            self._manager()._check_whole(self)
+        except Exception:
+            self.__dict__.clear()
+            self.__dict__.update(before[0])
+            state.dirty, state.expanded = before[1], before[2]
+            raise
 
     @capability("delete")
     def delete(self) -> None:

@@ -259,6 +259,7 @@ class Job(Resource):
 
         if poll <= 0:
             raise InvalidInputError("poll must be a positive number of seconds")
+        self._amanager("await_")  # a job a sync Client loaded: refused now, not after a poll
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         interval = poll
