@@ -127,8 +127,9 @@ class PageWalk:
     listing behaves the same whichever fetcher reads it. The first page is asked alone
     (`start`); then, for each page handed out (`page`), `more` says whether another
     follows, `to_send` names the pages to put in flight, `advance` moves to the next page
-    and adapts the window (it grows while the consumer would wait on the network, and
-    shrinks back while pages are already there), and `receive` checks its answer.
+    and adapts the window (it grows each time the consumer would wait on the network,
+    and shrinks back by one after a whole window of pages found already there), and
+    `receive` checks its answer.
     """
 
     def __init__(
@@ -147,6 +148,7 @@ class PageWalk:
             size, number, skip = plan_pages(plan.low, None, self.cap)
         self.size, self.number, self.skip = size, number, skip
         self.window = in_flight  # pages kept in flight: grows while the consumer waits
+        self.ready_run = 0  # pages in a row found already there: a whole window narrows it
         self.following = number + 1  # the next page number not yet put in flight
         self.last: int | None = None  # the last page number to fetch, when the count says
         self.tally = _Tally(plan, plan.count)
@@ -236,8 +238,14 @@ class PageWalk:
         if ready is None:
             return []
         if ready:
-            self.window = max(self.window - 1, self.in_flight)
+            # Narrowed only after a whole window of pages found there: narrowing at each
+            # one kept the window at the edge of waiting, and every wait cost latency.
+            self.ready_run += 1
+            if self.ready_run >= self.window:
+                self.window = max(self.window - 1, self.in_flight)
+                self.ready_run = 0
             return []
+        self.ready_run = 0
         self.window = min(self.window + 1, self.max_in_flight)
         return self.to_send(pending + 1)
 
@@ -274,7 +282,7 @@ class ConcurrentFetcher:
 
     The window adapts to the latency: each time the consumer finds the next page still
     on its way (it is about to wait on the network), one more page is put in flight,
-    up to ``max_in_flight``; each time the page is already there, the window shrinks by
+    up to ``max_in_flight``; after a whole window of pages already there, it shrinks by
     one, down to ``in_flight``. A page waiting out a retry thus does not stop the pages
     after it from being fetched, and at most ``max_in_flight + 1`` pages are held: the
     memory cap (``client.page_fetcher = ConcurrentFetcher(4, max_in_flight=8)``).

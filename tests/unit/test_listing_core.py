@@ -212,12 +212,17 @@ def test_the_walk_widens_while_the_consumer_waits_and_narrows_when_pages_are_the
     assert walk.advance(False, 1) == [5, 6]  # waited again: window 4, the cap
     assert walk.advance(False, 3) == []
     assert walk.window == 4
-    assert walk.advance(True, 3) == []  # it was there: narrower
+    for _ in range(3):  # there, three times: not yet a whole window (4) of them
+        assert walk.advance(True, 3) == []
+    assert walk.window == 4
+    assert walk.advance(True, 3) == []  # the fourth in a row: narrower
     assert walk.window == 3
-    assert walk.advance(True, 2) == []
-    assert walk.advance(True, 1) == []
-    assert walk.window == 2
-    assert walk.number == 7  # six pages on from the first
+    assert walk.advance(False, 2) == [7]  # a wait widens at once, and restarts the count
+    assert walk.window == 4
+    for _ in range(3):
+        assert walk.advance(True, 3) == []
+    assert walk.window == 4  # three in a row since the wait: not yet narrower
+    assert walk.number == 12  # eleven pages on from the first
 
 
 def test_stable_steps_name_the_requests_and_raise_after_a_page_without_its_key() -> None:
