@@ -4,7 +4,8 @@ Knobs (all off by default): ``latency`` seconds per request; ``error_rate``, the
 of requests answered 503; ``rate_limit_every``, every Nth request answered 429 with
 ``Retry-After``; ``drop_chunk``/``drop_when``, drop the connection without an answer on the
 K-th chunk PUT from now, ``before`` or ``after`` the chunk is stored; ``once``, a one-shot
-"next request to PATH answers STATUS"; ``drop_download_after``, the next media download
+"next request to PATH answers STATUS" (``PATH?name=value`` only when its query holds
+that: one page of a listing); ``drop_download_after``, the next media download
 sends that many bytes and then drops the connection. Paths under ``/_local/`` are never
 faulted.
 """
@@ -19,6 +20,7 @@ import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 __all__ = ["DROP", "FaultLayer", "Faults", "RequestRecord"]
 
@@ -151,6 +153,8 @@ class FaultLayer:
             f = self.faults
             injected: tuple[int, dict[str, str]] | None = None
             once = f.once.pop(path, None)
+            if once is None and f.once:
+                once = _pop_query_match(f.once, path, record.query)
             if once is not None:
                 injected = (once, {})
             elif f.rate_limit_every and count % f.rate_limit_every == 0:
@@ -186,3 +190,14 @@ async def _answer(send: Any, status: int, body: Any, headers: dict[str, str]) ->
     raw.extend((k.encode(), v.encode()) for k, v in headers.items())
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": data})
+
+
+def _pop_query_match(once: dict[str, int], path: str, query: str) -> int | None:
+    """The one-shot status keyed ``PATH?name=value&...`` that this request matches (its
+    path, and every pair in its query), taken; None when none does."""
+    sent = set(parse_qsl(query))
+    for key in list(once):
+        where, _, wanted = key.partition("?")
+        if where == path and wanted and set(parse_qsl(wanted)) <= sent:
+            return once.pop(key)
+    return None

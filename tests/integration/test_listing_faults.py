@@ -36,8 +36,10 @@ class ArmAfter:
         if not request.url.rstrip("/").endswith("sdk/tasks"):
             return self.inner.handle(request)
         with self.lock:
-            if ("page", str(self.after + 1)) in request.params:
-                self.backend.set_faults(once={"/sdk/tasks/": 404})
+            page = str(self.after + 1)
+            if ("page", page) in request.params:  # (a request of an earlier test still in
+                # flight cannot take it: it is for that page only)
+                self.backend.set_faults(once={f"/sdk/tasks/?page={page}": 404})
             return self.inner.handle(request)
 
     def close(self) -> None:

@@ -420,3 +420,14 @@ def test_a_choice_filter_refuses_a_value_it_does_not_offer(api: Api, demo: dict[
     assert "status_label" in answer.json()
     completed = api.get("sdk/tasks/", params={"status_label": "completed"}).json()
     assert completed["count"] == 3  # the demo's first three tasks are labeled
+
+
+def test_a_one_shot_fault_keyed_by_a_query_takes_only_that_page(
+    api: Api, demo: dict[str, Any]
+) -> None:
+    api.backend.set_faults(once={"/sdk/tasks/?page=2": 404})
+    query = {"project": demo["project"], "page_size": 2}
+    assert api.get("sdk/tasks/", params={**query, "page": 1}).status_code == 200
+    assert api.get("sdk/tasks/", params={**query, "page": 3}).status_code == 200
+    assert api.get("sdk/tasks/", params={**query, "page": 2}).status_code == 404  # this one
+    assert api.get("sdk/tasks/", params={**query, "page": 2}).status_code == 200  # once
