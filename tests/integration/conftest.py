@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,3 +30,15 @@ def clock(synapse_backend: LocalBackend, synapse_client: Client) -> Iterator[Man
         yield manual
     finally:
         synapse_backend.backend.clock = saved
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The async tests run on asyncio (a module may parametrize its own: uvloop too)."""
+    return "asyncio"
+
+
+@pytest.fixture
+def journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upload journals and the media cache in the test's own folder."""
+    monkeypatch.setenv("SYNAPSE_CACHE_DIR", str(tmp_path / "cache"))

@@ -21,11 +21,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def aclient(synapse_backend: LocalBackend) -> AsyncIterator[AsyncClient]:
     client = AsyncClient(synapse_backend.url, synapse_backend.token, page_size=5)
     client.transport.policy = dataclasses.replace(client.transport.policy, sleep=lambda s: None)

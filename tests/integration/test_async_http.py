@@ -34,11 +34,6 @@ pytestmark = pytest.mark.anyio
 TOKEN = "side-token-0123456789"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Side:
     """A small HTTP server on loopback that redirects, sets cookies, echoes what it
     got, hangs until released, or holds answers until ``gate`` requests arrived."""

@@ -26,19 +26,9 @@ from tests.integration.test_async_transfers import (
     until_blocked,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("journal_in_tmp")]
 
 KIB = 1024
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNAPSE_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def native(backend: LocalBackend, monkeypatch: pytest.MonkeyPatch, **options: Any) -> AsyncClient:

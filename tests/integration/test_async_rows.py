@@ -26,11 +26,6 @@ FIELDS = ["id", "project", "project_id", "data_unit_id", "data", "meta", "tags",
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def aclient(
     synapse_backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[AsyncClient]:

@@ -19,19 +19,9 @@ from synapse.http import Request
 from synapse.local import LocalBackend
 from synapse.urls import origin
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("journal_in_tmp")]
 
 KIB = 1024
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNAPSE_CACHE_DIR", str(tmp_path / "cache"))
 
 
 class Interrupted(Exception):

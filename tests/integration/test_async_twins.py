@@ -17,19 +17,9 @@ from synapse.local.seed import DEMO_AGENT_TOKEN
 from synapse.resources import DataCollection, Job, PluginRelease
 from tests.integration.test_async_transfers import make_file, threadless
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("journal_in_tmp")]
 
 KIB = 1024
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNAPSE_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.fixture

@@ -25,10 +25,7 @@ from tests.conftest import waits_with
 
 KIB = 1024
 
-
-@pytest.fixture(autouse=True)
-def _journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNAPSE_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("journal_in_tmp")
 
 
 def make_file(path: Path, size: int, seed: int = 1) -> Path:
