@@ -120,8 +120,9 @@ async def test_the_window_widens_while_the_consumer_waits_and_never_passes_its_c
     assert most == 5  # widened from 2 up to the cap, not past it
 
 
-async def test_a_break_cancels_the_pages_in_flight() -> None:
-    cancelled: list[int] = []
+def holding_after_page_two(cancelled: list[int]) -> Callable[[Request], Awaitable[Response]]:
+    """Pages 1-2 of 100 tasks answer; the later ones stay in flight until cancelled,
+    each noted in ``cancelled``."""
     never = asyncio.Event()
 
     async def handler(request: Request) -> Response:
@@ -133,7 +134,12 @@ async def test_a_break_cancels_the_pages_in_flight() -> None:
                 raise
         return page_of(request, 100)
 
-    client = client_for(handler, page_size=10, pages_in_flight=4)
+    return handler
+
+
+async def test_a_break_cancels_the_pages_in_flight() -> None:
+    cancelled: list[int] = []
+    client = client_for(holding_after_page_two(cancelled), page_size=10, pages_in_flight=4)
     async with contextlib.aclosing(client.tasks.all().aiterator()) as tasks:
         async for task in tasks:
             if task.id == 11:  # the first of page 2: pages 3-5 are being fetched
@@ -312,18 +318,7 @@ async def test_a_break_out_of_rows_cancels_the_pages_in_flight(shape: str) -> No
     """``values()`` rows walk the same pages: leaving the loop cancels the pages still
     being fetched, once the iterator is closed (``aclosing``, or by the loop)."""
     cancelled: list[int] = []
-    never = asyncio.Event()
-
-    async def handler(request: Request) -> Response:
-        if page_number(request) > 2:
-            try:
-                await never.wait()
-            except asyncio.CancelledError:
-                cancelled.append(page_number(request))
-                raise
-        return page_of(request, 100)
-
-    client = client_for(handler, page_size=10, pages_in_flight=4)
+    client = client_for(holding_after_page_two(cancelled), page_size=10, pages_in_flight=4)
     rows = getattr(client.tasks.all(), shape)("id")
     async with contextlib.aclosing(rows.aiterator()) as walk:
         async for row in walk:
